@@ -1,0 +1,607 @@
+//! The mapping itself: one finished `agent-span` record becomes one OpenTelemetry span.
+//!
+//! Spec operations (chat, text_completion, generate_content, embeddings, retrieval,
+//! create_agent, invoke_agent, execute_tool, invoke_workflow) follow GenAI semconv v1.41: span
+//! names `{operation} {target}`, span kinds, required and conditionally required attributes with
+//! the spec's types. Agent concepts the spec lacks (conversation, multi-conversation, speaker
+//! selection, human input, code execution, handoff, guardrail) go under the `agentrace.*`
+//! namespace, or AG2's own names with the `ag2` compatibility option. Content attributes are
+//! written only when capture is on.
+
+use crate::bindings::agentrace::plugin::types::{
+    AgentSpan, Attribute, MappedBatch, Operation, OtelEvent, OtelSpan, RejectedRecord, SpanKind,
+    SpanStatus, Value,
+};
+use crate::config::{Compat, MapperConfig};
+use crate::semconv::{ag2, attr, op, vendor};
+use crate::{content, metrics, provider};
+
+/// Maps a batch. Records that cannot be mapped (invalid ids, end before start) are listed in
+/// `rejected` with their reason; the others are unaffected.
+pub fn map_batch(records: &[AgentSpan], config: &MapperConfig) -> MappedBatch {
+    let mut spans = Vec::with_capacity(records.len());
+    let mut points = Vec::new();
+    let mut rejected = Vec::new();
+    for record in records {
+        match map_span(record, config) {
+            Ok(span) => {
+                metrics::record_points(record, &mut points);
+                spans.push(span);
+            }
+            Err(reason) => rejected.push(RejectedRecord {
+                span_id: record.span_id,
+                reason,
+            }),
+        }
+    }
+    MappedBatch {
+        spans,
+        metrics: points,
+        rejected,
+        schema_url: crate::semconv::SCHEMA_URL.to_string(),
+    }
+}
+
+/// Attribute list under construction, with helpers that skip absent values.
+#[derive(Default)]
+struct Attrs(Vec<Attribute>);
+
+impl Attrs {
+    fn push(&mut self, key: &str, value: Value) {
+        self.0.push(Attribute {
+            key: key.to_string(),
+            value,
+        });
+    }
+    fn str(&mut self, key: &str, value: &str) {
+        self.push(key, Value::Str(value.to_string()));
+    }
+    fn opt_str(&mut self, key: &str, value: Option<&String>) {
+        if let Some(v) = value {
+            self.str(key, v);
+        }
+    }
+    fn opt_int(&mut self, key: &str, value: Option<i64>) {
+        if let Some(v) = value {
+            self.push(key, Value::Int(v));
+        }
+    }
+    fn opt_float(&mut self, key: &str, value: Option<f64>) {
+        if let Some(v) = value {
+            self.push(key, Value::Float(v));
+        }
+    }
+    fn opt_bool(&mut self, key: &str, value: Option<bool>) {
+        if let Some(v) = value {
+            self.push(key, Value::Boolean(v));
+        }
+    }
+    fn str_array(&mut self, key: &str, values: &[String]) {
+        if !values.is_empty() {
+            self.push(key, Value::StrArray(values.to_vec()));
+        }
+    }
+    fn json(&mut self, key: &str, text: String) {
+        self.push(key, Value::Json(text));
+    }
+    fn has(&self, key: &str) -> bool {
+        self.0.iter().any(|a| a.key == key)
+    }
+}
+
+/// `{base} {target}`, or `base` alone when the target is unknown (as the spec says for
+/// `invoke_agent` without a name).
+fn span_name(base: &str, target: Option<&String>) -> String {
+    match target {
+        Some(t) if !t.is_empty() => format!("{base} {t}"),
+        _ => base.to_string(),
+    }
+}
+
+fn agent_name(record: &AgentSpan) -> Option<&String> {
+    record.agent.as_ref().and_then(|a| a.name.as_ref())
+}
+
+fn request_model(record: &AgentSpan) -> Option<&String> {
+    record.request.as_ref().and_then(|r| r.model.as_ref())
+}
+
+/// The names the two compatibility modes give to one non-spec concept.
+struct VendorNames {
+    /// `gen_ai.operation.name` value.
+    operation: &'static str,
+    /// Span name before the target.
+    span_base: &'static str,
+    /// `ag2.span.type` value (written in `ag2` mode only).
+    ag2_span_type: &'static str,
+}
+
+fn vendor_names(operation: Operation, compat: Compat) -> VendorNames {
+    let (semconv_op, semconv_base, ag2_op, ag2_base, ag2_type) = match operation {
+        Operation::Conversation => (
+            "agentrace.conversation",
+            "conversation",
+            "conversation",
+            "conversation",
+            "conversation",
+        ),
+        Operation::MultiConversation => (
+            "agentrace.multi_conversation",
+            "multi_conversation",
+            "initiate_chats",
+            "initiate_chats",
+            "multi_conversation",
+        ),
+        Operation::SpeakerSelection => (
+            "agentrace.speaker_selection",
+            "speaker_selection",
+            "speaker_selection",
+            "speaker_selection",
+            "speaker_selection",
+        ),
+        Operation::HumanInput => (
+            "agentrace.human_input",
+            "human_input",
+            "await_human_input",
+            "await_human_input",
+            "human_input",
+        ),
+        Operation::CodeExecution => (
+            "agentrace.code_execution",
+            "code_execution",
+            "execute_code",
+            "execute_code",
+            "code_execution",
+        ),
+        Operation::Handoff => (
+            "agentrace.handoff",
+            "handoff",
+            "handoff",
+            "handoff",
+            "handoff",
+        ),
+        _ => (
+            "agentrace.guardrail",
+            "guardrail",
+            "guardrail",
+            "guardrail",
+            "guardrail",
+        ),
+    };
+    match compat {
+        Compat::Semconv => VendorNames {
+            operation: semconv_op,
+            span_base: semconv_base,
+            ag2_span_type: ag2_type,
+        },
+        Compat::Ag2 => VendorNames {
+            operation: ag2_op,
+            span_base: ag2_base,
+            ag2_span_type: ag2_type,
+        },
+    }
+}
+
+/// `ag2.span.type` for the spec operations, in `ag2` mode.
+fn ag2_span_type(operation: Operation) -> &'static str {
+    match operation {
+        Operation::Chat | Operation::TextCompletion | Operation::GenerateContent => "llm",
+        Operation::InvokeAgent | Operation::CreateAgent => "agent",
+        Operation::ExecuteTool => "tool",
+        Operation::Embeddings => "embeddings",
+        Operation::Retrieval => "retrieval",
+        _ => "workflow",
+    }
+}
+
+/// Maps one record, or says why it cannot be mapped.
+pub fn map_span(record: &AgentSpan, config: &MapperConfig) -> Result<OtelSpan, String> {
+    if record.trace_id == (0, 0) {
+        return Err("trace id is all zeros".to_string());
+    }
+    if record.span_id == 0 {
+        return Err("span id is zero".to_string());
+    }
+    if record.end_time < record.start_time {
+        return Err(format!(
+            "end time {} is before start time {}",
+            record.end_time, record.start_time
+        ));
+    }
+    let capture = config.capture_content;
+    let ag2_mode = config.compat == Compat::Ag2;
+    let mut a = Attrs::default();
+
+    let (name, kind) = match record.operation {
+        Operation::Chat | Operation::TextCompletion | Operation::GenerateContent => {
+            let operation = match record.operation {
+                Operation::Chat => op::CHAT,
+                Operation::TextCompletion => op::TEXT_COMPLETION,
+                _ => op::GENERATE_CONTENT,
+            };
+            a.str(attr::OPERATION_NAME, operation);
+            model_call(record, capture, &mut a);
+            (span_name(operation, request_model(record)), SpanKind::Client)
+        }
+        Operation::Embeddings => {
+            a.str(attr::OPERATION_NAME, op::EMBEDDINGS);
+            model_call(record, false, &mut a);
+            (
+                span_name(op::EMBEDDINGS, request_model(record)),
+                SpanKind::Client,
+            )
+        }
+        Operation::Retrieval => {
+            a.str(attr::OPERATION_NAME, op::RETRIEVAL);
+            request_params(record, &mut a);
+            let retrieval = record.retrieval.as_ref();
+            let source = retrieval.and_then(|r| r.data_source_id.as_ref());
+            a.opt_str(attr::DATA_SOURCE_ID, source);
+            if capture {
+                if let Some(r) = retrieval {
+                    a.opt_str(attr::RETRIEVAL_QUERY_TEXT, r.query_text.as_ref());
+                    if let Some(docs) = &r.documents {
+                        a.json(attr::RETRIEVAL_DOCUMENTS, docs.clone());
+                    }
+                }
+            }
+            (span_name(op::RETRIEVAL, source), SpanKind::Client)
+        }
+        Operation::CreateAgent => {
+            a.str(attr::OPERATION_NAME, op::CREATE_AGENT);
+            agent_attrs(record, &mut a);
+            a.opt_str(attr::REQUEST_MODEL, request_model(record));
+            if capture && !record.system_instructions.is_empty() {
+                a.json(
+                    attr::SYSTEM_INSTRUCTIONS,
+                    content::system_instructions(&record.system_instructions),
+                );
+            }
+            (
+                span_name(op::CREATE_AGENT, agent_name(record)),
+                SpanKind::Client,
+            )
+        }
+        Operation::InvokeAgent => {
+            a.str(attr::OPERATION_NAME, op::INVOKE_AGENT);
+            agent_attrs(record, &mut a);
+            model_call(record, capture, &mut a);
+            let remote = record.server.is_some();
+            if remote {
+                let key = if ag2_mode {
+                    ag2::AGENT_REMOTE
+                } else {
+                    vendor::AGENT_REMOTE
+                };
+                a.push(key, Value::Boolean(true));
+            }
+            let kind = if remote {
+                SpanKind::Client
+            } else {
+                SpanKind::Internal
+            };
+            (span_name(op::INVOKE_AGENT, agent_name(record)), kind)
+        }
+        Operation::ExecuteTool => {
+            a.str(attr::OPERATION_NAME, op::EXECUTE_TOOL);
+            let tool = record.tool.as_ref();
+            if let Some(tool) = tool {
+                a.str(attr::TOOL_NAME, &tool.name);
+                a.opt_str(attr::TOOL_CALL_ID, tool.call_id.as_ref());
+                a.opt_str(attr::TOOL_TYPE, tool.type_.as_ref());
+                a.opt_str(attr::TOOL_DESCRIPTION, tool.description.as_ref());
+                if capture {
+                    if let Some(args) = &tool.arguments {
+                        a.json(attr::TOOL_CALL_ARGUMENTS, args.clone());
+                    }
+                    if let Some(result) = &tool.result {
+                        a.json(attr::TOOL_CALL_RESULT, result.clone());
+                    }
+                }
+            }
+            (
+                span_name(op::EXECUTE_TOOL, tool.map(|t| &t.name)),
+                SpanKind::Internal,
+            )
+        }
+        Operation::InvokeWorkflow => {
+            a.str(attr::OPERATION_NAME, op::INVOKE_WORKFLOW);
+            a.opt_str(attr::WORKFLOW_NAME, record.workflow_name.as_ref());
+            messages(record, capture, &mut a);
+            (
+                span_name(op::INVOKE_WORKFLOW, record.workflow_name.as_ref()),
+                SpanKind::Internal,
+            )
+        }
+        vendor_operation => {
+            let names = vendor_names(vendor_operation, config.compat);
+            a.str(attr::OPERATION_NAME, names.operation);
+            if ag2_mode {
+                a.str(ag2::SPAN_TYPE, names.ag2_span_type);
+            }
+            let target = vendor_attrs(record, config, &mut a);
+            (span_name(names.span_base, target), SpanKind::Internal)
+        }
+    };
+
+    if ag2_mode && !a.has(ag2::SPAN_TYPE) {
+        a.str(ag2::SPAN_TYPE, ag2_span_type(record.operation));
+    }
+    if let Some(raw) = &record.provider {
+        a.str(attr::PROVIDER_NAME, &provider::normalize(raw));
+    }
+    if let Some(server) = &record.server {
+        a.str(attr::SERVER_ADDRESS, &server.address);
+        a.opt_int(attr::SERVER_PORT, server.port.map(i64::from));
+    }
+    a.opt_str(attr::CONVERSATION_ID, record.conversation_id.as_ref());
+    usage_attrs(record, ag2_mode, &mut a);
+    if record.incomplete {
+        a.push(vendor::INCOMPLETE, Value::Boolean(true));
+    }
+    let status = match &record.error {
+        Some(error) => {
+            a.str(attr::ERROR_TYPE, &error.type_);
+            SpanStatus::Error(error.message.clone().unwrap_or_else(|| error.type_.clone()))
+        }
+        None => SpanStatus::Unset,
+    };
+    // Runtime-specific attributes pass through, never overriding what the mapping wrote.
+    for extra in &record.attributes {
+        if !a.has(&extra.key) {
+            a.0.push(extra.clone());
+        }
+    }
+
+    Ok(OtelSpan {
+        trace_id: record.trace_id,
+        span_id: record.span_id,
+        parent_span_id: record.parent_span_id,
+        parent_is_remote: record.parent_is_remote,
+        name,
+        kind,
+        start_time: record.start_time,
+        end_time: record.end_time,
+        attributes: a.0,
+        events: record
+            .events
+            .iter()
+            .map(|e| OtelEvent {
+                name: e.name.clone(),
+                time: e.time,
+                attributes: e.attributes.clone(),
+            })
+            .collect(),
+        links: record.links.clone(),
+        status,
+    })
+}
+
+fn agent_attrs(record: &AgentSpan, a: &mut Attrs) {
+    if let Some(agent) = &record.agent {
+        a.opt_str(attr::AGENT_NAME, agent.name.as_ref());
+        a.opt_str(attr::AGENT_ID, agent.id.as_ref());
+        a.opt_str(attr::AGENT_DESCRIPTION, agent.description.as_ref());
+        a.opt_str(attr::AGENT_VERSION, agent.version.as_ref());
+    }
+}
+
+fn request_params(record: &AgentSpan, a: &mut Attrs) {
+    let Some(request) = &record.request else {
+        return;
+    };
+    a.opt_str(attr::REQUEST_MODEL, request.model.as_ref());
+    a.opt_float(attr::REQUEST_TEMPERATURE, request.temperature);
+    a.opt_float(attr::REQUEST_TOP_P, request.top_p);
+    a.opt_float(attr::REQUEST_TOP_K, request.top_k);
+    a.opt_int(attr::REQUEST_MAX_TOKENS, request.max_tokens);
+    a.opt_float(attr::REQUEST_FREQUENCY_PENALTY, request.frequency_penalty);
+    a.opt_float(attr::REQUEST_PRESENCE_PENALTY, request.presence_penalty);
+    a.str_array(attr::REQUEST_STOP_SEQUENCES, &request.stop_sequences);
+    a.opt_int(attr::REQUEST_SEED, request.seed);
+    // Conditionally required only when != 1.
+    a.opt_int(
+        attr::REQUEST_CHOICE_COUNT,
+        request.choice_count.filter(|n| *n != 1),
+    );
+    // Conditionally required if and only if the request streamed.
+    if request.stream == Some(true) {
+        a.push(attr::REQUEST_STREAM, Value::Boolean(true));
+    }
+    a.opt_str(attr::OUTPUT_TYPE, request.output_type.as_ref());
+    a.opt_int(attr::EMBEDDINGS_DIMENSION_COUNT, request.dimension_count);
+    a.str_array(attr::REQUEST_ENCODING_FORMATS, &request.encoding_formats);
+}
+
+/// Request, response and (when captured) content of a model call or agent invocation.
+fn model_call(record: &AgentSpan, capture: bool, a: &mut Attrs) {
+    request_params(record, a);
+    if let Some(response) = &record.response {
+        a.opt_str(attr::RESPONSE_MODEL, response.model.as_ref());
+        a.opt_str(attr::RESPONSE_ID, response.id.as_ref());
+        a.str_array(attr::RESPONSE_FINISH_REASONS, &response.finish_reasons);
+        a.opt_float(
+            attr::RESPONSE_TIME_TO_FIRST_CHUNK,
+            response.time_to_first_chunk,
+        );
+    }
+    if capture {
+        if !record.system_instructions.is_empty() {
+            a.json(
+                attr::SYSTEM_INSTRUCTIONS,
+                content::system_instructions(&record.system_instructions),
+            );
+        }
+        if !record.tool_definitions.is_empty() {
+            a.json(
+                attr::TOOL_DEFINITIONS,
+                content::tool_definitions(&record.tool_definitions),
+            );
+        }
+    }
+    messages(record, capture, a);
+}
+
+fn messages(record: &AgentSpan, capture: bool, a: &mut Attrs) {
+    if !capture {
+        return;
+    }
+    if !record.input_messages.is_empty() {
+        a.json(
+            attr::INPUT_MESSAGES,
+            content::input_messages(&record.input_messages),
+        );
+    }
+    if !record.output_messages.is_empty() {
+        a.json(
+            attr::OUTPUT_MESSAGES,
+            content::output_messages(&record.output_messages),
+        );
+    }
+}
+
+fn usage_attrs(record: &AgentSpan, ag2_mode: bool, a: &mut Attrs) {
+    let Some(usage) = &record.usage else {
+        return;
+    };
+    a.opt_int(attr::USAGE_INPUT_TOKENS, usage.input_tokens);
+    a.opt_int(attr::USAGE_OUTPUT_TOKENS, usage.output_tokens);
+    a.opt_int(
+        attr::USAGE_CACHE_READ_INPUT_TOKENS,
+        usage.cache_read_input_tokens,
+    );
+    a.opt_int(
+        attr::USAGE_CACHE_CREATION_INPUT_TOKENS,
+        usage.cache_creation_input_tokens,
+    );
+    a.opt_int(
+        attr::USAGE_REASONING_OUTPUT_TOKENS,
+        usage.reasoning_output_tokens,
+    );
+    let cost_key = if ag2_mode {
+        ag2::USAGE_COST
+    } else {
+        vendor::USAGE_COST
+    };
+    a.opt_float(cost_key, usage.cost);
+}
+
+/// Attributes of the non-spec operations; returns the span name's target.
+fn vendor_attrs<'r>(
+    record: &'r AgentSpan,
+    config: &MapperConfig,
+    a: &mut Attrs,
+) -> Option<&'r String> {
+    let capture = config.capture_content;
+    let ag2_mode = config.compat == Compat::Ag2;
+    let pick = |semconv_key: &'static str, ag2_key: &'static str| {
+        if ag2_mode { ag2_key } else { semconv_key }
+    };
+    agent_attrs(record, a);
+    match record.operation {
+        Operation::Conversation => {
+            if let Some(c) = &record.conversation {
+                a.opt_str(vendor::CONVERSATION_RECIPIENT, c.recipient.as_ref());
+                a.opt_str(vendor::CONVERSATION_METHOD, c.method.as_ref());
+                a.opt_int(
+                    pick(vendor::CONVERSATION_MAX_TURNS, ag2::CONVERSATION_MAX_TURNS),
+                    c.max_turns,
+                );
+                a.opt_int(
+                    pick(vendor::CONVERSATION_TURNS, ag2::CONVERSATION_TURNS),
+                    c.turns,
+                );
+                if ag2_mode && c.method.as_deref() == Some("resume") {
+                    a.push(ag2::CONVERSATION_RESUMED, Value::Boolean(true));
+                }
+                if capture {
+                    a.opt_str(vendor::CONVERSATION_SUMMARY, c.summary.as_ref());
+                }
+            }
+            messages(record, capture, a);
+            agent_name(record)
+        }
+        Operation::MultiConversation => {
+            if let Some(m) = &record.multi_conversation {
+                a.opt_str(pick(vendor::CHATS_MODE, ag2::CHATS_MODE), m.mode.as_ref());
+                a.push(
+                    pick(vendor::CHATS_COUNT, ag2::CHATS_COUNT),
+                    Value::Int(m.recipients.len() as i64),
+                );
+                if ag2_mode {
+                    a.json(ag2::CHATS_RECIPIENTS, content::name_list(&m.recipients));
+                } else {
+                    a.str_array(vendor::CHATS_RECIPIENTS, &m.recipients);
+                }
+            }
+            None
+        }
+        Operation::SpeakerSelection => {
+            if let Some(s) = &record.speaker_selection {
+                if ag2_mode {
+                    a.json(ag2::SPEAKER_CANDIDATES, content::name_list(&s.candidates));
+                } else {
+                    a.str_array(vendor::SPEAKER_CANDIDATES, &s.candidates);
+                    a.opt_str(vendor::SPEAKER_METHOD, s.method.as_ref());
+                }
+                a.opt_str(
+                    pick(vendor::SPEAKER_SELECTED, ag2::SPEAKER_SELECTED),
+                    s.selected.as_ref(),
+                );
+            }
+            None
+        }
+        Operation::HumanInput => {
+            if let Some(h) = &record.human_input {
+                a.opt_str(vendor::HUMAN_INPUT_MODE, h.input_mode.as_ref());
+                if capture {
+                    a.opt_str(
+                        pick(vendor::HUMAN_INPUT_PROMPT, ag2::HUMAN_INPUT_PROMPT),
+                        h.prompt.as_ref(),
+                    );
+                    a.opt_str(
+                        pick(vendor::HUMAN_INPUT_RESPONSE, ag2::HUMAN_INPUT_RESPONSE),
+                        h.response.as_ref(),
+                    );
+                }
+            }
+            agent_name(record)
+        }
+        Operation::CodeExecution => {
+            if let Some(c) = &record.code_execution {
+                a.opt_str(vendor::CODE_LANGUAGE, c.language.as_ref());
+                a.opt_str(vendor::CODE_EXECUTOR, c.executor.as_ref());
+                a.opt_int(
+                    pick(vendor::CODE_EXIT_CODE, ag2::CODE_EXIT_CODE),
+                    c.exit_code,
+                );
+                if capture {
+                    a.opt_str(vendor::CODE_SOURCE, c.code.as_ref());
+                    a.opt_str(
+                        pick(vendor::CODE_OUTPUT, ag2::CODE_OUTPUT),
+                        c.output.as_ref(),
+                    );
+                }
+            }
+            agent_name(record)
+        }
+        Operation::Handoff => {
+            let h = record.handoff.as_ref();
+            if let Some(h) = h {
+                a.opt_str(vendor::HANDOFF_SOURCE, h.source.as_ref());
+                a.opt_str(vendor::HANDOFF_TARGET, h.target.as_ref());
+                a.opt_str(vendor::HANDOFF_REASON, h.reason.as_ref());
+            }
+            h.and_then(|h| h.target.as_ref())
+        }
+        _ => {
+            let g = record.guardrail.as_ref();
+            if let Some(g) = g {
+                a.opt_str(vendor::GUARDRAIL_NAME, g.name.as_ref());
+                a.opt_bool(vendor::GUARDRAIL_TRIGGERED, g.triggered);
+                a.opt_str(vendor::GUARDRAIL_ACTION, g.action.as_ref());
+            }
+            g.and_then(|g| g.name.as_ref())
+        }
+    }
+}

@@ -1,0 +1,66 @@
+//! Builds the default mapper component (`guest/`) for `wasm32-wasip2` with a nested cargo, so
+//! that a fresh clone needs nothing but cargo, and hands its path to the crate as
+//! `AGENTRACE_DEFAULT_MAPPER` for `include_bytes!`.
+//!
+//! The nested build uses its own target directory beside the outer one: the outer cargo holds
+//! the lock on its own, and a shared directory across profiles keeps rebuilds incremental.
+
+use std::env;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+fn main() {
+    let manifest_dir = PathBuf::from(env::var_os("CARGO_MANIFEST_DIR").expect("set by cargo"));
+    let workspace = manifest_dir.parent().expect("host/ sits in the workspace");
+    let out_dir = PathBuf::from(env::var_os("OUT_DIR").expect("set by cargo"));
+    for watched in ["guest/src", "guest/Cargo.toml", "wit", "Cargo.toml", "Cargo.lock"] {
+        println!("cargo:rerun-if-changed={}", workspace.join(watched).display());
+    }
+
+    let target_dir = guest_target_dir(&out_dir);
+    let cargo = env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    let mut command = Command::new(cargo);
+    command
+        .current_dir(workspace)
+        .args(["build", "--package", "agentrace-guest", "--target", "wasm32-wasip2"])
+        .args(["--profile", "guest", "--target-dir"])
+        .arg(&target_dir);
+    // Flags meant for the host build (coverage, sanitizers, a linker) must not reach the guest.
+    for var in [
+        "CARGO_ENCODED_RUSTFLAGS",
+        "CARGO_BUILD_RUSTFLAGS",
+        "RUSTFLAGS",
+        "CARGO_TARGET_DIR",
+        "CARGO_BUILD_TARGET",
+        "CARGO_MAKEFLAGS",
+        "CARGO_PRIMARY_PACKAGE",
+        "RUSTC_WORKSPACE_WRAPPER",
+    ] {
+        command.env_remove(var);
+    }
+    let status = command
+        .status()
+        .unwrap_or_else(|e| panic!("could not run cargo to build the guest component: {e}"));
+    if !status.success() {
+        panic!(
+            "building the guest component failed ({status}); is the wasm32-wasip2 target \
+             installed? `rustup target add wasm32-wasip2` (rust-toolchain.toml names it)"
+        );
+    }
+    let built = target_dir.join("wasm32-wasip2/guest/agentrace_guest.wasm");
+    let embedded = out_dir.join("agentrace_default_mapper.wasm");
+    std::fs::copy(&built, &embedded)
+        .unwrap_or_else(|e| panic!("copying {} failed: {e}", built.display()));
+    println!("cargo:rustc-env=AGENTRACE_DEFAULT_MAPPER={}", embedded.display());
+}
+
+/// `<outer target dir>/agentrace-guest`, found from OUT_DIR
+/// (`<target>/<profile>/build/<pkg>-<hash>/out`), or OUT_DIR itself as a fallback.
+fn guest_target_dir(out_dir: &Path) -> PathBuf {
+    out_dir
+        .ancestors()
+        .nth(4)
+        .filter(|target| target.join("CACHEDIR.TAG").exists())
+        .map(|target| target.join("agentrace-guest"))
+        .unwrap_or_else(|| out_dir.join("guest-target"))
+}

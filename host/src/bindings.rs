@@ -1,0 +1,27 @@
+//! The only `bindgen!` of the crate: Rust types and call glue for the `agentrace:plugin` WIT
+//! package, plus the host side of the `host` interface every plugin imports.
+
+#![allow(missing_docs, reason = "generated code; the WIT carries the documentation")]
+
+wasmtime::component::bindgen!({
+    path: "../wit",
+    world: "mapper-plugin",
+});
+
+pub use agentrace::plugin::host::LogLevel;
+pub use agentrace::plugin::types;
+pub use exports::agentrace::plugin::mapper::PluginInfo;
+
+use crate::plugin::PluginState;
+
+impl agentrace::plugin::types::Host for PluginState {}
+
+impl agentrace::plugin::host::Host for PluginState {
+    fn config(&mut self, key: String) -> Option<String> {
+        self.config.get(&key).cloned()
+    }
+
+    fn log(&mut self, level: LogLevel, message: String) {
+        self.log_line(level, &message);
+    }
+}

@@ -1,0 +1,319 @@
+//! Lifecycle events: what a runtime reports (start, update, event, end), in Rust and as JSON
+//! lines. `docs/events.md` documents the JSON form with an example of every kind.
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, Result};
+use crate::ids::{SpanContext, SpanId, TraceId};
+use crate::record::{Attributes, SpanFields};
+
+/// The kind of operation a span stands for; mirrors the WIT `operation` enum.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Operation {
+    /// Chat completion (`chat`).
+    Chat,
+    /// Text completion (`text_completion`).
+    TextCompletion,
+    /// Multimodal generation (`generate_content`).
+    GenerateContent,
+    /// Embeddings.
+    Embeddings,
+    /// Retrieval.
+    Retrieval,
+    /// Agent creation.
+    CreateAgent,
+    /// An agent's turn; remote when `server` is set.
+    InvokeAgent,
+    /// Tool execution.
+    ExecuteTool,
+    /// A workflow.
+    InvokeWorkflow,
+    /// A conversation between agents.
+    Conversation,
+    /// Several conversations as one job.
+    MultiConversation,
+    /// A group chat choosing its next speaker.
+    SpeakerSelection,
+    /// Waiting for a human.
+    HumanInput,
+    /// Running code.
+    CodeExecution,
+    /// Control passed between agents.
+    Handoff,
+    /// A guardrail check.
+    Guardrail,
+}
+
+impl Operation {
+    /// The snake_case name used in the JSON form.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Operation::Chat => "chat",
+            Operation::TextCompletion => "text_completion",
+            Operation::GenerateContent => "generate_content",
+            Operation::Embeddings => "embeddings",
+            Operation::Retrieval => "retrieval",
+            Operation::CreateAgent => "create_agent",
+            Operation::InvokeAgent => "invoke_agent",
+            Operation::ExecuteTool => "execute_tool",
+            Operation::InvokeWorkflow => "invoke_workflow",
+            Operation::Conversation => "conversation",
+            Operation::MultiConversation => "multi_conversation",
+            Operation::SpeakerSelection => "speaker_selection",
+            Operation::HumanInput => "human_input",
+            Operation::CodeExecution => "code_execution",
+            Operation::Handoff => "handoff",
+            Operation::Guardrail => "guardrail",
+        }
+    }
+}
+
+/// One lifecycle event as a JSON line. Ids are hex (`span_id` 16 digits, `trace_id` 32);
+/// `time` is Unix nanoseconds and defaults to the moment the host reads the event.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
+pub enum EventLine {
+    /// A span begins.
+    Start {
+        /// The new span's id.
+        span_id: String,
+        /// Its trace; inherited from the parent when omitted, new when there is no parent.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        trace_id: Option<String>,
+        /// A parent span reported to this host.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        parent_span_id: Option<String>,
+        /// A remote parent as a W3C traceparent header (instead of `parent_span_id`).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        traceparent: Option<String>,
+        /// What the span stands for.
+        operation: Operation,
+        /// Start time.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        time: Option<u64>,
+        /// What is known at start.
+        #[serde(default)]
+        fields: SpanFields,
+    },
+    /// Late fields for an open span.
+    Update {
+        /// The span.
+        span_id: String,
+        /// Fields to merge.
+        fields: SpanFields,
+    },
+    /// A point in time inside an open span.
+    Event {
+        /// The span.
+        span_id: String,
+        /// The event's name.
+        name: String,
+        /// When.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        time: Option<u64>,
+        /// Its attributes.
+        #[serde(default)]
+        attributes: Attributes,
+    },
+    /// A span ends.
+    End {
+        /// The span.
+        span_id: String,
+        /// End time.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        time: Option<u64>,
+        /// What is known at the end (usage, result, error...).
+        #[serde(default)]
+        fields: SpanFields,
+    },
+}
+
+/// Where a new span hangs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Parent {
+    /// A new trace.
+    Root,
+    /// A span reported to this host; its trace is looked up when the trace id is not given.
+    Local(SpanId),
+    /// A span in another process (extracted from a `traceparent`).
+    Remote(SpanContext),
+}
+
+/// A lifecycle event, decoded and validated, as the pipeline consumes it.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Lifecycle {
+    /// A span begins.
+    Start {
+        /// Its id.
+        span_id: SpanId,
+        /// Its trace, when known at the call site.
+        trace_id: Option<TraceId>,
+        /// Its parent.
+        parent: Parent,
+        /// What it stands for.
+        operation: Operation,
+        /// Unix nanoseconds.
+        time: u64,
+        /// What is known at start.
+        fields: Box<SpanFields>,
+    },
+    /// Late fields.
+    Update {
+        /// The span.
+        span_id: SpanId,
+        /// Fields to merge.
+        fields: Box<SpanFields>,
+    },
+    /// A point in time.
+    Event {
+        /// The span.
+        span_id: SpanId,
+        /// Name.
+        name: String,
+        /// Unix nanoseconds.
+        time: u64,
+        /// Attributes.
+        attributes: Attributes,
+    },
+    /// A span ends.
+    End {
+        /// The span.
+        span_id: SpanId,
+        /// Unix nanoseconds.
+        time: u64,
+        /// Final fields.
+        fields: Box<SpanFields>,
+    },
+}
+
+/// Now, as Unix nanoseconds.
+pub fn now_nanos() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos() as u64)
+        .unwrap_or(0)
+}
+
+impl EventLine {
+    /// Validates ids and turns the line into a [`Lifecycle`] event.
+    pub fn into_lifecycle(self) -> Result<Lifecycle> {
+        Ok(match self {
+            EventLine::Start {
+                span_id,
+                trace_id,
+                parent_span_id,
+                traceparent,
+                operation,
+                time,
+                fields,
+            } => {
+                let span_id = SpanId::from_hex(&span_id)?;
+                let trace_id = trace_id.as_deref().map(TraceId::from_hex).transpose()?;
+                let parent = match (parent_span_id, traceparent) {
+                    (Some(_), Some(_)) => {
+                        return Err(Error::BadEvent(
+                            "give `parent_span_id` or `traceparent`, not both".into(),
+                        ));
+                    }
+                    (Some(parent), None) => Parent::Local(SpanId::from_hex(&parent)?),
+                    (None, Some(header)) => {
+                        let remote = SpanContext::from_traceparent(&header)?;
+                        if trace_id.is_some_and(|t| t != remote.trace_id) {
+                            return Err(Error::BadEvent(
+                                "`trace_id` differs from the trace in `traceparent`".into(),
+                            ));
+                        }
+                        Parent::Remote(remote)
+                    }
+                    (None, None) => Parent::Root,
+                };
+                if parent == Parent::Local(span_id) {
+                    return Err(Error::BadEvent(format!("span {span_id} is its own parent")));
+                }
+                Lifecycle::Start {
+                    span_id,
+                    trace_id,
+                    parent,
+                    operation,
+                    time: time.unwrap_or_else(now_nanos),
+                    fields: Box::new(fields),
+                }
+            }
+            EventLine::Update { span_id, fields } => Lifecycle::Update {
+                span_id: SpanId::from_hex(&span_id)?,
+                fields: Box::new(fields),
+            },
+            EventLine::Event {
+                span_id,
+                name,
+                time,
+                attributes,
+            } => Lifecycle::Event {
+                span_id: SpanId::from_hex(&span_id)?,
+                name,
+                time: time.unwrap_or_else(now_nanos),
+                attributes,
+            },
+            EventLine::End {
+                span_id,
+                time,
+                fields,
+            } => Lifecycle::End {
+                span_id: SpanId::from_hex(&span_id)?,
+                time: time.unwrap_or_else(now_nanos),
+                fields: Box::new(fields),
+            },
+        })
+    }
+}
+
+/// Decodes one JSON line. Blank lines give `Ok(None)`. Errors say what is wrong (serde's
+/// message names the unknown field or variant and the column).
+pub fn decode_line(line: &str) -> Result<Option<Lifecycle>> {
+    if line.trim().is_empty() {
+        return Ok(None);
+    }
+    let event: EventLine =
+        serde_json::from_str(line).map_err(|e| Error::BadEvent(format!("invalid event: {e}")))?;
+    event.into_lifecycle().map(Some)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn decodes_every_kind() {
+        let start = decode_line(
+            r#"{"type":"start","span_id":"00f067aa0ba902b7","operation":"chat","time":5,
+                "fields":{"request":{"model":"gpt-4"}}}"#,
+        )
+        .unwrap()
+        .unwrap();
+        assert!(matches!(start, Lifecycle::Start { parent: Parent::Root, time: 5, .. }));
+        for line in [
+            r#"{"type":"update","span_id":"00f067aa0ba902b7","fields":{"conversation_id":"c"}}"#,
+            r#"{"type":"event","span_id":"00f067aa0ba902b7","name":"first_chunk"}"#,
+            r#"{"type":"end","span_id":"00f067aa0ba902b7"}"#,
+        ] {
+            assert!(decode_line(line).unwrap().is_some(), "{line}");
+        }
+        assert!(decode_line("   ").unwrap().is_none());
+    }
+
+    #[test]
+    fn errors_name_the_problem() {
+        for (line, expected) in [
+            (r#"{"type":"start","span_id":"00f067aa0ba902b7","operation":"dance"}"#, "unknown variant `dance`"),
+            (r#"{"type":"stop","span_id":"00f067aa0ba902b7"}"#, "unknown variant `stop`"),
+            (r#"{"type":"end","span_id":"xyz"}"#, "16 hex digits"),
+            (r#"{"type":"end","span_id":"00f067aa0ba902b7","colour":1}"#, "unknown field `colour`"),
+            (r#"{"type":"start","span_id":"00f067aa0ba902b7","operation":"chat","parent_span_id":"00f067aa0ba902b7"}"#, "its own parent"),
+            ("{not json", "invalid event"),
+        ] {
+            let err = decode_line(line).unwrap_err().to_string();
+            assert!(err.contains(expected), "{line}: {err}");
+        }
+    }
+}

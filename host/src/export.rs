@@ -1,0 +1,267 @@
+//! Where mapped spans and metrics go: OTLP over gRPC or HTTP/protobuf (opentelemetry-otlp,
+//! configured by the standard `OTEL_EXPORTER_OTLP_*` variables), OTLP/JSON lines to a file or
+//! stdout (the embedded default: needs nothing else running), in-memory exporters for tests, or
+//! nowhere.
+//!
+//! Exports run on the pipeline's worker thread inside its own Tokio runtime; the runtime's
+//! reporting calls never wait for them.
+
+use std::fs::File;
+use std::io::{BufWriter, Write};
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+
+use opentelemetry_otlp::{Protocol, WithExportConfig};
+use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest;
+use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
+use opentelemetry_proto::transform::common::tonic::ResourceAttributesWithSchema;
+use opentelemetry_proto::transform::trace::tonic::group_spans_by_resource_and_scope;
+use opentelemetry_sdk::Resource;
+use opentelemetry_sdk::error::{OTelSdkError, OTelSdkResult};
+use opentelemetry_sdk::metrics::data::ResourceMetrics;
+use opentelemetry_sdk::metrics::exporter::PushMetricExporter;
+use opentelemetry_sdk::metrics::{InMemoryMetricExporter, Temporality};
+use opentelemetry_sdk::trace::{InMemorySpanExporter, SpanData, SpanExporter};
+
+use crate::error::{Error, Result};
+
+/// OTLP transport.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OtlpProtocol {
+    /// OTLP/gRPC (default port 4317).
+    Grpc,
+    /// OTLP/HTTP with protobuf bodies (default port 4318). The spec's default.
+    HttpProtobuf,
+}
+
+impl OtlpProtocol {
+    /// Reads `OTEL_EXPORTER_OTLP_TRACES_PROTOCOL`, then `OTEL_EXPORTER_OTLP_PROTOCOL`;
+    /// `http/protobuf` when neither is set.
+    pub fn from_env() -> Result<Self> {
+        let value = std::env::var("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL")
+            .or_else(|_| std::env::var("OTEL_EXPORTER_OTLP_PROTOCOL"))
+            .unwrap_or_default();
+        Self::parse(&value)
+    }
+
+    /// Parses a protocol name as the OTLP exporter spec spells it.
+    pub fn parse(value: &str) -> Result<Self> {
+        match value.trim() {
+            "" | "http/protobuf" => Ok(Self::HttpProtobuf),
+            "grpc" => Ok(Self::Grpc),
+            other => Err(Error::Exporter(format!(
+                "OTLP protocol `{other}` is not supported: use `grpc` or `http/protobuf`"
+            ))),
+        }
+    }
+}
+
+/// Where the pipeline sends what it maps.
+#[derive(Debug, Clone)]
+pub enum ExportTarget {
+    /// OTLP to a collector. `endpoint` overrides `OTEL_EXPORTER_OTLP_ENDPOINT` (a base URL such
+    /// as `http://localhost:4318`; the signal paths are added for HTTP).
+    Otlp {
+        /// Transport.
+        protocol: OtlpProtocol,
+        /// Base endpoint; `None` reads the standard variables.
+        endpoint: Option<String>,
+    },
+    /// OTLP/JSON, one export request per line, to a file.
+    JsonFile(PathBuf),
+    /// OTLP/JSON lines to standard output.
+    Stdout,
+    /// In-memory exporters, for tests.
+    InMemory {
+        /// Receives spans.
+        spans: InMemorySpanExporter,
+        /// Receives metrics.
+        metrics: InMemoryMetricExporter,
+    },
+    /// Discard everything (still mapped and counted).
+    None,
+}
+
+impl ExportTarget {
+    /// The target the standard variables ask for: `OTEL_TRACES_EXPORTER=none|console|otlp`, or
+    /// OTLP when an `OTEL_EXPORTER_OTLP_ENDPOINT` / `..._TRACES_ENDPOINT` is set; otherwise
+    /// OTLP/JSON lines on stdout, which needs nothing else running.
+    pub fn from_env() -> Result<Self> {
+        let otlp = || -> Result<Self> {
+            Ok(Self::Otlp {
+                protocol: OtlpProtocol::from_env()?,
+                endpoint: None,
+            })
+        };
+        match std::env::var("OTEL_TRACES_EXPORTER").as_deref().map(str::trim) {
+            Ok("none") => return Ok(Self::None),
+            Ok("console") => return Ok(Self::Stdout),
+            Ok("otlp") => return otlp(),
+            Ok("") | Err(_) => {}
+            Ok(other) => {
+                return Err(Error::Exporter(format!(
+                    "OTEL_TRACES_EXPORTER=`{other}` is not supported: use otlp, console or none"
+                )));
+            }
+        }
+        let endpoint_set = ["OTEL_EXPORTER_OTLP_ENDPOINT", "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"]
+            .iter()
+            .any(|var| std::env::var(var).is_ok_and(|v| !v.trim().is_empty()));
+        if endpoint_set { otlp() } else { Ok(Self::Stdout) }
+    }
+}
+
+type SharedWriter = Arc<Mutex<Box<dyn Write + Send>>>;
+
+/// OTLP/JSON lines: each export is one `ExportTraceServiceRequest` or
+/// `ExportMetricsServiceRequest` in the OTLP JSON encoding, on its own line.
+#[derive(Clone)]
+pub(crate) struct JsonLines {
+    writer: SharedWriter,
+    resource: Arc<ResourceAttributesWithSchema>,
+}
+
+impl JsonLines {
+    fn write_line(&self, value: &impl serde::Serialize) -> OTelSdkResult {
+        let mut writer = self
+            .writer
+            .lock()
+            .map_err(|_| OTelSdkError::InternalFailure("output writer poisoned".into()))?;
+        serde_json::to_writer(&mut *writer, value)
+            .map_err(|e| OTelSdkError::InternalFailure(format!("writing OTLP/JSON: {e}")))?;
+        writer
+            .write_all(b"\n")
+            .and_then(|_| writer.flush())
+            .map_err(|e| OTelSdkError::InternalFailure(format!("writing OTLP/JSON: {e}")))
+    }
+}
+
+/// The span side of an [`ExportTarget`].
+pub(crate) enum SpanSink {
+    Otlp(opentelemetry_otlp::SpanExporter),
+    Json(JsonLines),
+    Memory(InMemorySpanExporter),
+    None,
+}
+
+/// The metric side of an [`ExportTarget`].
+pub(crate) enum MetricSink {
+    Otlp(opentelemetry_otlp::MetricExporter),
+    Json(JsonLines),
+    Memory(InMemoryMetricExporter),
+    None,
+}
+
+fn signal_endpoint(base: &str, protocol: OtlpProtocol, path: &str) -> String {
+    match protocol {
+        OtlpProtocol::Grpc => base.to_string(),
+        OtlpProtocol::HttpProtobuf => format!("{}/{path}", base.trim_end_matches('/')),
+    }
+}
+
+/// Builds both sinks. Must run inside the worker's Tokio runtime (the gRPC channel binds to it).
+pub(crate) fn build_sinks(
+    target: &ExportTarget,
+    resource: &Resource,
+) -> Result<(SpanSink, MetricSink)> {
+    let json = |writer: Box<dyn Write + Send>| {
+        let lines = JsonLines {
+            writer: Arc::new(Mutex::new(writer)),
+            resource: Arc::new(ResourceAttributesWithSchema::from(resource)),
+        };
+        (SpanSink::Json(lines.clone()), MetricSink::Json(lines))
+    };
+    Ok(match target {
+        ExportTarget::Otlp { protocol, endpoint } => {
+            let fail = |e: opentelemetry_otlp::ExporterBuildError| Error::Exporter(e.to_string());
+            let (mut spans, metrics) = match protocol {
+                OtlpProtocol::Grpc => {
+                    let mut s = opentelemetry_otlp::SpanExporter::builder().with_tonic();
+                    let mut m = opentelemetry_otlp::MetricExporter::builder().with_tonic();
+                    if let Some(base) = endpoint {
+                        s = s.with_endpoint(base.clone());
+                        m = m.with_endpoint(base.clone());
+                    }
+                    (s.build().map_err(fail)?, m.build().map_err(fail)?)
+                }
+                OtlpProtocol::HttpProtobuf => {
+                    let mut s = opentelemetry_otlp::SpanExporter::builder()
+                        .with_http()
+                        .with_protocol(Protocol::HttpBinary);
+                    let mut m = opentelemetry_otlp::MetricExporter::builder()
+                        .with_http()
+                        .with_protocol(Protocol::HttpBinary);
+                    if let Some(base) = endpoint {
+                        s = s.with_endpoint(signal_endpoint(base, *protocol, "v1/traces"));
+                        m = m.with_endpoint(signal_endpoint(base, *protocol, "v1/metrics"));
+                    }
+                    (s.build().map_err(fail)?, m.build().map_err(fail)?)
+                }
+            };
+            spans.set_resource(resource);
+            (SpanSink::Otlp(spans), MetricSink::Otlp(metrics))
+        }
+        ExportTarget::JsonFile(path) => {
+            let file = File::create(path).map_err(|e| {
+                Error::Exporter(format!("cannot create {}: {e}", path.display()))
+            })?;
+            json(Box::new(BufWriter::new(file)))
+        }
+        ExportTarget::Stdout => json(Box::new(std::io::stdout())),
+        ExportTarget::InMemory { spans, metrics } => {
+            let mut spans = spans.clone();
+            spans.set_resource(resource);
+            (SpanSink::Memory(spans), MetricSink::Memory(metrics.clone()))
+        }
+        ExportTarget::None => (SpanSink::None, MetricSink::None),
+    })
+}
+
+impl SpanSink {
+    pub(crate) async fn export(&self, spans: Vec<SpanData>) -> OTelSdkResult {
+        match self {
+            SpanSink::Otlp(exporter) => exporter.export(spans).await,
+            SpanSink::Memory(exporter) => exporter.export(spans).await,
+            SpanSink::Json(lines) => {
+                let request = ExportTraceServiceRequest {
+                    resource_spans: group_spans_by_resource_and_scope(spans, &lines.resource),
+                };
+                lines.write_line(&request)
+            }
+            SpanSink::None => Ok(()),
+        }
+    }
+
+    pub(crate) fn shutdown(&mut self) -> OTelSdkResult {
+        match self {
+            SpanSink::Otlp(exporter) => exporter.shutdown(),
+            _ => Ok(()),
+        }
+    }
+}
+
+impl MetricSink {
+    pub(crate) fn temporality(&self) -> Temporality {
+        match self {
+            MetricSink::Otlp(exporter) => exporter.temporality(),
+            MetricSink::Memory(exporter) => exporter.temporality(),
+            _ => Temporality::Cumulative,
+        }
+    }
+
+    pub(crate) async fn export(&self, metrics: &ResourceMetrics) -> OTelSdkResult {
+        match self {
+            MetricSink::Otlp(exporter) => exporter.export(metrics).await,
+            MetricSink::Memory(exporter) => exporter.export(metrics).await,
+            MetricSink::Json(lines) => lines.write_line(&ExportMetricsServiceRequest::from(metrics)),
+            MetricSink::None => Ok(()),
+        }
+    }
+
+    pub(crate) fn shutdown(&self) -> OTelSdkResult {
+        match self {
+            MetricSink::Otlp(exporter) => exporter.shutdown(),
+            _ => Ok(()),
+        }
+    }
+}

@@ -1,0 +1,47 @@
+//! agentrace: OpenTelemetry GenAI traces for agent runtimes, with the mapping logic in a
+//! WebAssembly component.
+//!
+//! A runtime reports span lifecycles (start, update, event, end) through a [`Tracer`]. A worker
+//! thread assembles finished spans, maps them in batches through the mapper component (the
+//! embedded default follows GenAI semconv v1.41; any component implementing the
+//! `agentrace:plugin/mapper-plugin` world can replace it) and exports OTLP.
+//!
+//! ```no_run
+//! use std::time::Duration;
+//! use agentrace::{AgentInfo, Operation, SpanFields, Tracer};
+//!
+//! let tracer = Tracer::builder().with_service_name("my-agents").build()?;
+//! let turn = tracer.start(
+//!     Operation::InvokeAgent,
+//!     None,
+//!     SpanFields { agent: Some(AgentInfo::named("planner")), ..Default::default() },
+//! );
+//! tracer.end(&turn, SpanFields::default());
+//! tracer.shutdown(Duration::from_secs(5))?;
+//! # Ok::<(), agentrace::Error>(())
+//! ```
+
+mod bindings;
+mod convert;
+pub mod error;
+pub mod events;
+pub mod export;
+mod fallback;
+pub mod ids;
+mod pipeline;
+pub mod plugin;
+pub mod record;
+mod stats;
+pub mod tracer;
+pub mod tree;
+
+pub use error::{Error, Result};
+pub use events::{Lifecycle, Operation, Parent};
+pub use export::{ExportTarget, OtlpProtocol};
+pub use ids::{SpanContext, SpanId, TraceId};
+pub use record::*;
+pub use stats::StatsSnapshot;
+pub use tracer::{Tracer, TracerBuilder};
+
+/// Re-exported so tests and tools can read exported spans without naming the SDK version.
+pub use opentelemetry_sdk;

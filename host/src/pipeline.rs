@@ -1,0 +1,484 @@
+//! The worker thread: it owns the open-span table, assembles finished spans, maps them in
+//! batches through the mapper component, converts and exports the result, and records metrics.
+//!
+//! Everything the runtime reports arrives here through one bounded queue, so the runtime's calls
+//! cost an allocation and a queue push; wasm and export happen only on this thread.
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
+use opentelemetry::InstrumentationScope;
+use opentelemetry::metrics::{Histogram, MeterProvider as _};
+use opentelemetry_sdk::Resource;
+use opentelemetry_sdk::metrics::data::ResourceMetrics;
+use opentelemetry_sdk::metrics::{ManualReader, SdkMeterProvider};
+
+use crate::bindings::types as wit;
+use crate::convert::{self, FinishedSpan};
+use crate::events::{Lifecycle, Parent};
+use crate::export::{MetricSink, SpanSink};
+use crate::fallback;
+use crate::ids::{SpanId, TraceId};
+use crate::plugin::{CallError, MapperComponent, MapperInstance};
+use crate::record::{Merge, SpanFields};
+use crate::stats::Stats;
+
+/// What travels through the queue.
+pub(crate) enum Message {
+    Event(Lifecycle),
+    Flush(Sender<()>),
+    Shutdown(Sender<()>),
+}
+
+/// Batching settings.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct BatchSettings {
+    pub(crate) max_batch: usize,
+    pub(crate) flush_interval: Duration,
+    pub(crate) metric_interval: Duration,
+}
+
+struct OpenSpan {
+    trace_id: TraceId,
+    parent_span_id: Option<SpanId>,
+    parent_is_remote: bool,
+    operation: crate::events::Operation,
+    start_time: u64,
+    fields: SpanFields,
+    events: Vec<(String, u64, crate::record::Attributes)>,
+}
+
+/// How many ended spans are remembered, to resolve late children and to tell "after end" apart
+/// from "unknown" in error messages.
+const RECENTLY_ENDED: usize = 65_536;
+
+struct Metrics {
+    provider: SdkMeterProvider,
+    reader: Arc<ManualReader>,
+    histograms: HashMap<String, Histogram<f64>>,
+    sink: MetricSink,
+    last_export: Instant,
+    resource: Resource,
+}
+
+pub(crate) struct Worker {
+    pub(crate) receiver: Receiver<Message>,
+    pub(crate) stats: Arc<Stats>,
+    pub(crate) settings: BatchSettings,
+    pub(crate) component: MapperComponent,
+    pub(crate) instance: Option<MapperInstance>,
+    pub(crate) spans: SpanSink,
+    pub(crate) runtime: tokio::runtime::Runtime,
+    open: HashMap<SpanId, OpenSpan>,
+    ended: HashMap<SpanId, TraceId>,
+    ended_order: VecDeque<SpanId>,
+    pending: Vec<FinishedSpan>,
+    metrics: Metrics,
+    scopes: HashMap<String, InstrumentationScope>,
+}
+
+/// Shares one manual reader between the meter provider and the worker that collects from it.
+#[derive(Debug, Clone)]
+struct SharedReader(Arc<ManualReader>);
+
+impl opentelemetry_sdk::metrics::reader::MetricReader for SharedReader {
+    fn register_pipeline(&self, pipeline: std::sync::Weak<opentelemetry_sdk::metrics::Pipeline>) {
+        self.0.register_pipeline(pipeline)
+    }
+    fn collect(&self, rm: &mut ResourceMetrics) -> opentelemetry_sdk::error::OTelSdkResult {
+        self.0.collect(rm)
+    }
+    fn force_flush(&self) -> opentelemetry_sdk::error::OTelSdkResult {
+        self.0.force_flush()
+    }
+    fn shutdown_with_timeout(&self, timeout: Duration) -> opentelemetry_sdk::error::OTelSdkResult {
+        self.0.shutdown_with_timeout(timeout)
+    }
+    fn temporality(
+        &self,
+        kind: opentelemetry_sdk::metrics::InstrumentKind,
+    ) -> opentelemetry_sdk::metrics::Temporality {
+        self.0.temporality(kind)
+    }
+}
+
+impl Worker {
+    #[allow(clippy::too_many_arguments, reason = "internal constructor called once")]
+    pub(crate) fn new(
+        receiver: Receiver<Message>,
+        stats: Arc<Stats>,
+        settings: BatchSettings,
+        component: MapperComponent,
+        instance: MapperInstance,
+        spans: SpanSink,
+        metric_sink: MetricSink,
+        resource: Resource,
+        runtime: tokio::runtime::Runtime,
+    ) -> Self {
+        let reader = Arc::new(
+            ManualReader::builder()
+                .with_temporality(metric_sink.temporality())
+                .build(),
+        );
+        let provider = SdkMeterProvider::builder()
+            .with_resource(resource.clone())
+            .with_reader(SharedReader(reader.clone()))
+            .build();
+        Self {
+            receiver,
+            stats,
+            settings,
+            component,
+            instance: Some(instance),
+            spans,
+            runtime,
+            open: HashMap::new(),
+            ended: HashMap::new(),
+            ended_order: VecDeque::new(),
+            pending: Vec::new(),
+            metrics: Metrics {
+                provider,
+                reader,
+                histograms: HashMap::new(),
+                sink: metric_sink,
+                last_export: Instant::now(),
+                resource,
+            },
+            scopes: HashMap::new(),
+        }
+    }
+
+    /// Runs until shutdown (or until every sender is gone).
+    pub(crate) fn run(mut self) {
+        let mut last_batch = Instant::now();
+        loop {
+            let wait = self
+                .settings
+                .flush_interval
+                .saturating_sub(last_batch.elapsed());
+            match self.receiver.recv_timeout(wait) {
+                Ok(Message::Event(event)) => {
+                    self.handle(event);
+                    if self.pending.len() >= self.settings.max_batch {
+                        self.map_pending();
+                        last_batch = Instant::now();
+                    }
+                }
+                Ok(Message::Flush(ack)) => {
+                    self.map_pending();
+                    self.export_metrics();
+                    last_batch = Instant::now();
+                    let _ = ack.send(());
+                }
+                Ok(Message::Shutdown(ack)) => {
+                    self.finish();
+                    let _ = ack.send(());
+                    return;
+                }
+                Err(RecvTimeoutError::Timeout) => {
+                    self.map_pending();
+                    if self.metrics.last_export.elapsed() >= self.settings.metric_interval {
+                        self.export_metrics();
+                    }
+                    last_batch = Instant::now();
+                }
+                Err(RecvTimeoutError::Disconnected) => {
+                    self.finish();
+                    return;
+                }
+            }
+        }
+    }
+
+    fn reject(&self, message: String) {
+        Stats::add(&self.stats.events_rejected, 1);
+        self.stats.error(message);
+    }
+
+    fn state_of(&self, span_id: SpanId) -> &'static str {
+        if self.ended.contains_key(&span_id) {
+            "has already ended"
+        } else {
+            "was never started"
+        }
+    }
+
+    fn handle(&mut self, event: Lifecycle) {
+        match event {
+            Lifecycle::Start {
+                span_id,
+                trace_id,
+                parent,
+                operation,
+                time,
+                fields,
+            } => {
+                if self.open.contains_key(&span_id) || self.ended.contains_key(&span_id) {
+                    return self.reject(format!("start: span {span_id} was already started"));
+                }
+                let (trace_id, parent_span_id, parent_is_remote) = match parent {
+                    Parent::Root => (trace_id.unwrap_or_else(TraceId::random), None, false),
+                    Parent::Remote(ctx) => (ctx.trace_id, Some(ctx.span_id), true),
+                    Parent::Local(parent) => {
+                        let known = self
+                            .open
+                            .get(&parent)
+                            .map(|p| p.trace_id)
+                            .or_else(|| self.ended.get(&parent).copied());
+                        match (trace_id, known) {
+                            (Some(given), Some(found)) if given != found => {
+                                return self.reject(format!(
+                                    "start: span {span_id} says trace {given} but its parent \
+                                     {parent} is in trace {found}"
+                                ));
+                            }
+                            (Some(given), _) => (given, Some(parent), false),
+                            (None, Some(found)) => (found, Some(parent), false),
+                            (None, None) => {
+                                return self.reject(format!(
+                                    "start: parent {parent} of span {span_id} is unknown; give \
+                                     `trace_id` too when the parent was reported elsewhere"
+                                ));
+                            }
+                        }
+                    }
+                };
+                Stats::add(&self.stats.spans_started, 1);
+                self.open.insert(
+                    span_id,
+                    OpenSpan {
+                        trace_id,
+                        parent_span_id,
+                        parent_is_remote,
+                        operation,
+                        start_time: time,
+                        fields: *fields,
+                        events: Vec::new(),
+                    },
+                );
+            }
+            Lifecycle::Update { span_id, fields } => match self.open.get_mut(&span_id) {
+                Some(open) => open.fields.merge(*fields),
+                None => {
+                    let state = self.state_of(span_id);
+                    self.reject(format!("update: span {span_id} {state}"));
+                }
+            },
+            Lifecycle::Event {
+                span_id,
+                name,
+                time,
+                attributes,
+            } => match self.open.get_mut(&span_id) {
+                Some(open) => open.events.push((name, time, attributes)),
+                None => {
+                    let state = self.state_of(span_id);
+                    self.reject(format!("event `{name}`: span {span_id} {state}"));
+                }
+            },
+            Lifecycle::End {
+                span_id,
+                time,
+                fields,
+            } => match self.open.remove(&span_id) {
+                Some(open) => self.close(span_id, open, time, *fields, false),
+                None => {
+                    let state = self.state_of(span_id);
+                    self.reject(format!("end: span {span_id} {state}"));
+                }
+            },
+        }
+    }
+
+    fn close(
+        &mut self,
+        span_id: SpanId,
+        mut open: OpenSpan,
+        time: u64,
+        fields: SpanFields,
+        incomplete: bool,
+    ) {
+        open.fields.merge(fields);
+        Stats::add(&self.stats.spans_ended, 1);
+        if incomplete {
+            Stats::add(&self.stats.spans_ended_incomplete, 1);
+        }
+        self.ended.insert(span_id, open.trace_id);
+        self.ended_order.push_back(span_id);
+        if self.ended_order.len() > RECENTLY_ENDED
+            && let Some(old) = self.ended_order.pop_front()
+        {
+            self.ended.remove(&old);
+        }
+        self.pending.push(FinishedSpan {
+            trace_id: open.trace_id,
+            span_id,
+            parent_span_id: open.parent_span_id,
+            parent_is_remote: open.parent_is_remote,
+            operation: open.operation,
+            start_time: open.start_time,
+            end_time: time,
+            incomplete,
+            fields: open.fields,
+            events: open.events,
+        });
+    }
+
+    /// Maps, converts and exports everything pending.
+    fn map_pending(&mut self) {
+        if self.pending.is_empty() {
+            return;
+        }
+        let pending = std::mem::take(&mut self.pending);
+        Stats::add(&self.stats.batches, 1);
+        let records: Vec<wit::AgentSpan> = pending.iter().map(convert::to_agent_span).collect();
+        let mapped = match self.call_mapper(&records) {
+            Ok(batch) => batch,
+            Err(error) => {
+                Stats::add(&self.stats.mapper_failures, 1);
+                Stats::add(&self.stats.spans_fallback_mapped, pending.len() as u64);
+                self.stats.error(format!(
+                    "mapper {error}; {} spans exported by the fallback mapping",
+                    pending.len()
+                ));
+                wit::MappedBatch {
+                    spans: pending.iter().map(fallback::map).collect(),
+                    metrics: Vec::new(),
+                    rejected: Vec::new(),
+                    schema_url: String::new(),
+                }
+            }
+        };
+        for rejected in &mapped.rejected {
+            Stats::add(&self.stats.spans_rejected_by_mapper, 1);
+            self.stats.error(format!(
+                "mapper rejected span {}: {}",
+                SpanId(rejected.span_id),
+                rejected.reason
+            ));
+        }
+        let scope = self.scope(&mapped.schema_url);
+        let count = mapped.spans.len() as u64;
+        let data = mapped
+            .spans
+            .into_iter()
+            .map(|span| convert::to_span_data(span, &scope))
+            .collect();
+        match self.runtime.block_on(self.spans.export(data)) {
+            Ok(()) => Stats::add(&self.stats.spans_exported, count),
+            Err(error) => {
+                Stats::add(&self.stats.spans_export_failed, count);
+                self.stats
+                    .error(format!("export of {count} spans failed: {error}"));
+            }
+        }
+        for point in mapped.metrics {
+            self.record_point(point);
+        }
+    }
+
+    fn call_mapper(&mut self, records: &[wit::AgentSpan]) -> Result<wit::MappedBatch, String> {
+        let instance = match self.instance.as_mut() {
+            Some(instance) => instance,
+            None => {
+                let fresh = self.component.instantiate().map_err(|e| e.to_string())?;
+                Stats::add(&self.stats.mapper_restarts, 1);
+                self.instance.insert(fresh)
+            }
+        };
+        match instance.map_spans(records) {
+            Ok(batch) => Ok(batch),
+            Err(error) => {
+                // A trap may leave the instance in any state: never call it again. A returned
+                // error is the component's own verdict, but recreate it all the same.
+                if matches!(error, CallError::Trap(_) | CallError::Rejected(_)) {
+                    self.instance = None;
+                }
+                Err(error.to_string())
+            }
+        }
+    }
+
+    fn scope(&mut self, schema_url: &str) -> InstrumentationScope {
+        self.scopes
+            .entry(schema_url.to_string())
+            .or_insert_with(|| {
+                let builder = InstrumentationScope::builder("agentrace")
+                    .with_version(env!("CARGO_PKG_VERSION"));
+                if schema_url.is_empty() {
+                    builder.build()
+                } else {
+                    builder.with_schema_url(schema_url.to_string()).build()
+                }
+            })
+            .clone()
+    }
+
+    fn record_point(&mut self, point: wit::MetricPoint) {
+        let meter = &self.metrics.provider;
+        let histogram = self
+            .metrics
+            .histograms
+            .entry(point.name.clone())
+            .or_insert_with(|| {
+                meter
+                    .meter("agentrace")
+                    .f64_histogram(point.name.clone())
+                    .with_unit(point.unit.clone())
+                    .with_description(point.description.clone())
+                    .with_boundaries(point.boundaries.clone())
+                    .build()
+            });
+        let attributes: Vec<_> = point.attributes.into_iter().map(convert::key_value).collect();
+        histogram.record(point.value, &attributes);
+    }
+
+    fn export_metrics(&mut self) {
+        self.metrics.last_export = Instant::now();
+        if self.metrics.histograms.is_empty() {
+            return;
+        }
+        let mut collected = ResourceMetrics::default();
+        use opentelemetry_sdk::metrics::reader::MetricReader as _;
+        if let Err(error) = self.metrics.reader.collect(&mut collected) {
+            Stats::add(&self.stats.metric_export_failures, 1);
+            self.stats.error(format!("collecting metrics failed: {error}"));
+            return;
+        }
+        let _ = &self.metrics.resource;
+        if let Err(error) = self.runtime.block_on(self.metrics.sink.export(&collected)) {
+            Stats::add(&self.stats.metric_export_failures, 1);
+            self.stats.error(format!("metric export failed: {error}"));
+        }
+    }
+
+    /// Ends the spans still open (marked incomplete), maps and exports everything, and shuts the
+    /// exporters down.
+    fn finish(&mut self) {
+        let now = crate::events::now_nanos();
+        let open: Vec<(SpanId, OpenSpan)> = self.open.drain().collect();
+        for (span_id, span) in open {
+            let end = now.max(span.start_time);
+            self.close(span_id, span, end, SpanFields::default(), true);
+        }
+        // Map in batches of the configured size so that a large backlog stays bounded per call.
+        while !self.pending.is_empty() {
+            let rest = if self.pending.len() > self.settings.max_batch {
+                self.pending.split_off(self.settings.max_batch)
+            } else {
+                Vec::new()
+            };
+            self.map_pending();
+            self.pending = rest;
+        }
+        self.export_metrics();
+        if let Err(error) = self.spans.shutdown() {
+            self.stats.error(format!("span exporter shutdown: {error}"));
+        }
+        if let Err(error) = self.metrics.sink.shutdown() {
+            self.stats.error(format!("metric exporter shutdown: {error}"));
+        }
+    }
+}

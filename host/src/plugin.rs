@@ -1,0 +1,328 @@
+//! Loading components and running them inside limits.
+//!
+//! One [`wasmtime::Engine`] is shared by every plugin; each plugin instance has its own
+//! [`Store`] with a memory cap and a per-call deadline (epoch interruption, ticked by a
+//! background thread). Components get an empty WASI context: no preopened directories, no
+//! environment, no arguments, no network. A trap poisons an instance, so the caller drops it
+//! and makes a fresh one from the pre-instantiated component.
+
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, OnceLock};
+use std::time::Duration;
+
+use wasmtime::component::{Component, Linker, ResourceTable};
+use wasmtime::{Engine, Store, StoreLimits, StoreLimitsBuilder};
+use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
+
+use crate::bindings::{LogLevel, MapperPlugin, MapperPluginPre, PluginInfo, types};
+use crate::error::{Error, Result};
+
+/// The WIT package and version this host speaks.
+pub const WIT_PACKAGE: &str = "agentrace:plugin";
+/// The version of [`WIT_PACKAGE`].
+pub const WIT_VERSION: &str = "0.1.0";
+/// How often the engine's epoch advances; deadlines are counted in these ticks.
+pub const EPOCH_TICK: Duration = Duration::from_millis(5);
+
+/// Limits every plugin instance runs under.
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    /// Longest a single call into the component may run before it is interrupted.
+    pub call_deadline: Duration,
+    /// Cap on the instance's linear memory, in bytes.
+    pub max_memory_bytes: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            call_deadline: Duration::from_secs(1),
+            max_memory_bytes: 256 << 20,
+        }
+    }
+}
+
+/// The process-wide engine, with its epoch ticker started on first use.
+pub fn engine() -> Result<&'static Engine> {
+    static ENGINE: OnceLock<std::result::Result<Engine, String>> = OnceLock::new();
+    ENGINE
+        .get_or_init(|| {
+            let mut config = wasmtime::Config::new();
+            config.wasm_component_model(true);
+            config.epoch_interruption(true);
+            let engine = Engine::new(&config).map_err(|e| format!("{e:#}"))?;
+            let ticker = engine.weak();
+            std::thread::Builder::new()
+                .name("agentrace-epoch".into())
+                .spawn(move || {
+                    while let Some(engine) = ticker.upgrade() {
+                        engine.increment_epoch();
+                        drop(engine);
+                        std::thread::sleep(EPOCH_TICK);
+                    }
+                })
+                .map_err(|e| format!("cannot start the epoch thread: {e}"))?;
+            Ok(engine)
+        })
+        .as_ref()
+        .map_err(|e| Error::Engine(e.clone()))
+}
+
+/// The default mapper component, built from `guest/` and embedded at compile time.
+pub fn default_mapper_bytes() -> &'static [u8] {
+    include_bytes!(env!("AGENTRACE_DEFAULT_MAPPER"))
+}
+
+/// Compiles component bytes, rejecting core modules and invalid binaries with a clear message.
+pub fn compile(bytes: &[u8]) -> Result<Component> {
+    // Preamble: `\0asm`, then a 16-bit version and a 16-bit layer (0 core module, 1 component).
+    let is_wasm = bytes.len() >= 8 && bytes[..4] == *b"\0asm";
+    if is_wasm && bytes[6..8] == [0, 0] {
+        return Err(Error::InvalidComponent(
+            "this is a core WebAssembly module, not a component; build for wasm32-wasip2 or \
+             run `wasm-tools component new`"
+                .into(),
+        ));
+    }
+    if !is_wasm || bytes[6..8] != [1, 0] {
+        return Err(Error::InvalidComponent(
+            "the file does not start with the WebAssembly component header".into(),
+        ));
+    }
+    Component::from_binary(engine()?, bytes).map_err(|e| Error::InvalidComponent(format!("{e:#}")))
+}
+
+/// Which agentrace world a component implements.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum World {
+    /// `agentrace:plugin/mapper-plugin`: exports `mapper`.
+    Mapper,
+}
+
+impl std::fmt::Display for World {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            World::Mapper => write!(f, "{WIT_PACKAGE}/mapper-plugin@{WIT_VERSION}"),
+        }
+    }
+}
+
+/// Says which world `component` implements, or exactly why it implements none this host speaks
+/// (an export of another package version, or only unrelated exports).
+pub fn identify_world(component: &Component) -> Result<World> {
+    let exports = export_names(component)?;
+    let mapper = format!("{WIT_PACKAGE}/mapper@{WIT_VERSION}");
+    if exports.iter().any(|e| *e == mapper) {
+        return Ok(World::Mapper);
+    }
+    let prefix = format!("{WIT_PACKAGE}/");
+    if let Some(other) = exports.iter().find(|e| e.starts_with(&prefix)) {
+        let version = other.rsplit_once('@').map(|(_, v)| v).unwrap_or("no version");
+        return Err(Error::WrongWorld(format!(
+            "it exports `{other}`, built for {WIT_PACKAGE}@{version}; this host speaks \
+             {WIT_PACKAGE}@{WIT_VERSION}: rebuild it against this host's wit/"
+        )));
+    }
+    let listed = if exports.is_empty() {
+        "nothing".to_string()
+    } else {
+        exports.join(", ")
+    };
+    Err(Error::WrongWorld(format!(
+        "it implements no agentrace world: expected an export `{mapper}`, found {listed}"
+    )))
+}
+
+/// Lists the names of a component's imports, for diagnostics.
+pub fn import_names(component: &Component) -> Result<Vec<String>> {
+    let engine = engine()?;
+    Ok(component
+        .component_type()
+        .imports(engine)
+        .map(|(name, _)| name.to_string())
+        .collect())
+}
+
+/// Lists the names of a component's exports, for diagnostics.
+pub fn export_names(component: &Component) -> Result<Vec<String>> {
+    let engine = engine()?;
+    Ok(component
+        .component_type()
+        .exports(engine)
+        .map(|(name, _)| name.to_string())
+        .collect())
+}
+
+/// Per-instance host state: the operator's configuration, the WASI context (empty: nothing
+/// granted), and the memory limiter.
+pub struct PluginState {
+    pub(crate) config: Arc<BTreeMap<String, String>>,
+    plugin_name: Arc<str>,
+    wasi: WasiCtx,
+    table: ResourceTable,
+    limits: StoreLimits,
+}
+
+impl PluginState {
+    fn new(config: Arc<BTreeMap<String, String>>, plugin_name: Arc<str>, limits: &Limits) -> Self {
+        Self {
+            config,
+            plugin_name,
+            // No preopens, no inherited environment, arguments or stdio; sockets are denied.
+            wasi: WasiCtx::builder().allow_tcp(false).allow_udp(false).allow_ip_name_lookup(false).build(),
+            table: ResourceTable::new(),
+            limits: StoreLimitsBuilder::new()
+                .memory_size(limits.max_memory_bytes)
+                .instances(16)
+                .build(),
+        }
+    }
+
+    pub(crate) fn log_line(&self, level: LogLevel, message: &str) {
+        static WARNED: AtomicBool = AtomicBool::new(false);
+        let level = match level {
+            LogLevel::Debug => return,
+            LogLevel::Info => "info",
+            LogLevel::Warn => "warn",
+            LogLevel::Error => "error",
+        };
+        // One line per message, truncated, so a chatty plugin cannot flood the log.
+        let line: String = message.chars().take(500).collect();
+        if line.len() < message.len() && !WARNED.swap(true, Ordering::Relaxed) {
+            eprintln!("agentrace: plugin log lines are truncated to 500 characters");
+        }
+        eprintln!("agentrace [{}] {level}: {line}", self.plugin_name);
+    }
+}
+
+impl WasiView for PluginState {
+    fn ctx(&mut self) -> WasiCtxView<'_> {
+        WasiCtxView {
+            ctx: &mut self.wasi,
+            table: &mut self.table,
+        }
+    }
+}
+
+/// A compiled, type-checked mapper component from which instances are made.
+#[derive(Clone)]
+pub struct MapperComponent {
+    pre: MapperPluginPre<PluginState>,
+    config: Arc<BTreeMap<String, String>>,
+    limits: Limits,
+    name: Arc<str>,
+}
+
+impl MapperComponent {
+    /// Type-checks `component` against the mapper world and links it with the host imports.
+    pub fn new(
+        component: &Component,
+        config: BTreeMap<String, String>,
+        limits: Limits,
+    ) -> Result<Self> {
+        identify_world(component)?;
+        let engine = engine()?;
+        let mut linker = Linker::<PluginState>::new(engine);
+        wasmtime_wasi::p2::add_to_linker_sync(&mut linker)
+            .map_err(|e| Error::Engine(format!("{e:#}")))?;
+        MapperPlugin::add_to_linker::<_, wasmtime::component::HasSelf<_>>(&mut linker, |s| s)
+            .map_err(|e| Error::Engine(format!("{e:#}")))?;
+        let instance_pre = linker.instantiate_pre(component).map_err(|e| {
+            Error::WrongWorld(format!(
+                "it imports something this host does not offer: {e:#}"
+            ))
+        })?;
+        let pre = MapperPluginPre::new(instance_pre)
+            .map_err(|e| Error::WrongWorld(format!("its exports do not match the mapper world: {e:#}")))?;
+        Ok(Self {
+            pre,
+            config: Arc::new(config),
+            limits,
+            name: Arc::from("mapper"),
+        })
+    }
+
+    /// A fresh instance. Calls `info` and maps an empty batch so that a component that traps
+    /// at start or rejects its configuration fails here, with its message, not on live data.
+    pub fn instantiate(&self) -> Result<MapperInstance> {
+        let engine = engine()?;
+        let state = PluginState::new(self.config.clone(), self.name.clone(), &self.limits);
+        let mut store = Store::new(engine, state);
+        store.limiter(|s| &mut s.limits);
+        let ticks = deadline_ticks(self.limits.call_deadline);
+        store.set_epoch_deadline(ticks);
+        let bindings = self
+            .pre
+            .instantiate(&mut store)
+            .map_err(|e| Error::ComponentStart(format!("{e:#}")))?;
+        let mut instance = MapperInstance {
+            store,
+            bindings,
+            deadline_ticks: ticks,
+            info: None,
+        };
+        let info = instance.call_info()?;
+        instance.store.data_mut().plugin_name = Arc::from(info.name.as_str());
+        instance.info = Some(info);
+        instance
+            .map_spans(&[])
+            .map_err(|e| Error::ComponentStart(e.to_string()))?;
+        Ok(instance)
+    }
+}
+
+fn deadline_ticks(deadline: Duration) -> u64 {
+    (deadline.as_nanos() / EPOCH_TICK.as_nanos()).max(1) as u64 + 1
+}
+
+/// Why a call into a mapper failed.
+#[derive(Debug, thiserror::Error)]
+pub enum CallError {
+    /// The component trapped, ran out of time or memory; the instance must be replaced.
+    #[error("trapped: {0}")]
+    Trap(String),
+    /// The component returned an error for the whole batch.
+    #[error("returned an error: {0}")]
+    Rejected(String),
+}
+
+/// One live instance of a mapper component.
+pub struct MapperInstance {
+    store: Store<PluginState>,
+    bindings: MapperPlugin,
+    deadline_ticks: u64,
+    info: Option<PluginInfo>,
+}
+
+impl MapperInstance {
+    /// What the component said about itself.
+    pub fn info(&self) -> Option<&PluginInfo> {
+        self.info.as_ref()
+    }
+
+    fn call_info(&mut self) -> Result<PluginInfo> {
+        self.store.set_epoch_deadline(self.deadline_ticks);
+        self.bindings
+            .agentrace_plugin_mapper()
+            .call_info(&mut self.store)
+            .map_err(|e| Error::ComponentStart(format!("{e:#}")))
+    }
+
+    /// Maps one batch within the call deadline.
+    pub fn map_spans(
+        &mut self,
+        records: &[types::AgentSpan],
+    ) -> std::result::Result<types::MappedBatch, CallError> {
+        self.store.set_epoch_deadline(self.deadline_ticks);
+        match self
+            .bindings
+            .agentrace_plugin_mapper()
+            .call_map_spans(&mut self.store, records)
+        {
+            Ok(Ok(batch)) => Ok(batch),
+            Ok(Err(message)) => Err(CallError::Rejected(message)),
+            Err(trap) => Err(CallError::Trap(format!("{trap:#}"))),
+        }
+    }
+}

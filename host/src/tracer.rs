@@ -1,0 +1,367 @@
+//! The API an in-process runtime uses: a [`TracerBuilder`] to configure, a [`Tracer`] to report
+//! span lifecycles. Reporting never waits for wasm or export: each call builds one message and
+//! pushes it onto a bounded queue read by the pipeline's worker thread.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use crossbeam_channel::{Sender, TrySendError};
+use opentelemetry_sdk::Resource;
+
+use crate::error::{Error, Result};
+use crate::events::{Lifecycle, Operation, Parent, now_nanos};
+use crate::export::{ExportTarget, build_sinks};
+use crate::ids::{SpanContext, SpanId, TraceId};
+use crate::pipeline::{BatchSettings, Message, Worker};
+use crate::plugin::{self, Limits, MapperComponent};
+use crate::record::{Attributes, SpanFields};
+use crate::stats::{Stats, StatsSnapshot};
+
+/// Which mapper component to load.
+#[derive(Debug, Clone)]
+enum MapperSource {
+    Embedded,
+    File(PathBuf),
+    Bytes(Arc<[u8]>),
+}
+
+/// Configures and starts a [`Tracer`].
+///
+/// Defaults: the embedded mapper; content capture from
+/// `OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT`; exporter from the `OTEL_*` variables
+/// ([`ExportTarget::from_env`]); resource from `OTEL_SERVICE_NAME` and
+/// `OTEL_RESOURCE_ATTRIBUTES`; a queue of 65 536 events; batches of up to 512 spans or every
+/// 200 ms; metrics exported every `OTEL_METRIC_EXPORT_INTERVAL` ms (60 s) and at flush.
+#[derive(Debug, Clone)]
+pub struct TracerBuilder {
+    mapper: MapperSource,
+    config: BTreeMap<String, String>,
+    export: Option<ExportTarget>,
+    service_name: Option<String>,
+    queue_capacity: usize,
+    block_when_full: bool,
+    max_batch: usize,
+    flush_interval: Duration,
+    metric_interval: Option<Duration>,
+    limits: Limits,
+}
+
+impl Default for TracerBuilder {
+    fn default() -> Self {
+        let mut config = BTreeMap::new();
+        if let Ok(value) = std::env::var("OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT") {
+            config.insert("capture-content".to_string(), value.trim().to_ascii_lowercase());
+        }
+        Self {
+            mapper: MapperSource::Embedded,
+            config,
+            export: None,
+            service_name: None,
+            queue_capacity: 65_536,
+            block_when_full: false,
+            max_batch: 512,
+            flush_interval: Duration::from_millis(200),
+            metric_interval: None,
+            limits: Limits::default(),
+        }
+    }
+}
+
+impl TracerBuilder {
+    /// Loads the mapper from a `.wasm` component file instead of the embedded default.
+    pub fn with_mapper_file(mut self, path: impl Into<PathBuf>) -> Self {
+        self.mapper = MapperSource::File(path.into());
+        self
+    }
+
+    /// Uses these component bytes as the mapper.
+    pub fn with_mapper_bytes(mut self, bytes: impl Into<Arc<[u8]>>) -> Self {
+        self.mapper = MapperSource::Bytes(bytes.into());
+        self
+    }
+
+    /// Sets one configuration value the mapper reads through `host.config`.
+    pub fn with_config(mut self, key: impl Into<String>, value: impl Into<String>) -> Self {
+        self.config.insert(key.into(), value.into());
+        self
+    }
+
+    /// Records message content, tool arguments and results (off unless enabled).
+    pub fn with_capture_content(self, capture: bool) -> Self {
+        self.with_config("capture-content", if capture { "true" } else { "false" })
+    }
+
+    /// `semconv` (default) or `ag2` naming for agent concepts the spec lacks.
+    pub fn with_compat(self, compat: impl Into<String>) -> Self {
+        self.with_config("compat", compat)
+    }
+
+    /// Where to export; overrides the `OTEL_*` variables.
+    pub fn with_export(mut self, target: ExportTarget) -> Self {
+        self.export = Some(target);
+        self
+    }
+
+    /// The `service.name` resource attribute; overrides `OTEL_SERVICE_NAME`.
+    pub fn with_service_name(mut self, name: impl Into<String>) -> Self {
+        self.service_name = Some(name.into());
+        self
+    }
+
+    /// Capacity of the queue between the runtime and the worker, in events.
+    pub fn with_queue_capacity(mut self, events: usize) -> Self {
+        self.queue_capacity = events.max(1);
+        self
+    }
+
+    /// When the queue is full: `false` (default) drops the event and counts it, never blocking
+    /// the runtime; `true` waits for room (for replaying files, where nothing may be lost).
+    pub fn with_block_when_full(mut self, block: bool) -> Self {
+        self.block_when_full = block;
+        self
+    }
+
+    /// Largest number of spans mapped in one call into the component.
+    pub fn with_max_batch(mut self, spans: usize) -> Self {
+        self.max_batch = spans.max(1);
+        self
+    }
+
+    /// Longest a finished span waits before its batch is mapped.
+    pub fn with_flush_interval(mut self, interval: Duration) -> Self {
+        self.flush_interval = interval;
+        self
+    }
+
+    /// Limits every component instance runs under.
+    pub fn with_limits(mut self, limits: Limits) -> Self {
+        self.limits = limits;
+        self
+    }
+
+    fn metric_interval(&self) -> Duration {
+        self.metric_interval.unwrap_or_else(|| {
+            std::env::var("OTEL_METRIC_EXPORT_INTERVAL")
+                .ok()
+                .and_then(|v| v.trim().parse::<u64>().ok())
+                .map(Duration::from_millis)
+                .unwrap_or(Duration::from_secs(60))
+        })
+    }
+
+    /// Loads and checks the mapper, builds the exporters and starts the worker thread. Errors
+    /// say which part failed: the component file, its world, its configuration, the exporter.
+    pub fn build(self) -> Result<Tracer> {
+        let bytes: Arc<[u8]> = match &self.mapper {
+            MapperSource::Embedded => Arc::from(plugin::default_mapper_bytes()),
+            MapperSource::File(path) => Arc::from(std::fs::read(path).map_err(|source| {
+                Error::ReadComponent {
+                    path: path.clone(),
+                    source,
+                }
+            })?),
+            MapperSource::Bytes(bytes) => bytes.clone(),
+        };
+        let component = plugin::compile(&bytes)?;
+        let mapper = MapperComponent::new(&component, self.config.clone(), self.limits)?;
+        let instance = mapper.instantiate()?;
+
+        let mut resource = Resource::builder();
+        if let Some(name) = &self.service_name {
+            resource = resource.with_service_name(name.clone());
+        }
+        let resource = resource.build();
+        let export = match &self.export {
+            Some(target) => target.clone(),
+            None => ExportTarget::from_env()?,
+        };
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map_err(|e| Error::Exporter(format!("cannot start the export runtime: {e}")))?;
+        let (spans, metrics) = {
+            let _guard = runtime.enter();
+            build_sinks(&export, &resource)?
+        };
+
+        let stats = Arc::new(Stats::default());
+        let (sender, receiver) = crossbeam_channel::bounded(self.queue_capacity);
+        let settings = BatchSettings {
+            max_batch: self.max_batch,
+            flush_interval: self.flush_interval,
+            metric_interval: self.metric_interval(),
+        };
+        let worker = Worker::new(
+            receiver,
+            stats.clone(),
+            settings,
+            mapper,
+            instance,
+            spans,
+            metrics,
+            resource,
+            runtime,
+        );
+        let handle = std::thread::Builder::new()
+            .name("agentrace-worker".into())
+            .spawn(move || worker.run())
+            .map_err(|e| Error::Engine(format!("cannot start the worker thread: {e}")))?;
+        Ok(Tracer {
+            sender,
+            stats,
+            worker: Mutex::new(Some(handle)),
+            block_when_full: self.block_when_full,
+        })
+    }
+}
+
+/// Reports agent-span lifecycles. Cheap to share (`Arc<Tracer>`); every method takes `&self`
+/// and is safe to call from any thread. No method panics or blocks on wasm or export.
+pub struct Tracer {
+    sender: Sender<Message>,
+    stats: Arc<Stats>,
+    worker: Mutex<Option<JoinHandle<()>>>,
+    block_when_full: bool,
+}
+
+impl std::fmt::Debug for Tracer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Tracer").field("stats", &self.stats()).finish()
+    }
+}
+
+impl Tracer {
+    /// A builder with the defaults described on [`TracerBuilder`].
+    pub fn builder() -> TracerBuilder {
+        TracerBuilder::default()
+    }
+
+    /// Queues one lifecycle event. Returns `false` when it was dropped (queue full, or the
+    /// tracer shut down); drops are counted in [`Tracer::stats`].
+    pub fn report(&self, event: Lifecycle) -> bool {
+        let message = Message::Event(event);
+        let sent = if self.block_when_full {
+            self.sender.send(message).is_ok()
+        } else {
+            match self.sender.try_send(message) {
+                Ok(()) => true,
+                Err(TrySendError::Full(_)) => {
+                    Stats::add(&self.stats.events_dropped_queue_full, 1);
+                    false
+                }
+                Err(TrySendError::Disconnected(_)) => false,
+            }
+        };
+        if sent {
+            Stats::add(&self.stats.events_queued, 1);
+        }
+        sent
+    }
+
+    /// Starts a span under `parent` (a new trace when `None`) and returns its context, to pass
+    /// to [`Tracer::end`] and to children, or to propagate as a `traceparent`.
+    pub fn start(
+        &self,
+        operation: Operation,
+        parent: Option<&SpanContext>,
+        fields: SpanFields,
+    ) -> SpanContext {
+        let trace_id = parent.map_or_else(TraceId::random, |p| p.trace_id);
+        let context = SpanContext::new(trace_id, SpanId::random());
+        self.report(Lifecycle::Start {
+            span_id: context.span_id,
+            trace_id: Some(trace_id),
+            parent: parent.map_or(Parent::Root, |p| Parent::Local(p.span_id)),
+            operation,
+            time: now_nanos(),
+            fields: Box::new(fields),
+        });
+        context
+    }
+
+    /// Starts a span whose parent lives in another process, from its W3C `traceparent`.
+    pub fn start_remote(
+        &self,
+        operation: Operation,
+        traceparent: &str,
+        fields: SpanFields,
+    ) -> Result<SpanContext> {
+        let remote = SpanContext::from_traceparent(traceparent)?;
+        let context = SpanContext::new(remote.trace_id, SpanId::random());
+        self.report(Lifecycle::Start {
+            span_id: context.span_id,
+            trace_id: Some(remote.trace_id),
+            parent: Parent::Remote(remote),
+            operation,
+            time: now_nanos(),
+            fields: Box::new(fields),
+        });
+        Ok(context)
+    }
+
+    /// Adds fields known only later (e.g. a conversation id) to an open span.
+    pub fn update(&self, span: &SpanContext, fields: SpanFields) {
+        self.report(Lifecycle::Update {
+            span_id: span.span_id,
+            fields: Box::new(fields),
+        });
+    }
+
+    /// Records a point in time inside an open span.
+    pub fn event(&self, span: &SpanContext, name: impl Into<String>, attributes: Attributes) {
+        self.report(Lifecycle::Event {
+            span_id: span.span_id,
+            name: name.into(),
+            time: now_nanos(),
+            attributes,
+        });
+    }
+
+    /// Ends a span with what is known at the end (usage, result, error).
+    pub fn end(&self, span: &SpanContext, fields: SpanFields) {
+        self.report(Lifecycle::End {
+            span_id: span.span_id,
+            time: now_nanos(),
+            fields: Box::new(fields),
+        });
+    }
+
+    /// Maps and exports everything ended so far, and exports metrics; waits up to `timeout`.
+    pub fn flush(&self, timeout: Duration) -> Result<()> {
+        let (ack, done) = crossbeam_channel::bounded(1);
+        self.sender
+            .send_timeout(Message::Flush(ack), timeout)
+            .map_err(|_| Error::ShutDown)?;
+        done.recv_timeout(timeout).map_err(|_| Error::Timeout(timeout))
+    }
+
+    /// Ends spans still open (marked incomplete), flushes, and stops the worker; waits up to
+    /// `timeout`. Later calls report nothing.
+    pub fn shutdown(&self, timeout: Duration) -> Result<()> {
+        let Some(handle) = self.worker.lock().ok().and_then(|mut w| w.take()) else {
+            return Err(Error::ShutDown);
+        };
+        let (ack, done) = crossbeam_channel::bounded(1);
+        self.sender
+            .send_timeout(Message::Shutdown(ack), timeout)
+            .map_err(|_| Error::Timeout(timeout))?;
+        done.recv_timeout(timeout)
+            .map_err(|_| Error::Timeout(timeout))?;
+        let _ = handle.join();
+        Ok(())
+    }
+
+    /// The pipeline's counters now.
+    pub fn stats(&self) -> StatsSnapshot {
+        self.stats.snapshot()
+    }
+}
+
+impl Drop for Tracer {
+    fn drop(&mut self) {
+        let _ = self.shutdown(Duration::from_secs(5));
+    }
+}
