@@ -21,7 +21,7 @@
 //! # Ok::<(), agentrace::Error>(())
 //! ```
 
-mod bindings;
+pub mod bindings;
 mod convert;
 pub mod error;
 pub mod events;

@@ -60,7 +60,6 @@ struct Metrics {
     histograms: HashMap<String, Histogram<f64>>,
     sink: MetricSink,
     last_export: Instant,
-    resource: Resource,
 }
 
 pub(crate) struct Worker {
@@ -77,6 +76,7 @@ pub(crate) struct Worker {
     pending: Vec<FinishedSpan>,
     metrics: Metrics,
     scopes: HashMap<String, InstrumentationScope>,
+    observer: Option<opentelemetry_sdk::trace::InMemorySpanExporter>,
 }
 
 /// Shares one manual reader between the meter provider and the worker that collects from it.
@@ -116,6 +116,7 @@ impl Worker {
         metric_sink: MetricSink,
         resource: Resource,
         runtime: tokio::runtime::Runtime,
+        observer: Option<opentelemetry_sdk::trace::InMemorySpanExporter>,
     ) -> Self {
         let reader = Arc::new(
             ManualReader::builder()
@@ -123,7 +124,7 @@ impl Worker {
                 .build(),
         );
         let provider = SdkMeterProvider::builder()
-            .with_resource(resource.clone())
+            .with_resource(resource)
             .with_reader(SharedReader(reader.clone()))
             .build();
         Self {
@@ -144,9 +145,9 @@ impl Worker {
                 histograms: HashMap::new(),
                 sink: metric_sink,
                 last_export: Instant::now(),
-                resource,
             },
             scopes: HashMap::new(),
+            observer,
         }
     }
 
@@ -361,11 +362,15 @@ impl Worker {
         }
         let scope = self.scope(&mapped.schema_url);
         let count = mapped.spans.len() as u64;
-        let data = mapped
+        let data: Vec<_> = mapped
             .spans
             .into_iter()
             .map(|span| convert::to_span_data(span, &scope))
             .collect();
+        if let Some(observer) = &self.observer {
+            use opentelemetry_sdk::trace::SpanExporter as _;
+            let _ = self.runtime.block_on(observer.export(data.clone()));
+        }
         match self.runtime.block_on(self.spans.export(data)) {
             Ok(()) => Stats::add(&self.stats.spans_exported, count),
             Err(error) => {
@@ -447,7 +452,6 @@ impl Worker {
             self.stats.error(format!("collecting metrics failed: {error}"));
             return;
         }
-        let _ = &self.metrics.resource;
         if let Err(error) = self.runtime.block_on(self.metrics.sink.export(&collected)) {
             Stats::add(&self.stats.metric_export_failures, 1);
             self.stats.error(format!("metric export failed: {error}"));

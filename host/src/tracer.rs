@@ -10,6 +10,7 @@ use std::time::Duration;
 
 use crossbeam_channel::{Sender, TrySendError};
 use opentelemetry_sdk::Resource;
+use opentelemetry_sdk::trace::InMemorySpanExporter;
 
 use crate::error::{Error, Result};
 use crate::events::{Lifecycle, Operation, Parent, now_nanos};
@@ -47,6 +48,7 @@ pub struct TracerBuilder {
     flush_interval: Duration,
     metric_interval: Option<Duration>,
     limits: Limits,
+    observer: Option<InMemorySpanExporter>,
 }
 
 impl Default for TracerBuilder {
@@ -66,6 +68,7 @@ impl Default for TracerBuilder {
             flush_interval: Duration::from_millis(200),
             metric_interval: None,
             limits: Limits::default(),
+            observer: None,
         }
     }
 }
@@ -142,6 +145,13 @@ impl TracerBuilder {
         self
     }
 
+    /// Also hands every exported batch to `observer` (e.g. to print a span tree), in addition to
+    /// the export target.
+    pub fn with_span_observer(mut self, observer: InMemorySpanExporter) -> Self {
+        self.observer = Some(observer);
+        self
+    }
+
     fn metric_interval(&self) -> Duration {
         self.metric_interval.unwrap_or_else(|| {
             std::env::var("OTEL_METRIC_EXPORT_INTERVAL")
@@ -204,6 +214,7 @@ impl TracerBuilder {
             metrics,
             resource,
             runtime,
+            self.observer,
         );
         let handle = std::thread::Builder::new()
             .name("agentrace-worker".into())
