@@ -13,8 +13,17 @@ fn main() {
     let manifest_dir = PathBuf::from(env::var_os("CARGO_MANIFEST_DIR").expect("set by cargo"));
     let workspace = manifest_dir.parent().expect("host/ sits in the workspace");
     let out_dir = PathBuf::from(env::var_os("OUT_DIR").expect("set by cargo"));
-    for watched in ["guest/src", "guest/Cargo.toml", "wit", "Cargo.toml", "Cargo.lock"] {
-        println!("cargo:rerun-if-changed={}", workspace.join(watched).display());
+    for watched in [
+        "guest/src",
+        "guest/Cargo.toml",
+        "wit",
+        "Cargo.toml",
+        "Cargo.lock",
+    ] {
+        println!(
+            "cargo:rerun-if-changed={}",
+            workspace.join(watched).display()
+        );
     }
 
     let target_dir = guest_target_dir(&out_dir);
@@ -22,7 +31,13 @@ fn main() {
     let mut command = Command::new(cargo);
     command
         .current_dir(workspace)
-        .args(["build", "--package", "agentrace-guest", "--target", "wasm32-wasip2"])
+        .args([
+            "build",
+            "--package",
+            "agentrace-guest",
+            "--target",
+            "wasm32-wasip2",
+        ])
         .args(["--profile", "guest", "--target-dir"])
         .arg(&target_dir);
     // Flags meant for the host build (coverage, sanitizers, a linker) must not reach the guest.
@@ -51,7 +66,10 @@ fn main() {
     let embedded = out_dir.join("agentrace_default_mapper.wasm");
     std::fs::copy(&built, &embedded)
         .unwrap_or_else(|e| panic!("copying {} failed: {e}", built.display()));
-    println!("cargo:rustc-env=AGENTRACE_DEFAULT_MAPPER={}", embedded.display());
+    println!(
+        "cargo:rustc-env=AGENTRACE_DEFAULT_MAPPER={}",
+        embedded.display()
+    );
 }
 
 /// `<outer target dir>/agentrace-guest`, found from OUT_DIR

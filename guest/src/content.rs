@@ -101,17 +101,21 @@ pub fn system_instructions(parts: &[MessagePart]) -> String {
     Value::Array(parts.iter().map(part_json).collect()).to_string()
 }
 
-/// `gen_ai.tool.definitions` as JSON text.
-pub fn tool_definitions(tools: &[ToolDefinition]) -> String {
+/// `gen_ai.tool.definitions` as JSON text. Without `full`, only the required `type` and `name`
+/// are written, as the spec recommends by default (descriptions and parameter schemas can be
+/// large).
+pub fn tool_definitions(tools: &[ToolDefinition], full: bool) -> String {
     let items = tools.iter().map(|tool| {
         let mut object = Map::new();
         object.insert("type".into(), tool.type_.as_str().into());
         object.insert("name".into(), tool.name.as_str().into());
-        if let Some(description) = &tool.description {
-            object.insert("description".into(), description.as_str().into());
-        }
-        if let Some(parameters) = &tool.parameters {
-            object.insert("parameters".into(), json_or_string(parameters));
+        if full {
+            if let Some(description) = &tool.description {
+                object.insert("description".into(), description.as_str().into());
+            }
+            if let Some(parameters) = &tool.parameters {
+                object.insert("parameters".into(), json_or_string(parameters));
+            }
         }
         Value::Object(object)
     });
@@ -165,8 +169,9 @@ mod tests {
     #[test]
     fn other_parts_always_carry_a_type() {
         assert_eq!(
-            part_json(&MessagePart::Other(r#"{"type":"server_tool_call","name":"x"}"#.into()))
-                ["type"],
+            part_json(&MessagePart::Other(
+                r#"{"type":"server_tool_call","name":"x"}"#.into()
+            ))["type"],
             "server_tool_call"
         );
         assert_eq!(

@@ -221,7 +221,10 @@ pub fn map_span(record: &AgentSpan, config: &MapperConfig) -> Result<OtelSpan, S
             };
             a.str(attr::OPERATION_NAME, operation);
             model_call(record, capture, &mut a);
-            (span_name(operation, request_model(record)), SpanKind::Client)
+            (
+                span_name(operation, request_model(record)),
+                SpanKind::Client,
+            )
         }
         Operation::Embeddings => {
             a.str(attr::OPERATION_NAME, op::EMBEDDINGS);
@@ -237,12 +240,10 @@ pub fn map_span(record: &AgentSpan, config: &MapperConfig) -> Result<OtelSpan, S
             let retrieval = record.retrieval.as_ref();
             let source = retrieval.and_then(|r| r.data_source_id.as_ref());
             a.opt_str(attr::DATA_SOURCE_ID, source);
-            if capture {
-                if let Some(r) = retrieval {
-                    a.opt_str(attr::RETRIEVAL_QUERY_TEXT, r.query_text.as_ref());
-                    if let Some(docs) = &r.documents {
-                        a.json(attr::RETRIEVAL_DOCUMENTS, docs.clone());
-                    }
+            if capture && let Some(r) = retrieval {
+                a.opt_str(attr::RETRIEVAL_QUERY_TEXT, r.query_text.as_ref());
+                if let Some(docs) = &r.documents {
+                    a.json(attr::RETRIEVAL_DOCUMENTS, docs.clone());
                 }
             }
             (span_name(op::RETRIEVAL, source), SpanKind::Client)
@@ -425,19 +426,19 @@ fn model_call(record: &AgentSpan, capture: bool, a: &mut Attrs) {
             response.time_to_first_chunk,
         );
     }
-    if capture {
-        if !record.system_instructions.is_empty() {
-            a.json(
-                attr::SYSTEM_INSTRUCTIONS,
-                content::system_instructions(&record.system_instructions),
-            );
-        }
-        if !record.tool_definitions.is_empty() {
-            a.json(
-                attr::TOOL_DEFINITIONS,
-                content::tool_definitions(&record.tool_definitions),
-            );
-        }
+    if capture && !record.system_instructions.is_empty() {
+        a.json(
+            attr::SYSTEM_INSTRUCTIONS,
+            content::system_instructions(&record.system_instructions),
+        );
+    }
+    // Tool names are not content: the spec's own "content disabled" example records the
+    // definitions with their required fields only. Descriptions and schemas need capture.
+    if !record.tool_definitions.is_empty() {
+        a.json(
+            attr::TOOL_DEFINITIONS,
+            content::tool_definitions(&record.tool_definitions, capture),
+        );
     }
     messages(record, capture, a);
 }
@@ -603,5 +604,350 @@ fn vendor_attrs<'r>(
             }
             g.and_then(|g| g.name.as_ref())
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::bindings::agentrace::plugin::types::{
+        AgentInfo, ErrorInfo, HumanInputInfo, Message, MessagePart, ModelRequest, ModelResponse,
+        MultiConversationInfo, ServerEndpoint, SpeakerSelectionInfo, ToolCall, Usage,
+    };
+
+    fn record(operation: Operation) -> AgentSpan {
+        AgentSpan {
+            trace_id: (1, 2),
+            span_id: 3,
+            parent_span_id: Some(4),
+            parent_is_remote: false,
+            operation,
+            start_time: 1_000_000_000,
+            end_time: 1_250_000_000,
+            incomplete: false,
+            agent: None,
+            conversation_id: None,
+            provider: None,
+            request: None,
+            response: None,
+            usage: None,
+            server: None,
+            system_instructions: vec![],
+            input_messages: vec![],
+            output_messages: vec![],
+            tool_definitions: vec![],
+            tool: None,
+            workflow_name: None,
+            retrieval: None,
+            conversation: None,
+            multi_conversation: None,
+            speaker_selection: None,
+            human_input: None,
+            code_execution: None,
+            handoff: None,
+            guardrail: None,
+            error: None,
+            events: vec![],
+            links: vec![],
+            attributes: vec![],
+        }
+    }
+
+    fn attr<'a>(span: &'a OtelSpan, key: &str) -> Option<&'a Value> {
+        span.attributes
+            .iter()
+            .find(|a| a.key == key)
+            .map(|a| &a.value)
+    }
+
+    fn chat_record() -> AgentSpan {
+        let mut r = record(Operation::Chat);
+        r.provider = Some("azure".into());
+        r.request = Some(ModelRequest {
+            model: Some("gpt-4".into()),
+            temperature: None,
+            top_p: Some(1.0),
+            top_k: Some(40.0),
+            max_tokens: Some(200),
+            frequency_penalty: None,
+            presence_penalty: None,
+            stop_sequences: vec![],
+            seed: None,
+            choice_count: Some(1),
+            stream: Some(false),
+            output_type: None,
+            dimension_count: None,
+            encoding_formats: vec![],
+        });
+        r.response = Some(ModelResponse {
+            model: Some("gpt-4-0613".into()),
+            id: Some("chatcmpl-1".into()),
+            finish_reasons: vec!["stop".into()],
+            time_to_first_chunk: None,
+        });
+        r.usage = Some(Usage {
+            input_tokens: Some(52),
+            output_tokens: Some(47),
+            cache_read_input_tokens: Some(10),
+            cache_creation_input_tokens: None,
+            reasoning_output_tokens: Some(5),
+            cost: None,
+        });
+        r.input_messages = vec![Message {
+            role: "user".into(),
+            name: Some("user_proxy".into()),
+            parts: vec![MessagePart::Text("Tell me a joke".into())],
+            finish_reason: None,
+        }];
+        r
+    }
+
+    #[test]
+    fn chat_follows_the_inference_span_definition() {
+        let span = map_span(&chat_record(), &MapperConfig::default()).unwrap();
+        assert_eq!(span.name, "chat gpt-4");
+        assert_eq!(span.kind, SpanKind::Client);
+        assert_eq!(
+            attr(&span, "gen_ai.operation.name"),
+            Some(&Value::Str("chat".into()))
+        );
+        assert_eq!(
+            attr(&span, "gen_ai.provider.name"),
+            Some(&Value::Str("azure.ai.openai".into()))
+        );
+        assert_eq!(
+            attr(&span, "gen_ai.request.top_k"),
+            Some(&Value::Float(40.0))
+        );
+        assert_eq!(
+            attr(&span, "gen_ai.request.max_tokens"),
+            Some(&Value::Int(200))
+        );
+        assert_eq!(
+            attr(&span, "gen_ai.response.finish_reasons"),
+            Some(&Value::StrArray(vec!["stop".into()]))
+        );
+        assert_eq!(
+            attr(&span, "gen_ai.usage.input_tokens"),
+            Some(&Value::Int(52))
+        );
+        assert_eq!(
+            attr(&span, "gen_ai.usage.cache_read.input_tokens"),
+            Some(&Value::Int(10))
+        );
+        assert_eq!(
+            attr(&span, "gen_ai.usage.reasoning.output_tokens"),
+            Some(&Value::Int(5))
+        );
+        // choice.count only when != 1, stream only when true.
+        assert_eq!(attr(&span, "gen_ai.request.choice.count"), None);
+        assert_eq!(attr(&span, "gen_ai.request.stream"), None);
+        assert_eq!(span.status, SpanStatus::Unset);
+    }
+
+    #[test]
+    fn content_is_recorded_only_when_capture_is_on() {
+        let off = map_span(&chat_record(), &MapperConfig::default()).unwrap();
+        assert_eq!(attr(&off, "gen_ai.input.messages"), None);
+        let on = MapperConfig {
+            capture_content: true,
+            ..MapperConfig::default()
+        };
+        let span = map_span(&chat_record(), &on).unwrap();
+        let Some(Value::Json(text)) = attr(&span, "gen_ai.input.messages") else {
+            panic!("messages missing: {:?}", span.attributes);
+        };
+        let parsed: serde_json::Value = serde_json::from_str(text).unwrap();
+        assert_eq!(parsed[0]["name"], "user_proxy");
+        assert_eq!(parsed[0]["parts"][0]["content"], "Tell me a joke");
+    }
+
+    #[test]
+    fn errors_set_error_type_and_status() {
+        let mut r = chat_record();
+        r.error = Some(ErrorInfo {
+            type_: "RateLimitError".into(),
+            message: Some("slow down".into()),
+        });
+        let span = map_span(&r, &MapperConfig::default()).unwrap();
+        assert_eq!(
+            attr(&span, "error.type"),
+            Some(&Value::Str("RateLimitError".into()))
+        );
+        assert_eq!(span.status, SpanStatus::Error("slow down".into()));
+    }
+
+    #[test]
+    fn remote_agents_are_client_spans_with_server_address() {
+        let mut r = record(Operation::InvokeAgent);
+        r.agent = Some(AgentInfo {
+            name: Some("remote_helper".into()),
+            id: None,
+            description: None,
+            version: None,
+        });
+        let local = map_span(&r, &MapperConfig::default()).unwrap();
+        assert_eq!(
+            (local.name.as_str(), local.kind),
+            ("invoke_agent remote_helper", SpanKind::Internal)
+        );
+        r.server = Some(ServerEndpoint {
+            address: "agents.example".into(),
+            port: Some(8443),
+        });
+        let remote = map_span(&r, &MapperConfig::default()).unwrap();
+        assert_eq!(remote.kind, SpanKind::Client);
+        assert_eq!(
+            attr(&remote, "server.address"),
+            Some(&Value::Str("agents.example".into()))
+        );
+        assert_eq!(attr(&remote, "server.port"), Some(&Value::Int(8443)));
+        assert_eq!(
+            attr(&remote, "agentrace.agent.remote"),
+            Some(&Value::Boolean(true))
+        );
+    }
+
+    #[test]
+    fn tool_arguments_and_results_follow_capture() {
+        let mut r = record(Operation::ExecuteTool);
+        r.tool = Some(ToolCall {
+            name: "get_weather".into(),
+            call_id: Some("call_1".into()),
+            type_: Some("function".into()),
+            description: None,
+            arguments: Some(r#"{"city":"Paris"}"#.into()),
+            result: Some(r#""sunny""#.into()),
+        });
+        let off = map_span(&r, &MapperConfig::default()).unwrap();
+        assert_eq!(off.name, "execute_tool get_weather");
+        assert_eq!(off.kind, SpanKind::Internal);
+        assert_eq!(
+            attr(&off, "gen_ai.tool.call.id"),
+            Some(&Value::Str("call_1".into()))
+        );
+        assert_eq!(attr(&off, "gen_ai.tool.call.arguments"), None);
+        let on = MapperConfig {
+            capture_content: true,
+            ..MapperConfig::default()
+        };
+        let span = map_span(&r, &on).unwrap();
+        assert_eq!(
+            attr(&span, "gen_ai.tool.call.arguments"),
+            Some(&Value::Json(r#"{"city":"Paris"}"#.into()))
+        );
+    }
+
+    #[test]
+    fn vendor_concepts_use_the_agentrace_namespace_or_ag2_names() {
+        let mut r = record(Operation::SpeakerSelection);
+        r.speaker_selection = Some(SpeakerSelectionInfo {
+            candidates: vec!["planner".into(), "coder".into()],
+            selected: Some("planner".into()),
+            method: Some("auto".into()),
+        });
+        let semconv = map_span(&r, &MapperConfig::default()).unwrap();
+        assert_eq!(semconv.name, "speaker_selection");
+        assert_eq!(
+            attr(&semconv, "gen_ai.operation.name"),
+            Some(&Value::Str("agentrace.speaker_selection".into()))
+        );
+        assert_eq!(
+            attr(&semconv, "agentrace.speaker_selection.candidates"),
+            Some(&Value::StrArray(vec!["planner".into(), "coder".into()]))
+        );
+        let ag2 = MapperConfig {
+            compat: Compat::Ag2,
+            ..MapperConfig::default()
+        };
+        let span = map_span(&r, &ag2).unwrap();
+        assert_eq!(
+            attr(&span, "ag2.span.type"),
+            Some(&Value::Str("speaker_selection".into()))
+        );
+        assert_eq!(
+            attr(&span, "ag2.speaker_selection.candidates"),
+            Some(&Value::Json(r#"["planner","coder"]"#.into()))
+        );
+        assert_eq!(
+            attr(&span, "ag2.speaker_selection.selected"),
+            Some(&Value::Str("planner".into()))
+        );
+
+        let mut h = record(Operation::HumanInput);
+        h.agent = Some(AgentInfo {
+            name: Some("user_proxy".into()),
+            id: None,
+            description: None,
+            version: None,
+        });
+        h.human_input = Some(HumanInputInfo {
+            prompt: Some("Your reply?".into()),
+            response: Some("yes".into()),
+            input_mode: Some("ALWAYS".into()),
+        });
+        assert_eq!(
+            map_span(&h, &MapperConfig::default()).unwrap().name,
+            "human_input user_proxy"
+        );
+        let span = map_span(&h, &ag2).unwrap();
+        assert_eq!(span.name, "await_human_input user_proxy");
+        // The human's words are content: absent unless captured.
+        assert_eq!(attr(&span, "ag2.human_input.response"), None);
+
+        let mut m = record(Operation::MultiConversation);
+        m.multi_conversation = Some(MultiConversationInfo {
+            mode: Some("sequential".into()),
+            recipients: vec!["a".into(), "b".into()],
+        });
+        let span = map_span(&m, &ag2).unwrap();
+        assert_eq!(span.name, "initiate_chats");
+        assert_eq!(attr(&span, "ag2.chats.count"), Some(&Value::Int(2)));
+    }
+
+    #[test]
+    fn invalid_records_are_rejected_alone() {
+        let good = chat_record();
+        let mut backwards = chat_record();
+        backwards.span_id = 9;
+        backwards.end_time = 0;
+        let mut zero = chat_record();
+        zero.span_id = 0;
+        let batch = map_batch(&[good, backwards, zero], &MapperConfig::default());
+        assert_eq!(batch.spans.len(), 1);
+        assert_eq!(batch.rejected.len(), 2);
+        assert!(
+            batch.rejected[0].reason.contains("before start"),
+            "{:?}",
+            batch.rejected
+        );
+        assert!(batch.rejected[1].reason.contains("span id is zero"));
+        assert_eq!(batch.schema_url, "https://opentelemetry.io/schemas/1.41.0");
+    }
+
+    #[test]
+    fn model_calls_emit_duration_and_token_metrics() {
+        let batch = map_batch(&[chat_record()], &MapperConfig::default());
+        let names: Vec<_> = batch.metrics.iter().map(|m| m.name.as_str()).collect();
+        assert_eq!(
+            names,
+            [
+                "gen_ai.client.operation.duration",
+                "gen_ai.client.token.usage",
+                "gen_ai.client.token.usage"
+            ]
+        );
+        assert!((batch.metrics[0].value - 0.25).abs() < 1e-9);
+        assert_eq!(batch.metrics[0].unit, "s");
+        assert_eq!(batch.metrics[1].value, 52.0);
+        assert!(
+            batch.metrics[2]
+                .attributes
+                .iter()
+                .any(|a| a.key == "gen_ai.token.type" && a.value == Value::Str("output".into()))
+        );
+        // Agent turns inside the process are not client operations: no metrics.
+        let batch = map_batch(&[record(Operation::InvokeAgent)], &MapperConfig::default());
+        assert!(batch.metrics.is_empty());
     }
 }

@@ -3,9 +3,11 @@
 //! `gen_ai.token.type` for the same operations when usage is known. Units and bucket boundaries
 //! are the spec's; the host aggregates the points into histograms.
 
-use crate::bindings::agentrace::plugin::types::{AgentSpan, Attribute, MetricPoint, Operation, Value};
-use crate::semconv::{attr, metric, op};
+use crate::bindings::agentrace::plugin::types::{
+    AgentSpan, Attribute, MetricPoint, Operation, Value,
+};
 use crate::provider;
+use crate::semconv::{attr, metric, op};
 
 fn operation_name(record: &AgentSpan) -> Option<&'static str> {
     Some(match record.operation {
@@ -72,7 +74,10 @@ pub fn record_points(record: &AgentSpan, points: &mut Vec<MetricPoint>) {
     let Some(usage) = &record.usage else {
         return;
     };
-    for (token_type, count) in [("input", usage.input_tokens), ("output", usage.output_tokens)] {
+    for (token_type, count) in [
+        ("input", usage.input_tokens),
+        ("output", usage.output_tokens),
+    ] {
         let Some(count) = count else { continue };
         let mut attributes = common.clone();
         attributes.push(str_attr(attr::TOKEN_TYPE, token_type));

@@ -1,7 +1,10 @@
 //! The only `bindgen!` of the crate: Rust types and call glue for the `agentrace:plugin` WIT
 //! package, plus the host side of the `host` interface every plugin imports.
 
-#![allow(missing_docs, reason = "generated code; the WIT carries the documentation")]
+#![allow(
+    missing_docs,
+    reason = "generated code; the WIT carries the documentation"
+)]
 
 wasmtime::component::bindgen!({
     path: "../wit",

@@ -83,7 +83,11 @@ fn media(part: &serde_json::Value, content_key: &str) -> wit::Media {
 fn part(part: &Part) -> wit::MessagePart {
     let value = &part.0;
     let text = |key| string_field(value, key).unwrap_or_default();
-    match value.get("type").and_then(|t| t.as_str()).unwrap_or_default() {
+    match value
+        .get("type")
+        .and_then(|t| t.as_str())
+        .unwrap_or_default()
+    {
         "text" => wit::MessagePart::Text(text("content")),
         "reasoning" => wit::MessagePart::Reasoning(text("content")),
         "tool_call" => wit::MessagePart::ToolCall(wit::ToolCallRequest {
@@ -300,9 +304,9 @@ pub fn key_value(attribute: wit::Attribute) -> KeyValue {
         wit::Value::Int(i) => Value::I64(i),
         wit::Value::Float(f) => Value::F64(f),
         wit::Value::Boolean(b) => Value::Bool(b),
-        wit::Value::StrArray(v) => {
-            Value::Array(Array::String(v.into_iter().map(StringValue::from).collect()))
-        }
+        wit::Value::StrArray(v) => Value::Array(Array::String(
+            v.into_iter().map(StringValue::from).collect(),
+        )),
         wit::Value::IntArray(v) => Value::Array(Array::I64(v)),
         wit::Value::FloatArray(v) => Value::Array(Array::F64(v)),
         wit::Value::BoolArray(v) => Value::Array(Array::Bool(v)),

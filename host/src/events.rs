@@ -291,7 +291,14 @@ mod tests {
         )
         .unwrap()
         .unwrap();
-        assert!(matches!(start, Lifecycle::Start { parent: Parent::Root, time: 5, .. }));
+        assert!(matches!(
+            start,
+            Lifecycle::Start {
+                parent: Parent::Root,
+                time: 5,
+                ..
+            }
+        ));
         for line in [
             r#"{"type":"update","span_id":"00f067aa0ba902b7","fields":{"conversation_id":"c"}}"#,
             r#"{"type":"event","span_id":"00f067aa0ba902b7","name":"first_chunk"}"#,
@@ -305,11 +312,23 @@ mod tests {
     #[test]
     fn errors_name_the_problem() {
         for (line, expected) in [
-            (r#"{"type":"start","span_id":"00f067aa0ba902b7","operation":"dance"}"#, "unknown variant `dance`"),
-            (r#"{"type":"stop","span_id":"00f067aa0ba902b7"}"#, "unknown variant `stop`"),
+            (
+                r#"{"type":"start","span_id":"00f067aa0ba902b7","operation":"dance"}"#,
+                "unknown variant `dance`",
+            ),
+            (
+                r#"{"type":"stop","span_id":"00f067aa0ba902b7"}"#,
+                "unknown variant `stop`",
+            ),
             (r#"{"type":"end","span_id":"xyz"}"#, "16 hex digits"),
-            (r#"{"type":"end","span_id":"00f067aa0ba902b7","colour":1}"#, "unknown field `colour`"),
-            (r#"{"type":"start","span_id":"00f067aa0ba902b7","operation":"chat","parent_span_id":"00f067aa0ba902b7"}"#, "its own parent"),
+            (
+                r#"{"type":"end","span_id":"00f067aa0ba902b7","colour":1}"#,
+                "unknown field `colour`",
+            ),
+            (
+                r#"{"type":"start","span_id":"00f067aa0ba902b7","operation":"chat","parent_span_id":"00f067aa0ba902b7"}"#,
+                "its own parent",
+            ),
             ("{not json", "invalid event"),
         ] {
             let err = decode_line(line).unwrap_err().to_string();

@@ -93,7 +93,10 @@ impl ExportTarget {
                 endpoint: None,
             })
         };
-        match std::env::var("OTEL_TRACES_EXPORTER").as_deref().map(str::trim) {
+        match std::env::var("OTEL_TRACES_EXPORTER")
+            .as_deref()
+            .map(str::trim)
+        {
             Ok("none") => return Ok(Self::None),
             Ok("console") => return Ok(Self::Stdout),
             Ok("otlp") => return otlp(),
@@ -104,10 +107,17 @@ impl ExportTarget {
                 )));
             }
         }
-        let endpoint_set = ["OTEL_EXPORTER_OTLP_ENDPOINT", "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"]
-            .iter()
-            .any(|var| std::env::var(var).is_ok_and(|v| !v.trim().is_empty()));
-        if endpoint_set { otlp() } else { Ok(Self::Stdout) }
+        let endpoint_set = [
+            "OTEL_EXPORTER_OTLP_ENDPOINT",
+            "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT",
+        ]
+        .iter()
+        .any(|var| std::env::var(var).is_ok_and(|v| !v.trim().is_empty()));
+        if endpoint_set {
+            otlp()
+        } else {
+            Ok(Self::Stdout)
+        }
     }
 }
 
@@ -138,7 +148,7 @@ impl JsonLines {
 
 /// The span side of an [`ExportTarget`].
 pub(crate) enum SpanSink {
-    Otlp(opentelemetry_otlp::SpanExporter),
+    Otlp(Box<opentelemetry_otlp::SpanExporter>),
     Json(JsonLines),
     Memory(InMemorySpanExporter),
     None,
@@ -146,7 +156,7 @@ pub(crate) enum SpanSink {
 
 /// The metric side of an [`ExportTarget`].
 pub(crate) enum MetricSink {
-    Otlp(opentelemetry_otlp::MetricExporter),
+    Otlp(Box<opentelemetry_otlp::MetricExporter>),
     Json(JsonLines),
     Memory(InMemoryMetricExporter),
     None,
@@ -199,12 +209,14 @@ pub(crate) fn build_sinks(
                 }
             };
             spans.set_resource(resource);
-            (SpanSink::Otlp(spans), MetricSink::Otlp(metrics))
+            (
+                SpanSink::Otlp(Box::new(spans)),
+                MetricSink::Otlp(Box::new(metrics)),
+            )
         }
         ExportTarget::JsonFile(path) => {
-            let file = File::create(path).map_err(|e| {
-                Error::Exporter(format!("cannot create {}: {e}", path.display()))
-            })?;
+            let file = File::create(path)
+                .map_err(|e| Error::Exporter(format!("cannot create {}: {e}", path.display())))?;
             json(Box::new(BufWriter::new(file)))
         }
         ExportTarget::Stdout => json(Box::new(std::io::stdout())),
@@ -253,7 +265,9 @@ impl MetricSink {
         match self {
             MetricSink::Otlp(exporter) => exporter.export(metrics).await,
             MetricSink::Memory(exporter) => exporter.export(metrics).await,
-            MetricSink::Json(lines) => lines.write_line(&ExportMetricsServiceRequest::from(metrics)),
+            MetricSink::Json(lines) => {
+                lines.write_line(&ExportMetricsServiceRequest::from(metrics))
+            }
             MetricSink::None => Ok(()),
         }
     }

@@ -118,7 +118,9 @@ impl SpanId {
         match u64::from_str_radix(text, 16) {
             Ok(0) => Err(Error::BadEvent("span id is zero".into())),
             Ok(id) => Ok(Self(id)),
-            Err(_) => Err(Error::BadEvent(format!("span id `{text}` is not hexadecimal"))),
+            Err(_) => Err(Error::BadEvent(format!(
+                "span id `{text}` is not hexadecimal"
+            ))),
         }
     }
 }
@@ -199,12 +201,23 @@ mod tests {
     fn rejects_malformed_headers_with_the_reason() {
         for (header, why) in [
             ("00-abc-00f067aa0ba902b7-01", "32 hex digits"),
-            ("00-00000000000000000000000000000000-00f067aa0ba902b7-01", "all zeros"),
-            ("00-4bf92f3577b34da6a3ce929d0e0e4736-0000000000000000-01", "zero"),
-            ("ff-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01", "version"),
+            (
+                "00-00000000000000000000000000000000-00f067aa0ba902b7-01",
+                "all zeros",
+            ),
+            (
+                "00-4bf92f3577b34da6a3ce929d0e0e4736-0000000000000000-01",
+                "zero",
+            ),
+            (
+                "ff-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
+                "version",
+            ),
             ("nonsense", "expected"),
         ] {
-            let err = SpanContext::from_traceparent(header).unwrap_err().to_string();
+            let err = SpanContext::from_traceparent(header)
+                .unwrap_err()
+                .to_string();
             assert!(err.contains(why), "{header}: {err}");
         }
     }

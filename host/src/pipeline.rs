@@ -105,7 +105,10 @@ impl opentelemetry_sdk::metrics::reader::MetricReader for SharedReader {
 }
 
 impl Worker {
-    #[allow(clippy::too_many_arguments, reason = "internal constructor called once")]
+    #[allow(
+        clippy::too_many_arguments,
+        reason = "internal constructor called once"
+    )]
     pub(crate) fn new(
         receiver: Receiver<Message>,
         stats: Arc<Stats>,
@@ -436,7 +439,11 @@ impl Worker {
                     .with_boundaries(point.boundaries.clone())
                     .build()
             });
-        let attributes: Vec<_> = point.attributes.into_iter().map(convert::key_value).collect();
+        let attributes: Vec<_> = point
+            .attributes
+            .into_iter()
+            .map(convert::key_value)
+            .collect();
         histogram.record(point.value, &attributes);
     }
 
@@ -449,7 +456,8 @@ impl Worker {
         use opentelemetry_sdk::metrics::reader::MetricReader as _;
         if let Err(error) = self.metrics.reader.collect(&mut collected) {
             Stats::add(&self.stats.metric_export_failures, 1);
-            self.stats.error(format!("collecting metrics failed: {error}"));
+            self.stats
+                .error(format!("collecting metrics failed: {error}"));
             return;
         }
         if let Err(error) = self.runtime.block_on(self.metrics.sink.export(&collected)) {
@@ -482,7 +490,8 @@ impl Worker {
             self.stats.error(format!("span exporter shutdown: {error}"));
         }
         if let Err(error) = self.metrics.sink.shutdown() {
-            self.stats.error(format!("metric exporter shutdown: {error}"));
+            self.stats
+                .error(format!("metric exporter shutdown: {error}"));
         }
     }
 }

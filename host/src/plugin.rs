@@ -113,12 +113,15 @@ impl std::fmt::Display for World {
 pub fn identify_world(component: &Component) -> Result<World> {
     let exports = export_names(component)?;
     let mapper = format!("{WIT_PACKAGE}/mapper@{WIT_VERSION}");
-    if exports.iter().any(|e| *e == mapper) {
+    if exports.contains(&mapper) {
         return Ok(World::Mapper);
     }
     let prefix = format!("{WIT_PACKAGE}/");
     if let Some(other) = exports.iter().find(|e| e.starts_with(&prefix)) {
-        let version = other.rsplit_once('@').map(|(_, v)| v).unwrap_or("no version");
+        let version = other
+            .rsplit_once('@')
+            .map(|(_, v)| v)
+            .unwrap_or("no version");
         return Err(Error::WrongWorld(format!(
             "it exports `{other}`, built for {WIT_PACKAGE}@{version}; this host speaks \
              {WIT_PACKAGE}@{WIT_VERSION}: rebuild it against this host's wit/"
@@ -170,7 +173,11 @@ impl PluginState {
             config,
             plugin_name,
             // No preopens, no inherited environment, arguments or stdio; sockets are denied.
-            wasi: WasiCtx::builder().allow_tcp(false).allow_udp(false).allow_ip_name_lookup(false).build(),
+            wasi: WasiCtx::builder()
+                .allow_tcp(false)
+                .allow_udp(false)
+                .allow_ip_name_lookup(false)
+                .build(),
             table: ResourceTable::new(),
             limits: StoreLimitsBuilder::new()
                 .memory_size(limits.max_memory_bytes)
@@ -233,8 +240,9 @@ impl MapperComponent {
                 "it imports something this host does not offer: {e:#}"
             ))
         })?;
-        let pre = MapperPluginPre::new(instance_pre)
-            .map_err(|e| Error::WrongWorld(format!("its exports do not match the mapper world: {e:#}")))?;
+        let pre = MapperPluginPre::new(instance_pre).map_err(|e| {
+            Error::WrongWorld(format!("its exports do not match the mapper world: {e:#}"))
+        })?;
         Ok(Self {
             pre,
             config: Arc::new(config),

@@ -56,7 +56,9 @@ pub struct AgentInfo {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub version: Option<String>,
 }
-merge_struct!(AgentInfo { leaf: [name, id, description, version] });
+merge_struct!(AgentInfo {
+    leaf: [name, id, description, version]
+});
 
 impl AgentInfo {
     /// An agent known by name only.
@@ -87,7 +89,10 @@ impl Merge for ServerEndpoint {
 /// Model request parameters; see the WIT `model-request` for each field.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-#[allow(missing_docs, reason = "fields mirror the WIT record, documented there")]
+#[allow(
+    missing_docs,
+    reason = "fields mirror the WIT record, documented there"
+)]
 pub struct ModelRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub model: Option<String>,
@@ -119,15 +124,31 @@ pub struct ModelRequest {
     pub encoding_formats: Option<Vec<String>>,
 }
 merge_struct!(ModelRequest {
-    leaf: [model, temperature, top_p, top_k, max_tokens, frequency_penalty, presence_penalty,
-           stop_sequences, seed, choice_count, stream, output_type, dimension_count,
-           encoding_formats]
+    leaf: [
+        model,
+        temperature,
+        top_p,
+        top_k,
+        max_tokens,
+        frequency_penalty,
+        presence_penalty,
+        stop_sequences,
+        seed,
+        choice_count,
+        stream,
+        output_type,
+        dimension_count,
+        encoding_formats
+    ]
 });
 
 /// Model response metadata.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-#[allow(missing_docs, reason = "fields mirror the WIT record, documented there")]
+#[allow(
+    missing_docs,
+    reason = "fields mirror the WIT record, documented there"
+)]
 pub struct ModelResponse {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub model: Option<String>,
@@ -138,12 +159,17 @@ pub struct ModelResponse {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub time_to_first_chunk: Option<f64>,
 }
-merge_struct!(ModelResponse { leaf: [model, id, finish_reasons, time_to_first_chunk] });
+merge_struct!(ModelResponse {
+    leaf: [model, id, finish_reasons, time_to_first_chunk]
+});
 
 /// Token usage; `input_tokens` includes cached tokens.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-#[allow(missing_docs, reason = "fields mirror the WIT record, documented there")]
+#[allow(
+    missing_docs,
+    reason = "fields mirror the WIT record, documented there"
+)]
 pub struct Usage {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub input_tokens: Option<i64>,
@@ -159,8 +185,14 @@ pub struct Usage {
     pub cost: Option<f64>,
 }
 merge_struct!(Usage {
-    leaf: [input_tokens, output_tokens, cache_read_input_tokens, cache_creation_input_tokens,
-           reasoning_output_tokens, cost]
+    leaf: [
+        input_tokens,
+        output_tokens,
+        cache_read_input_tokens,
+        cache_creation_input_tokens,
+        reasoning_output_tokens,
+        cost
+    ]
 });
 
 /// One message part, in the GenAI parts format: `{"type": "text", "content": "..."}`,
@@ -232,16 +264,18 @@ pub struct Message {
 }
 
 fn parts_or_string<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<Part>, D::Error> {
-    #[derive(Deserialize)]
-    #[serde(untagged)]
-    enum PartsOrString {
-        Parts(Vec<Part>),
-        Text(String),
+    use serde::de::Error as _;
+    match Json::deserialize(d)? {
+        Json::String(text) => Ok(vec![Part::text(text)]),
+        Json::Array(items) => items
+            .into_iter()
+            .enumerate()
+            .map(|(i, item)| {
+                Part::deserialize(item).map_err(|e| D::Error::custom(format!("part {i}: {e}")))
+            })
+            .collect(),
+        _ => Err(D::Error::custom("`parts` is a list of parts or a string")),
     }
-    Ok(match PartsOrString::deserialize(d)? {
-        PartsOrString::Parts(parts) => parts,
-        PartsOrString::Text(text) => vec![Part::text(text)],
-    })
 }
 
 impl Message {
@@ -300,7 +334,9 @@ pub struct ToolCall {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub result: Option<Json>,
 }
-merge_struct!(ToolCall { leaf: [name, call_id, kind, description, arguments, result] });
+merge_struct!(ToolCall {
+    leaf: [name, call_id, kind, description, arguments, result]
+});
 
 /// Generates a struct of optional leaf fields mirroring a WIT record, with its merge.
 macro_rules! leaf_record {
@@ -413,7 +449,11 @@ impl From<Json> for AttrValue {
 }
 
 fn array_value(items: Vec<Json>) -> AttrValue {
-    if let Some(v) = items.iter().map(|i| i.as_str().map(str::to_string)).collect() {
+    if let Some(v) = items
+        .iter()
+        .map(|i| i.as_str().map(str::to_string))
+        .collect()
+    {
         return AttrValue::StrArray(v);
     }
     if let Some(v) = items.iter().map(Json::as_bool).collect() {
@@ -439,7 +479,9 @@ impl From<&AttrValue> for Json {
             AttrValue::IntArray(v) => Json::from(v.clone()),
             AttrValue::FloatArray(v) => Json::from(v.clone()),
             AttrValue::BoolArray(v) => Json::from(v.clone()),
-            AttrValue::Json(text) => serde_json::from_str(text).unwrap_or(Json::from(text.as_str())),
+            AttrValue::Json(text) => {
+                serde_json::from_str(text).unwrap_or(Json::from(text.as_str()))
+            }
         }
     }
 }
@@ -476,7 +518,10 @@ pub struct LinkInfo {
 /// optional; see `docs/events.md` for the JSON form and the WIT `agent-span` for meanings.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-#[allow(missing_docs, reason = "fields mirror the WIT agent-span record, documented there")]
+#[allow(
+    missing_docs,
+    reason = "fields mirror the WIT agent-span record, documented there"
+)]
 pub struct SpanFields {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub agent: Option<AgentInfo>,
@@ -558,7 +603,6 @@ impl Merge for SpanFields {
     }
 }
 
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -611,7 +655,10 @@ mod tests {
         .unwrap();
         assert_eq!(attrs["i"], AttrValue::Int(3));
         assert_eq!(attrs["f"], AttrValue::Float(1.5));
-        assert_eq!(attrs["sa"], AttrValue::StrArray(vec!["a".into(), "b".into()]));
+        assert_eq!(
+            attrs["sa"],
+            AttrValue::StrArray(vec!["a".into(), "b".into()])
+        );
         assert_eq!(attrs["ia"], AttrValue::IntArray(vec![1, 2]));
         assert_eq!(attrs["fa"], AttrValue::FloatArray(vec![1.5, 2.0]));
         assert_eq!(attrs["mixed"], AttrValue::Json(r#"[1,"a"]"#.into()));

@@ -55,7 +55,10 @@ impl Default for TracerBuilder {
     fn default() -> Self {
         let mut config = BTreeMap::new();
         if let Ok(value) = std::env::var("OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT") {
-            config.insert("capture-content".to_string(), value.trim().to_ascii_lowercase());
+            config.insert(
+                "capture-content".to_string(),
+                value.trim().to_ascii_lowercase(),
+            );
         }
         Self {
             mapper: MapperSource::Embedded,
@@ -167,12 +170,12 @@ impl TracerBuilder {
     pub fn build(self) -> Result<Tracer> {
         let bytes: Arc<[u8]> = match &self.mapper {
             MapperSource::Embedded => Arc::from(plugin::default_mapper_bytes()),
-            MapperSource::File(path) => Arc::from(std::fs::read(path).map_err(|source| {
-                Error::ReadComponent {
+            MapperSource::File(path) => {
+                Arc::from(std::fs::read(path).map_err(|source| Error::ReadComponent {
                     path: path.clone(),
                     source,
-                }
-            })?),
+                })?)
+            }
             MapperSource::Bytes(bytes) => bytes.clone(),
         };
         let component = plugin::compile(&bytes)?;
@@ -240,7 +243,9 @@ pub struct Tracer {
 
 impl std::fmt::Debug for Tracer {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Tracer").field("stats", &self.stats()).finish()
+        f.debug_struct("Tracer")
+            .field("stats", &self.stats())
+            .finish()
     }
 }
 
@@ -346,7 +351,8 @@ impl Tracer {
         self.sender
             .send_timeout(Message::Flush(ack), timeout)
             .map_err(|_| Error::ShutDown)?;
-        done.recv_timeout(timeout).map_err(|_| Error::Timeout(timeout))
+        done.recv_timeout(timeout)
+            .map_err(|_| Error::Timeout(timeout))
     }
 
     /// Ends spans still open (marked incomplete), flushes, and stops the worker; waits up to

@@ -54,7 +54,11 @@ fn line(span: &SpanData, depth: usize, out: &mut String) {
     if matches!(span.status, Status::Error { .. }) {
         out.push_str(" status=ERROR");
     }
-    let lookup: HashMap<&Key, &Value> = span.attributes.iter().map(|kv| (&kv.key, &kv.value)).collect();
+    let lookup: HashMap<&Key, &Value> = span
+        .attributes
+        .iter()
+        .map(|kv| (&kv.key, &kv.value))
+        .collect();
     let shown: Vec<String> = SHOWN
         .iter()
         .filter_map(|(key, label)| {

@@ -208,7 +208,11 @@ fn check(path: &PathBuf) -> anyhow::Result<ExitCode> {
             plugin::Limits::default(),
         )?;
         let instance = mapper.instantiate()?;
-        Ok((world, instance.info().cloned(), plugin::import_names(&component)?))
+        Ok((
+            world,
+            instance.info().cloned(),
+            plugin::import_names(&component)?,
+        ))
     });
     match verdict {
         Ok((world, info, imports)) => {

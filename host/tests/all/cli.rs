@@ -1,0 +1,142 @@
+//! The `agentrace` binary as a user runs it.
+
+use std::process::{Command, Output};
+
+use crate::common::repo;
+
+fn agentrace(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_agentrace"))
+        .args(args)
+        .env_remove("OTEL_EXPORTER_OTLP_ENDPOINT")
+        .env_remove("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT")
+        .env_remove("OTEL_TRACES_EXPORTER")
+        .output()
+        .expect("the binary runs")
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+#[test]
+fn replay_prints_the_tree_and_writes_otlp_json() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out.jsonl");
+    let example = repo().join("examples/ag2-group-chat.jsonl");
+    let result = agentrace(&[
+        "replay",
+        example.to_str().unwrap(),
+        "-o",
+        out.to_str().unwrap(),
+    ]);
+    assert!(result.status.success(), "{}", text(&result.stderr));
+    let tree = text(&result.stdout);
+    for line in [
+        "multi_conversation [INTERNAL]",
+        "\n  conversation user_proxy [INTERNAL]",
+        "\n    invoke_agent chat_manager [INTERNAL]",
+        "\n      speaker_selection [INTERNAL] 90.39ms (selected=planner)",
+        "\n        execute_tool get_weather [INTERNAL] 35.00ms",
+        "\n        chat gpt-4o-mini [CLIENT] 1500.00ms status=ERROR (type=RateLimitError)",
+        "\n    invoke_agent remote_helper [CLIENT]",
+    ] {
+        assert!(tree.contains(line), "missing {line:?} in\n{tree}");
+    }
+    assert!(text(&result.stderr).contains("33 spans exported"));
+    let written = std::fs::read_to_string(&out).unwrap();
+    let lines: Vec<serde_json::Value> = written
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let spans: usize = lines
+        .iter()
+        .filter_map(|l| l.get("resourceSpans"))
+        .flat_map(|rs| rs.as_array().unwrap())
+        .flat_map(|r| r["scopeSpans"].as_array().unwrap())
+        .map(|s| s["spans"].as_array().unwrap().len())
+        .sum();
+    assert_eq!(spans, 33);
+    assert!(lines.iter().any(|l| l.get("resourceMetrics").is_some()));
+    // OTLP/JSON encodes ids as hex and 64-bit integers as strings.
+    assert!(written.contains(r#""traceId":"5b8efff798038103d269b633813fc60c""#));
+    assert!(written.contains(r#""startTimeUnixNano":"1764000000000050000""#));
+}
+
+#[test]
+fn replay_to_stdout_keeps_stdout_pure_json() {
+    let example = repo().join("examples/ag2-group-chat.jsonl");
+    let result = agentrace(&["replay", example.to_str().unwrap(), "--output", "-"]);
+    assert!(result.status.success());
+    for line in text(&result.stdout).lines() {
+        serde_json::from_str::<serde_json::Value>(line).expect("stdout is OTLP/JSON lines");
+    }
+    assert!(text(&result.stderr).contains("multi_conversation [INTERNAL]"));
+}
+
+#[test]
+fn bad_lines_are_reported_by_line_and_the_rest_still_exported() {
+    let dir = tempfile::tempdir().unwrap();
+    let events = dir.path().join("events.jsonl");
+    std::fs::write(
+        &events,
+        concat!(
+            r#"{"type":"start","span_id":"0000000000000001","operation":"chat","time":1,"fields":{"request":{"model":"m"}}}"#,
+            "\n",
+            r#"{"type":"start","span_id":"0000000000000002","operation":"dance","time":1}"#,
+            "\n",
+            "not json\n",
+            r#"{"type":"end","span_id":"0000000000000001","time":2}"#,
+            "\n"
+        ),
+    )
+    .unwrap();
+    let result = agentrace(&["replay", events.to_str().unwrap()]);
+    assert_eq!(result.status.code(), Some(1));
+    let stderr = text(&result.stderr);
+    assert!(
+        stderr.contains("events.jsonl:2: invalid event: unknown variant `dance`"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("events.jsonl:3: invalid event"), "{stderr}");
+    assert!(stderr.contains("1 spans exported; 2 bad lines"), "{stderr}");
+    assert!(text(&result.stdout).contains("chat m [CLIENT]"));
+}
+
+#[test]
+fn check_names_the_world_or_the_reason() {
+    let dir = tempfile::tempdir().unwrap();
+    let mapper = dir.path().join("mapper.wasm");
+    std::fs::write(&mapper, agentrace::plugin::default_mapper_bytes()).unwrap();
+    let result = agentrace(&["check", mapper.to_str().unwrap()]);
+    assert!(result.status.success(), "{}", text(&result.stdout));
+    let stdout = text(&result.stdout);
+    assert!(
+        stdout.contains("implements agentrace:plugin/mapper-plugin@0.1.0"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("agentrace-default-mapper 0.1.0 (semantic conventions 1.41.0)"));
+    assert!(stdout.contains("agentrace:plugin/host@0.1.0"));
+
+    let empty = dir.path().join("empty.wasm");
+    std::fs::write(&empty, b"\0asm\x0d\0\x01\0").unwrap();
+    let result = agentrace(&["check", empty.to_str().unwrap()]);
+    assert_eq!(result.status.code(), Some(1));
+    assert!(text(&result.stdout).contains("implements no agentrace world"));
+
+    let core = dir.path().join("core.wasm");
+    std::fs::write(&core, b"\0asm\x01\0\0\0").unwrap();
+    let result = agentrace(&["check", core.to_str().unwrap()]);
+    assert!(text(&result.stdout).contains("core WebAssembly module, not a component"));
+
+    let result = agentrace(&["check", "/nonexistent.wasm"]);
+    assert_eq!(result.status.code(), Some(2));
+    assert!(text(&result.stderr).contains("cannot read /nonexistent.wasm"));
+}
+
+#[test]
+fn help_lists_the_commands() {
+    let help = text(&agentrace(&["--help"]).stdout);
+    assert!(help.contains("replay") && help.contains("check"), "{help}");
+    let replay = text(&agentrace(&["replay", "--help"]).stdout);
+    assert!(replay.contains("--capture-content") && replay.contains("OTEL_EXPORTER_OTLP_ENDPOINT"));
+}

@@ -1,0 +1,10 @@
+//! Integration tests of the agentrace host: the default mapper component run through the real
+//! pipeline, the spec's worked examples as vectors, JSON Schema validation of content, the CLI,
+//! and export to a real OTLP receiver.
+
+mod cli;
+mod common;
+mod otlp_receiver;
+mod pipeline;
+mod schemas;
+mod vectors;

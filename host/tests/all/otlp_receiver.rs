@@ -1,0 +1,284 @@
+//! End to end: export over OTLP (HTTP/protobuf and gRPC) to a real receiver this project did
+//! not write, started by the test, and check what it received.
+//!
+//! The receiver is rotel (`rotel` from the Python package index), run with a blackhole exporter
+//! and its detailed debug log, which prints every span, attribute and metric it receives. Set
+//! `ROTEL_AGENT` to a `rotel-agent` binary to skip the install into the target directory.
+
+use std::collections::BTreeMap;
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::sync::{Mutex, OnceLock};
+use std::time::{Duration, Instant};
+
+use agentrace::{ExportTarget, OtlpProtocol, Tracer, events};
+
+use crate::common::{WAIT, ag2_example, run_lines};
+
+/// The rotel version the test installs when `ROTEL_AGENT` is not set.
+const ROTEL: &str = "rotel==0.0.1a15";
+
+fn run(command: &mut Command) {
+    let output = command
+        .output()
+        .unwrap_or_else(|e| panic!("{command:?}: {e}"));
+    assert!(
+        output.status.success(),
+        "{command:?} failed:\n{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
+/// Finds or installs `rotel-agent` (once per test process).
+fn rotel_agent() -> PathBuf {
+    static AGENT: OnceLock<PathBuf> = OnceLock::new();
+    AGENT
+        .get_or_init(|| {
+            if let Some(path) = std::env::var_os("ROTEL_AGENT") {
+                return PathBuf::from(path);
+            }
+            let venv = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("rotel-venv");
+            let python = venv.join("bin/python");
+            if !python.exists() {
+                run(Command::new("python3").args(["-m", "venv"]).arg(&venv));
+            }
+            run(Command::new(&python).args(["-m", "pip", "install", "--quiet", ROTEL]));
+            let output = Command::new(&python)
+                .args(["-c", "import os, rotel; print(os.path.join(os.path.dirname(rotel.__file__), 'rotel-agent'))"])
+                .output()
+                .unwrap();
+            PathBuf::from(String::from_utf8(output.stdout).unwrap().trim())
+        })
+        .clone()
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// A running receiver, killed on drop.
+struct Receiver {
+    child: Child,
+    log: PathBuf,
+    http: u16,
+    grpc: u16,
+    _dir: tempfile::TempDir,
+}
+
+impl Receiver {
+    fn start() -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let log = dir.path().join("rotel.log");
+        let (http, grpc) = (free_port(), free_port());
+        let file = std::fs::File::create(&log).unwrap();
+        let child = Command::new(rotel_agent())
+            .args(["start", "--exporter", "blackhole", "--debug-log", "traces"])
+            .args([
+                "--debug-log",
+                "metrics",
+                "--debug-log-verbosity",
+                "detailed",
+            ])
+            .args(["--otlp-http-endpoint", &format!("127.0.0.1:{http}")])
+            .args(["--otlp-grpc-endpoint", &format!("127.0.0.1:{grpc}")])
+            .stdout(file.try_clone().unwrap())
+            .stderr(file)
+            .stdin(Stdio::null())
+            .spawn()
+            .expect("rotel-agent starts");
+        let receiver = Self {
+            child,
+            log,
+            http,
+            grpc,
+            _dir: dir,
+        };
+        let deadline = Instant::now() + Duration::from_secs(20);
+        for port in [http, grpc] {
+            let address = SocketAddr::from(([127, 0, 0, 1], port));
+            while TcpStream::connect_timeout(&address, Duration::from_millis(200)).is_err() {
+                assert!(Instant::now() < deadline, "rotel did not listen on {port}");
+                std::thread::sleep(Duration::from_millis(50));
+            }
+        }
+        receiver
+    }
+
+    fn log(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// Waits until the log shows `spans` spans and both GenAI metrics.
+    fn wait_for(&self, spans: usize) -> String {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let log = self.log();
+            let seen = log.matches("\n    Name           : ").count();
+            if seen >= spans && log.contains("-> Name: gen_ai.client.token.usage") {
+                return log;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "saw {seen} of {spans} spans:\n{log}"
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+}
+
+impl Drop for Receiver {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// One received span: its name, kind and attributes as rotel prints them (`Str(openai)`).
+#[derive(Debug)]
+struct Received {
+    name: String,
+    kind: String,
+    attributes: BTreeMap<String, String>,
+}
+
+fn parse_spans(log: &str) -> Vec<Received> {
+    let mut spans = Vec::new();
+    for block in log.split("\nSpan #").skip(1) {
+        let block = block.split("\nResourceSpans #").next().unwrap();
+        let block = block.split("\nResourceMetrics #").next().unwrap();
+        let field = |label: &str| {
+            block
+                .lines()
+                .find_map(|l| l.trim().strip_prefix(label))
+                .map(|v| v.trim_start_matches([' ', ':']).trim().to_string())
+                .unwrap_or_default()
+        };
+        let attributes = block
+            .split("\nAttributes:")
+            .nth(1)
+            .unwrap_or_default()
+            .lines()
+            .filter_map(|l| l.trim().strip_prefix("-> "))
+            .filter_map(|l| l.split_once(": "))
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        spans.push(Received {
+            name: field("Name"),
+            kind: field("Kind"),
+            attributes,
+        });
+    }
+    spans
+}
+
+fn export_example(protocol: OtlpProtocol, endpoint: String) {
+    let tracer = Tracer::builder()
+        .with_export(ExportTarget::Otlp {
+            protocol,
+            endpoint: Some(endpoint),
+        })
+        .with_service_name("agentrace-e2e")
+        .with_block_when_full(true)
+        .build()
+        .unwrap();
+    for line in ag2_example().lines() {
+        tracer.report(events::decode_line(line).unwrap().unwrap());
+    }
+    tracer.shutdown(WAIT).unwrap();
+    let stats = tracer.stats();
+    assert_eq!(stats.spans_exported, 33, "{stats:?}");
+    assert_eq!(stats.spans_export_failed, 0, "{stats:?}");
+    assert_eq!(stats.metric_export_failures, 0, "{stats:?}");
+}
+
+fn check_received(log: &str) {
+    let received = parse_spans(log);
+    let mut got: Vec<&str> = received.iter().map(|s| s.name.as_str()).collect();
+    let expected_run = run_lines(&ag2_example(), |b| b);
+    let mut want: Vec<&str> = expected_run.spans.iter().map(|s| s.name.as_ref()).collect();
+    got.sort();
+    want.sort();
+    assert_eq!(got, want);
+
+    let planner_chat = received
+        .iter()
+        .find(|s| {
+            s.attributes
+                .get("gen_ai.usage.cache_read.input_tokens")
+                .map(String::as_str)
+                == Some("Int(128)")
+        })
+        .expect("the planner's chat arrived with its cache tokens");
+    assert_eq!(planner_chat.name, "chat gpt-4o-mini");
+    assert_eq!(planner_chat.kind, "SPAN_KIND_CLIENT");
+    for (key, value) in [
+        ("gen_ai.provider.name", "Str(openai)"),
+        ("gen_ai.operation.name", "Str(chat)"),
+        ("gen_ai.usage.input_tokens", "Int(212)"),
+        ("gen_ai.request.temperature", "Double(0.2)"),
+        ("gen_ai.response.finish_reasons", "Slice(Str(tool_call))"),
+        ("server.port", "Int(443)"),
+    ] {
+        assert_eq!(
+            planner_chat.attributes.get(key).map(String::as_str),
+            Some(value),
+            "{key}"
+        );
+    }
+    let failed = received
+        .iter()
+        .find(|s| s.attributes.contains_key("error.type"))
+        .unwrap();
+    assert_eq!(failed.attributes["error.type"], "Str(RateLimitError)");
+    let remote = received
+        .iter()
+        .find(|s| s.name == "invoke_agent remote_helper")
+        .unwrap();
+    assert_eq!(remote.kind, "SPAN_KIND_CLIENT");
+    assert!(log.contains("-> service.name: Str(agentrace-e2e)"));
+    assert!(log.contains("ScopeSpans SchemaURL: https://opentelemetry.io/schemas/1.41.0"));
+
+    for expected in [
+        "-> Name: gen_ai.client.operation.duration",
+        "-> Unit: s",
+        "-> Name: gen_ai.client.token.usage",
+        "-> Unit: {token}",
+        "-> gen_ai.token.type: Str(input)",
+        "-> gen_ai.token.type: Str(output)",
+        "ExplicitBounds #13: 67108864",
+        "ExplicitBounds #13: 81.92",
+    ] {
+        assert!(log.contains(expected), "metrics: `{expected}` not received");
+    }
+}
+
+/// One receiver at a time: both tests start processes and ports.
+static SERIAL: Mutex<()> = Mutex::new(());
+
+#[test]
+fn exports_to_a_real_receiver_over_otlp_http() {
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let receiver = Receiver::start();
+    export_example(
+        OtlpProtocol::HttpProtobuf,
+        format!("http://127.0.0.1:{}", receiver.http),
+    );
+    check_received(&receiver.wait_for(33));
+}
+
+#[test]
+fn exports_to_a_real_receiver_over_otlp_grpc() {
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let receiver = Receiver::start();
+    export_example(
+        OtlpProtocol::Grpc,
+        format!("http://127.0.0.1:{}", receiver.grpc),
+    );
+    check_received(&receiver.wait_for(33));
+}
