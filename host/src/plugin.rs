@@ -111,7 +111,7 @@ impl std::fmt::Display for World {
 /// Says which world `component` implements, or exactly why it implements none this host speaks
 /// (an export of another package version, or only unrelated exports).
 pub fn identify_world(component: &Component) -> Result<World> {
-    let exports = export_names(component)?;
+    let exports = item_names(component, Side::Exports)?;
     let mapper = format!("{WIT_PACKAGE}/mapper@{WIT_VERSION}");
     if exports.contains(&mapper) {
         return Ok(World::Mapper);
@@ -137,24 +137,30 @@ pub fn identify_world(component: &Component) -> Result<World> {
     )))
 }
 
-/// Lists the names of a component's imports, for diagnostics.
-pub fn import_names(component: &Component) -> Result<Vec<String>> {
-    let engine = engine()?;
-    Ok(component
-        .component_type()
-        .imports(engine)
-        .map(|(name, _)| name.to_string())
-        .collect())
+/// Which side of a component's type to list.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Side {
+    /// What the component needs from its host.
+    Imports,
+    /// What the component offers.
+    Exports,
 }
 
-/// Lists the names of a component's exports, for diagnostics.
-pub fn export_names(component: &Component) -> Result<Vec<String>> {
+/// Lists the names of a component's imports or exports, for diagnostics.
+pub fn item_names(component: &Component, side: Side) -> Result<Vec<String>> {
     let engine = engine()?;
-    Ok(component
-        .component_type()
-        .exports(engine)
-        .map(|(name, _)| name.to_string())
-        .collect())
+    let ty = component.component_type();
+    let names: Vec<String> = match side {
+        Side::Imports => ty
+            .imports(engine)
+            .map(|(name, _)| name.to_string())
+            .collect(),
+        Side::Exports => ty
+            .exports(engine)
+            .map(|(name, _)| name.to_string())
+            .collect(),
+    };
+    Ok(names)
 }
 
 /// Per-instance host state: the operator's configuration, the WASI context (empty: nothing

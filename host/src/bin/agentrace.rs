@@ -211,7 +211,7 @@ fn check(path: &PathBuf) -> anyhow::Result<ExitCode> {
         Ok((
             world,
             instance.info().cloned(),
-            plugin::import_names(&component)?,
+            plugin::item_names(&component, plugin::Side::Imports)?,
         ))
     });
     match verdict {
