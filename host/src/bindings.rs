@@ -11,15 +11,15 @@ wasmtime::component::bindgen!({
     world: "mapper-plugin",
 });
 
-pub use agentrace::plugin::host::LogLevel;
-pub use agentrace::plugin::types;
-pub use exports::agentrace::plugin::mapper::PluginInfo;
+pub use self::agentrace::plugin::host::LogLevel;
+pub use self::agentrace::plugin::types;
+pub use self::exports::agentrace::plugin::mapper::PluginInfo;
 
 use crate::plugin::PluginState;
 
-impl agentrace::plugin::types::Host for PluginState {}
+impl self::agentrace::plugin::types::Host for PluginState {}
 
-impl agentrace::plugin::host::Host for PluginState {
+impl self::agentrace::plugin::host::Host for PluginState {
     fn config(&mut self, key: String) -> Option<String> {
         self.config.get(&key).cloned()
     }

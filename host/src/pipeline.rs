@@ -21,7 +21,7 @@ use crate::events::{Lifecycle, Parent};
 use crate::export::{MetricSink, SpanSink};
 use crate::fallback;
 use crate::ids::{SpanId, TraceId};
-use crate::plugin::{CallError, MapperComponent, MapperInstance};
+use crate::plugin::{MapperComponent, MapperInstance};
 use crate::record::{Merge, SpanFields};
 use crate::stats::Stats;
 
@@ -396,17 +396,12 @@ impl Worker {
                 self.instance.insert(fresh)
             }
         };
-        match instance.map_spans(records) {
-            Ok(batch) => Ok(batch),
-            Err(error) => {
-                // A trap may leave the instance in any state: never call it again. A returned
-                // error is the component's own verdict, but recreate it all the same.
-                if matches!(error, CallError::Trap(_) | CallError::Rejected(_)) {
-                    self.instance = None;
-                }
-                Err(error.to_string())
-            }
-        }
+        instance.map_spans(records).map_err(|error| {
+            // After a trap the instance may be in any state; after an error it has failed a
+            // whole batch. Either way it is not called again: the next batch gets a fresh one.
+            self.instance = None;
+            error.to_string()
+        })
     }
 
     fn scope(&mut self, schema_url: &str) -> InstrumentationScope {

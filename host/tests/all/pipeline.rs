@@ -330,6 +330,18 @@ fn the_library_api_links_spans_and_ends_open_ones_at_shutdown() {
 }
 
 #[test]
+fn a_mapper_loaded_from_a_file_replaces_the_embedded_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("mapper.wasm");
+    std::fs::write(&path, agentrace::plugin::default_mapper_bytes()).unwrap();
+    let run = run_lines(&ag2_example(), |b| {
+        b.with_mapper_file(&path).with_compat("ag2")
+    });
+    assert_eq!(run.spans.len(), 33);
+    assert_eq!(named(&run.spans, "initiate_chats").len(), 1);
+}
+
+#[test]
 fn a_full_queue_drops_and_counts_instead_of_blocking() {
     let tracer = Tracer::builder()
         .with_export(ExportTarget::None)
@@ -386,6 +398,22 @@ fn bad_configuration_and_components_fail_at_build_with_the_reason() {
         .to_string();
     assert!(
         err.contains("core WebAssembly module, not a component"),
+        "{err}"
+    );
+    // A component built against another version of the package is named as such.
+    let other_version = wat::parse_str(
+        r#"(component
+            (instance $mapper)
+            (export "agentrace:plugin/mapper@0.2.0" (instance $mapper)))"#,
+    )
+    .unwrap();
+    let err = Tracer::builder()
+        .with_mapper_bytes(other_version)
+        .build()
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("built for agentrace:plugin@0.2.0; this host speaks agentrace:plugin@0.1.0"),
         "{err}"
     );
     // An empty component is valid WebAssembly but implements no agentrace world.
