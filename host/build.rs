@@ -1,6 +1,8 @@
 //! Builds the default mapper component (`guest/`) for `wasm32-wasip2` with a nested cargo, so
 //! that a fresh clone needs nothing but cargo, and hands its path to the crate as
-//! `AGENTRACE_DEFAULT_MAPPER` for `include_bytes!`.
+//! `AGENTRACE_DEFAULT_MAPPER` for `include_bytes!`. The hostile test component
+//! (`tests/hostile/`) is built in the same run, for the containment tests
+//! (`AGENTRACE_HOSTILE_MAPPER`).
 //!
 //! The nested build uses its own target directory beside the outer one: the outer cargo holds
 //! the lock on its own, and a shared directory across profiles keeps rebuilds incremental.
@@ -16,6 +18,8 @@ fn main() {
     for watched in [
         "guest/src",
         "guest/Cargo.toml",
+        "tests/hostile/src",
+        "tests/hostile/Cargo.toml",
         "wit",
         "Cargo.toml",
         "Cargo.lock",
@@ -31,13 +35,11 @@ fn main() {
     let mut command = Command::new(cargo);
     command
         .current_dir(workspace)
-        .args([
-            "build",
-            "--package",
-            "agentrace-guest",
-            "--target",
-            "wasm32-wasip2",
-        ])
+        .args(["build", "--package", "agentrace-guest"])
+        // The hostile component is only used by the containment tests; it shares every
+        // dependency with the default mapper, so building both costs little.
+        .args(["--package", "agentrace-hostile-guest"])
+        .args(["--target", "wasm32-wasip2"])
         .args(["--profile", "guest", "--target-dir"])
         .arg(&target_dir);
     // Flags meant for the host build (coverage, sanitizers, a linker) must not reach the guest.
@@ -62,16 +64,17 @@ fn main() {
              installed? `rustup target add wasm32-wasip2` (rust-toolchain.toml names it)"
         );
     }
-    let built = target_dir.join("wasm32-wasip2/guest/agentrace_guest.wasm");
-    let embedded = out_dir.join("agentrace_default_mapper.wasm");
-    std::fs::copy(&built, &embedded)
-        .unwrap_or_else(|e| panic!("copying {} failed: {e}", built.display()));
-    println!(
-        "cargo:rustc-env=AGENTRACE_DEFAULT_MAPPER={}",
-        embedded.display()
-    );
+    for (artifact, variable) in [
+        ("agentrace_guest", "AGENTRACE_DEFAULT_MAPPER"),
+        ("agentrace_hostile_guest", "AGENTRACE_HOSTILE_MAPPER"),
+    ] {
+        let built = target_dir.join(format!("wasm32-wasip2/guest/{artifact}.wasm"));
+        let copied = out_dir.join(format!("{artifact}.wasm"));
+        std::fs::copy(&built, &copied)
+            .unwrap_or_else(|e| panic!("copying {} failed: {e}", built.display()));
+        println!("cargo:rustc-env={variable}={}", copied.display());
+    }
 }
-
 /// `<outer target dir>/agentrace-guest`, found from OUT_DIR
 /// (`<target>/<profile>/build/<pkg>-<hash>/out`), or OUT_DIR itself as a fallback.
 fn guest_target_dir(out_dir: &Path) -> PathBuf {

@@ -268,9 +268,20 @@ impl EventLine {
     }
 }
 
+/// The longest event line [`decode_line`] accepts (8 MiB): enough for long conversations with
+/// content, small enough that one line cannot exhaust memory.
+pub const MAX_EVENT_BYTES: usize = 8 << 20;
+
 /// Decodes one JSON line. Blank lines give `Ok(None)`. Errors say what is wrong (serde's
-/// message names the unknown field or variant and the column).
+/// message names the unknown field or variant and the column); lines over
+/// [`MAX_EVENT_BYTES`] are rejected unread.
 pub fn decode_line(line: &str) -> Result<Option<Lifecycle>> {
+    if line.len() > MAX_EVENT_BYTES {
+        return Err(Error::BadEvent(format!(
+            "event of {} bytes exceeds the limit of {MAX_EVENT_BYTES} bytes",
+            line.len()
+        )));
+    }
     if line.trim().is_empty() {
         return Ok(None);
     }

@@ -250,6 +250,12 @@ impl SpanSink {
             _ => Ok(()),
         }
     }
+
+    /// Whether an export may fail and succeed later (a receiver that is down or slow), so that
+    /// failed batches are worth keeping for retry.
+    pub(crate) fn can_fail_transiently(&self) -> bool {
+        matches!(self, SpanSink::Otlp(_))
+    }
 }
 
 impl MetricSink {

@@ -14,6 +14,7 @@ use opentelemetry::metrics::{Histogram, MeterProvider as _};
 use opentelemetry_sdk::Resource;
 use opentelemetry_sdk::metrics::data::ResourceMetrics;
 use opentelemetry_sdk::metrics::{ManualReader, SdkMeterProvider};
+use opentelemetry_sdk::trace::SpanData;
 
 use crate::bindings::types as wit;
 use crate::convert::{self, FinishedSpan};
@@ -21,7 +22,7 @@ use crate::events::{Lifecycle, Parent};
 use crate::export::{MetricSink, SpanSink};
 use crate::fallback;
 use crate::ids::{SpanId, TraceId};
-use crate::plugin::{MapperComponent, MapperInstance};
+use crate::plugin::{CallError, MapperComponent, MapperInstance};
 use crate::record::{Merge, SpanFields};
 use crate::stats::Stats;
 
@@ -29,7 +30,8 @@ use crate::stats::Stats;
 pub(crate) enum Message {
     Event(Lifecycle),
     Flush(Sender<()>),
-    Shutdown(Sender<()>),
+    /// Shut down, giving up on unexported spans at the deadline.
+    Shutdown(Sender<()>, Instant),
 }
 
 /// Batching settings.
@@ -38,6 +40,35 @@ pub(crate) struct BatchSettings {
     pub(crate) max_batch: usize,
     pub(crate) flush_interval: Duration,
     pub(crate) metric_interval: Duration,
+    /// Most spans kept for retry while the exporter fails.
+    pub(crate) export_buffer_spans: usize,
+}
+
+/// First wait after a failure (export or component); doubles up to [`MAX_BACKOFF`].
+const FIRST_BACKOFF: Duration = Duration::from_millis(100);
+/// Longest wait between retries.
+const MAX_BACKOFF: Duration = Duration::from_secs(30);
+
+fn backoff(failures: u32) -> Duration {
+    FIRST_BACKOFF
+        .saturating_mul(1u32 << failures.saturating_sub(1).min(16))
+        .min(MAX_BACKOFF)
+}
+
+/// Batches waiting for the exporter to come back, oldest first, bounded in spans.
+#[derive(Default)]
+struct RetryBuffer {
+    batches: VecDeque<Vec<SpanData>>,
+    spans: usize,
+    failures: u32,
+    next_attempt: Option<Instant>,
+}
+
+/// The component's health: consecutive failures and when it may be instantiated again.
+#[derive(Default)]
+struct ComponentHealth {
+    failures: u32,
+    retry_at: Option<Instant>,
 }
 
 struct OpenSpan {
@@ -58,6 +89,7 @@ struct Metrics {
     provider: SdkMeterProvider,
     reader: Arc<ManualReader>,
     histograms: HashMap<String, Histogram<f64>>,
+    batch_duration: Histogram<f64>,
     sink: MetricSink,
     last_export: Instant,
 }
@@ -77,6 +109,8 @@ pub(crate) struct Worker {
     metrics: Metrics,
     scopes: HashMap<String, InstrumentationScope>,
     observer: Option<opentelemetry_sdk::trace::InMemorySpanExporter>,
+    retry: RetryBuffer,
+    health: ComponentHealth,
 }
 
 /// Shares one manual reader between the meter provider and the worker that collects from it.
@@ -130,6 +164,13 @@ impl Worker {
             .with_resource(resource)
             .with_reader(SharedReader(reader.clone()))
             .build();
+        let own = provider.meter("agentrace");
+        stats.register(&own);
+        let batch_duration = own
+            .f64_histogram("agentrace.batch.duration")
+            .with_unit("s")
+            .with_description("Time to map and export one batch.")
+            .build();
         Self {
             receiver,
             stats,
@@ -146,11 +187,14 @@ impl Worker {
                 provider,
                 reader,
                 histograms: HashMap::new(),
+                batch_duration,
                 sink: metric_sink,
                 last_export: Instant::now(),
             },
             scopes: HashMap::new(),
             observer,
+            retry: RetryBuffer::default(),
+            health: ComponentHealth::default(),
         }
     }
 
@@ -158,10 +202,13 @@ impl Worker {
     pub(crate) fn run(mut self) {
         let mut last_batch = Instant::now();
         loop {
-            let wait = self
+            let mut wait = self
                 .settings
                 .flush_interval
                 .saturating_sub(last_batch.elapsed());
+            if let Some(at) = self.retry.next_attempt {
+                wait = wait.min(at.saturating_duration_since(Instant::now()));
+            }
             match self.receiver.recv_timeout(wait) {
                 Ok(Message::Event(event)) => {
                     self.handle(event);
@@ -176,12 +223,13 @@ impl Worker {
                     last_batch = Instant::now();
                     let _ = ack.send(());
                 }
-                Ok(Message::Shutdown(ack)) => {
-                    self.finish();
+                Ok(Message::Shutdown(ack, deadline)) => {
+                    self.finish(deadline);
                     let _ = ack.send(());
                     return;
                 }
                 Err(RecvTimeoutError::Timeout) => {
+                    self.retry_exports();
                     self.map_pending();
                     if self.metrics.last_export.elapsed() >= self.settings.metric_interval {
                         self.export_metrics();
@@ -189,7 +237,7 @@ impl Worker {
                     last_batch = Instant::now();
                 }
                 Err(RecvTimeoutError::Disconnected) => {
-                    self.finish();
+                    self.finish(Instant::now() + Duration::from_secs(5));
                     return;
                 }
             }
@@ -238,8 +286,15 @@ impl Worker {
                                      {parent} is in trace {found}"
                                 ));
                             }
-                            (Some(given), _) => (given, Some(parent), false),
-                            (None, Some(found)) => (found, Some(parent), false),
+                            (Some(given), _) | (None, Some(given)) => {
+                                if self.is_ancestor(span_id, parent) {
+                                    return self.reject(format!(
+                                        "start: span {span_id} under {parent} would make a cycle \
+                                         ({span_id} is already an ancestor of {parent})"
+                                    ));
+                                }
+                                (given, Some(parent), false)
+                            }
                             (None, None) => {
                                 return self.reject(format!(
                                     "start: parent {parent} of span {span_id} is unknown; give \
@@ -296,6 +351,21 @@ impl Worker {
         }
     }
 
+    /// Whether `candidate` appears among the open ancestors of `span` (bounded walk). A new span
+    /// can only be its parent's ancestor when that parent named it as its own parent before it
+    /// existed: accepting it would make a cycle.
+    fn is_ancestor(&self, candidate: SpanId, span: SpanId) -> bool {
+        let mut current = self.open.get(&span).and_then(|s| s.parent_span_id);
+        for _ in 0..1024 {
+            match current {
+                Some(id) if id == candidate => return true,
+                Some(id) => current = self.open.get(&id).and_then(|s| s.parent_span_id),
+                None => return false,
+            }
+        }
+        false
+    }
+
     fn close(
         &mut self,
         span_id: SpanId,
@@ -335,13 +405,13 @@ impl Worker {
         if self.pending.is_empty() {
             return;
         }
+        let began = Instant::now();
         let pending = std::mem::take(&mut self.pending);
         Stats::add(&self.stats.batches, 1);
         let records: Vec<wit::AgentSpan> = pending.iter().map(convert::to_agent_span).collect();
         let mapped = match self.call_mapper(&records) {
             Ok(batch) => batch,
             Err(error) => {
-                Stats::add(&self.stats.mapper_failures, 1);
                 Stats::add(&self.stats.spans_fallback_mapped, pending.len() as u64);
                 self.stats.error(format!(
                     "mapper {error}; {} spans exported by the fallback mapping",
@@ -364,7 +434,6 @@ impl Worker {
             ));
         }
         let scope = self.scope(&mapped.schema_url);
-        let count = mapped.spans.len() as u64;
         let data: Vec<_> = mapped
             .spans
             .into_iter()
@@ -374,34 +443,151 @@ impl Worker {
             use opentelemetry_sdk::trace::SpanExporter as _;
             let _ = self.runtime.block_on(observer.export(data.clone()));
         }
-        match self.runtime.block_on(self.spans.export(data)) {
-            Ok(()) => Stats::add(&self.stats.spans_exported, count),
-            Err(error) => {
-                Stats::add(&self.stats.spans_export_failed, count);
-                self.stats
-                    .error(format!("export of {count} spans failed: {error}"));
-            }
-        }
+        self.deliver(data);
         for point in mapped.metrics {
             self.record_point(point);
         }
+        self.metrics
+            .batch_duration
+            .record(began.elapsed().as_secs_f64(), &[]);
     }
 
-    fn call_mapper(&mut self, records: &[wit::AgentSpan]) -> Result<wit::MappedBatch, String> {
-        let instance = match self.instance.as_mut() {
-            Some(instance) => instance,
-            None => {
-                let fresh = self.component.instantiate().map_err(|e| e.to_string())?;
-                Stats::add(&self.stats.mapper_restarts, 1);
-                self.instance.insert(fresh)
+    /// Exports a batch, or keeps it for retry when the exporter fails. Order is kept: while
+    /// older batches wait, new ones queue behind them.
+    fn deliver(&mut self, data: Vec<SpanData>) {
+        if data.is_empty() {
+            return;
+        }
+        if !self.retry.batches.is_empty() {
+            self.buffer(data);
+            self.retry_exports();
+            return;
+        }
+        // Only an exporter that can fail transiently (OTLP) needs a copy to retry with.
+        let copy = self.spans.can_fail_transiently().then(|| data.clone());
+        let count = data.len() as u64;
+        match self.runtime.block_on(self.spans.export(data)) {
+            Ok(()) => Stats::add(&self.stats.spans_exported, count),
+            Err(error) => {
+                self.export_failed(&error.to_string(), count);
+                match copy {
+                    Some(copy) => self.buffer(copy),
+                    None => Stats::add(&self.stats.spans_dropped_buffer_full, count),
+                }
             }
-        };
-        instance.map_spans(records).map_err(|error| {
-            // After a trap the instance may be in any state; after an error it has failed a
-            // whole batch. Either way it is not called again: the next batch gets a fresh one.
-            self.instance = None;
-            error.to_string()
-        })
+        }
+    }
+
+    fn export_failed(&mut self, error: &str, count: u64) {
+        Stats::add(&self.stats.export_failures, 1);
+        self.retry.failures += 1;
+        let wait = backoff(self.retry.failures);
+        self.retry.next_attempt = Some(Instant::now() + wait);
+        self.stats.error(format!(
+            "export of {count} spans failed ({error}); retrying in {wait:?}"
+        ));
+    }
+
+    /// Adds a batch to the retry buffer, dropping (and counting) the oldest spans past its
+    /// capacity.
+    fn buffer(&mut self, data: Vec<SpanData>) {
+        self.retry.spans += data.len();
+        self.retry.batches.push_back(data);
+        while self.retry.spans > self.settings.export_buffer_spans {
+            let Some(oldest) = self.retry.batches.pop_front() else {
+                break;
+            };
+            self.retry.spans -= oldest.len();
+            Stats::add(&self.stats.spans_dropped_buffer_full, oldest.len() as u64);
+        }
+    }
+
+    /// Sends buffered batches, oldest first, if their retry time has come.
+    fn retry_exports(&mut self) {
+        while let Some(at) = self.retry.next_attempt {
+            if Instant::now() < at {
+                return;
+            }
+            let Some(batch) = self.retry.batches.pop_front() else {
+                self.retry.next_attempt = None;
+                return;
+            };
+            let count = batch.len();
+            match self.runtime.block_on(self.spans.export(batch.clone())) {
+                Ok(()) => {
+                    Stats::add(&self.stats.spans_exported, count as u64);
+                    self.retry.spans -= count;
+                    self.retry.failures = 0;
+                    if self.retry.batches.is_empty() {
+                        self.retry.next_attempt = None;
+                    }
+                }
+                Err(error) => {
+                    self.retry.batches.push_front(batch);
+                    self.export_failed(&error.to_string(), count as u64);
+                }
+            }
+        }
+    }
+
+    /// Calls the component, creating an instance when needed. After a failure, new instances
+    /// are not created until a backoff has passed (doubling up to a cap): batches in between
+    /// go to the fallback mapping without touching the component.
+    fn call_mapper(&mut self, records: &[wit::AgentSpan]) -> Result<wit::MappedBatch, String> {
+        if self.instance.is_none() {
+            if let Some(at) = self.health.retry_at
+                && Instant::now() < at
+            {
+                return Err(format!(
+                    "is backing off after {} failures",
+                    self.health.failures
+                ));
+            }
+            match self.component.instantiate() {
+                Ok(fresh) => {
+                    Stats::add(&self.stats.component_restarts, 1);
+                    self.instance = Some(fresh);
+                }
+                Err(error) => {
+                    Stats::add(&self.stats.component_start_failures, 1);
+                    self.component_failed();
+                    return Err(format!("could not be restarted: {error}"));
+                }
+            }
+        }
+        let instance = self
+            .instance
+            .as_mut()
+            .expect("an instance was just ensured");
+        Stats::add(&self.stats.component_calls, 1);
+        match instance.map_spans(records) {
+            Ok(batch) => {
+                self.health = ComponentHealth::default();
+                if instance.due_for_recycling() {
+                    Stats::add(&self.stats.component_recycles, 1);
+                    self.instance = None;
+                }
+                Ok(batch)
+            }
+            Err(error) => {
+                let counter = match error {
+                    CallError::Trap(_) => &self.stats.component_traps,
+                    CallError::Rejected(_) => &self.stats.component_errors,
+                    CallError::Oversized(_) => &self.stats.component_oversized,
+                };
+                Stats::add(counter, 1);
+                // After a trap the instance may be in any state; after an error or oversized
+                // output it has failed a whole batch. It is not called again.
+                self.instance = None;
+                self.component_failed();
+                Err(error.to_string())
+            }
+        }
+    }
+
+    fn component_failed(&mut self) {
+        self.health.failures += 1;
+        self.health.retry_at = Some(Instant::now() + backoff(self.health.failures));
     }
 
     fn scope(&mut self, schema_url: &str) -> InstrumentationScope {
@@ -444,9 +630,6 @@ impl Worker {
 
     fn export_metrics(&mut self) {
         self.metrics.last_export = Instant::now();
-        if self.metrics.histograms.is_empty() {
-            return;
-        }
         let mut collected = ResourceMetrics::default();
         use opentelemetry_sdk::metrics::reader::MetricReader as _;
         if let Err(error) = self.metrics.reader.collect(&mut collected) {
@@ -461,9 +644,10 @@ impl Worker {
         }
     }
 
-    /// Ends the spans still open (marked incomplete), maps and exports everything, and shuts the
-    /// exporters down.
-    fn finish(&mut self) {
+    /// Ends the spans still open (marked incomplete), maps and exports everything, retries
+    /// failed exports until `deadline` (what is still unsent then is counted as dropped), and
+    /// shuts the exporters down.
+    fn finish(&mut self, deadline: Instant) {
         let now = crate::events::now_nanos();
         let open: Vec<(SpanId, OpenSpan)> = self.open.drain().collect();
         for (span_id, span) in open {
@@ -479,6 +663,27 @@ impl Worker {
             };
             self.map_pending();
             self.pending = rest;
+        }
+        while !self.retry.batches.is_empty() {
+            let Some(at) = self.retry.next_attempt else {
+                break;
+            };
+            if at > deadline {
+                break;
+            }
+            std::thread::sleep(at.saturating_duration_since(Instant::now()));
+            self.retry_exports();
+        }
+        if self.retry.spans > 0 {
+            Stats::add(
+                &self.stats.spans_dropped_at_shutdown,
+                self.retry.spans as u64,
+            );
+            self.stats.error(format!(
+                "{} spans were still unexported at the shutdown deadline",
+                self.retry.spans
+            ));
+            self.retry = RetryBuffer::default();
         }
         self.export_metrics();
         if let Err(error) = self.spans.shutdown() {

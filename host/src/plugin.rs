@@ -30,8 +30,17 @@ pub const EPOCH_TICK: Duration = Duration::from_millis(5);
 pub struct Limits {
     /// Longest a single call into the component may run before it is interrupted.
     pub call_deadline: Duration,
-    /// Cap on the instance's linear memory, in bytes.
+    /// Cap on the instance's linear memory, in bytes; growth beyond it fails inside the guest.
     pub max_memory_bytes: usize,
+    /// Replace the instance after this many calls (`None`: never), so that a slow leak in a
+    /// component cannot accumulate.
+    pub recycle_after_calls: Option<u64>,
+    /// Replace the instance once its linear memory has grown past this many bytes (`None`:
+    /// only the hard cap applies).
+    pub recycle_above_memory_bytes: Option<usize>,
+    /// Most spans a component may return per input record (plus 64); more is treated as a
+    /// failure of the batch, so a runaway component cannot flood the exporter.
+    pub max_output_spans_per_record: usize,
 }
 
 impl Default for Limits {
@@ -39,8 +48,23 @@ impl Default for Limits {
         Self {
             call_deadline: Duration::from_secs(1),
             max_memory_bytes: 256 << 20,
+            recycle_after_calls: None,
+            recycle_above_memory_bytes: Some(64 << 20),
+            max_output_spans_per_record: 4,
         }
     }
+}
+
+/// Capabilities an operator grants to components. The default grants nothing: no environment
+/// variables, no directories, no network.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Grants {
+    /// Environment variables the component may read, as name and value.
+    pub env: Vec<(String, String)>,
+    /// Host directories the component may read, mounted read-only at the same path.
+    pub read_only_dirs: Vec<std::path::PathBuf>,
+    /// Whether the component may open TCP/UDP sockets and resolve names.
+    pub network: bool,
 }
 
 /// The process-wide engine, with its epoch ticker started on first use.
@@ -170,26 +194,95 @@ pub struct PluginState {
     plugin_name: Arc<str>,
     wasi: WasiCtx,
     table: ResourceTable,
+    limiter: MemoryLimiter,
+}
+
+/// Caps linear memory and tables, and remembers the largest memory the instance asked for.
+struct MemoryLimiter {
     limits: StoreLimits,
+    peak_memory: usize,
+}
+
+impl wasmtime::ResourceLimiter for MemoryLimiter {
+    fn memory_growing(
+        &mut self,
+        current: usize,
+        desired: usize,
+        maximum: Option<usize>,
+    ) -> wasmtime::Result<bool> {
+        let allowed = self.limits.memory_growing(current, desired, maximum)?;
+        if allowed {
+            self.peak_memory = self.peak_memory.max(desired);
+        }
+        Ok(allowed)
+    }
+
+    fn table_growing(
+        &mut self,
+        current: usize,
+        desired: usize,
+        maximum: Option<usize>,
+    ) -> wasmtime::Result<bool> {
+        self.limits.table_growing(current, desired, maximum)
+    }
+
+    fn instances(&self) -> usize {
+        self.limits.instances()
+    }
+
+    fn tables(&self) -> usize {
+        self.limits.tables()
+    }
+
+    fn memories(&self) -> usize {
+        self.limits.memories()
+    }
+}
+
+/// The WASI context of an instance: only what `grants` allows. Nothing is inherited from the
+/// host: no environment, arguments, stdio or directories, no sockets.
+fn wasi_context(grants: &Grants) -> Result<WasiCtx> {
+    let mut builder = WasiCtx::builder();
+    for (name, value) in &grants.env {
+        builder.env(name, value);
+    }
+    for dir in &grants.read_only_dirs {
+        let guest_path = dir.to_string_lossy().into_owned();
+        builder
+            .preopened_dir(dir, guest_path, wasmtime_wasi::FsPerms::ReadOnly)
+            .map_err(|e| Error::Engine(format!("cannot grant {}: {e:#}", dir.display())))?;
+    }
+    if grants.network {
+        builder.inherit_network().allow_ip_name_lookup(true);
+    } else {
+        builder
+            .allow_tcp(false)
+            .allow_udp(false)
+            .allow_ip_name_lookup(false);
+    }
+    Ok(builder.build())
 }
 
 impl PluginState {
-    fn new(config: Arc<BTreeMap<String, String>>, plugin_name: Arc<str>, limits: &Limits) -> Self {
-        Self {
+    fn new(
+        config: Arc<BTreeMap<String, String>>,
+        plugin_name: Arc<str>,
+        limits: &Limits,
+        grants: &Grants,
+    ) -> Result<Self> {
+        Ok(Self {
             config,
             plugin_name,
-            // No preopens, no inherited environment, arguments or stdio; sockets are denied.
-            wasi: WasiCtx::builder()
-                .allow_tcp(false)
-                .allow_udp(false)
-                .allow_ip_name_lookup(false)
-                .build(),
+            wasi: wasi_context(grants)?,
             table: ResourceTable::new(),
-            limits: StoreLimitsBuilder::new()
-                .memory_size(limits.max_memory_bytes)
-                .instances(16)
-                .build(),
-        }
+            limiter: MemoryLimiter {
+                limits: StoreLimitsBuilder::new()
+                    .memory_size(limits.max_memory_bytes)
+                    .instances(16)
+                    .build(),
+                peak_memory: 0,
+            },
+        })
     }
 
     pub(crate) fn log_line(&self, level: LogLevel, message: &str) {
@@ -224,6 +317,7 @@ pub struct MapperComponent {
     pre: MapperPluginPre<PluginState>,
     config: Arc<BTreeMap<String, String>>,
     limits: Limits,
+    grants: Grants,
     name: Arc<str>,
 }
 
@@ -233,6 +327,7 @@ impl MapperComponent {
         component: &Component,
         config: BTreeMap<String, String>,
         limits: Limits,
+        grants: Grants,
     ) -> Result<Self> {
         identify_world(component)?;
         let engine = engine()?;
@@ -253,6 +348,7 @@ impl MapperComponent {
             pre,
             config: Arc::new(config),
             limits,
+            grants,
             name: Arc::from("mapper"),
         })
     }
@@ -261,9 +357,14 @@ impl MapperComponent {
     /// at start or rejects its configuration fails here, with its message, not on live data.
     pub fn instantiate(&self) -> Result<MapperInstance> {
         let engine = engine()?;
-        let state = PluginState::new(self.config.clone(), self.name.clone(), &self.limits);
+        let state = PluginState::new(
+            self.config.clone(),
+            self.name.clone(),
+            &self.limits,
+            &self.grants,
+        )?;
         let mut store = Store::new(engine, state);
-        store.limiter(|s| &mut s.limits);
+        store.limiter(|s| &mut s.limiter);
         let ticks = deadline_ticks(self.limits.call_deadline);
         store.set_epoch_deadline(ticks);
         let bindings = self
@@ -274,6 +375,8 @@ impl MapperComponent {
             store,
             bindings,
             deadline_ticks: ticks,
+            limits: self.limits,
+            calls: 0,
             info: None,
         };
         let info = instance.call_info()?;
@@ -299,6 +402,9 @@ pub enum CallError {
     /// The component returned an error for the whole batch.
     #[error("returned an error: {0}")]
     Rejected(String),
+    /// The component returned more than the limits allow.
+    #[error("returned too much: {0}")]
+    Oversized(String),
 }
 
 /// One live instance of a mapper component.
@@ -306,6 +412,8 @@ pub struct MapperInstance {
     store: Store<PluginState>,
     bindings: MapperPlugin,
     deadline_ticks: u64,
+    limits: Limits,
+    calls: u64,
     info: Option<PluginInfo>,
 }
 
@@ -323,20 +431,47 @@ impl MapperInstance {
             .map_err(|e| Error::ComponentStart(format!("{e:#}")))
     }
 
-    /// Maps one batch within the call deadline.
+    /// The largest linear memory the instance has grown to, in bytes.
+    pub fn peak_memory_bytes(&self) -> usize {
+        self.store.data().limiter.peak_memory
+    }
+
+    /// Whether the limits say this instance should be replaced before its next call.
+    pub fn due_for_recycling(&self) -> bool {
+        self.limits
+            .recycle_after_calls
+            .is_some_and(|n| self.calls >= n)
+            || self
+                .limits
+                .recycle_above_memory_bytes
+                .is_some_and(|bytes| self.peak_memory_bytes() > bytes)
+    }
+
+    /// Maps one batch within the call deadline and output limits.
     pub fn map_spans(
         &mut self,
         records: &[types::AgentSpan],
     ) -> std::result::Result<types::MappedBatch, CallError> {
+        self.calls += 1;
         self.store.set_epoch_deadline(self.deadline_ticks);
-        match self
+        let batch = match self
             .bindings
             .agentrace_plugin_mapper()
             .call_map_spans(&mut self.store, records)
         {
-            Ok(Ok(batch)) => Ok(batch),
-            Ok(Err(message)) => Err(CallError::Rejected(message)),
-            Err(trap) => Err(CallError::Trap(format!("{trap:#}"))),
+            Ok(Ok(batch)) => batch,
+            Ok(Err(message)) => return Err(CallError::Rejected(message)),
+            Err(trap) => return Err(CallError::Trap(format!("{trap:#}"))),
+        };
+        let allowed = records.len() * self.limits.max_output_spans_per_record + 64;
+        if batch.spans.len() > allowed || batch.metrics.len() > 4 * allowed {
+            return Err(CallError::Oversized(format!(
+                "{} spans and {} metric points for {} records (at most {allowed} spans)",
+                batch.spans.len(),
+                batch.metrics.len(),
+                records.len()
+            )));
         }
+        Ok(batch)
     }
 }

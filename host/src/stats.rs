@@ -1,30 +1,116 @@
-//! Counters of what the pipeline did, so that nothing is dropped without being counted.
+//! Counters of what the pipeline did, so that nothing is dropped without being counted. They are
+//! readable from the library ([`crate::Tracer::stats`]), printed by `agentrace replay --stats`,
+//! and exported as OpenTelemetry metrics (`agentrace.*`) with the GenAI metrics.
 
 use std::collections::VecDeque;
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+
+use opentelemetry::KeyValue;
+use opentelemetry::metrics::Meter;
 
 /// How many recent error messages are kept for [`StatsSnapshot::recent_errors`].
 const RECENT_ERRORS: usize = 32;
 
-/// Live counters, shared by the runtime-facing API and the worker.
-#[derive(Debug, Default)]
-pub(crate) struct Stats {
-    pub(crate) events_queued: AtomicU64,
-    pub(crate) events_dropped_queue_full: AtomicU64,
-    pub(crate) events_rejected: AtomicU64,
-    pub(crate) spans_started: AtomicU64,
-    pub(crate) spans_ended: AtomicU64,
-    pub(crate) spans_ended_incomplete: AtomicU64,
-    pub(crate) spans_exported: AtomicU64,
-    pub(crate) spans_rejected_by_mapper: AtomicU64,
-    pub(crate) spans_export_failed: AtomicU64,
-    pub(crate) spans_fallback_mapped: AtomicU64,
-    pub(crate) mapper_failures: AtomicU64,
-    pub(crate) mapper_restarts: AtomicU64,
-    pub(crate) batches: AtomicU64,
-    pub(crate) metric_export_failures: AtomicU64,
-    recent_errors: Mutex<VecDeque<String>>,
+/// Declares the counters once: the live struct, the snapshot, the copy between them, and the
+/// OpenTelemetry instruments, so that a new counter cannot be forgotten in one of them.
+macro_rules! counters {
+    ($( $(#[doc = $doc:literal])* $field:ident => $metric:literal $(, $key:literal = $value:literal)? ;)*) => {
+        /// Live counters, shared by the runtime-facing API and the worker.
+        #[derive(Debug, Default)]
+        pub(crate) struct Stats {
+            $(pub(crate) $field: AtomicU64,)*
+            recent_errors: Mutex<VecDeque<String>>,
+        }
+
+        /// A copy of the counters at one moment.
+        #[derive(Debug, Clone, Default, PartialEq, Eq)]
+        pub struct StatsSnapshot {
+            $($(#[doc = $doc])* pub $field: u64,)*
+            /// The most recent error messages, oldest first.
+            pub recent_errors: Vec<String>,
+        }
+
+        impl Stats {
+            pub(crate) fn snapshot(&self) -> StatsSnapshot {
+                StatsSnapshot {
+                    $($field: self.$field.load(Ordering::Relaxed),)*
+                    recent_errors: self
+                        .recent_errors
+                        .lock()
+                        .map(|r| r.iter().cloned().collect())
+                        .unwrap_or_default(),
+                }
+            }
+
+            /// Registers every counter as an observable OpenTelemetry counter on `meter`.
+            pub(crate) fn register(self: &Arc<Self>, meter: &Meter) {
+                $(
+                    let stats = Arc::clone(self);
+                    let attributes: Vec<KeyValue> = vec![$(KeyValue::new($key, $value))?];
+                    let _counter = meter
+                        .u64_observable_counter($metric)
+                        .with_description(concat!($($doc),*).trim())
+                        .with_callback(move |observer| {
+                            observer.observe(stats.$field.load(Ordering::Relaxed), &attributes)
+                        })
+                        .build();
+                )*
+            }
+        }
+
+        impl StatsSnapshot {
+            /// Every counter as (metric name, attribute, value), for printing.
+            pub fn rows(&self) -> Vec<(&'static str, Option<(&'static str, &'static str)>, u64)> {
+                vec![$(($metric, None$(.or(Some(($key, $value))))?, self.$field),)*]
+            }
+        }
+    };
+}
+
+counters! {
+    /// Lifecycle events accepted into the queue.
+    events_queued => "agentrace.events.queued";
+    /// Lifecycle events dropped because the queue was full.
+    events_dropped_queue_full => "agentrace.events.dropped", "reason" = "queue_full";
+    /// Lifecycle events rejected as inconsistent (unknown span, duplicate start, cycle...).
+    events_rejected => "agentrace.events.rejected";
+    /// Spans started.
+    spans_started => "agentrace.spans.started";
+    /// Spans ended (by the runtime, or by the host at shutdown).
+    spans_ended => "agentrace.spans.ended";
+    /// Spans the host ended at shutdown because the runtime never did.
+    spans_ended_incomplete => "agentrace.spans.incomplete";
+    /// Spans handed to the exporter successfully.
+    spans_exported => "agentrace.spans.exported";
+    /// Spans the mapper rejected (each with an error message).
+    spans_rejected_by_mapper => "agentrace.spans.dropped", "reason" = "mapper_rejected";
+    /// Spans dropped because the export retry buffer was full.
+    spans_dropped_buffer_full => "agentrace.spans.dropped", "reason" = "export_buffer_full";
+    /// Spans still unexported when the shutdown deadline passed.
+    spans_dropped_at_shutdown => "agentrace.spans.dropped", "reason" = "shutdown_deadline";
+    /// Spans mapped by the built-in fallback because the component failed or was backing off.
+    spans_fallback_mapped => "agentrace.spans.fallback";
+    /// Export attempts that failed (their spans wait in the retry buffer).
+    export_failures => "agentrace.export.failures";
+    /// Calls into the mapper component.
+    component_calls => "agentrace.component.calls";
+    /// Calls that trapped: deadline, memory, panic, stack overflow.
+    component_traps => "agentrace.component.traps";
+    /// Calls the component answered with an error for the whole batch.
+    component_errors => "agentrace.component.errors";
+    /// Calls whose output exceeded the limits.
+    component_oversized => "agentrace.component.oversized";
+    /// Component instances created after the first.
+    component_restarts => "agentrace.component.restarts";
+    /// Instances replaced because of their call count or memory high-water mark.
+    component_recycles => "agentrace.component.recycles";
+    /// Failed attempts to create an instance.
+    component_start_failures => "agentrace.component.start_failures";
+    /// Batches mapped.
+    batches => "agentrace.batches";
+    /// Metric exports that failed.
+    metric_export_failures => "agentrace.metrics.export_failures";
 }
 
 impl Stats {
@@ -41,64 +127,15 @@ impl Stats {
             recent.push_back(message);
         }
     }
-
-    pub(crate) fn snapshot(&self) -> StatsSnapshot {
-        let get = |c: &AtomicU64| c.load(Ordering::Relaxed);
-        StatsSnapshot {
-            events_queued: get(&self.events_queued),
-            events_dropped_queue_full: get(&self.events_dropped_queue_full),
-            events_rejected: get(&self.events_rejected),
-            spans_started: get(&self.spans_started),
-            spans_ended: get(&self.spans_ended),
-            spans_ended_incomplete: get(&self.spans_ended_incomplete),
-            spans_exported: get(&self.spans_exported),
-            spans_rejected_by_mapper: get(&self.spans_rejected_by_mapper),
-            spans_export_failed: get(&self.spans_export_failed),
-            spans_fallback_mapped: get(&self.spans_fallback_mapped),
-            mapper_failures: get(&self.mapper_failures),
-            mapper_restarts: get(&self.mapper_restarts),
-            batches: get(&self.batches),
-            metric_export_failures: get(&self.metric_export_failures),
-            recent_errors: self
-                .recent_errors
-                .lock()
-                .map(|r| r.iter().cloned().collect())
-                .unwrap_or_default(),
-        }
-    }
 }
 
-/// A copy of the counters at one moment.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct StatsSnapshot {
-    /// Lifecycle events accepted into the queue.
-    pub events_queued: u64,
-    /// Lifecycle events dropped because the queue was full.
-    pub events_dropped_queue_full: u64,
-    /// Lifecycle events rejected as inconsistent (unknown span, duplicate start...).
-    pub events_rejected: u64,
-    /// Spans started.
-    pub spans_started: u64,
-    /// Spans ended (by the runtime or at shutdown).
-    pub spans_ended: u64,
-    /// Spans the host ended at shutdown because the runtime never did.
-    pub spans_ended_incomplete: u64,
-    /// Spans handed to the exporter successfully.
-    pub spans_exported: u64,
-    /// Spans the mapper rejected (each with an error message).
-    pub spans_rejected_by_mapper: u64,
-    /// Spans lost because the exporter failed.
-    pub spans_export_failed: u64,
-    /// Spans mapped by the built-in fallback because the component failed.
-    pub spans_fallback_mapped: u64,
-    /// Batches the component failed on (trap, deadline, memory, error).
-    pub mapper_failures: u64,
-    /// Component instances recreated after a failure.
-    pub mapper_restarts: u64,
-    /// Batches mapped.
-    pub batches: u64,
-    /// Metric exports that failed.
-    pub metric_export_failures: u64,
-    /// The most recent error messages, oldest first.
-    pub recent_errors: Vec<String>,
+impl StatsSnapshot {
+    /// Spans that entered the pipeline (started) and are accounted for: exported, or dropped
+    /// for a counted reason. Equal to `spans_started` once everything has been flushed.
+    pub fn spans_accounted(&self) -> u64 {
+        self.spans_exported
+            + self.spans_rejected_by_mapper
+            + self.spans_dropped_buffer_full
+            + self.spans_dropped_at_shutdown
+    }
 }

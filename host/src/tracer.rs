@@ -17,7 +17,7 @@ use crate::events::{Lifecycle, Operation, Parent, now_nanos};
 use crate::export::{ExportTarget, build_sinks};
 use crate::ids::{SpanContext, SpanId, TraceId};
 use crate::pipeline::{BatchSettings, Message, Worker};
-use crate::plugin::{self, Limits, MapperComponent};
+use crate::plugin::{self, Grants, Limits, MapperComponent};
 use crate::record::{Attributes, SpanFields};
 use crate::stats::{Stats, StatsSnapshot};
 
@@ -48,6 +48,8 @@ pub struct TracerBuilder {
     flush_interval: Duration,
     metric_interval: Option<Duration>,
     limits: Limits,
+    grants: Grants,
+    export_buffer_spans: usize,
     observer: Option<InMemorySpanExporter>,
 }
 
@@ -71,6 +73,8 @@ impl Default for TracerBuilder {
             flush_interval: Duration::from_millis(200),
             metric_interval: None,
             limits: Limits::default(),
+            grants: Grants::default(),
+            export_buffer_spans: 100_000,
             observer: None,
         }
     }
@@ -148,6 +152,20 @@ impl TracerBuilder {
         self
     }
 
+    /// Grants components capabilities (environment variables, read-only directories, network).
+    /// The default grants nothing.
+    pub fn with_grants(mut self, grants: Grants) -> Self {
+        self.grants = grants;
+        self
+    }
+
+    /// Most spans kept in memory for retry while the exporter fails (default 100 000); older
+    /// spans beyond it are dropped and counted.
+    pub fn with_export_buffer(mut self, spans: usize) -> Self {
+        self.export_buffer_spans = spans;
+        self
+    }
+
     /// Also hands every exported batch to `observer` (e.g. to print a span tree), in addition to
     /// the export target.
     pub fn with_span_observer(mut self, observer: InMemorySpanExporter) -> Self {
@@ -179,7 +197,12 @@ impl TracerBuilder {
             MapperSource::Bytes(bytes) => bytes.clone(),
         };
         let component = plugin::compile(&bytes)?;
-        let mapper = MapperComponent::new(&component, self.config.clone(), self.limits)?;
+        let mapper = MapperComponent::new(
+            &component,
+            self.config.clone(),
+            self.limits,
+            self.grants.clone(),
+        )?;
         let instance = mapper.instantiate()?;
 
         let mut resource = Resource::builder();
@@ -206,6 +229,7 @@ impl TracerBuilder {
             max_batch: self.max_batch,
             flush_interval: self.flush_interval,
             metric_interval: self.metric_interval(),
+            export_buffer_spans: self.export_buffer_spans,
         };
         let worker = Worker::new(
             receiver,
@@ -355,17 +379,20 @@ impl Tracer {
             .map_err(|_| Error::Timeout(timeout))
     }
 
-    /// Ends spans still open (marked incomplete), flushes, and stops the worker; waits up to
-    /// `timeout`. Later calls report nothing.
+    /// Ends spans still open (marked incomplete), flushes, and stops the worker; retries failed
+    /// exports until `timeout`, then counts what is left as dropped. Later calls report
+    /// nothing.
     pub fn shutdown(&self, timeout: Duration) -> Result<()> {
         let Some(handle) = self.worker.lock().ok().and_then(|mut w| w.take()) else {
             return Err(Error::ShutDown);
         };
         let (ack, done) = crossbeam_channel::bounded(1);
+        let deadline = std::time::Instant::now() + timeout;
         self.sender
-            .send_timeout(Message::Shutdown(ack), timeout)
+            .send_timeout(Message::Shutdown(ack, deadline), timeout)
             .map_err(|_| Error::Timeout(timeout))?;
-        done.recv_timeout(timeout)
+        // The worker gives up on retries at the deadline; allow it a moment to report.
+        done.recv_timeout(timeout + Duration::from_secs(2))
             .map_err(|_| Error::Timeout(timeout))?;
         let _ = handle.join();
         Ok(())

@@ -67,6 +67,28 @@ struct ReplayArgs {
     /// Do not print the span tree.
     #[arg(long)]
     no_tree: bool,
+    /// Print the pipeline's counters at the end (spans in, out, dropped by reason; component
+    /// calls, traps, restarts).
+    #[arg(long)]
+    stats: bool,
+    /// Longest a call into the mapper may run, in milliseconds.
+    #[arg(long, value_name = "MS", default_value_t = 1000)]
+    call_deadline_ms: u64,
+    /// Cap on the mapper's linear memory, in MiB.
+    #[arg(long, value_name = "MIB", default_value_t = 256)]
+    max_memory_mib: usize,
+    /// Let the mapper read this environment variable (repeatable). Nothing is granted by default.
+    #[arg(long = "allow-env", value_name = "NAME")]
+    allow_env: Vec<String>,
+    /// Let the mapper read this directory, read-only (repeatable).
+    #[arg(long = "allow-dir", value_name = "PATH")]
+    allow_dir: Vec<PathBuf>,
+    /// Let the mapper open network sockets.
+    #[arg(long)]
+    allow_network: bool,
+    /// Longest accepted event line, in bytes; longer lines are rejected.
+    #[arg(long, value_name = "BYTES", default_value_t = events::MAX_EVENT_BYTES)]
+    max_event_bytes: usize,
 }
 
 fn main() -> ExitCode {
@@ -141,9 +163,23 @@ fn replay(args: ReplayArgs) -> anyhow::Result<ExitCode> {
     if let Some(name) = &args.service_name {
         builder = builder.with_service_name(name);
     }
-    let tracer = builder.build()?;
+    let limits = plugin::Limits {
+        call_deadline: Duration::from_millis(args.call_deadline_ms),
+        max_memory_bytes: args.max_memory_mib << 20,
+        ..plugin::Limits::default()
+    };
+    let grants = plugin::Grants {
+        env: args
+            .allow_env
+            .iter()
+            .filter_map(|name| std::env::var(name).ok().map(|value| (name.clone(), value)))
+            .collect(),
+        read_only_dirs: args.allow_dir.clone(),
+        network: args.allow_network,
+    };
+    let tracer = builder.with_limits(limits).with_grants(grants).build()?;
 
-    let reader: Box<dyn BufRead> = if args.file.as_os_str() == "-" {
+    let mut reader: Box<dyn BufRead> = if args.file.as_os_str() == "-" {
         Box::new(BufReader::new(std::io::stdin()))
     } else {
         let file = std::fs::File::open(&args.file)
@@ -151,16 +187,38 @@ fn replay(args: ReplayArgs) -> anyhow::Result<ExitCode> {
         Box::new(BufReader::new(file))
     };
     let mut bad_lines = 0u64;
-    for (index, line) in reader.lines().enumerate() {
-        let line = line.with_context(|| format!("reading {}", args.file.display()))?;
-        match events::decode_line(&line) {
+    let mut line = Vec::new();
+    let mut number = 0usize;
+    loop {
+        line.clear();
+        let read = reader
+            .read_until(b'\n', &mut line)
+            .with_context(|| format!("reading {}", args.file.display()))?;
+        if read == 0 {
+            break;
+        }
+        number += 1;
+        // Each line stands alone: a bad one is reported and the others still go through.
+        let decoded = if line.len() > args.max_event_bytes {
+            Err(format!(
+                "event of {} bytes exceeds the limit of {} bytes",
+                line.len(),
+                args.max_event_bytes
+            ))
+        } else {
+            match std::str::from_utf8(&line) {
+                Ok(text) => events::decode_line(text).map_err(|e| e.to_string()),
+                Err(e) => Err(format!("invalid UTF-8 at byte {}", e.valid_up_to())),
+            }
+        };
+        match decoded {
             Ok(Some(event)) => {
                 tracer.report(event);
             }
             Ok(None) => {}
             Err(error) => {
                 bad_lines += 1;
-                eprintln!("{}:{}: {error}", args.file.display(), index + 1);
+                eprintln!("{}:{number}: {error}", args.file.display());
             }
         }
     }
@@ -178,6 +236,15 @@ fn replay(args: ReplayArgs) -> anyhow::Result<ExitCode> {
     for error in &stats.recent_errors {
         eprintln!("agentrace: {error}");
     }
+    if args.stats {
+        for (name, attribute, value) in stats.rows() {
+            match attribute {
+                Some((key, label)) => eprintln!("  {name}{{{key}={label}}} = {value}"),
+                None => eprintln!("  {name} = {value}"),
+            }
+        }
+    }
+    let dropped = stats.spans_dropped_buffer_full + stats.spans_dropped_at_shutdown;
     eprintln!(
         "agentrace: {} spans exported; {} bad lines, {} inconsistent events, {} spans rejected \
          by the mapper, {} lost in export",
@@ -185,12 +252,12 @@ fn replay(args: ReplayArgs) -> anyhow::Result<ExitCode> {
         bad_lines,
         stats.events_rejected,
         stats.spans_rejected_by_mapper,
-        stats.spans_export_failed
+        dropped
     );
     let clean = bad_lines == 0
         && stats.events_rejected == 0
         && stats.spans_rejected_by_mapper == 0
-        && stats.spans_export_failed == 0;
+        && dropped == 0;
     Ok(if clean {
         ExitCode::SUCCESS
     } else {
@@ -206,6 +273,7 @@ fn check(path: &PathBuf) -> anyhow::Result<ExitCode> {
             &component,
             Default::default(),
             plugin::Limits::default(),
+            plugin::Grants::default(),
         )?;
         let instance = mapper.instantiate()?;
         Ok((

@@ -1,0 +1,162 @@
+//! A hostile mapper component, for tests only. Its `behavior` configuration value picks how it
+//! misbehaves when it is given a non-empty batch (empty batches, which the host sends to check
+//! an instance at start, are answered normally so that the component loads):
+//!
+//! | behavior | what it does |
+//! |---|---|
+//! | `loop` | spins forever |
+//! | `memory` | allocates 1 MiB blocks until allocation fails |
+//! | `panic` | panics |
+//! | `stack` | recurses without bound |
+//! | `huge` | returns 200 000 spans for any batch |
+//! | `error` | returns an error for the batch |
+//! | `read-file` | tries to read `probe-path` and reports what happened |
+//! | `read-env` | lists its environment and reports it |
+//! | `socket` | tries to connect to `probe-address` and reports what happened |
+//! | anything else | maps each record to a span named `hostile ok` |
+//!
+//! Probe results are written on every span as `hostile.probe`: `denied: <error>` or
+//! `allowed: <what it got>`.
+
+/// Bindings for the mapper world.
+#[allow(
+    missing_docs,
+    unsafe_code,
+    reason = "generated code: the canonical ABI glue is unsafe"
+)]
+pub mod bindings {
+    wit_bindgen::generate!({
+        path: "../../wit",
+        world: "mapper-plugin",
+        pub_export_macro: true,
+    });
+}
+
+use bindings::agentrace::plugin::host;
+use bindings::agentrace::plugin::types::{
+    AgentSpan, Attribute, MappedBatch, OtelSpan, SpanKind, SpanStatus, Value,
+};
+use bindings::exports::agentrace::plugin::mapper::{Guest, PluginInfo};
+
+/// The component's export.
+pub struct Hostile;
+
+fn span(record: &AgentSpan, probe: Option<&str>) -> OtelSpan {
+    OtelSpan {
+        trace_id: record.trace_id,
+        span_id: record.span_id,
+        parent_span_id: record.parent_span_id,
+        parent_is_remote: record.parent_is_remote,
+        name: "hostile ok".to_string(),
+        kind: SpanKind::Internal,
+        start_time: record.start_time,
+        end_time: record.end_time,
+        attributes: probe
+            .map(|p| Attribute {
+                key: "hostile.probe".to_string(),
+                value: Value::Str(p.to_string()),
+            })
+            .into_iter()
+            .collect(),
+        events: vec![],
+        links: vec![],
+        status: SpanStatus::Unset,
+    }
+}
+
+fn batch(spans: Vec<OtelSpan>) -> MappedBatch {
+    MappedBatch {
+        spans,
+        metrics: vec![],
+        rejected: vec![],
+        schema_url: String::new(),
+    }
+}
+
+#[inline(never)]
+fn recurse(depth: u64, trail: &mut [u64; 64]) -> u64 {
+    trail[(depth % 64) as usize] = depth;
+    let below = recurse(depth + 1, trail);
+    std::hint::black_box(below + trail[0])
+}
+
+fn probe(behavior: &str) -> String {
+    match behavior {
+        "read-file" => {
+            let path = host::config("probe-path").unwrap_or_else(|| "/etc/hostname".into());
+            match std::fs::read_to_string(&path) {
+                Ok(text) => format!("allowed: {}", text.trim()),
+                Err(e) => format!("denied: {e}"),
+            }
+        }
+        "read-env" => {
+            let vars: Vec<String> = std::env::vars().map(|(k, v)| format!("{k}={v}")).collect();
+            if vars.is_empty() {
+                "denied: empty environment".to_string()
+            } else {
+                format!("allowed: {}", vars.join(" "))
+            }
+        }
+        _ => {
+            let address = host::config("probe-address").unwrap_or_else(|| "127.0.0.1:9".into());
+            match std::net::TcpStream::connect(&address) {
+                Ok(_) => format!("allowed: connected to {address}"),
+                Err(e) => format!("denied: {e}"),
+            }
+        }
+    }
+}
+
+impl Guest for Hostile {
+    fn info() -> PluginInfo {
+        PluginInfo {
+            name: "agentrace-hostile".to_string(),
+            version: env!("CARGO_PKG_VERSION").to_string(),
+            semconv_version: "none".to_string(),
+        }
+    }
+
+    fn map_spans(records: Vec<AgentSpan>) -> Result<MappedBatch, String> {
+        if records.is_empty() {
+            return Ok(batch(vec![]));
+        }
+        let behavior = host::config("behavior").unwrap_or_default();
+        match behavior.as_str() {
+            "loop" => {
+                let mut spins = 0u64;
+                loop {
+                    spins = std::hint::black_box(spins.wrapping_add(1));
+                }
+            }
+            "memory" => {
+                let mut hoard: Vec<Vec<u8>> = Vec::new();
+                loop {
+                    hoard.push(std::hint::black_box(vec![1u8; 1 << 20]));
+                }
+            }
+            "panic" => panic!("the hostile mapper panics on purpose"),
+            "stack" => {
+                let mut trail = [0u64; 64];
+                let depth = recurse(0, &mut trail);
+                Ok(batch(vec![span(&records[0], Some(&depth.to_string()))]))
+            }
+            "huge" => Ok(batch(vec![span(&records[0], None); 200_000])),
+            "error" => Err("the hostile mapper refuses this batch".to_string()),
+            "read-file" | "read-env" | "socket" => {
+                let result = probe(&behavior);
+                Ok(batch(
+                    records.iter().map(|r| span(r, Some(&result))).collect(),
+                ))
+            }
+            _ => Ok(batch(records.iter().map(|r| span(r, None)).collect())),
+        }
+    }
+}
+
+/// The component's exported symbols.
+#[cfg(target_arch = "wasm32")]
+#[allow(unsafe_code, reason = "generated export glue for the canonical ABI")]
+mod export {
+    use crate::Hostile;
+    crate::bindings::export!(Hostile with_types_in crate::bindings);
+}
