@@ -385,7 +385,19 @@ impl MapperComponent {
         instance
             .map_spans(&[])
             .map_err(|e| Error::ComponentStart(e.to_string()))?;
+        // The check above is not a call the recycling policy should count.
+        instance.calls = 0;
         Ok(instance)
+    }
+}
+
+/// The reason of a trap in one line (`wasm trap: interrupt`, `... out of bounds memory
+/// access`), without the wasm backtrace wasmtime attaches as context.
+fn trap_reason(error: &wasmtime::Error) -> String {
+    match error.downcast_ref::<wasmtime::Trap>() {
+        Some(wasmtime::Trap::Interrupt) => "deadline exceeded (wasm trap: interrupt)".to_string(),
+        Some(trap) => trap.to_string(),
+        None => error.root_cause().to_string(),
     }
 }
 
@@ -461,7 +473,7 @@ impl MapperInstance {
         {
             Ok(Ok(batch)) => batch,
             Ok(Err(message)) => return Err(CallError::Rejected(message)),
-            Err(trap) => return Err(CallError::Trap(format!("{trap:#}"))),
+            Err(trap) => return Err(CallError::Trap(trap_reason(&trap))),
         };
         let allowed = records.len() * self.limits.max_output_spans_per_record + 64;
         if batch.spans.len() > allowed || batch.metrics.len() > 4 * allowed {

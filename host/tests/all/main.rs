@@ -4,6 +4,7 @@
 
 mod cli;
 mod common;
+mod containment;
 mod otlp_receiver;
 mod pipeline;
 mod schemas;

@@ -218,7 +218,11 @@ fn metrics_follow_the_spec_instruments() {
         .map(|m| m.name())
         .filter(|n| n.starts_with("agentrace."))
         .collect();
-    for name in ["agentrace.spans.exported", "agentrace.component.calls", "agentrace.batch.duration"] {
+    for name in [
+        "agentrace.spans.exported",
+        "agentrace.component.calls",
+        "agentrace.batch.duration",
+    ] {
         assert!(own.contains(&name), "{name} missing from {own:?}");
     }
     // 7 chats and 1 remote agent call are client operations -> 8 durations; the 6 chats that

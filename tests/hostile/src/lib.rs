@@ -8,7 +8,7 @@
 //! | `memory` | allocates 1 MiB blocks until allocation fails |
 //! | `panic` | panics |
 //! | `stack` | recurses without bound |
-//! | `huge` | returns 200 000 spans for any batch |
+//! | `huge` | returns 50 000 spans for any batch |
 //! | `error` | returns an error for the batch |
 //! | `read-file` | tries to read `probe-path` and reports what happened |
 //! | `read-env` | lists its environment and reports it |
@@ -140,7 +140,7 @@ impl Guest for Hostile {
                 let depth = recurse(0, &mut trail);
                 Ok(batch(vec![span(&records[0], Some(&depth.to_string()))]))
             }
-            "huge" => Ok(batch(vec![span(&records[0], None); 200_000])),
+            "huge" => Ok(batch(vec![span(&records[0], None); 50_000])),
             "error" => Err("the hostile mapper refuses this batch".to_string()),
             "read-file" | "read-env" | "socket" => {
                 let result = probe(&behavior);
