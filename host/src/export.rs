@@ -66,6 +66,8 @@ pub enum ExportTarget {
         protocol: OtlpProtocol,
         /// Base endpoint; `None` reads the standard variables.
         endpoint: Option<String>,
+        /// Longest one export may take; `None` reads `OTEL_EXPORTER_OTLP_TIMEOUT` (10 s).
+        timeout: Option<std::time::Duration>,
     },
     /// OTLP/JSON, one export request per line, to a file.
     JsonFile(PathBuf),
@@ -91,6 +93,7 @@ impl ExportTarget {
             Ok(Self::Otlp {
                 protocol: OtlpProtocol::from_env()?,
                 endpoint: None,
+                timeout: None,
             })
         };
         match std::env::var("OTEL_TRACES_EXPORTER")
@@ -182,7 +185,11 @@ pub(crate) fn build_sinks(
         (SpanSink::Json(lines.clone()), MetricSink::Json(lines))
     };
     Ok(match target {
-        ExportTarget::Otlp { protocol, endpoint } => {
+        ExportTarget::Otlp {
+            protocol,
+            endpoint,
+            timeout,
+        } => {
             let fail = |e: opentelemetry_otlp::ExporterBuildError| Error::Exporter(e.to_string());
             let (mut spans, metrics) = match protocol {
                 OtlpProtocol::Grpc => {
@@ -191,6 +198,10 @@ pub(crate) fn build_sinks(
                     if let Some(base) = endpoint {
                         s = s.with_endpoint(base.clone());
                         m = m.with_endpoint(base.clone());
+                    }
+                    if let Some(timeout) = timeout {
+                        s = s.with_timeout(*timeout);
+                        m = m.with_timeout(*timeout);
                     }
                     (s.build().map_err(fail)?, m.build().map_err(fail)?)
                 }
@@ -204,6 +215,10 @@ pub(crate) fn build_sinks(
                     if let Some(base) = endpoint {
                         s = s.with_endpoint(signal_endpoint(base, *protocol, "v1/traces"));
                         m = m.with_endpoint(signal_endpoint(base, *protocol, "v1/metrics"));
+                    }
+                    if let Some(timeout) = timeout {
+                        s = s.with_timeout(*timeout);
+                        m = m.with_timeout(*timeout);
                     }
                     (s.build().map_err(fail)?, m.build().map_err(fail)?)
                 }

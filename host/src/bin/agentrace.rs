@@ -126,6 +126,7 @@ fn export_target(args: &ReplayArgs) -> anyhow::Result<ExportTarget> {
         return Ok(ExportTarget::Otlp {
             protocol,
             endpoint: Some(endpoint.clone()),
+            timeout: None,
         });
     }
     // The standard variables decide; without any, the tree alone is the output.

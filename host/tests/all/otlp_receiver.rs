@@ -73,9 +73,12 @@ struct Receiver {
 
 impl Receiver {
     fn start() -> Self {
+        Self::start_on(free_port(), free_port())
+    }
+
+    fn start_on(http: u16, grpc: u16) -> Self {
         let dir = tempfile::tempdir().unwrap();
         let log = dir.path().join("rotel.log");
-        let (http, grpc) = (free_port(), free_port());
         let file = std::fs::File::create(&log).unwrap();
         let child = Command::new(rotel_agent())
             .args(["start", "--exporter", "blackhole", "--debug-log", "traces"])
@@ -112,6 +115,20 @@ impl Receiver {
 
     fn log(&self) -> String {
         std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// Waits until the log shows a span named `name`.
+    fn wait_for_span(&self, name: &str) -> String {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        let needle = format!("\n    Name           : {name}\n");
+        loop {
+            let log = self.log();
+            if log.contains(&needle) {
+                return log;
+            }
+            assert!(Instant::now() < deadline, "{name} never arrived:\n{log}");
+            std::thread::sleep(Duration::from_millis(100));
+        }
     }
 
     /// Waits until the log shows `spans` spans and both GenAI metrics.
@@ -182,6 +199,7 @@ fn export_example(protocol: OtlpProtocol, endpoint: String) {
         .with_export(ExportTarget::Otlp {
             protocol,
             endpoint: Some(endpoint),
+            timeout: None,
         })
         .with_service_name("agentrace-e2e")
         .with_block_when_full(true)
@@ -281,4 +299,98 @@ fn exports_to_a_real_receiver_over_otlp_grpc() {
         format!("http://127.0.0.1:{}", receiver.grpc),
     );
     check_received(&receiver.wait_for(33));
+}
+
+fn otlp_tracer(http_port: u16, timeout: Duration, buffer: usize) -> Tracer {
+    Tracer::builder()
+        .with_export(ExportTarget::Otlp {
+            protocol: OtlpProtocol::HttpProtobuf,
+            endpoint: Some(format!("http://127.0.0.1:{http_port}")),
+            timeout: Some(timeout),
+        })
+        .with_export_buffer(buffer)
+        .build()
+        .unwrap()
+}
+
+/// Reports finished `execute_tool` spans named `{prefix}-{i}`.
+fn report_tools(tracer: &Tracer, prefix: &str, count: usize) {
+    for i in 0..count {
+        let fields = agentrace::SpanFields {
+            tool: Some(agentrace::ToolCall {
+                name: Some(format!("{prefix}-{i}")),
+                ..Default::default()
+            }),
+            ..Default::default()
+        };
+        let span = tracer.start(agentrace::Operation::ExecuteTool, None, fields);
+        tracer.end(&span, agentrace::SpanFields::default());
+    }
+    tracer.flush(WAIT).unwrap();
+}
+
+#[test]
+fn spans_wait_for_a_receiver_that_is_down_at_start() {
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let (http, grpc) = (free_port(), free_port());
+    let tracer = otlp_tracer(http, Duration::from_secs(2), 10_000);
+    report_tools(&tracer, "early", 20);
+    let before = tracer.stats();
+    assert_eq!(before.spans_exported, 0);
+    assert!(before.export_failures >= 1, "{before:?}");
+    let receiver = Receiver::start_on(http, grpc);
+    tracer.shutdown(Duration::from_secs(60)).unwrap();
+    let stats = tracer.stats();
+    assert_eq!(stats.spans_exported, 20, "{stats:?}");
+    assert_eq!(stats.spans_accounted(), stats.spans_started);
+    for i in [0, 19] {
+        receiver.wait_for_span(&format!("execute_tool early-{i}"));
+    }
+}
+
+#[test]
+fn spans_survive_a_receiver_outage_mid_run() {
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let first = Receiver::start();
+    let (http, grpc) = (first.http, first.grpc);
+    let tracer = otlp_tracer(http, Duration::from_secs(2), 10_000);
+    report_tools(&tracer, "before", 10);
+    first.wait_for_span("execute_tool before-9");
+    drop(first);
+    report_tools(&tracer, "during", 10);
+    assert!(tracer.stats().export_failures >= 1);
+    let second = Receiver::start_on(http, grpc);
+    tracer.shutdown(Duration::from_secs(60)).unwrap();
+    let stats = tracer.stats();
+    assert_eq!(stats.spans_exported, 20, "{stats:?}");
+    for i in [0, 9] {
+        second.wait_for_span(&format!("execute_tool during-{i}"));
+    }
+}
+
+#[test]
+fn a_receiver_that_never_answers_overflows_a_bounded_buffer_with_counts() {
+    // A listener that accepts connections and never answers: every export times out.
+    let silent = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = silent.local_addr().unwrap().port();
+    let keeper = std::thread::spawn(move || {
+        let mut held = Vec::new();
+        for stream in silent.incoming().take(64) {
+            held.push(stream);
+        }
+    });
+    let tracer = otlp_tracer(port, Duration::from_millis(300), 5);
+    for batch in 0..3 {
+        report_tools(&tracer, &format!("slow{batch}"), 4);
+    }
+    tracer.shutdown(Duration::from_secs(1)).unwrap();
+    let stats = tracer.stats();
+    assert_eq!(stats.spans_started, 12);
+    assert_eq!(stats.spans_exported, 0);
+    assert!(stats.export_failures >= 3, "{stats:?}");
+    // At most 5 spans are held at a time; the rest are dropped and counted, and what was
+    // still held at the deadline is counted too.
+    assert!(stats.spans_dropped_buffer_full >= 7, "{stats:?}");
+    assert_eq!(stats.spans_accounted(), 12, "{stats:?}");
+    drop(keeper);
 }
