@@ -74,6 +74,7 @@ fn batch(spans: Vec<OtelSpan>) -> MappedBatch {
 }
 
 #[inline(never)]
+#[allow(unconditional_recursion, reason = "overflowing the stack is the point")]
 fn recurse(depth: u64, trail: &mut [u64; 64]) -> u64 {
     trail[(depth % 64) as usize] = depth;
     let below = recurse(depth + 1, trail);
