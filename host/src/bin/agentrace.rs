@@ -28,7 +28,7 @@ enum Command {
     /// OTEL_EXPORTER_OTLP_TRACES_ENDPOINT is set (protocol from --otlp-protocol or
     /// OTEL_EXPORTER_OTLP_PROTOCOL, default http/protobuf). Content is recorded only with
     /// --capture-content or OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT=true.
-    Replay(ReplayArgs),
+    Replay(Box<ReplayArgs>),
     /// Says which agentrace world a component implements, or exactly why it does not fit.
     Check {
         /// The component (.wasm).
@@ -94,7 +94,7 @@ struct ReplayArgs {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
-        Command::Replay(args) => replay(args),
+        Command::Replay(args) => replay(*args),
         Command::Check { component } => check(&component),
     };
     match result {
