@@ -22,7 +22,7 @@
 //! ```
 
 pub mod bindings;
-mod convert;
+pub mod convert;
 pub mod error;
 pub mod events;
 pub mod export;

@@ -140,3 +140,46 @@ fn help_lists_the_commands() {
     let replay = text(&agentrace(&["replay", "--help"]).stdout);
     assert!(replay.contains("--capture-content") && replay.contains("OTEL_EXPORTER_OTLP_ENDPOINT"));
 }
+
+#[test]
+fn invalid_utf8_and_oversized_lines_are_rejected_alone_and_stats_are_printed() {
+    let dir = tempfile::tempdir().unwrap();
+    let events = dir.path().join("events.jsonl");
+    let mut bytes = Vec::new();
+    bytes.extend_from_slice(
+        br#"{"type":"start","span_id":"0000000000000001","operation":"chat","time":1,"fields":{"request":{"model":"m"}}}"#,
+    );
+    bytes.extend_from_slice(b"\n{\"type\":\"end\",\"span_id\":\"\xff\xfe\"}\n");
+    bytes.extend_from_slice(format!("{{\"pad\":\"{}\"}}\n", "x".repeat(200)).as_bytes());
+    bytes.extend_from_slice(br#"{"type":"end","span_id":"0000000000000001","time":2}"#);
+    std::fs::write(&events, bytes).unwrap();
+    let result = agentrace(&[
+        "replay",
+        events.to_str().unwrap(),
+        "--max-event-bytes",
+        "150",
+        "--stats",
+    ]);
+    assert_eq!(result.status.code(), Some(1));
+    let stderr = text(&result.stderr);
+    assert!(
+        stderr.contains("events.jsonl:2: invalid UTF-8 at byte 25"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("events.jsonl:3: event of 211 bytes exceeds the limit of 150 bytes"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("  agentrace.spans.exported = 1"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("  agentrace.events.dropped{reason=queue_full} = 0"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("  agentrace.component.calls = 1"),
+        "{stderr}"
+    );
+}
