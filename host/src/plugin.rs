@@ -253,7 +253,11 @@ fn wasi_context(grants: &Grants) -> Result<WasiCtx> {
             .map_err(|e| Error::Engine(format!("cannot grant {}: {e:#}", dir.display())))?;
     }
     if grants.network {
-        builder.inherit_network().allow_ip_name_lookup(true);
+        builder
+            .inherit_network()
+            .allow_tcp(true)
+            .allow_udp(true)
+            .allow_ip_name_lookup(true);
     } else {
         builder
             .allow_tcp(false)

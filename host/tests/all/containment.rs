@@ -192,7 +192,17 @@ fn files_environment_and_sockets_are_denied_unless_granted() {
         probe("read-file", granted.clone()),
         "allowed: secret-token-123"
     );
-    assert_eq!(probe("read-env", granted), "allowed: GRANTED=yes");
+    assert_eq!(probe("read-env", granted.clone()), "allowed: GRANTED=yes");
+    // Network is its own grant: with it, the same probe connects, so the denial above is the
+    // sandbox's doing and not a limit of the guest.
+    let socket = probe(
+        "socket",
+        Grants {
+            network: true,
+            ..granted
+        },
+    );
+    assert_eq!(socket, format!("allowed: connected to {address}"));
 }
 
 #[test]
