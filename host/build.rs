@@ -18,6 +18,8 @@ fn main() {
     for watched in [
         "guest/src",
         "guest/Cargo.toml",
+        "policies/src",
+        "policies/Cargo.toml",
         "tests/hostile/src",
         "tests/hostile/Cargo.toml",
         "wit",
@@ -38,6 +40,7 @@ fn main() {
         .args(["build", "--package", "agentrace-guest"])
         // The hostile component is only used by the containment tests; it shares every
         // dependency with the default mapper, so building both costs little.
+        .args(["--package", "agentrace-policies"])
         .args(["--package", "agentrace-hostile-guest"])
         .args(["--target", "wasm32-wasip2"])
         .args(["--profile", "guest", "--target-dir"])
@@ -66,6 +69,7 @@ fn main() {
     }
     for (artifact, variable) in [
         ("agentrace_guest", "AGENTRACE_DEFAULT_MAPPER"),
+        ("agentrace_policies", "AGENTRACE_BUILTIN_POLICIES"),
         ("agentrace_hostile_guest", "AGENTRACE_HOSTILE_MAPPER"),
     ] {
         let built = target_dir.join(format!("wasm32-wasip2/guest/{artifact}.wasm"));

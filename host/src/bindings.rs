@@ -28,3 +28,18 @@ impl self::agentrace::plugin::host::Host for PluginState {
         self.log_line(level, &message);
     }
 }
+
+/// Bindings for the `policy-plugin` world. Its `types` and `host` interfaces are the ones
+/// generated above, so spans pass between mapper and policies without conversion.
+pub mod policy {
+    wasmtime::component::bindgen!({
+        path: "../wit",
+        world: "policy-plugin",
+        with: {
+            "agentrace:plugin/types": super::agentrace::plugin::types,
+            "agentrace:plugin/host": super::agentrace::plugin::host,
+        },
+    });
+
+    pub use self::exports::agentrace::plugin::policy::PolicyInfo;
+}

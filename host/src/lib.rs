@@ -26,6 +26,7 @@ pub mod convert;
 pub mod error;
 pub mod events;
 pub mod export;
+pub mod fail_closed;
 mod fallback;
 pub mod ids;
 mod pipeline;
@@ -41,7 +42,7 @@ pub use export::{ExportTarget, OtlpProtocol};
 pub use ids::{SpanContext, SpanId, TraceId};
 pub use record::*;
 pub use stats::StatsSnapshot;
-pub use tracer::{Tracer, TracerBuilder};
+pub use tracer::{Policy, PolicySource, Tracer, TracerBuilder};
 
 /// Re-exported so tests and tools can read exported spans without naming the SDK version.
 pub use opentelemetry_sdk;

@@ -20,11 +20,11 @@ use crate::bindings::types as wit;
 use crate::convert::{self, FinishedSpan};
 use crate::events::{Lifecycle, Parent};
 use crate::export::{MetricSink, SpanSink};
-use crate::fallback;
 use crate::ids::{SpanId, TraceId};
-use crate::plugin::{CallError, MapperComponent, MapperInstance};
+use crate::plugin::{CallError, MapperComponent, MapperInstance, PolicyComponent, PolicyInstance};
 use crate::record::{Merge, SpanFields};
 use crate::stats::Stats;
+use crate::{fail_closed, fallback};
 
 /// What travels through the queue.
 pub(crate) enum Message {
@@ -62,6 +62,23 @@ struct RetryBuffer {
     spans: usize,
     failures: u32,
     next_attempt: Option<Instant>,
+}
+
+/// One policy of the chain, its live instance and health.
+pub(crate) struct PolicySlot {
+    pub(crate) component: PolicyComponent,
+    pub(crate) instance: Option<PolicyInstance>,
+    health: ComponentHealth,
+}
+
+impl PolicySlot {
+    pub(crate) fn new(component: PolicyComponent, instance: PolicyInstance) -> Self {
+        Self {
+            component,
+            instance: Some(instance),
+            health: ComponentHealth::default(),
+        }
+    }
 }
 
 /// The component's health: consecutive failures and when it may be instantiated again.
@@ -111,6 +128,7 @@ pub(crate) struct Worker {
     observer: Option<opentelemetry_sdk::trace::InMemorySpanExporter>,
     retry: RetryBuffer,
     health: ComponentHealth,
+    policies: Vec<PolicySlot>,
 }
 
 /// Shares one manual reader between the meter provider and the worker that collects from it.
@@ -154,6 +172,7 @@ impl Worker {
         resource: Resource,
         runtime: tokio::runtime::Runtime,
         observer: Option<opentelemetry_sdk::trace::InMemorySpanExporter>,
+        policies: Vec<PolicySlot>,
     ) -> Self {
         let reader = Arc::new(
             ManualReader::builder()
@@ -195,6 +214,7 @@ impl Worker {
             observer,
             retry: RetryBuffer::default(),
             health: ComponentHealth::default(),
+            policies,
         }
     }
 
@@ -434,8 +454,8 @@ impl Worker {
             ));
         }
         let scope = self.scope(&mapped.schema_url);
-        let data: Vec<_> = mapped
-            .spans
+        let spans = self.apply_policies(mapped.spans);
+        let data: Vec<_> = spans
             .into_iter()
             .map(|span| convert::to_span_data(span, &scope))
             .collect();
@@ -450,6 +470,94 @@ impl Worker {
         self.metrics
             .batch_duration
             .record(began.elapsed().as_secs_f64(), &[]);
+    }
+
+    /// Runs the policy chain in order. A policy that fails (trap, deadline, memory, error,
+    /// invalid output, or backing off after failures) fails closed: the batch goes on with its
+    /// content stripped (`fail_closed::strip`), and the next policies still run.
+    fn apply_policies(&mut self, mut spans: Vec<wit::OtelSpan>) -> Vec<wit::OtelSpan> {
+        for index in 0..self.policies.len() {
+            if spans.is_empty() {
+                break;
+            }
+            match self.call_policy(index, &spans) {
+                Ok(kept) => {
+                    let dropped = (spans.len() - kept.len()) as u64;
+                    Stats::add(&self.stats.spans_dropped_by_policy, dropped);
+                    spans = kept;
+                }
+                Err(error) => {
+                    let name = self.policies[index].component.name().to_string();
+                    Stats::add(&self.stats.policy_failures, 1);
+                    Stats::add(&self.stats.spans_failed_closed, spans.len() as u64);
+                    self.stats.error(format!(
+                        "policy `{name}` {error}; {} spans exported without content",
+                        spans.len()
+                    ));
+                    for span in &mut spans {
+                        fail_closed::strip(span, &name);
+                    }
+                }
+            }
+        }
+        spans
+    }
+
+    fn call_policy(
+        &mut self,
+        index: usize,
+        spans: &[wit::OtelSpan],
+    ) -> Result<Vec<wit::OtelSpan>, String> {
+        let slot = &mut self.policies[index];
+        if slot.instance.is_none() {
+            if let Some(at) = slot.health.retry_at
+                && Instant::now() < at
+            {
+                return Err(format!(
+                    "is backing off after {} failures",
+                    slot.health.failures
+                ));
+            }
+            match slot.component.instantiate() {
+                Ok(fresh) => {
+                    Stats::add(&self.stats.component_restarts, 1);
+                    slot.instance = Some(fresh);
+                }
+                Err(error) => {
+                    Stats::add(&self.stats.component_start_failures, 1);
+                    slot.health.failures += 1;
+                    slot.health.retry_at = Some(Instant::now() + backoff(slot.health.failures));
+                    return Err(format!("could not be restarted: {error}"));
+                }
+            }
+        }
+        let instance = slot
+            .instance
+            .as_mut()
+            .expect("an instance was just ensured");
+        Stats::add(&self.stats.component_calls, 1);
+        match instance.apply(spans) {
+            Ok(kept) => {
+                slot.health = ComponentHealth::default();
+                if instance.due_for_recycling() {
+                    Stats::add(&self.stats.component_recycles, 1);
+                    slot.instance = None;
+                }
+                Ok(kept)
+            }
+            Err(error) => {
+                let counter = match error {
+                    CallError::Trap(_) => &self.stats.component_traps,
+                    CallError::Rejected(_) => &self.stats.component_errors,
+                    CallError::Oversized(_) => &self.stats.component_oversized,
+                };
+                Stats::add(counter, 1);
+                slot.instance = None;
+                slot.health.failures += 1;
+                slot.health.retry_at = Some(Instant::now() + backoff(slot.health.failures));
+                Err(error.to_string())
+            }
+        }
     }
 
     /// Exports a batch, or keeps it for retry when the exporter fails. Order is kept: while

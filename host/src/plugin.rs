@@ -15,6 +15,7 @@ use wasmtime::component::{Component, Linker, ResourceTable};
 use wasmtime::{Engine, Store, StoreLimits, StoreLimitsBuilder};
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 
+use crate::bindings::policy::{PolicyInfo, PolicyPlugin, PolicyPluginPre};
 use crate::bindings::{LogLevel, MapperPlugin, MapperPluginPre, PluginInfo, types};
 use crate::error::{Error, Result};
 
@@ -98,6 +99,15 @@ pub fn default_mapper_bytes() -> &'static [u8] {
     include_bytes!(env!("AGENTRACE_DEFAULT_MAPPER"))
 }
 
+/// The policies shipped with agentrace, all in one embedded component (`policies/`) that reads
+/// its `policy` configuration key to know which one it is.
+pub const BUILTIN_POLICIES: [&str; 3] = ["redact", "drop-content", "truncate"];
+
+/// The built-in policies component, built from `policies/` and embedded at compile time.
+pub fn builtin_policies_bytes() -> &'static [u8] {
+    include_bytes!(env!("AGENTRACE_BUILTIN_POLICIES"))
+}
+
 /// Compiles component bytes, rejecting core modules and invalid binaries with a clear message.
 pub fn compile(bytes: &[u8]) -> Result<Component> {
     // Preamble: `\0asm`, then a 16-bit version and a 16-bit layer (0 core module, 1 component).
@@ -122,12 +132,15 @@ pub fn compile(bytes: &[u8]) -> Result<Component> {
 pub enum World {
     /// `agentrace:plugin/mapper-plugin`: exports `mapper`.
     Mapper,
+    /// `agentrace:plugin/policy-plugin`: exports `policy`.
+    Policy,
 }
 
 impl std::fmt::Display for World {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             World::Mapper => write!(f, "{WIT_PACKAGE}/mapper-plugin@{WIT_VERSION}"),
+            World::Policy => write!(f, "{WIT_PACKAGE}/policy-plugin@{WIT_VERSION}"),
         }
     }
 }
@@ -137,8 +150,12 @@ impl std::fmt::Display for World {
 pub fn identify_world(component: &Component) -> Result<World> {
     let exports = item_names(component, Side::Exports)?;
     let mapper = format!("{WIT_PACKAGE}/mapper@{WIT_VERSION}");
+    let policy = format!("{WIT_PACKAGE}/policy@{WIT_VERSION}");
     if exports.contains(&mapper) {
         return Ok(World::Mapper);
+    }
+    if exports.contains(&policy) {
+        return Ok(World::Policy);
     }
     let prefix = format!("{WIT_PACKAGE}/");
     if let Some(other) = exports.iter().find(|e| e.starts_with(&prefix)) {
@@ -157,7 +174,8 @@ pub fn identify_world(component: &Component) -> Result<World> {
         exports.join(", ")
     };
     Err(Error::WrongWorld(format!(
-        "it implements no agentrace world: expected an export `{mapper}`, found {listed}"
+        "it implements no agentrace world: expected an export `{mapper}` or `{policy}`, \
+         found {listed}"
     )))
 }
 
@@ -168,6 +186,19 @@ pub enum Side {
     Imports,
     /// What the component offers.
     Exports,
+}
+
+/// Checks that `component` exports `agentrace:plugin/<interface>` in this host's version, or
+/// says which world it implements instead.
+fn require_export(component: &Component, interface: &str) -> Result<()> {
+    let world = identify_world(component)?;
+    let wanted = format!("{WIT_PACKAGE}/{interface}@{WIT_VERSION}");
+    if item_names(component, Side::Exports)?.contains(&wanted) {
+        return Ok(());
+    }
+    Err(Error::WrongWorld(format!(
+        "it implements {world}, but this role needs an export `{wanted}`"
+    )))
 }
 
 /// Lists the names of a component's imports or exports, for diagnostics.
@@ -333,19 +364,11 @@ impl MapperComponent {
         limits: Limits,
         grants: Grants,
     ) -> Result<Self> {
-        identify_world(component)?;
-        let engine = engine()?;
-        let mut linker = Linker::<PluginState>::new(engine);
-        wasmtime_wasi::p2::add_to_linker_sync(&mut linker)
-            .map_err(|e| Error::Engine(format!("{e:#}")))?;
-        MapperPlugin::add_to_linker::<_, wasmtime::component::HasSelf<_>>(&mut linker, |s| s)
-            .map_err(|e| Error::Engine(format!("{e:#}")))?;
-        let instance_pre = linker.instantiate_pre(component).map_err(|e| {
-            Error::WrongWorld(format!(
-                "it imports something this host does not offer: {e:#}"
-            ))
+        require_export(component, "mapper")?;
+        let linker = linker(|l| {
+            MapperPlugin::add_to_linker::<_, wasmtime::component::HasSelf<_>>(l, |s| s)
         })?;
-        let pre = MapperPluginPre::new(instance_pre).map_err(|e| {
+        let pre = MapperPluginPre::new(instantiate_pre(&linker, component)?).map_err(|e| {
             Error::WrongWorld(format!("its exports do not match the mapper world: {e:#}"))
         })?;
         Ok(Self {
@@ -360,17 +383,7 @@ impl MapperComponent {
     /// A fresh instance. Calls `info` and maps an empty batch so that a component that traps
     /// at start or rejects its configuration fails here, with its message, not on live data.
     pub fn instantiate(&self) -> Result<MapperInstance> {
-        let engine = engine()?;
-        let state = PluginState::new(
-            self.config.clone(),
-            self.name.clone(),
-            &self.limits,
-            &self.grants,
-        )?;
-        let mut store = Store::new(engine, state);
-        store.limiter(|s| &mut s.limiter);
-        let ticks = deadline_ticks(self.limits.call_deadline);
-        store.set_epoch_deadline(ticks);
+        let (mut store, ticks) = new_store(&self.config, &self.name, &self.limits, &self.grants)?;
         let bindings = self
             .pre
             .instantiate(&mut store)
@@ -403,6 +416,44 @@ fn trap_reason(error: &wasmtime::Error) -> String {
         Some(trap) => trap.to_string(),
         None => error.root_cause().to_string(),
     }
+}
+
+/// A store for one instance: its host state, memory limiter and first call deadline.
+fn new_store(
+    config: &Arc<BTreeMap<String, String>>,
+    name: &Arc<str>,
+    limits: &Limits,
+    grants: &Grants,
+) -> Result<(Store<PluginState>, u64)> {
+    let state = PluginState::new(config.clone(), name.clone(), limits, grants)?;
+    let mut store = Store::new(engine()?, state);
+    store.limiter(|s| &mut s.limiter);
+    let ticks = deadline_ticks(limits.call_deadline);
+    store.set_epoch_deadline(ticks);
+    Ok((store, ticks))
+}
+
+/// A linker offering WASI (with nothing granted unless the state says so) and the host
+/// interface, set up by `add_world` for one world.
+fn linker(
+    add_world: impl FnOnce(&mut Linker<PluginState>) -> wasmtime::Result<()>,
+) -> Result<Linker<PluginState>> {
+    let mut linker = Linker::<PluginState>::new(engine()?);
+    wasmtime_wasi::p2::add_to_linker_sync(&mut linker)
+        .map_err(|e| Error::Engine(format!("{e:#}")))?;
+    add_world(&mut linker).map_err(|e| Error::Engine(format!("{e:#}")))?;
+    Ok(linker)
+}
+
+fn instantiate_pre(
+    linker: &Linker<PluginState>,
+    component: &Component,
+) -> Result<wasmtime::component::InstancePre<PluginState>> {
+    linker.instantiate_pre(component).map_err(|e| {
+        Error::WrongWorld(format!(
+            "it imports something this host does not offer: {e:#}"
+        ))
+    })
 }
 
 fn deadline_ticks(deadline: Duration) -> u64 {
@@ -489,5 +540,139 @@ impl MapperInstance {
             )));
         }
         Ok(batch)
+    }
+}
+
+/// A compiled, type-checked policy component from which instances are made.
+#[derive(Clone)]
+pub struct PolicyComponent {
+    pre: PolicyPluginPre<PluginState>,
+    config: Arc<BTreeMap<String, String>>,
+    limits: Limits,
+    grants: Grants,
+    name: Arc<str>,
+}
+
+impl PolicyComponent {
+    /// Type-checks `component` against the policy world and links it with the host imports.
+    /// `name` labels the policy in logs, counters and the fail-closed marker.
+    pub fn new(
+        component: &Component,
+        name: &str,
+        config: BTreeMap<String, String>,
+        limits: Limits,
+        grants: Grants,
+    ) -> Result<Self> {
+        require_export(component, "policy")?;
+        let linker = linker(|l| {
+            PolicyPlugin::add_to_linker::<_, wasmtime::component::HasSelf<_>>(l, |s| s)
+        })?;
+        let pre = PolicyPluginPre::new(instantiate_pre(&linker, component)?).map_err(|e| {
+            Error::WrongWorld(format!("its exports do not match the policy world: {e:#}"))
+        })?;
+        Ok(Self {
+            pre,
+            config: Arc::new(config),
+            limits,
+            grants,
+            name: Arc::from(name),
+        })
+    }
+
+    /// The name the policy was configured under.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// A fresh instance. Calls `info` and applies an empty batch, so that a policy that traps
+    /// at start or rejects its configuration fails here, with its message.
+    pub fn instantiate(&self) -> Result<PolicyInstance> {
+        let (mut store, ticks) = new_store(&self.config, &self.name, &self.limits, &self.grants)?;
+        let bindings = self
+            .pre
+            .instantiate(&mut store)
+            .map_err(|e| Error::ComponentStart(format!("policy `{}`: {e:#}", self.name)))?;
+        let mut instance = PolicyInstance {
+            store,
+            bindings,
+            deadline_ticks: ticks,
+            calls: 0,
+            limits: self.limits,
+            info: None,
+        };
+        instance.store.set_epoch_deadline(ticks);
+        let info = instance
+            .bindings
+            .agentrace_plugin_policy()
+            .call_info(&mut instance.store)
+            .map_err(|e| Error::ComponentStart(format!("policy `{}`: {e:#}", self.name)))?;
+        instance.info = Some(info);
+        instance
+            .apply(&[])
+            .map_err(|e| Error::ComponentStart(format!("policy `{}` {e}", self.name)))?;
+        instance.calls = 0;
+        Ok(instance)
+    }
+}
+
+/// One live instance of a policy component.
+pub struct PolicyInstance {
+    store: Store<PluginState>,
+    bindings: PolicyPlugin,
+    deadline_ticks: u64,
+    calls: u64,
+    limits: Limits,
+    info: Option<PolicyInfo>,
+}
+
+impl PolicyInstance {
+    /// What the component said about itself.
+    pub fn info(&self) -> Option<&PolicyInfo> {
+        self.info.as_ref()
+    }
+
+    /// Whether the limits say this instance should be replaced before its next call.
+    pub fn due_for_recycling(&self) -> bool {
+        self.limits
+            .recycle_after_calls
+            .is_some_and(|n| self.calls >= n)
+            || self
+                .limits
+                .recycle_above_memory_bytes
+                .is_some_and(|bytes| self.store.data().limiter.peak_memory > bytes)
+    }
+
+    /// Applies the policy to one batch within the call deadline. Output that names a span the
+    /// input did not have, or more spans than came in, is refused.
+    pub fn apply(
+        &mut self,
+        spans: &[types::OtelSpan],
+    ) -> std::result::Result<Vec<types::OtelSpan>, CallError> {
+        self.calls += 1;
+        self.store.set_epoch_deadline(self.deadline_ticks);
+        let output = match self
+            .bindings
+            .agentrace_plugin_policy()
+            .call_apply(&mut self.store, spans)
+        {
+            Ok(Ok(output)) => output,
+            Ok(Err(message)) => return Err(CallError::Rejected(message)),
+            Err(trap) => return Err(CallError::Trap(trap_reason(&trap))),
+        };
+        if output.len() > spans.len() {
+            return Err(CallError::Oversized(format!(
+                "{} spans out for {} in",
+                output.len(),
+                spans.len()
+            )));
+        }
+        let known: std::collections::HashSet<u64> = spans.iter().map(|s| s.span_id).collect();
+        if let Some(stranger) = output.iter().find(|s| !known.contains(&s.span_id)) {
+            return Err(CallError::Oversized(format!(
+                "span {:016x} was not in the input",
+                stranger.span_id
+            )));
+        }
+        Ok(output)
     }
 }

@@ -89,6 +89,12 @@ counters! {
     spans_dropped_buffer_full => "agentrace.spans.dropped", "reason" = "export_buffer_full";
     /// Spans still unexported when the shutdown deadline passed.
     spans_dropped_at_shutdown => "agentrace.spans.dropped", "reason" = "shutdown_deadline";
+    /// Spans a policy chose not to pass on (sampling, filtering).
+    spans_dropped_by_policy => "agentrace.spans.dropped", "reason" = "policy";
+    /// Spans exported with their content stripped because a policy failed (fail closed).
+    spans_failed_closed => "agentrace.spans.failed_closed";
+    /// Batches a policy failed on (trap, deadline, memory, error, invalid output, backoff).
+    policy_failures => "agentrace.policy.failures";
     /// Spans mapped by the built-in fallback because the component failed or was backing off.
     spans_fallback_mapped => "agentrace.spans.fallback";
     /// Export attempts that failed (their spans wait in the retry buffer).
@@ -135,6 +141,7 @@ impl StatsSnapshot {
     pub fn spans_accounted(&self) -> u64 {
         self.spans_exported
             + self.spans_rejected_by_mapper
+            + self.spans_dropped_by_policy
             + self.spans_dropped_buffer_full
             + self.spans_dropped_at_shutdown
     }

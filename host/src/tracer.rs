@@ -16,10 +16,88 @@ use crate::error::{Error, Result};
 use crate::events::{Lifecycle, Operation, Parent, now_nanos};
 use crate::export::{ExportTarget, build_sinks};
 use crate::ids::{SpanContext, SpanId, TraceId};
-use crate::pipeline::{BatchSettings, Message, Worker};
-use crate::plugin::{self, Grants, Limits, MapperComponent};
+use crate::pipeline::{BatchSettings, Message, PolicySlot, Worker};
+use crate::plugin::{self, Grants, Limits, MapperComponent, PolicyComponent};
 use crate::record::{Attributes, SpanFields};
 use crate::stats::{Stats, StatsSnapshot};
+
+/// A policy in the chain, with its configuration.
+#[derive(Debug, Clone)]
+pub struct Policy {
+    /// Where the component comes from.
+    pub source: PolicySource,
+    /// Its configuration, read by the component through `host.config`.
+    pub config: BTreeMap<String, String>,
+}
+
+/// Where a policy component comes from.
+#[derive(Debug, Clone)]
+pub enum PolicySource {
+    /// A policy shipped with agentrace: `redact`, `drop-content` or `truncate`.
+    Builtin(String),
+    /// A `.wasm` component file implementing `agentrace:plugin/policy-plugin`.
+    File(PathBuf),
+}
+
+impl Policy {
+    /// A shipped policy (`redact`, `drop-content`, `truncate`) with no configuration.
+    pub fn builtin(name: impl Into<String>) -> Self {
+        Self {
+            source: PolicySource::Builtin(name.into()),
+            config: BTreeMap::new(),
+        }
+    }
+
+    /// A policy component from a file.
+    pub fn file(path: impl Into<PathBuf>) -> Self {
+        Self {
+            source: PolicySource::File(path.into()),
+            config: BTreeMap::new(),
+        }
+    }
+
+    /// Adds one configuration value.
+    pub fn with_config(mut self, key: impl Into<String>, value: impl Into<String>) -> Self {
+        self.config.insert(key.into(), value.into());
+        self
+    }
+
+    /// The name used in logs, counters and the fail-closed marker: the built-in name, or the
+    /// file's stem.
+    pub fn name(&self) -> String {
+        match &self.source {
+            PolicySource::Builtin(name) => name.clone(),
+            PolicySource::File(path) => path
+                .file_stem()
+                .map(|s| s.to_string_lossy().into_owned())
+                .unwrap_or_else(|| path.display().to_string()),
+        }
+    }
+
+    fn component(&self, limits: Limits, grants: &Grants) -> Result<PolicyComponent> {
+        let mut config = self.config.clone();
+        let bytes: Vec<u8> = match &self.source {
+            PolicySource::Builtin(name) => {
+                if !plugin::BUILTIN_POLICIES.contains(&name.as_str()) {
+                    return Err(Error::WrongWorld(format!(
+                        "no built-in policy `{name}`: choose one of {}",
+                        plugin::BUILTIN_POLICIES.join(", ")
+                    )));
+                }
+                config.insert("policy".to_string(), name.clone());
+                plugin::builtin_policies_bytes().to_vec()
+            }
+            PolicySource::File(path) => {
+                std::fs::read(path).map_err(|source| Error::ReadComponent {
+                    path: path.clone(),
+                    source,
+                })?
+            }
+        };
+        let component = plugin::compile(&bytes)?;
+        PolicyComponent::new(&component, &self.name(), config, limits, grants.clone())
+    }
+}
 
 /// Which mapper component to load.
 #[derive(Debug, Clone)]
@@ -51,6 +129,7 @@ pub struct TracerBuilder {
     grants: Grants,
     export_buffer_spans: usize,
     observer: Option<InMemorySpanExporter>,
+    policies: Vec<Policy>,
 }
 
 impl Default for TracerBuilder {
@@ -76,6 +155,7 @@ impl Default for TracerBuilder {
             grants: Grants::default(),
             export_buffer_spans: 100_000,
             observer: None,
+            policies: Vec::new(),
         }
     }
 }
@@ -152,6 +232,13 @@ impl TracerBuilder {
         self
     }
 
+    /// Appends a policy to the chain; policies run in the order they are added, after the
+    /// mapper and before export.
+    pub fn with_policy(mut self, policy: Policy) -> Self {
+        self.policies.push(policy);
+        self
+    }
+
     /// Grants components capabilities (environment variables, read-only directories, network).
     /// The default grants nothing.
     pub fn with_grants(mut self, grants: Grants) -> Self {
@@ -204,6 +291,12 @@ impl TracerBuilder {
             self.grants.clone(),
         )?;
         let instance = mapper.instantiate()?;
+        let mut policies = Vec::with_capacity(self.policies.len());
+        for policy in &self.policies {
+            let component = policy.component(self.limits, &self.grants)?;
+            let instance = component.instantiate()?;
+            policies.push(PolicySlot::new(component, instance));
+        }
 
         let mut resource = Resource::builder();
         if let Some(name) = &self.service_name {
@@ -242,6 +335,7 @@ impl TracerBuilder {
             resource,
             runtime,
             self.observer,
+            policies,
         );
         let handle = std::thread::Builder::new()
             .name("agentrace-worker".into())

@@ -7,7 +7,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use agentrace::opentelemetry_sdk::trace::InMemorySpanExporter;
-use agentrace::{ExportTarget, OtlpProtocol, Tracer, events, plugin};
+use agentrace::{ExportTarget, OtlpProtocol, Policy, Tracer, events, plugin};
 use anyhow::{Context, bail};
 use clap::{Parser, Subcommand};
 
@@ -58,6 +58,11 @@ struct ReplayArgs {
     /// Names for concepts the spec lacks: `semconv` (agentrace.*) or `ag2` (AG2's own).
     #[arg(long, value_name = "MODE")]
     compat: Option<String>,
+    /// A policy to run after the mapper, in order (repeatable): a built-in name (`redact`,
+    /// `drop-content`, `truncate`) or a `.wasm` file, optionally followed by `:key=value,...`
+    /// configuration, e.g. `redact:action=hash,hash-key=$KEY`.
+    #[arg(long = "policy", value_name = "NAME_OR_FILE[:KEY=VALUE,...]")]
+    policies: Vec<String>,
     /// A mapper configuration value, `key=value` (repeatable).
     #[arg(long = "config", value_name = "KEY=VALUE")]
     configs: Vec<String>,
@@ -164,6 +169,9 @@ fn replay(args: ReplayArgs) -> anyhow::Result<ExitCode> {
     if let Some(name) = &args.service_name {
         builder = builder.with_service_name(name);
     }
+    for spec in &args.policies {
+        builder = builder.with_policy(parse_policy(spec)?);
+    }
     let limits = plugin::Limits {
         call_deadline: Duration::from_millis(args.call_deadline_ms),
         max_memory_bytes: args.max_memory_mib << 20,
@@ -264,6 +272,26 @@ fn replay(args: ReplayArgs) -> anyhow::Result<ExitCode> {
     } else {
         ExitCode::from(1)
     })
+}
+
+/// Parses `NAME_OR_FILE[:key=value,...]`.
+fn parse_policy(spec: &str) -> anyhow::Result<Policy> {
+    let (source, settings) = match spec.split_once(':') {
+        Some((source, settings)) => (source, settings),
+        None => (spec, ""),
+    };
+    let mut policy = if source.ends_with(".wasm") {
+        Policy::file(source)
+    } else {
+        Policy::builtin(source)
+    };
+    for pair in settings.split(',').filter(|p| !p.trim().is_empty()) {
+        let (key, value) = pair
+            .split_once('=')
+            .with_context(|| format!("--policy `{spec}`: `{pair}` is not KEY=VALUE"))?;
+        policy = policy.with_config(key.trim(), value.trim());
+    }
+    Ok(policy)
 }
 
 fn check(path: &PathBuf) -> anyhow::Result<ExitCode> {

@@ -7,5 +7,6 @@ mod common;
 mod containment;
 mod otlp_receiver;
 mod pipeline;
+mod policies;
 mod schemas;
 mod vectors;

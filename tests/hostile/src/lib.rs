@@ -17,6 +17,11 @@
 //!
 //! Probe results are written on every span as `hostile.probe`: `denied: <error>` or
 //! `allowed: <what it got>`.
+//!
+//! It is a policy too (`apply`), with the same behaviours on non-empty batches, plus
+//! `stranger` (returns a span that was not in the input); otherwise it passes spans through
+//! unchanged, content and all, so that only the host's fail-closed handling stands between the
+//! content and the exporter.
 
 /// Bindings for the mapper world.
 #[allow(
@@ -26,8 +31,9 @@
 )]
 pub mod bindings {
     wit_bindgen::generate!({
-        path: "../../wit",
-        world: "mapper-plugin",
+        path: "wit",
+        world: "hostile",
+        generate_all,
         pub_export_macro: true,
     });
 }
@@ -37,6 +43,7 @@ use bindings::agentrace::plugin::types::{
     AgentSpan, Attribute, MappedBatch, OtelSpan, SpanKind, SpanStatus, Value,
 };
 use bindings::exports::agentrace::plugin::mapper::{Guest, PluginInfo};
+use bindings::exports::agentrace::plugin::policy::{Guest as PolicyGuest, PolicyInfo};
 
 /// The component's export.
 pub struct Hostile;
@@ -123,23 +130,9 @@ impl Guest for Hostile {
         }
         let behavior = host::config("behavior").unwrap_or_default();
         match behavior.as_str() {
-            "loop" => {
-                let mut spins = 0u64;
-                loop {
-                    spins = std::hint::black_box(spins.wrapping_add(1));
-                }
-            }
-            "memory" => {
-                let mut hoard: Vec<Vec<u8>> = Vec::new();
-                loop {
-                    hoard.push(std::hint::black_box(vec![1u8; 1 << 20]));
-                }
-            }
-            "panic" => panic!("the hostile mapper panics on purpose"),
-            "stack" => {
-                let mut trail = [0u64; 64];
-                let depth = recurse(0, &mut trail);
-                Ok(batch(vec![span(&records[0], Some(&depth.to_string()))]))
+            "loop" | "memory" | "panic" | "stack" => {
+                let depth = misbehave(&behavior).unwrap_or_default();
+                Ok(batch(vec![span(&records[0], Some(&depth))]))
             }
             "huge" => Ok(batch(vec![span(&records[0], None); 50_000])),
             "error" => Err("the hostile mapper refuses this batch".to_string()),
@@ -150,6 +143,60 @@ impl Guest for Hostile {
                 ))
             }
             _ => Ok(batch(records.iter().map(|r| span(r, None)).collect())),
+        }
+    }
+}
+
+/// Runs the misbehaviours shared by both roles; `None` when `behavior` is not one of them.
+fn misbehave(behavior: &str) -> Option<String> {
+    match behavior {
+        "loop" => {
+            let mut spins = 0u64;
+            loop {
+                spins = std::hint::black_box(spins.wrapping_add(1));
+            }
+        }
+        "memory" => {
+            let mut hoard: Vec<Vec<u8>> = Vec::new();
+            loop {
+                hoard.push(std::hint::black_box(vec![1u8; 1 << 20]));
+            }
+        }
+        "panic" => panic!("the hostile component panics on purpose"),
+        "stack" => {
+            let mut trail = [0u64; 64];
+            Some(recurse(0, &mut trail).to_string())
+        }
+        "error" => Some("error".to_string()),
+        _ => None,
+    }
+}
+
+impl PolicyGuest for Hostile {
+    fn info() -> PolicyInfo {
+        PolicyInfo {
+            name: "agentrace-hostile".to_string(),
+            version: env!("CARGO_PKG_VERSION").to_string(),
+        }
+    }
+
+    fn apply(spans: Vec<OtelSpan>) -> Result<Vec<OtelSpan>, String> {
+        if spans.is_empty() {
+            return Ok(spans);
+        }
+        let behavior = host::config("behavior").unwrap_or_default();
+        match behavior.as_str() {
+            "error" => Err("the hostile policy refuses this batch".to_string()),
+            "huge" => Ok(vec![spans[0].clone(); spans.len() + 1]),
+            "stranger" => {
+                let mut spans = spans;
+                spans[0].span_id ^= 0xdead_beef;
+                Ok(spans)
+            }
+            other => {
+                misbehave(other);
+                Ok(spans)
+            }
         }
     }
 }

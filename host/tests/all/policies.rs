@@ -1,0 +1,298 @@
+//! Redaction policies in the pipeline: no raw personal data of the corpus in the exported
+//! bytes, stable keyed hashes, chains in order, and fail-closed exports when a policy fails.
+
+use agentrace::{ExportTarget, Policy, StatsSnapshot, Tracer, TracerBuilder, events};
+
+use crate::common::{WAIT, ag2_example};
+
+/// Synthetic personal data and secrets, one of each kind the detectors know.
+const CORPUS: &[&str] = &[
+    "jane.doe@example.com",
+    "r.smith+ops@corp.example.org",
+    "+1 415-555-0132",
+    "+44 20 7946 0958",
+    "4111 1111 1111 1111",
+    "5500-0000-0000-0004",
+    "378282246310005",
+    "203.0.113.42",
+    "2001:db8:85a3::8a2e:370:7334",
+    "Bearer mF_9.B5f-4.1JqM",
+    "sk-proj-Abc123Def456Ghi789Jkl012Mno345",
+    "AKIAIOSFODNN7EXAMPLE",
+    "ghp_0123456789abcdefghijklmnopqrstuvwxyz",
+    "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.dozjgNryP4J3jVmNHl0w5N_XgL0n3I9PlFUP0THsR8U",
+    "DE89 3704 0044 0532 0130 00",
+    "GB82WEST12345698765432",
+];
+
+/// Events carrying the corpus in every place content can hide: messages, system instructions,
+/// tool arguments and results, human input, code output, summaries, runtime attributes, span
+/// events, and an error message.
+fn corpus_events() -> String {
+    let all = CORPUS.join(" / ");
+    let text = |t: &str| serde_json::json!([{"type": "text", "content": t}]);
+    let mut lines = Vec::new();
+    let mut push = |v: serde_json::Value| lines.push(v.to_string());
+    let trace = "0af7651916cd43dd8448eb211c80319c";
+    push(
+        serde_json::json!({"type": "start", "span_id": "0000000000000001", "trace_id": trace,
+        "operation": "conversation", "time": 1, "fields": {"agent": {"name": "user"},
+        "input_messages": [{"role": "user", "parts": text(&all)}],
+        "attributes": {"app.customer": CORPUS[0], "app.notes": CORPUS}}}),
+    );
+    push(
+        serde_json::json!({"type": "start", "span_id": "0000000000000002",
+        "parent_span_id": "0000000000000001", "operation": "chat", "time": 2,
+        "fields": {"provider": "openai", "request": {"model": "gpt-4o"},
+        "system_instructions": text(&format!("Escalate to {}", CORPUS[1])),
+        "input_messages": [{"role": "user", "parts": text(&all)}]}}),
+    );
+    push(
+        serde_json::json!({"type": "event", "span_id": "0000000000000002", "name": "chunk",
+        "time": 3, "attributes": {"chunk.text": all}}),
+    );
+    push(
+        serde_json::json!({"type": "end", "span_id": "0000000000000002", "time": 4,
+        "fields": {"output_messages": [{"role": "assistant", "parts": [
+            {"type": "text", "content": all},
+            {"type": "tool_call", "id": "c1", "name": "pay", "arguments": {"card": CORPUS[4], "iban": CORPUS[14], "nested": {"contact": CORPUS}}}]}],
+        "error": {"type": "ProviderError", "message": format!("rejected for {}", CORPUS[0])}}}),
+    );
+    push(
+        serde_json::json!({"type": "start", "span_id": "0000000000000003",
+        "parent_span_id": "0000000000000001", "operation": "execute_tool", "time": 5,
+        "fields": {"tool": {"name": "pay", "arguments": {"card": CORPUS[5], "all": CORPUS}}}}),
+    );
+    push(
+        serde_json::json!({"type": "end", "span_id": "0000000000000003", "time": 6,
+        "fields": {"tool": {"result": all}}}),
+    );
+    push(
+        serde_json::json!({"type": "start", "span_id": "0000000000000004",
+        "parent_span_id": "0000000000000001", "operation": "human_input", "time": 7,
+        "fields": {"agent": {"name": "user"}, "human_input": {"prompt": all, "response": all}}}),
+    );
+    push(serde_json::json!({"type": "end", "span_id": "0000000000000004", "time": 8}));
+    push(
+        serde_json::json!({"type": "start", "span_id": "0000000000000005",
+        "parent_span_id": "0000000000000001", "operation": "code_execution", "time": 9,
+        "fields": {"code_execution": {"code": format!("print('{all}')"), "output": all, "exit_code": 0}}}),
+    );
+    push(serde_json::json!({"type": "end", "span_id": "0000000000000005", "time": 10}));
+    push(
+        serde_json::json!({"type": "end", "span_id": "0000000000000001", "time": 11,
+        "fields": {"conversation": {"summary": all}, "output_messages": [{"role": "assistant", "parts": text(&all)}]}}),
+    );
+    lines.join("\n")
+}
+
+/// Replays `lines` with content capture on, writing OTLP/JSON to a file; returns the bytes.
+fn export(
+    lines: &str,
+    configure: impl FnOnce(TracerBuilder) -> TracerBuilder,
+) -> (String, StatsSnapshot) {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("out.jsonl");
+    let tracer = configure(
+        Tracer::builder()
+            .with_capture_content(true)
+            .with_block_when_full(true)
+            .with_export(ExportTarget::JsonFile(path.clone())),
+    )
+    .build()
+    .unwrap();
+    for line in lines.lines() {
+        tracer.report(events::decode_line(line).unwrap().unwrap());
+    }
+    tracer.shutdown(WAIT).unwrap();
+    (std::fs::read_to_string(&path).unwrap(), tracer.stats())
+}
+
+fn leaks<'a>(output: &str, corpus: &[&'a str]) -> Vec<&'a str> {
+    corpus
+        .iter()
+        .copied()
+        .filter(|value| output.contains(value))
+        .collect()
+}
+
+#[test]
+fn redact_leaves_no_raw_value_of_the_corpus_in_the_exported_bytes() {
+    // Without the policy every value reaches the output: the corpus is where it should be.
+    let (raw, _) = export(&corpus_events(), |b| b);
+    assert_eq!(leaks(&raw, CORPUS), CORPUS);
+
+    for action in ["mask", "hash"] {
+        let (redacted, stats) = export(&corpus_events(), |b| {
+            b.with_policy(
+                Policy::builtin("redact")
+                    .with_config("action", action)
+                    .with_config("hash-key", "test-key"),
+            )
+        });
+        assert_eq!(leaks(&redacted, CORPUS), Vec::<&str>::new(), "{action}");
+        assert_eq!(stats.spans_exported, 5);
+        assert_eq!(stats.policy_failures, 0);
+        assert!(redacted.contains("agentrace.redaction.count"));
+        // The content is still valid JSON in the parts format after redaction.
+        let exported: serde_json::Value =
+            serde_json::from_str(redacted.lines().next().unwrap()).unwrap();
+        let spans = exported["resourceSpans"][0]["scopeSpans"][0]["spans"]
+            .as_array()
+            .unwrap();
+        for span in spans {
+            for attribute in span["attributes"].as_array().unwrap() {
+                if attribute["key"] == "gen_ai.input.messages" {
+                    let text = attribute["value"]["stringValue"].as_str().unwrap();
+                    let messages: serde_json::Value = serde_json::from_str(text).unwrap();
+                    assert!(messages[0]["parts"][0]["content"].is_string());
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn redact_on_the_ag2_example_removes_its_personal_data() {
+    let example_pii = [
+        "jane.doe@example.com",
+        "DE89 3704 0044 0532 0130 00",
+        "+1 415-555-0132",
+    ];
+    let (raw, _) = export(&ag2_example(), |b| b);
+    assert_eq!(leaks(&raw, &example_pii), example_pii);
+    let (redacted, stats) = export(&ag2_example(), |b| b.with_policy(Policy::builtin("redact")));
+    assert_eq!(leaks(&redacted, &example_pii), Vec::<&str>::new());
+    assert_eq!(stats.spans_exported, 33);
+}
+
+#[test]
+fn keyed_hashes_are_stable_per_key() {
+    let hashed = |key: &str| {
+        let (out, _) = export(&corpus_events(), |b| {
+            b.with_policy(
+                Policy::builtin("redact")
+                    .with_config("action", "hash")
+                    .with_config("hash-key", key),
+            )
+        });
+        let start = out.find("[email:").expect("a hashed e-mail");
+        out[start..start + 40].to_string()
+    };
+    assert_eq!(hashed("k1"), hashed("k1"));
+    assert_ne!(hashed("k1"), hashed("k2"));
+}
+
+#[test]
+fn a_failing_policy_fails_closed() {
+    let hostile = std::fs::read(env!("AGENTRACE_HOSTILE_MAPPER")).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("hostile.wasm");
+    std::fs::write(&path, hostile).unwrap();
+    for behavior in ["error", "panic", "loop", "memory", "huge", "stranger"] {
+        let (output, stats) = export(&corpus_events(), |b| {
+            b.with_limits(agentrace::plugin::Limits {
+                call_deadline: std::time::Duration::from_millis(200),
+                max_memory_bytes: 32 << 20,
+                ..Default::default()
+            })
+            .with_policy(Policy::file(&path).with_config("behavior", behavior))
+        });
+        assert_eq!(
+            leaks(&output, CORPUS),
+            Vec::<&str>::new(),
+            "{behavior} leaked"
+        );
+        assert_eq!(stats.spans_exported, 5, "{behavior}: {stats:?}");
+        assert_eq!(stats.spans_failed_closed, 5, "{behavior}: {stats:?}");
+        assert!(stats.policy_failures >= 1, "{behavior}");
+        assert!(
+            output.contains(r#""key":"agentrace.policy.failed","value":{"stringValue":"hostile"}"#)
+        );
+        assert!(
+            stats
+                .recent_errors
+                .iter()
+                .any(|e| e.contains("policy `hostile`"))
+        );
+    }
+    // A policy that passes everything through is not a failure: content goes out as it came.
+    let (output, stats) = export(&corpus_events(), |b| {
+        b.with_policy(Policy::file(&path).with_config("behavior", "pass"))
+    });
+    assert_eq!(stats.policy_failures, 0);
+    assert_eq!(leaks(&output, CORPUS), CORPUS);
+}
+
+#[test]
+fn chains_run_in_order_and_shape_is_kept() {
+    let (output, stats) = export(&corpus_events(), |b| {
+        b.with_policy(Policy::builtin("truncate").with_config("max-bytes", "300"))
+            .with_policy(Policy::builtin("drop-content"))
+    });
+    assert_eq!(stats.policy_failures, 0);
+    assert!(!output.contains(r#""key":"gen_ai.input.messages""#));
+    assert!(
+        output.contains(
+            r#""key":"agentrace.dropped.gen_ai.input.messages.bytes","value":{"intValue":"300"}"#
+        ),
+        "{output}"
+    );
+    assert!(output.contains("agentrace.dropped.gen_ai.input.messages.roles"));
+    assert!(output.contains("agentrace.truncated.keys"));
+
+    let (output, _) = export(&corpus_events(), |b| {
+        b.with_policy(Policy::builtin("redact"))
+            .with_policy(Policy::builtin("truncate").with_config("max-bytes", "256"))
+    });
+    let exported: serde_json::Value = serde_json::from_str(output.lines().next().unwrap()).unwrap();
+    let mut checked = 0;
+    for span in exported["resourceSpans"][0]["scopeSpans"][0]["spans"]
+        .as_array()
+        .unwrap()
+    {
+        for attribute in span["attributes"].as_array().unwrap() {
+            if let Some(text) = attribute["value"]["stringValue"].as_str()
+                && attribute["key"].as_str().unwrap().starts_with("gen_ai.")
+                && (text.starts_with('[') || text.starts_with('{'))
+            {
+                assert!(text.len() <= 256, "{}: {}", attribute["key"], text.len());
+                serde_json::from_str::<serde_json::Value>(text).unwrap();
+                checked += 1;
+            }
+        }
+    }
+    assert!(checked >= 5, "{checked}");
+}
+
+#[test]
+fn policy_mistakes_fail_at_build_with_the_reason() {
+    let err = |policy: Policy| {
+        Tracer::builder()
+            .with_policy(policy)
+            .build()
+            .unwrap_err()
+            .to_string()
+    };
+    let message = err(Policy::builtin("redactt"));
+    assert!(
+        message
+            .contains("no built-in policy `redactt`: choose one of redact, drop-content, truncate"),
+        "{message}"
+    );
+    let message = err(Policy::builtin("redact").with_config("action", "hash"));
+    assert!(message.contains("needs a `hash-key`"), "{message}");
+    let message = err(Policy::builtin("truncate").with_config("max-bytes", "lots"));
+    assert!(
+        message.contains("config `max-bytes`: expected a number of bytes, got `lots`"),
+        "{message}"
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let mapper = dir.path().join("mapper.wasm");
+    std::fs::write(&mapper, agentrace::plugin::default_mapper_bytes()).unwrap();
+    let message = err(Policy::file(&mapper));
+    assert!(
+        message.contains("this role needs an export `agentrace:plugin/policy@0.1.0`"),
+        "{message}"
+    );
+}

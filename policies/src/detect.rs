@@ -1,0 +1,264 @@
+//! Detectors of personal data and secrets in text: e-mail addresses, phone numbers, credit card
+//! numbers (Luhn-checked), IPv4 and IPv6 addresses, bearer tokens, common API-key formats, JWTs
+//! and IBANs (mod-97-checked). Regular expressions find candidates; checksums and parsers
+//! confirm them, so that order numbers are not taken for cards.
+
+use std::sync::OnceLock;
+
+use regex::Regex;
+
+/// One kind of sensitive value.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Kind {
+    /// A JSON Web Token.
+    Jwt,
+    /// `Bearer <token>` in a header or text.
+    BearerToken,
+    /// A provider API key (OpenAI, Anthropic, AWS, GitHub, Slack, Google).
+    ApiKey,
+    /// An e-mail address.
+    Email,
+    /// A payment card number that passes the Luhn check.
+    CreditCard,
+    /// An IBAN that passes the mod-97 check.
+    Iban,
+    /// An IPv6 address.
+    Ipv6,
+    /// An IPv4 address.
+    Ipv4,
+    /// A phone number written with separators or a country code.
+    Phone,
+}
+
+impl Kind {
+    /// Every detector, in the order they run (the most specific first).
+    pub const ALL: [Kind; 9] = [
+        Kind::Jwt,
+        Kind::BearerToken,
+        Kind::ApiKey,
+        Kind::Email,
+        Kind::CreditCard,
+        Kind::Iban,
+        Kind::Ipv6,
+        Kind::Ipv4,
+        Kind::Phone,
+    ];
+
+    /// The name used in configuration and in replacements.
+    pub fn name(self) -> &'static str {
+        match self {
+            Kind::Jwt => "jwt",
+            Kind::BearerToken => "bearer_token",
+            Kind::ApiKey => "api_key",
+            Kind::Email => "email",
+            Kind::CreditCard => "credit_card",
+            Kind::Iban => "iban",
+            Kind::Ipv6 => "ipv6",
+            Kind::Ipv4 => "ipv4",
+            Kind::Phone => "phone",
+        }
+    }
+
+    /// The kind named `name`.
+    pub fn from_name(name: &str) -> Option<Kind> {
+        Kind::ALL.into_iter().find(|k| k.name() == name)
+    }
+
+    fn pattern(self) -> &'static str {
+        match self {
+            Kind::Jwt => r"\beyJ[A-Za-z0-9_-]{2,}\.eyJ[A-Za-z0-9_-]{2,}\.[A-Za-z0-9_-]+",
+            Kind::BearerToken => r"(?i)\bbearer\s+[A-Za-z0-9\-._~+/]{8,}=*",
+            Kind::ApiKey => {
+                r"\b(?:sk-(?:ant-|proj-)?[A-Za-z0-9_-]{20,}|AKIA[0-9A-Z]{16}|gh[pousr]_[A-Za-z0-9]{36}|github_pat_[A-Za-z0-9_]{22,}|xox[abprs]-[A-Za-z0-9-]{10,}|AIza[0-9A-Za-z_-]{35})"
+            }
+            Kind::Email => r"[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}",
+            Kind::CreditCard => r"\b\d(?:[ -]?\d){12,18}\b",
+            Kind::Iban => r"\b[A-Z]{2}\d{2}(?: ?[A-Z0-9]){11,30}\b",
+            Kind::Ipv6 => r"(?i)[0-9a-f]{0,4}(?::[0-9a-f]{0,4}){2,7}(?:%[0-9a-z]+)?",
+            Kind::Ipv4 => {
+                r"\b(?:(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\.){3}(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\b"
+            }
+            Kind::Phone => {
+                r"(?:\+\d{1,3}[ .-]?)?(?:\(\d{1,4}\)[ .-]?|\d{1,4}[ .-])\d{2,4}[ .-]\d{2,4}(?:[ .-]\d{2,4})?\b"
+            }
+        }
+    }
+
+    fn regex(self) -> &'static Regex {
+        static COMPILED: OnceLock<Vec<Regex>> = OnceLock::new();
+        let all = COMPILED.get_or_init(|| {
+            Kind::ALL
+                .iter()
+                .map(|k| Regex::new(k.pattern()).expect("detector patterns are valid"))
+                .collect()
+        });
+        &all[Kind::ALL.iter().position(|k| *k == self).expect("listed")]
+    }
+
+    /// Whether a candidate the pattern found is really of this kind.
+    fn confirms(self, candidate: &str) -> bool {
+        match self {
+            Kind::CreditCard => luhn(candidate),
+            Kind::Iban => iban_checksum(candidate),
+            Kind::Ipv6 => {
+                let address = candidate.split('%').next().unwrap_or(candidate);
+                address.matches(':').count() >= 2 && address.parse::<std::net::Ipv6Addr>().is_ok()
+            }
+            Kind::Phone => {
+                let digits = candidate.chars().filter(char::is_ascii_digit).count();
+                (7..=15).contains(&digits)
+            }
+            _ => true,
+        }
+    }
+}
+
+/// The Luhn checksum of the digits in `text` (13 to 19 digits).
+pub fn luhn(text: &str) -> bool {
+    let digits: Vec<u32> = text.chars().filter_map(|c| c.to_digit(10)).collect();
+    if !(13..=19).contains(&digits.len()) {
+        return false;
+    }
+    let sum: u32 = digits
+        .iter()
+        .rev()
+        .enumerate()
+        .map(|(i, &d)| {
+            if i % 2 == 1 {
+                let doubled = d * 2;
+                if doubled > 9 { doubled - 9 } else { doubled }
+            } else {
+                d
+            }
+        })
+        .sum();
+    sum.is_multiple_of(10)
+}
+
+/// The ISO 13616 mod-97 check of an IBAN (spaces ignored).
+pub fn iban_checksum(text: &str) -> bool {
+    let compact: String = text.chars().filter(|c| !c.is_whitespace()).collect();
+    if !(15..=34).contains(&compact.len()) {
+        return false;
+    }
+    let (head, tail) = compact.split_at(4);
+    let mut remainder: u64 = 0;
+    for c in tail.chars().chain(head.chars()) {
+        let value = match c.to_digit(36) {
+            Some(v) => v as u64,
+            None => return false,
+        };
+        remainder = if value < 10 {
+            (remainder * 10 + value) % 97
+        } else {
+            (remainder * 100 + value) % 97
+        };
+    }
+    remainder == 1
+}
+
+/// One finding: where, and what kind.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Finding {
+    /// Byte range in the text.
+    pub range: std::ops::Range<usize>,
+    /// What was found.
+    pub kind: Kind,
+}
+
+/// Finds every confirmed value of the `kinds` in `text`, without overlaps (earlier kinds in
+/// [`Kind::ALL`] win), in text order.
+pub fn find(text: &str, kinds: &[Kind]) -> Vec<Finding> {
+    let mut findings: Vec<Finding> = Vec::new();
+    for kind in Kind::ALL.into_iter().filter(|k| kinds.contains(k)) {
+        for m in kind.regex().find_iter(text) {
+            let range = m.range();
+            let overlaps = findings
+                .iter()
+                .any(|f| f.range.start < range.end && range.start < f.range.end);
+            if !overlaps && kind.confirms(m.as_str()) {
+                findings.push(Finding { range, kind });
+            }
+        }
+    }
+    findings.sort_by_key(|f| f.range.start);
+    findings
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn kinds_in(text: &str) -> Vec<(&'static str, String)> {
+        find(text, &Kind::ALL)
+            .into_iter()
+            .map(|f| (f.kind.name(), text[f.range].to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn finds_each_kind() {
+        let cases = [
+            (
+                "mail me at jane.doe+work@example.co.uk today",
+                "email",
+                "jane.doe+work@example.co.uk",
+            ),
+            (
+                "card 4111 1111 1111 1111 exp 12/29",
+                "credit_card",
+                "4111 1111 1111 1111",
+            ),
+            ("server 192.168.10.25 is up", "ipv4", "192.168.10.25"),
+            (
+                "v6 2001:db8::8a2e:370:7334 here",
+                "ipv6",
+                "2001:db8::8a2e:370:7334",
+            ),
+            (
+                "Authorization: Bearer abcDEF123456789.xyz",
+                "bearer_token",
+                "Bearer abcDEF123456789.xyz",
+            ),
+            (
+                "key sk-proj-abcdefghijklmnopqrstuvwx1234",
+                "api_key",
+                "sk-proj-abcdefghijklmnopqrstuvwx1234",
+            ),
+            (
+                "aws AKIAIOSFODNN7EXAMPLE",
+                "api_key",
+                "AKIAIOSFODNN7EXAMPLE",
+            ),
+            (
+                "iban DE89 3704 0044 0532 0130 00 ok",
+                "iban",
+                "DE89 3704 0044 0532 0130 00",
+            ),
+            ("call +1 415-555-0132 now", "phone", "+1 415-555-0132"),
+        ];
+        for (text, kind, value) in cases {
+            assert_eq!(kinds_in(text), [(kind, value.to_string())], "{text}");
+        }
+        let jwt = "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.dozjgNryP4J3jVmNHl0w5N_XgL0n3I9PlFUP0THsR8U";
+        assert_eq!(
+            kinds_in(&format!("token {jwt}")),
+            [("jwt", jwt.to_string())]
+        );
+    }
+
+    #[test]
+    fn checksums_reject_lookalikes() {
+        assert!(kinds_in("order 4111 1111 1111 1112 shipped").is_empty());
+        // A failed IBAN checksum is not an IBAN (its digit groups may still look like a phone
+        // number, which errs on the side of redacting).
+        assert!(
+            !kinds_in("ref DE00 3704 0044 0532 0130 00")
+                .iter()
+                .any(|(k, _)| *k == "iban")
+        );
+        assert!(kinds_in("version 1.2.3 and 300.1.1.1").is_empty());
+        assert!(kinds_in("the ratio is 3:4 and 10:30").is_empty());
+        assert!(kinds_in("plain text without secrets").is_empty());
+    }
+}

@@ -1,0 +1,86 @@
+//! The policies shipped with agentrace, in one component. The operator's `policy` configuration
+//! value says which one an instance is (the host sets it when a built-in policy is chosen by
+//! name):
+//!
+//! - `redact` ([`redact`]): allowed keys, blocked key and value patterns, built-in detectors of
+//!   personal data and secrets, masking or keyed hashing, inside JSON content too;
+//! - `drop-content` ([`drop_content`]): removes content attributes, keeping their shape;
+//! - `truncate` ([`truncate`]): caps attribute sizes, keeping JSON valid.
+//!
+//! Configuration is read and checked on every batch; a bad value is an error for the batch,
+//! which the host turns into a fail-closed export and reports with the message.
+
+pub mod content;
+pub mod detect;
+pub mod drop_content;
+pub mod redact;
+pub mod truncate;
+
+/// Bindings generated from `wit/`.
+#[allow(
+    missing_docs,
+    unsafe_code,
+    reason = "generated code: the canonical ABI glue is unsafe; the WIT carries the documentation"
+)]
+pub mod bindings {
+    wit_bindgen::generate!({
+        path: "../wit",
+        world: "policy-plugin",
+        additional_derives: [PartialEq],
+        pub_export_macro: true,
+    });
+}
+
+use bindings::agentrace::plugin::host;
+use bindings::agentrace::plugin::types::OtelSpan;
+use bindings::exports::agentrace::plugin::policy::{Guest, PolicyInfo};
+
+/// The component's export.
+pub struct BuiltinPolicies;
+
+fn policy_name() -> String {
+    host::config("policy").unwrap_or_default()
+}
+
+/// Applies the policy named `name` with configuration from `lookup`.
+pub fn apply(
+    name: &str,
+    lookup: &dyn Fn(&str) -> Option<String>,
+    spans: Vec<OtelSpan>,
+) -> Result<Vec<OtelSpan>, String> {
+    match name {
+        "redact" => {
+            let rules = redact::Rules::from_config(lookup)?;
+            Ok(spans.into_iter().map(|s| rules.apply(s)).collect())
+        }
+        "drop-content" => Ok(spans.into_iter().map(drop_content::apply).collect()),
+        "truncate" => {
+            let limits = truncate::Limits::from_config(lookup)?;
+            Ok(spans.into_iter().map(|s| limits.apply(s)).collect())
+        }
+        other => Err(format!(
+            "config `policy`: expected `redact`, `drop-content` or `truncate`, got `{other}`"
+        )),
+    }
+}
+
+impl Guest for BuiltinPolicies {
+    fn info() -> PolicyInfo {
+        PolicyInfo {
+            name: policy_name(),
+            version: env!("CARGO_PKG_VERSION").to_string(),
+        }
+    }
+
+    fn apply(spans: Vec<OtelSpan>) -> Result<Vec<OtelSpan>, String> {
+        apply(&policy_name(), &host::config, spans)
+    }
+}
+
+/// The component's exported symbols (wasm only).
+#[cfg(target_arch = "wasm32")]
+#[allow(unsafe_code, reason = "generated export glue for the canonical ABI")]
+mod export {
+    use crate::BuiltinPolicies;
+    crate::bindings::export!(BuiltinPolicies with_types_in crate::bindings);
+}

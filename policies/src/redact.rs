@@ -1,0 +1,449 @@
+//! The `redact` policy: what may leave the process, decided before export.
+//!
+//! Configuration (all optional):
+//!
+//! | key | meaning |
+//! |---|---|
+//! | `allowed-keys` | comma-separated attribute keys; when set, every other attribute is dropped (fails closed for keys nobody listed) |
+//! | `blocked-key-patterns` | regular expressions, one per line: attributes (and JSON object members inside content) whose key matches lose their whole value |
+//! | `blocked-value-patterns` | regular expressions, one per line: matches inside any text are replaced (kind `custom`) |
+//! | `detectors` | `all` (default), `none`, or a comma-separated list of `email`, `phone`, `credit_card`, `ipv4`, `ipv6`, `bearer_token`, `api_key`, `jwt`, `iban` |
+//! | `action` | `mask` (default): `[REDACTED:<kind>]`; `hash`: `[<kind>:<HMAC-SHA256 hex, 32 digits>]`, stable for one key so that equal values stay joinable |
+//! | `hash-key` | the HMAC key; required with `action = hash` |
+//! | `summary` | `counts` (default): `agentrace.redaction.count` and `agentrace.redaction.kinds`; `keys`: also `agentrace.redaction.keys`; `none` |
+//!
+//! Text is searched in every string attribute, in string arrays, inside JSON content (message
+//! parts, tool arguments and results, system instructions: only string leaves change, so the
+//! JSON stays valid and keeps its shape), in event and link attributes, in the status message
+//! and in the span name.
+
+use std::collections::BTreeSet;
+
+use hmac::{Hmac, Mac};
+use regex::Regex;
+use serde_json::Value as Json;
+use sha2::Sha256;
+
+use crate::bindings::agentrace::plugin::types::{Attribute, OtelSpan, SpanStatus, Value};
+use crate::detect::{self, Kind};
+
+/// How a found value is replaced.
+#[derive(Clone)]
+pub enum Action {
+    /// `[REDACTED:<kind>]`.
+    Mask,
+    /// `[<kind>:<hmac>]` with this key.
+    Hash(Vec<u8>),
+}
+
+/// Which summary attributes are added.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Summary {
+    /// None.
+    None,
+    /// Count and kinds.
+    Counts,
+    /// Count, kinds and keys.
+    Keys,
+}
+
+/// The policy's rules, read from configuration.
+#[derive(Clone)]
+pub struct Rules {
+    allowed_keys: Option<BTreeSet<String>>,
+    blocked_keys: Vec<Regex>,
+    blocked_values: Vec<Regex>,
+    detectors: Vec<Kind>,
+    action: Action,
+    summary: Summary,
+}
+
+fn lines(value: Option<String>) -> Vec<String> {
+    value
+        .unwrap_or_default()
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .map(str::to_string)
+        .collect()
+}
+
+fn patterns(key: &str, value: Option<String>) -> Result<Vec<Regex>, String> {
+    lines(value)
+        .iter()
+        .map(|p| Regex::new(p).map_err(|e| format!("config `{key}`: pattern `{p}`: {e}")))
+        .collect()
+}
+
+impl Rules {
+    /// Reads and checks the configuration; a bad value is an error naming the key.
+    pub fn from_config(lookup: &dyn Fn(&str) -> Option<String>) -> Result<Self, String> {
+        let allowed_keys = lookup("allowed-keys").map(|list| {
+            list.split(',')
+                .map(str::trim)
+                .filter(|k| !k.is_empty())
+                .map(str::to_string)
+                .collect()
+        });
+        let detectors = match lookup("detectors").as_deref().map(str::trim) {
+            None | Some("") | Some("all") => Kind::ALL.to_vec(),
+            Some("none") => Vec::new(),
+            Some(list) => list
+                .split(',')
+                .map(str::trim)
+                .map(|name| {
+                    Kind::from_name(name).ok_or_else(|| {
+                        let known: Vec<_> = Kind::ALL.iter().map(|k| k.name()).collect();
+                        format!(
+                            "config `detectors`: unknown detector `{name}` (known: {})",
+                            known.join(", ")
+                        )
+                    })
+                })
+                .collect::<Result<_, _>>()?,
+        };
+        let action = match lookup("action").as_deref().map(str::trim) {
+            None | Some("") | Some("mask") => Action::Mask,
+            Some("hash") => match lookup("hash-key") {
+                Some(key) if !key.is_empty() => Action::Hash(key.into_bytes()),
+                _ => return Err("config `action` = `hash` needs a `hash-key`".to_string()),
+            },
+            Some(other) => {
+                return Err(format!(
+                    "config `action`: expected `mask` or `hash`, got `{other}`"
+                ));
+            }
+        };
+        let summary = match lookup("summary").as_deref().map(str::trim) {
+            None | Some("") | Some("counts") => Summary::Counts,
+            Some("keys") => Summary::Keys,
+            Some("none") => Summary::None,
+            Some(other) => {
+                return Err(format!(
+                    "config `summary`: expected `counts`, `keys` or `none`, got `{other}`"
+                ));
+            }
+        };
+        Ok(Self {
+            allowed_keys,
+            blocked_keys: patterns("blocked-key-patterns", lookup("blocked-key-patterns"))?,
+            blocked_values: patterns("blocked-value-patterns", lookup("blocked-value-patterns"))?,
+            detectors,
+            action,
+            summary,
+        })
+    }
+
+    fn replacement(&self, kind: &str, value: &str) -> String {
+        match &self.action {
+            Action::Mask => format!("[REDACTED:{kind}]"),
+            Action::Hash(key) => {
+                let mut mac = Hmac::<Sha256>::new_from_slice(key).expect("HMAC takes any key");
+                mac.update(value.as_bytes());
+                let digest = mac.finalize().into_bytes();
+                let hex: String = digest[..16].iter().map(|b| format!("{b:02x}")).collect();
+                format!("[{kind}:{hex}]")
+            }
+        }
+    }
+
+    fn key_blocked(&self, key: &str) -> bool {
+        self.blocked_keys.iter().any(|p| p.is_match(key))
+    }
+
+    /// Redacts text; records what it found in `report`.
+    fn text(&self, text: &str, report: &mut Report) -> String {
+        let mut ranges: Vec<(std::ops::Range<usize>, &'static str)> =
+            detect::find(text, &self.detectors)
+                .into_iter()
+                .map(|f| (f.range, f.kind.name()))
+                .collect();
+        for pattern in &self.blocked_values {
+            for m in pattern.find_iter(text) {
+                let range = m.range();
+                if !range.is_empty()
+                    && !ranges
+                        .iter()
+                        .any(|(r, _)| r.start < range.end && range.start < r.end)
+                {
+                    ranges.push((range, "custom"));
+                }
+            }
+        }
+        if ranges.is_empty() {
+            return text.to_string();
+        }
+        ranges.sort_by_key(|(r, _)| r.start);
+        let mut out = String::with_capacity(text.len());
+        let mut at = 0;
+        for (range, kind) in ranges {
+            out.push_str(&text[at..range.start]);
+            out.push_str(&self.replacement(kind, &text[range.clone()]));
+            report.found(kind);
+            at = range.end;
+        }
+        out.push_str(&text[at..]);
+        out
+    }
+
+    fn json(&self, value: Json, report: &mut Report) -> Json {
+        match value {
+            Json::String(s) => Json::String(self.text(&s, report)),
+            Json::Array(items) => {
+                Json::Array(items.into_iter().map(|v| self.json(v, report)).collect())
+            }
+            Json::Object(members) => Json::Object(
+                members
+                    .into_iter()
+                    .map(|(key, value)| {
+                        if self.key_blocked(&key) {
+                            report.found("blocked_key");
+                            let whole = value.to_string();
+                            (key, Json::String(self.replacement("blocked_key", &whole)))
+                        } else {
+                            (key, self.json(value, report))
+                        }
+                    })
+                    .collect(),
+            ),
+            other => other,
+        }
+    }
+
+    fn value(&self, value: Value, report: &mut Report) -> Value {
+        match value {
+            Value::Str(s) => Value::Str(self.text(&s, report)),
+            Value::StrArray(items) => {
+                Value::StrArray(items.iter().map(|s| self.text(s, report)).collect())
+            }
+            Value::Json(text) => match serde_json::from_str::<Json>(&text) {
+                Ok(parsed) => Value::Json(self.json(parsed, report).to_string()),
+                Err(_) => Value::Json(self.text(&text, report)),
+            },
+            other => other,
+        }
+    }
+
+    fn attributes(&self, attributes: Vec<Attribute>, report: &mut Report) -> Vec<Attribute> {
+        let mut kept = Vec::with_capacity(attributes.len());
+        for attribute in attributes {
+            if let Some(allowed) = &self.allowed_keys
+                && !allowed.contains(&attribute.key)
+            {
+                report.key(&attribute.key, "not_allowed");
+                continue;
+            }
+            if self.key_blocked(&attribute.key) {
+                report.key(&attribute.key, "blocked_key");
+                let whole = match &attribute.value {
+                    Value::Str(s) | Value::Json(s) => s.clone(),
+                    other => format!("{other:?}"),
+                };
+                kept.push(Attribute {
+                    value: Value::Str(self.replacement("blocked_key", &whole)),
+                    key: attribute.key,
+                });
+                continue;
+            }
+            let before = report.count;
+            let value = self.value(attribute.value, report);
+            if report.count > before {
+                report.keys.insert(attribute.key.clone());
+            }
+            kept.push(Attribute {
+                key: attribute.key,
+                value,
+            });
+        }
+        kept
+    }
+
+    /// Applies the rules to one span.
+    pub fn apply(&self, mut span: OtelSpan) -> OtelSpan {
+        let mut report = Report::default();
+        span.name = self.text(&span.name, &mut report);
+        span.attributes = self.attributes(std::mem::take(&mut span.attributes), &mut report);
+        for event in &mut span.events {
+            event.attributes = self.attributes(std::mem::take(&mut event.attributes), &mut report);
+        }
+        for link in &mut span.links {
+            link.attributes = self.attributes(std::mem::take(&mut link.attributes), &mut report);
+        }
+        if let SpanStatus::Error(message) = &span.status {
+            span.status = SpanStatus::Error(self.text(message, &mut report));
+        }
+        if report.count > 0 && self.summary != Summary::None {
+            span.attributes.push(Attribute {
+                key: "agentrace.redaction.count".to_string(),
+                value: Value::Int(report.count as i64),
+            });
+            span.attributes.push(Attribute {
+                key: "agentrace.redaction.kinds".to_string(),
+                value: Value::StrArray(report.kinds.into_iter().collect()),
+            });
+            if self.summary == Summary::Keys {
+                span.attributes.push(Attribute {
+                    key: "agentrace.redaction.keys".to_string(),
+                    value: Value::StrArray(report.keys.into_iter().collect()),
+                });
+            }
+        }
+        span
+    }
+}
+
+/// What was redacted in one span.
+#[derive(Default)]
+struct Report {
+    count: u64,
+    kinds: BTreeSet<String>,
+    keys: BTreeSet<String>,
+}
+
+impl Report {
+    fn found(&mut self, kind: &str) {
+        self.count += 1;
+        self.kinds.insert(kind.to_string());
+    }
+
+    fn key(&mut self, key: &str, kind: &str) {
+        self.found(kind);
+        self.keys.insert(key.to_string());
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::bindings::agentrace::plugin::types::SpanKind;
+
+    fn config<'a>(pairs: &'a [(&'a str, &'a str)]) -> impl Fn(&str) -> Option<String> + 'a {
+        move |key| {
+            pairs
+                .iter()
+                .find(|(k, _)| *k == key)
+                .map(|(_, v)| v.to_string())
+        }
+    }
+
+    fn span(attributes: Vec<(&str, Value)>) -> OtelSpan {
+        OtelSpan {
+            trace_id: (1, 2),
+            span_id: 3,
+            parent_span_id: None,
+            parent_is_remote: false,
+            name: "chat gpt-4".into(),
+            kind: SpanKind::Client,
+            start_time: 1,
+            end_time: 2,
+            attributes: attributes
+                .into_iter()
+                .map(|(k, v)| Attribute {
+                    key: k.into(),
+                    value: v,
+                })
+                .collect(),
+            events: vec![],
+            links: vec![],
+            status: SpanStatus::Error("failed for jane@example.com".into()),
+        }
+    }
+
+    fn get<'a>(span: &'a OtelSpan, key: &str) -> Option<&'a Value> {
+        span.attributes
+            .iter()
+            .find(|a| a.key == key)
+            .map(|a| &a.value)
+    }
+
+    #[test]
+    fn redacts_inside_json_content_keeping_it_valid() {
+        let messages = r#"[{"role":"user","parts":[{"type":"text","content":"I am jane@example.com, card 4111-1111-1111-1111"}]}]"#;
+        let rules = Rules::from_config(&config(&[])).unwrap();
+        let out = rules.apply(span(vec![(
+            "gen_ai.input.messages",
+            Value::Json(messages.into()),
+        )]));
+        let Some(Value::Json(text)) = get(&out, "gen_ai.input.messages") else {
+            panic!()
+        };
+        let parsed: Json = serde_json::from_str(text).unwrap();
+        assert_eq!(
+            parsed[0]["parts"][0]["content"],
+            "I am [REDACTED:email], card [REDACTED:credit_card]"
+        );
+        assert_eq!(get(&out, "agentrace.redaction.count"), Some(&Value::Int(3)));
+        assert_eq!(
+            out.status,
+            SpanStatus::Error("failed for [REDACTED:email]".into())
+        );
+    }
+
+    #[test]
+    fn hashes_are_stable_per_key_and_differ_across_keys() {
+        let hashed = |key: &str| {
+            let rules =
+                Rules::from_config(&config(&[("action", "hash"), ("hash-key", key)])).unwrap();
+            let out = rules.apply(span(vec![("x", Value::Str("bob@example.com".into()))]));
+            get(&out, "x").cloned().unwrap()
+        };
+        assert_eq!(hashed("k1"), hashed("k1"));
+        assert_ne!(hashed("k1"), hashed("k2"));
+        let Value::Str(text) = hashed("k1") else {
+            panic!()
+        };
+        assert!(
+            text.starts_with("[email:") && text.len() == "[email:]".len() + 32,
+            "{text}"
+        );
+        assert!(Rules::from_config(&config(&[("action", "hash")])).is_err());
+    }
+
+    #[test]
+    fn allowed_keys_blocked_keys_and_custom_patterns() {
+        let rules = Rules::from_config(&config(&[
+            (
+                "allowed-keys",
+                "gen_ai.operation.name, gen_ai.tool.call.arguments",
+            ),
+            ("blocked-key-patterns", "(?i)password"),
+            ("blocked-value-patterns", r"EMP-\d{6}"),
+            ("summary", "keys"),
+        ]))
+        .unwrap();
+        let out = rules.apply(span(vec![
+            ("gen_ai.operation.name", Value::Str("chat".into())),
+            ("user.secret", Value::Str("s3cret".into())),
+            (
+                "gen_ai.tool.call.arguments",
+                Value::Json(r#"{"Password":"hunter2","employee":"EMP-123456"}"#.into()),
+            ),
+        ]));
+        assert!(get(&out, "user.secret").is_none());
+        let Some(Value::Json(args)) = get(&out, "gen_ai.tool.call.arguments") else {
+            panic!()
+        };
+        let args: Json = serde_json::from_str(args).unwrap();
+        assert_eq!(args["Password"], "[REDACTED:blocked_key]");
+        assert_eq!(args["employee"], "[REDACTED:custom]");
+        assert_eq!(
+            get(&out, "agentrace.redaction.keys"),
+            Some(&Value::StrArray(vec![
+                "gen_ai.tool.call.arguments".into(),
+                "user.secret".into()
+            ]))
+        );
+    }
+
+    #[test]
+    fn bad_configuration_names_the_key() {
+        let err = Rules::from_config(&config(&[("detectors", "email,ssn")]))
+            .err()
+            .unwrap();
+        assert!(err.contains("unknown detector `ssn`"), "{err}");
+        let err = Rules::from_config(&config(&[("blocked-value-patterns", "(")]))
+            .err()
+            .unwrap();
+        assert!(err.contains("blocked-value-patterns"), "{err}");
+    }
+}
