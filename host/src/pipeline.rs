@@ -30,8 +30,19 @@ use crate::{fail_closed, fallback};
 pub(crate) enum Message {
     Event(Lifecycle),
     Flush(Sender<()>),
+    /// Replace a component between two batches: what ended before this message is mapped by
+    /// the old one, what ends after by the new one.
+    Swap(Box<Swap>, Sender<()>),
     /// Shut down, giving up on unexported spans at the deadline.
     Shutdown(Sender<()>, Instant),
+}
+
+/// A checked, ready replacement.
+pub(crate) enum Swap {
+    /// A new mapper and its first instance.
+    Mapper(MapperComponent, MapperInstance),
+    /// A new policy chain.
+    Policies(Vec<PolicySlot>),
 }
 
 /// Batching settings.
@@ -236,6 +247,21 @@ impl Worker {
                         self.map_pending();
                         last_batch = Instant::now();
                     }
+                }
+                Ok(Message::Swap(swap, ack)) => {
+                    // Everything already ended goes through the old components first.
+                    self.map_pending();
+                    match *swap {
+                        Swap::Mapper(component, instance) => {
+                            self.component = component;
+                            self.instance = Some(instance);
+                            self.health = ComponentHealth::default();
+                        }
+                        Swap::Policies(policies) => self.policies = policies,
+                    }
+                    Stats::add(&self.stats.component_reloads, 1);
+                    last_batch = Instant::now();
+                    let _ = ack.send(());
                 }
                 Ok(Message::Flush(ack)) => {
                     self.map_pending();

@@ -76,6 +76,20 @@ pub fn engine() -> Result<&'static Engine> {
             let mut config = wasmtime::Config::new();
             config.wasm_component_model(true);
             config.epoch_interruption(true);
+            if let Some(directory) = cache_directory() {
+                let mut cache = wasmtime::CacheConfig::new();
+                cache.with_directory(&directory);
+                match wasmtime::Cache::new(cache) {
+                    Ok(cache) => {
+                        config.cache(Some(cache));
+                    }
+                    Err(e) => eprintln!(
+                        "agentrace: compiled-component cache at {} is unusable ({e:#}); \
+                         compiling without it",
+                        directory.display()
+                    ),
+                }
+            }
             let engine = Engine::new(&config).map_err(|e| format!("{e:#}"))?;
             let ticker = engine.weak();
             std::thread::Builder::new()
@@ -92,6 +106,26 @@ pub fn engine() -> Result<&'static Engine> {
         })
         .as_ref()
         .map_err(|e| Error::Engine(e.clone()))
+}
+
+/// Where compiled components are cached: `AGENTRACE_CACHE_DIR`, else
+/// `$XDG_CACHE_HOME/agentrace`, else `~/.cache/agentrace`; `AGENTRACE_CACHE=off` disables the
+/// cache. Entries are keyed by the component's content and the engine's configuration and
+/// compiler version (wasmtime's cache), so a start or a reload of an unchanged component does
+/// not compile it again.
+pub fn cache_directory() -> Option<std::path::PathBuf> {
+    if std::env::var("AGENTRACE_CACHE").is_ok_and(|v| v.eq_ignore_ascii_case("off")) {
+        return None;
+    }
+    if let Some(dir) = std::env::var_os("AGENTRACE_CACHE_DIR") {
+        return Some(dir.into());
+    }
+    std::env::var_os("XDG_CACHE_HOME")
+        .map(std::path::PathBuf::from)
+        .or_else(|| {
+            std::env::var_os("HOME").map(|home| std::path::PathBuf::from(home).join(".cache"))
+        })
+        .map(|base| base.join("agentrace"))
 }
 
 /// The default mapper component, built from `guest/` and embedded at compile time.

@@ -111,6 +111,10 @@ counters! {
     component_restarts => "agentrace.component.restarts";
     /// Instances replaced because of their call count or memory high-water mark.
     component_recycles => "agentrace.component.recycles";
+    /// Components replaced at run time (hot swap).
+    component_reloads => "agentrace.component.reloads";
+    /// Replacements refused because the new component did not load or check.
+    component_reload_failures => "agentrace.component.reload_failures";
     /// Failed attempts to create an instance.
     component_start_failures => "agentrace.component.start_failures";
     /// Batches mapped.

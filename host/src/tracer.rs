@@ -16,7 +16,7 @@ use crate::error::{Error, Result};
 use crate::events::{Lifecycle, Operation, Parent, now_nanos};
 use crate::export::{ExportTarget, build_sinks};
 use crate::ids::{SpanContext, SpanId, TraceId};
-use crate::pipeline::{BatchSettings, Message, PolicySlot, Worker};
+use crate::pipeline::{BatchSettings, Message, PolicySlot, Swap, Worker};
 use crate::plugin::{self, Grants, Limits, MapperComponent, PolicyComponent};
 use crate::record::{Attributes, SpanFields};
 use crate::stats::{Stats, StatsSnapshot};
@@ -346,6 +346,9 @@ impl TracerBuilder {
             stats,
             worker: Mutex::new(Some(handle)),
             block_when_full: self.block_when_full,
+            config: self.config,
+            limits: self.limits,
+            grants: self.grants,
         })
     }
 }
@@ -357,6 +360,9 @@ pub struct Tracer {
     stats: Arc<Stats>,
     worker: Mutex<Option<JoinHandle<()>>>,
     block_when_full: bool,
+    config: BTreeMap<String, String>,
+    limits: Limits,
+    grants: Grants,
 }
 
 impl std::fmt::Debug for Tracer {
@@ -461,6 +467,54 @@ impl Tracer {
             time: now_nanos(),
             fields: Box::new(fields),
         });
+    }
+
+    /// Replaces the mapper at run time with the component in `bytes` (same configuration,
+    /// limits and grants as at build). The new component is compiled and checked here, on the
+    /// caller's thread: if it does not load, this returns the reason and the old one keeps
+    /// running. Otherwise the swap happens between two batches: spans that ended before this
+    /// call are mapped by the old mapper, later ones by the new; none is lost or mapped twice.
+    /// Returns once the new mapper is active (or after `timeout`).
+    pub fn swap_mapper(&self, bytes: &[u8], timeout: Duration) -> Result<()> {
+        let checked = plugin::compile(bytes).and_then(|component| {
+            let mapper = MapperComponent::new(
+                &component,
+                self.config.clone(),
+                self.limits,
+                self.grants.clone(),
+            )?;
+            let instance = mapper.instantiate()?;
+            Ok(Swap::Mapper(mapper, instance))
+        });
+        self.swap(checked, timeout)
+    }
+
+    /// Replaces the whole policy chain at run time, with the same guarantees as
+    /// [`Tracer::swap_mapper`]. An empty list removes every policy.
+    pub fn swap_policies(&self, policies: &[Policy], timeout: Duration) -> Result<()> {
+        let checked = policies
+            .iter()
+            .map(|policy| {
+                let component = policy.component(self.limits, &self.grants)?;
+                let instance = component.instantiate()?;
+                Ok(PolicySlot::new(component, instance))
+            })
+            .collect::<Result<Vec<_>>>()
+            .map(Swap::Policies);
+        self.swap(checked, timeout)
+    }
+
+    fn swap(&self, checked: Result<Swap>, timeout: Duration) -> Result<()> {
+        let swap = checked.inspect_err(|error| {
+            Stats::add(&self.stats.component_reload_failures, 1);
+            self.stats.error(format!("reload refused: {error}"));
+        })?;
+        let (ack, done) = crossbeam_channel::bounded(1);
+        self.sender
+            .send_timeout(Message::Swap(Box::new(swap), ack), timeout)
+            .map_err(|_| Error::Timeout(timeout))?;
+        done.recv_timeout(timeout)
+            .map_err(|_| Error::Timeout(timeout))
     }
 
     /// Maps and exports everything ended so far, and exports metrics; waits up to `timeout`.

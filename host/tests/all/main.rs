@@ -5,6 +5,7 @@
 mod cli;
 mod common;
 mod containment;
+mod hot_swap;
 mod otlp_receiver;
 mod pipeline;
 mod policies;

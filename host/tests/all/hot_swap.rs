@@ -1,0 +1,161 @@
+//! Replacing components at run time: atomic between batches, nothing lost or mapped twice, and
+//! a bad replacement refused while the old component keeps working.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use agentrace::opentelemetry_sdk::trace::InMemorySpanExporter;
+use agentrace::{AgentInfo, ExportTarget, Operation, Policy, SpanFields, SpanId, Tracer};
+
+use crate::common::WAIT;
+
+fn tracer(spans: &InMemorySpanExporter) -> Arc<Tracer> {
+    Arc::new(
+        Tracer::builder()
+            .with_export(ExportTarget::InMemory {
+                spans: spans.clone(),
+                metrics: Default::default(),
+            })
+            .with_block_when_full(true)
+            .build()
+            .unwrap(),
+    )
+}
+
+fn agent_turn(tracer: &Tracer) -> SpanId {
+    let fields = SpanFields {
+        agent: Some(AgentInfo::named("worker")),
+        ..Default::default()
+    };
+    let span = tracer.start(Operation::InvokeAgent, None, fields);
+    tracer.end(&span, SpanFields::default());
+    span.span_id
+}
+
+#[test]
+fn a_mapper_swapped_under_load_loses_and_duplicates_nothing() {
+    let spans = InMemorySpanExporter::default();
+    let tracer = tracer(&spans);
+    let stop = Arc::new(AtomicBool::new(false));
+    let producers: Vec<_> = (0..3)
+        .map(|_| {
+            let (tracer, stop) = (tracer.clone(), stop.clone());
+            std::thread::spawn(move || {
+                let mut ended = 0u64;
+                while !stop.load(Ordering::Relaxed) {
+                    agent_turn(&tracer);
+                    ended += 1;
+                }
+                ended
+            })
+        })
+        .collect();
+    std::thread::sleep(std::time::Duration::from_millis(200));
+    // Spans that ended before the call must go through the old mapper.
+    let before: Vec<SpanId> = (0..50).map(|_| agent_turn(&tracer)).collect();
+    let hostile = std::fs::read(env!("AGENTRACE_HOSTILE_MAPPER")).unwrap();
+    tracer.swap_mapper(&hostile, WAIT).unwrap();
+    let after: Vec<SpanId> = (0..50).map(|_| agent_turn(&tracer)).collect();
+    std::thread::sleep(std::time::Duration::from_millis(200));
+    stop.store(true, Ordering::Relaxed);
+    let produced: u64 = producers.into_iter().map(|p| p.join().unwrap()).sum();
+    tracer.shutdown(WAIT).unwrap();
+
+    let exported = spans.get_finished_spans().unwrap();
+    let stats = tracer.stats();
+    let total = produced + 100;
+    assert_eq!(stats.spans_started, total);
+    assert_eq!(stats.spans_exported, total, "{stats:?}");
+    assert_eq!(exported.len() as u64, total);
+    let names: HashMap<SpanId, &str> = exported
+        .iter()
+        .map(|s| {
+            (
+                SpanId(u64::from_be_bytes(s.span_context.span_id().to_bytes())),
+                s.name.as_ref(),
+            )
+        })
+        .collect();
+    assert_eq!(names.len() as u64, total, "a span was exported twice");
+    assert!(before.iter().all(|id| names[id] == "invoke_agent worker"));
+    assert!(after.iter().all(|id| names[id] == "hostile ok"));
+    assert_eq!(stats.component_reloads, 1);
+    assert_eq!(stats.spans_fallback_mapped, 0);
+}
+
+#[test]
+fn a_bad_replacement_is_refused_and_the_old_mapper_keeps_running() {
+    let spans = InMemorySpanExporter::default();
+    let tracer = tracer(&spans);
+    let error = tracer
+        .swap_mapper(b"not wasm", WAIT)
+        .unwrap_err()
+        .to_string();
+    assert!(error.contains("component header"), "{error}");
+    let error = tracer
+        .swap_mapper(agentrace::plugin::builtin_policies_bytes(), WAIT)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        error.contains("needs an export `agentrace:plugin/mapper@0.1.0`"),
+        "{error}"
+    );
+    agent_turn(&tracer);
+    tracer.shutdown(WAIT).unwrap();
+    let stats = tracer.stats();
+    assert_eq!(stats.component_reload_failures, 2);
+    assert_eq!(stats.component_reloads, 0);
+    assert_eq!(
+        spans.get_finished_spans().unwrap()[0].name,
+        "invoke_agent worker"
+    );
+}
+
+#[test]
+fn policies_can_be_added_at_run_time() {
+    let spans = InMemorySpanExporter::default();
+    let tracer = Tracer::builder()
+        .with_export(ExportTarget::InMemory {
+            spans: spans.clone(),
+            metrics: Default::default(),
+        })
+        .with_capture_content(true)
+        .build()
+        .unwrap();
+    let tool = |secret: &str| {
+        let fields = SpanFields {
+            tool: Some(agentrace::ToolCall {
+                name: Some("lookup".into()),
+                arguments: Some(serde_json::json!({"email": secret})),
+                ..Default::default()
+            }),
+            ..Default::default()
+        };
+        let span = tracer.start(Operation::ExecuteTool, None, fields);
+        tracer.end(&span, SpanFields::default());
+    };
+    tool("before@example.com");
+    tracer
+        .swap_policies(&[Policy::builtin("redact")], WAIT)
+        .unwrap();
+    tool("after@example.com");
+    tracer.shutdown(WAIT).unwrap();
+    let arguments: Vec<String> = spans
+        .get_finished_spans()
+        .unwrap()
+        .iter()
+        .map(|s| {
+            crate::common::attr(s, "gen_ai.tool.call.arguments")
+                .unwrap()
+                .to_string()
+        })
+        .collect();
+    assert_eq!(
+        arguments,
+        [
+            r#"{"email":"before@example.com"}"#,
+            r#"{"email":"[REDACTED:email]"}"#
+        ]
+    );
+}
