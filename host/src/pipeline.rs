@@ -40,7 +40,7 @@ pub(crate) enum Message {
 /// A checked, ready replacement.
 pub(crate) enum Swap {
     /// A new mapper and its first instance.
-    Mapper(MapperComponent, MapperInstance),
+    Mapper(MapperComponent, Box<MapperInstance>),
     /// A new policy chain.
     Policies(Vec<PolicySlot>),
 }
@@ -254,7 +254,7 @@ impl Worker {
                     match *swap {
                         Swap::Mapper(component, instance) => {
                             self.component = component;
-                            self.instance = Some(instance);
+                            self.instance = Some(*instance);
                             self.health = ComponentHealth::default();
                         }
                         Swap::Policies(policies) => self.policies = policies,

@@ -484,7 +484,7 @@ impl Tracer {
                 self.grants.clone(),
             )?;
             let instance = mapper.instantiate()?;
-            Ok(Swap::Mapper(mapper, instance))
+            Ok(Swap::Mapper(mapper, Box::new(instance)))
         });
         self.swap(checked, timeout)
     }
