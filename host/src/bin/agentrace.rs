@@ -91,6 +91,11 @@ struct ReplayArgs {
     /// Let the mapper open network sockets.
     #[arg(long)]
     allow_network: bool,
+    /// Reload the mapper (--mapper) and policy files (--policy FILE.wasm) when they change on
+    /// disk, between two batches, keeping the old ones if the new ones do not load. Useful with
+    /// a stream on standard input (`replay -`).
+    #[arg(long)]
+    watch: bool,
     /// Longest accepted event line, in bytes; longer lines are rejected.
     #[arg(long, value_name = "BYTES", default_value_t = events::MAX_EVENT_BYTES)]
     max_event_bytes: usize,
@@ -186,7 +191,12 @@ fn replay(args: ReplayArgs) -> anyhow::Result<ExitCode> {
         read_only_dirs: args.allow_dir.clone(),
         network: args.allow_network,
     };
-    let tracer = builder.with_limits(limits).with_grants(grants).build()?;
+    let tracer = std::sync::Arc::new(builder.with_limits(limits).with_grants(grants).build()?);
+    let _watcher = if args.watch {
+        Some(watch(&args, tracer.clone())?)
+    } else {
+        None
+    };
 
     let mut reader: Box<dyn BufRead> = if args.file.as_os_str() == "-" {
         Box::new(BufReader::new(std::io::stdin()))
@@ -272,6 +282,67 @@ fn replay(args: ReplayArgs) -> anyhow::Result<ExitCode> {
     } else {
         ExitCode::from(1)
     })
+}
+
+/// Watches the mapper and policy files and swaps them in when they change. Directories are
+/// watched rather than files, so that editors and deploy tools that replace a file by renaming
+/// another over it are seen too.
+fn watch(
+    args: &ReplayArgs,
+    tracer: std::sync::Arc<Tracer>,
+) -> anyhow::Result<notify::RecommendedWatcher> {
+    use notify::Watcher as _;
+    let policies: Vec<Policy> = args
+        .policies
+        .iter()
+        .map(|spec| parse_policy(spec))
+        .collect::<anyhow::Result<_>>()?;
+    let policy_files: Vec<PathBuf> = policies
+        .iter()
+        .filter_map(|p| match &p.source {
+            agentrace::PolicySource::File(path) => Some(absolute(path)),
+            agentrace::PolicySource::Builtin(_) => None,
+        })
+        .collect();
+    let mapper = args.mapper.as_deref().map(absolute);
+    let watched: Vec<PathBuf> = mapper.iter().chain(&policy_files).cloned().collect();
+    if watched.is_empty() {
+        bail!("--watch needs a --mapper file or a --policy file to watch");
+    }
+    let (sender, receiver) = std::sync::mpsc::channel();
+    let mut watcher = notify::recommended_watcher(sender)?;
+    for file in &watched {
+        let directory = file.parent().unwrap_or(std::path::Path::new("."));
+        watcher.watch(directory, notify::RecursiveMode::NonRecursive)?;
+    }
+    std::thread::spawn(move || {
+        for event in receiver.into_iter().flatten() {
+            if !(event.kind.is_create() || event.kind.is_modify()) {
+                continue;
+            }
+            let changed: Vec<PathBuf> = event.paths.iter().map(|p| absolute(p)).collect();
+            if let Some(mapper) = mapper.as_ref().filter(|m| changed.contains(m)) {
+                let result = std::fs::read(mapper)
+                    .map_err(anyhow::Error::from)
+                    .and_then(|bytes| Ok(tracer.swap_mapper(&bytes, Duration::from_secs(30))?));
+                match result {
+                    Ok(()) => eprintln!("agentrace: reloaded mapper from {}", mapper.display()),
+                    Err(e) => eprintln!("agentrace: kept the running mapper: {e:#}"),
+                }
+            }
+            if policy_files.iter().any(|p| changed.contains(p)) {
+                match tracer.swap_policies(&policies, Duration::from_secs(30)) {
+                    Ok(()) => eprintln!("agentrace: reloaded {} policies", policies.len()),
+                    Err(e) => eprintln!("agentrace: kept the running policies: {e:#}"),
+                }
+            }
+        }
+    });
+    Ok(watcher)
+}
+
+fn absolute(path: &std::path::Path) -> PathBuf {
+    std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf())
 }
 
 /// Parses `NAME_OR_FILE[:key=value,...]`.

@@ -183,3 +183,99 @@ fn invalid_utf8_and_oversized_lines_are_rejected_alone_and_stats_are_printed() {
         "{stderr}"
     );
 }
+
+#[test]
+fn watch_reloads_a_replaced_mapper_between_batches() {
+    use std::io::{BufRead, BufReader, Write};
+    use std::process::Stdio;
+    use std::sync::{Arc, Mutex};
+
+    let dir = tempfile::tempdir().unwrap();
+    let mapper = dir.path().join("mapper.wasm");
+    std::fs::write(&mapper, agentrace::plugin::default_mapper_bytes()).unwrap();
+    let out = dir.path().join("out.jsonl");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_agentrace"))
+        .args(["replay", "-", "--watch", "--no-tree", "--mapper"])
+        .arg(&mapper)
+        .arg("--output")
+        .arg(&out)
+        .stdin(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stderr = Arc::new(Mutex::new(String::new()));
+    let collected = stderr.clone();
+    let reader = BufReader::new(child.stderr.take().unwrap());
+    let log_thread = std::thread::spawn(move || {
+        for line in reader.lines().map_while(Result::ok) {
+            let mut log = collected.lock().unwrap();
+            log.push_str(&line);
+            log.push('\n');
+        }
+    });
+    let mut stdin = child.stdin.take().unwrap();
+    let turn = |id: &str| {
+        format!(
+            "{{\"type\":\"start\",\"span_id\":\"{id}\",\"operation\":\"invoke_agent\",\"time\":1,\
+             \"fields\":{{\"agent\":{{\"name\":\"worker\"}}}}}}\n\
+             {{\"type\":\"end\",\"span_id\":\"{id}\",\"time\":2}}\n"
+        )
+    };
+    stdin
+        .write_all(turn("00000000000000a1").as_bytes())
+        .unwrap();
+    stdin.flush().unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    // Replace the file the way deploy tools do: write beside it, rename over it.
+    let staged = dir.path().join("mapper.wasm.new");
+    std::fs::write(
+        &staged,
+        std::fs::read(env!("AGENTRACE_HOSTILE_MAPPER")).unwrap(),
+    )
+    .unwrap();
+    std::fs::rename(&staged, &mapper).unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while !stderr.lock().unwrap().contains("reloaded mapper") {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no reload:\n{}",
+            stderr.lock().unwrap()
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    stdin
+        .write_all(turn("00000000000000b2").as_bytes())
+        .unwrap();
+    drop(stdin);
+    assert!(
+        child.wait().unwrap().success(),
+        "{}",
+        stderr.lock().unwrap()
+    );
+    log_thread.join().unwrap();
+    let written = std::fs::read_to_string(&out).unwrap();
+    let names: Vec<(String, String)> = written
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .filter_map(|l| l.get("resourceSpans").cloned())
+        .flat_map(|rs| rs.as_array().unwrap().clone())
+        .flat_map(|r| r["scopeSpans"].as_array().unwrap().clone())
+        .flat_map(|s| s["spans"].as_array().unwrap().clone())
+        .map(|s| {
+            (
+                s["spanId"].as_str().unwrap().to_string(),
+                s["name"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        names,
+        [
+            (
+                "00000000000000a1".to_string(),
+                "invoke_agent worker".to_string()
+            ),
+            ("00000000000000b2".to_string(), "hostile ok".to_string()),
+        ]
+    );
+}
