@@ -20,6 +20,7 @@ fn main() {
         "guest/Cargo.toml",
         "policies/src",
         "policies/Cargo.toml",
+        "examples/policy-template/src",
         "tests/hostile/src",
         "tests/hostile/Cargo.toml",
         "wit",
@@ -42,6 +43,8 @@ fn main() {
         // dependency with the default mapper, so building both costs little.
         .args(["--package", "agentrace-policies"])
         .args(["--package", "agentrace-hostile-guest"])
+        // The policy template is built so that its test keeps the documentation honest.
+        .args(["--package", "agentrace-policy-template"])
         .args(["--target", "wasm32-wasip2"])
         .args(["--profile", "guest", "--target-dir"])
         .arg(&target_dir);
@@ -71,6 +74,7 @@ fn main() {
         ("agentrace_guest", "AGENTRACE_DEFAULT_MAPPER"),
         ("agentrace_policies", "AGENTRACE_BUILTIN_POLICIES"),
         ("agentrace_hostile_guest", "AGENTRACE_HOSTILE_MAPPER"),
+        ("agentrace_policy_template", "AGENTRACE_POLICY_TEMPLATE"),
     ] {
         let built = target_dir.join(format!("wasm32-wasip2/guest/{artifact}.wasm"));
         let copied = out_dir.join(format!("{artifact}.wasm"));

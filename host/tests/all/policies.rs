@@ -296,3 +296,31 @@ fn policy_mistakes_fail_at_build_with_the_reason() {
         "{message}"
     );
 }
+
+#[test]
+fn the_policy_template_does_what_its_documentation_says() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("template.wasm");
+    std::fs::write(
+        &path,
+        std::fs::read(env!("AGENTRACE_POLICY_TEMPLATE")).unwrap(),
+    )
+    .unwrap();
+    let (output, stats) = export(&ag2_example(), |b| {
+        b.with_policy(
+            Policy::file(&path)
+                .with_config("environment", "staging")
+                .with_config("drop-operations", "agentrace.speaker_selection"),
+        )
+    });
+    assert_eq!(stats.spans_dropped_by_policy, 4);
+    assert_eq!(stats.spans_exported, 29);
+    assert_eq!(stats.spans_accounted(), stats.spans_started);
+    assert_eq!(
+        output
+            .matches(r#""key":"deployment.environment.name""#)
+            .count(),
+        29
+    );
+    assert!(!output.contains(r#""name":"speaker_selection""#));
+}
