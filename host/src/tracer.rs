@@ -56,6 +56,64 @@ impl Policy {
         }
     }
 
+    /// Reads a policy chain from a JSON file:
+    ///
+    /// ```json
+    /// {"policies": [
+    ///   {"policy": "redact", "config": {"action": "hash", "hash-key": "change-me"}},
+    ///   {"policy": "my-policy.wasm", "config": {"environment": "prod", "limit": 3}}
+    /// ]}
+    /// ```
+    ///
+    /// `policy` is a built-in name or a `.wasm` path (relative paths are taken from the file's
+    /// folder); configuration values may be strings, numbers or booleans. Errors name the file
+    /// and the entry.
+    pub fn load_chain(path: &std::path::Path) -> Result<Vec<Policy>> {
+        #[derive(serde::Deserialize)]
+        #[serde(deny_unknown_fields)]
+        struct Chain {
+            policies: Vec<Entry>,
+        }
+        #[derive(serde::Deserialize)]
+        #[serde(deny_unknown_fields)]
+        struct Entry {
+            policy: String,
+            #[serde(default)]
+            config: BTreeMap<String, serde_json::Value>,
+        }
+        let bad = |why: String| Error::BadEvent(format!("policy file {}: {why}", path.display()));
+        let text = std::fs::read_to_string(path).map_err(|e| bad(e.to_string()))?;
+        let chain: Chain = serde_json::from_str(&text).map_err(|e| bad(e.to_string()))?;
+        let folder = path.parent().unwrap_or(std::path::Path::new("."));
+        chain
+            .policies
+            .into_iter()
+            .enumerate()
+            .map(|(index, entry)| {
+                let mut policy = if entry.policy.ends_with(".wasm") {
+                    Policy::file(folder.join(&entry.policy))
+                } else {
+                    Policy::builtin(entry.policy)
+                };
+                for (key, value) in entry.config {
+                    let value = match value {
+                        serde_json::Value::String(s) => s,
+                        serde_json::Value::Number(n) => n.to_string(),
+                        serde_json::Value::Bool(b) => b.to_string(),
+                        other => {
+                            return Err(bad(format!(
+                                "policy {index}: `{key}` must be a string, number or boolean, \
+                                 got {other}"
+                            )));
+                        }
+                    };
+                    policy = policy.with_config(key, value);
+                }
+                Ok(policy)
+            })
+            .collect()
+    }
+
     /// Adds one configuration value.
     pub fn with_config(mut self, key: impl Into<String>, value: impl Into<String>) -> Self {
         self.config.insert(key.into(), value.into());

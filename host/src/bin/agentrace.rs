@@ -63,6 +63,10 @@ struct ReplayArgs {
     /// configuration, e.g. `redact:action=hash,hash-key=$KEY`.
     #[arg(long = "policy", value_name = "NAME_OR_FILE[:KEY=VALUE,...]")]
     policies: Vec<String>,
+    /// A JSON file listing the policy chain with each policy's configuration (see
+    /// docs/policies.md); its policies run before any given with --policy.
+    #[arg(long = "policies", value_name = "FILE.json")]
+    policy_file: Option<PathBuf>,
     /// A mapper configuration value, `key=value` (repeatable).
     #[arg(long = "config", value_name = "KEY=VALUE")]
     configs: Vec<String>,
@@ -174,8 +178,8 @@ fn replay(args: ReplayArgs) -> anyhow::Result<ExitCode> {
     if let Some(name) = &args.service_name {
         builder = builder.with_service_name(name);
     }
-    for spec in &args.policies {
-        builder = builder.with_policy(parse_policy(spec)?);
+    for policy in all_policies(&args)? {
+        builder = builder.with_policy(policy);
     }
     let limits = plugin::Limits {
         call_deadline: Duration::from_millis(args.call_deadline_ms),
@@ -292,11 +296,7 @@ fn watch(
     tracer: std::sync::Arc<Tracer>,
 ) -> anyhow::Result<notify::RecommendedWatcher> {
     use notify::Watcher as _;
-    let policies: Vec<Policy> = args
-        .policies
-        .iter()
-        .map(|spec| parse_policy(spec))
-        .collect::<anyhow::Result<_>>()?;
+    let policies = all_policies(args)?;
     let policy_files: Vec<PathBuf> = policies
         .iter()
         .filter_map(|p| match &p.source {
@@ -343,6 +343,18 @@ fn watch(
 
 fn absolute(path: &std::path::Path) -> PathBuf {
     std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf())
+}
+
+/// The chain: the --policies file's entries, then each --policy.
+fn all_policies(args: &ReplayArgs) -> anyhow::Result<Vec<Policy>> {
+    let mut policies = match &args.policy_file {
+        Some(file) => Policy::load_chain(file)?,
+        None => Vec::new(),
+    };
+    for spec in &args.policies {
+        policies.push(parse_policy(spec)?);
+    }
+    Ok(policies)
 }
 
 /// Parses `NAME_OR_FILE[:key=value,...]`.

@@ -279,3 +279,42 @@ fn watch_reloads_a_replaced_mapper_between_batches() {
         ]
     );
 }
+
+#[test]
+fn a_policy_chain_file_configures_the_policies() {
+    let example = repo().join("examples/ag2-group-chat.jsonl");
+    let chain = repo().join("examples/policies/redact-and-truncate.json");
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out.jsonl");
+    let result = agentrace(&[
+        "replay",
+        example.to_str().unwrap(),
+        "--capture-content",
+        "--no-tree",
+        "--policies",
+        chain.to_str().unwrap(),
+        "-o",
+        out.to_str().unwrap(),
+    ]);
+    assert!(result.status.success(), "{}", text(&result.stderr));
+    let written = std::fs::read_to_string(&out).unwrap();
+    assert!(!written.contains("jane.doe@example.com"));
+    // Hashed (action = hash), with the keys summary.
+    assert!(written.contains("[email:"), "no hashed e-mail");
+    assert!(written.contains("agentrace.redaction.keys"));
+
+    let bad = dir.path().join("bad.json");
+    std::fs::write(
+        &bad,
+        r#"{"policies": [{"policy": "redact", "config": {"x": [1]}}]}"#,
+    )
+    .unwrap();
+    let result = agentrace(&[
+        "replay",
+        example.to_str().unwrap(),
+        "--policies",
+        bad.to_str().unwrap(),
+    ]);
+    assert_eq!(result.status.code(), Some(2));
+    assert!(text(&result.stderr).contains("policy 0: `x` must be a string, number or boolean"));
+}
