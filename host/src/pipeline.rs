@@ -21,8 +21,9 @@ use crate::convert::{self, FinishedSpan};
 use crate::events::{Lifecycle, Parent};
 use crate::export::{MetricSink, SpanSink};
 use crate::ids::{SpanId, TraceId};
-use crate::plugin::{CallError, MapperComponent, MapperInstance, PolicyComponent, PolicyInstance};
+use crate::plugin::{MapperComponent, MapperInstance, PolicyComponent};
 use crate::record::{Merge, SpanFields};
+use crate::slot::{Slot, backoff};
 use crate::stats::Stats;
 use crate::{fail_closed, fallback};
 
@@ -39,10 +40,10 @@ pub(crate) enum Message {
 
 /// A checked, ready replacement.
 pub(crate) enum Swap {
-    /// A new mapper and its first instance.
-    Mapper(MapperComponent, Box<MapperInstance>),
+    /// A new mapper with its first instance.
+    Mapper(Box<Slot<MapperComponent>>),
     /// A new policy chain.
-    Policies(Vec<PolicySlot>),
+    Policies(Vec<Slot<PolicyComponent>>),
 }
 
 /// Batching settings.
@@ -55,17 +56,6 @@ pub(crate) struct BatchSettings {
     pub(crate) export_buffer_spans: usize,
 }
 
-/// First wait after a failure (export or component); doubles up to [`MAX_BACKOFF`].
-const FIRST_BACKOFF: Duration = Duration::from_millis(100);
-/// Longest wait between retries.
-const MAX_BACKOFF: Duration = Duration::from_secs(30);
-
-fn backoff(failures: u32) -> Duration {
-    FIRST_BACKOFF
-        .saturating_mul(1u32 << failures.saturating_sub(1).min(16))
-        .min(MAX_BACKOFF)
-}
-
 /// Batches waiting for the exporter to come back, oldest first, bounded in spans.
 #[derive(Default)]
 struct RetryBuffer {
@@ -73,30 +63,6 @@ struct RetryBuffer {
     spans: usize,
     failures: u32,
     next_attempt: Option<Instant>,
-}
-
-/// One policy of the chain, its live instance and health.
-pub(crate) struct PolicySlot {
-    pub(crate) component: PolicyComponent,
-    pub(crate) instance: Option<PolicyInstance>,
-    health: ComponentHealth,
-}
-
-impl PolicySlot {
-    pub(crate) fn new(component: PolicyComponent, instance: PolicyInstance) -> Self {
-        Self {
-            component,
-            instance: Some(instance),
-            health: ComponentHealth::default(),
-        }
-    }
-}
-
-/// The component's health: consecutive failures and when it may be instantiated again.
-#[derive(Default)]
-struct ComponentHealth {
-    failures: u32,
-    retry_at: Option<Instant>,
 }
 
 struct OpenSpan {
@@ -126,8 +92,7 @@ pub(crate) struct Worker {
     pub(crate) receiver: Receiver<Message>,
     pub(crate) stats: Arc<Stats>,
     pub(crate) settings: BatchSettings,
-    pub(crate) component: MapperComponent,
-    pub(crate) instance: Option<MapperInstance>,
+    mapper: Slot<MapperComponent>,
     pub(crate) spans: SpanSink,
     pub(crate) runtime: tokio::runtime::Runtime,
     open: HashMap<SpanId, OpenSpan>,
@@ -138,8 +103,7 @@ pub(crate) struct Worker {
     scopes: HashMap<String, InstrumentationScope>,
     observer: Option<opentelemetry_sdk::trace::InMemorySpanExporter>,
     retry: RetryBuffer,
-    health: ComponentHealth,
-    policies: Vec<PolicySlot>,
+    policies: Vec<Slot<PolicyComponent>>,
 }
 
 /// Shares one manual reader between the meter provider and the worker that collects from it.
@@ -183,7 +147,7 @@ impl Worker {
         resource: Resource,
         runtime: tokio::runtime::Runtime,
         observer: Option<opentelemetry_sdk::trace::InMemorySpanExporter>,
-        policies: Vec<PolicySlot>,
+        policies: Vec<Slot<PolicyComponent>>,
     ) -> Self {
         let reader = Arc::new(
             ManualReader::builder()
@@ -205,8 +169,7 @@ impl Worker {
             receiver,
             stats,
             settings,
-            component,
-            instance: Some(instance),
+            mapper: Slot::new(component, instance),
             spans,
             runtime,
             open: HashMap::new(),
@@ -224,7 +187,6 @@ impl Worker {
             scopes: HashMap::new(),
             observer,
             retry: RetryBuffer::default(),
-            health: ComponentHealth::default(),
             policies,
         }
     }
@@ -252,11 +214,7 @@ impl Worker {
                     // Everything already ended goes through the old components first.
                     self.map_pending();
                     match *swap {
-                        Swap::Mapper(component, instance) => {
-                            self.component = component;
-                            self.instance = Some(*instance);
-                            self.health = ComponentHealth::default();
-                        }
+                        Swap::Mapper(mapper) => self.mapper = *mapper,
                         Swap::Policies(policies) => self.policies = policies,
                     }
                     Stats::add(&self.stats.component_reloads, 1);
@@ -534,56 +492,7 @@ impl Worker {
         index: usize,
         spans: &[wit::OtelSpan],
     ) -> Result<Vec<wit::OtelSpan>, String> {
-        let slot = &mut self.policies[index];
-        if slot.instance.is_none() {
-            if let Some(at) = slot.health.retry_at
-                && Instant::now() < at
-            {
-                return Err(format!(
-                    "is backing off after {} failures",
-                    slot.health.failures
-                ));
-            }
-            match slot.component.instantiate() {
-                Ok(fresh) => {
-                    Stats::add(&self.stats.component_restarts, 1);
-                    slot.instance = Some(fresh);
-                }
-                Err(error) => {
-                    Stats::add(&self.stats.component_start_failures, 1);
-                    slot.health.failures += 1;
-                    slot.health.retry_at = Some(Instant::now() + backoff(slot.health.failures));
-                    return Err(format!("could not be restarted: {error}"));
-                }
-            }
-        }
-        let instance = slot
-            .instance
-            .as_mut()
-            .expect("an instance was just ensured");
-        Stats::add(&self.stats.component_calls, 1);
-        match instance.apply(spans) {
-            Ok(kept) => {
-                slot.health = ComponentHealth::default();
-                if instance.due_for_recycling() {
-                    Stats::add(&self.stats.component_recycles, 1);
-                    slot.instance = None;
-                }
-                Ok(kept)
-            }
-            Err(error) => {
-                let counter = match error {
-                    CallError::Trap(_) => &self.stats.component_traps,
-                    CallError::Rejected(_) => &self.stats.component_errors,
-                    CallError::Oversized(_) => &self.stats.component_oversized,
-                };
-                Stats::add(counter, 1);
-                slot.instance = None;
-                slot.health.failures += 1;
-                slot.health.retry_at = Some(Instant::now() + backoff(slot.health.failures));
-                Err(error.to_string())
-            }
-        }
+        self.policies[index].call(&self.stats, |instance| instance.apply(spans))
     }
 
     /// Exports a batch, or keeps it for retry when the exporter fails. Order is kept: while
@@ -664,64 +573,10 @@ impl Worker {
         }
     }
 
-    /// Calls the component, creating an instance when needed. After a failure, new instances
-    /// are not created until a backoff has passed (doubling up to a cap): batches in between
-    /// go to the fallback mapping without touching the component.
+    /// Calls the mapper (see [`Slot::call`] for instances, backoff and counting).
     fn call_mapper(&mut self, records: &[wit::AgentSpan]) -> Result<wit::MappedBatch, String> {
-        if self.instance.is_none() {
-            if let Some(at) = self.health.retry_at
-                && Instant::now() < at
-            {
-                return Err(format!(
-                    "is backing off after {} failures",
-                    self.health.failures
-                ));
-            }
-            match self.component.instantiate() {
-                Ok(fresh) => {
-                    Stats::add(&self.stats.component_restarts, 1);
-                    self.instance = Some(fresh);
-                }
-                Err(error) => {
-                    Stats::add(&self.stats.component_start_failures, 1);
-                    self.component_failed();
-                    return Err(format!("could not be restarted: {error}"));
-                }
-            }
-        }
-        let instance = self
-            .instance
-            .as_mut()
-            .expect("an instance was just ensured");
-        Stats::add(&self.stats.component_calls, 1);
-        match instance.map_spans(records) {
-            Ok(batch) => {
-                self.health = ComponentHealth::default();
-                if instance.due_for_recycling() {
-                    Stats::add(&self.stats.component_recycles, 1);
-                    self.instance = None;
-                }
-                Ok(batch)
-            }
-            Err(error) => {
-                let counter = match error {
-                    CallError::Trap(_) => &self.stats.component_traps,
-                    CallError::Rejected(_) => &self.stats.component_errors,
-                    CallError::Oversized(_) => &self.stats.component_oversized,
-                };
-                Stats::add(counter, 1);
-                // After a trap the instance may be in any state; after an error or oversized
-                // output it has failed a whole batch. It is not called again.
-                self.instance = None;
-                self.component_failed();
-                Err(error.to_string())
-            }
-        }
-    }
-
-    fn component_failed(&mut self) {
-        self.health.failures += 1;
-        self.health.retry_at = Some(Instant::now() + backoff(self.health.failures));
+        self.mapper
+            .call(&self.stats, |instance| instance.map_spans(records))
     }
 
     fn scope(&mut self, schema_url: &str) -> InstrumentationScope {

