@@ -33,6 +33,9 @@ enum Command {
     Check {
         /// The component (.wasm).
         component: PathBuf,
+        /// A configuration value to start it with, `key=value` (repeatable).
+        #[arg(long = "config", value_name = "KEY=VALUE")]
+        configs: Vec<String>,
     },
 }
 
@@ -109,7 +112,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Replay(args) => replay(*args),
-        Command::Check { component } => check(&component),
+        Command::Check { component, configs } => check(&component, &configs),
     };
     match result {
         Ok(code) => code,
@@ -377,31 +380,52 @@ fn parse_policy(spec: &str) -> anyhow::Result<Policy> {
     Ok(policy)
 }
 
-fn check(path: &PathBuf) -> anyhow::Result<ExitCode> {
+fn parse_configs(pairs: &[String]) -> anyhow::Result<std::collections::BTreeMap<String, String>> {
+    pairs
+        .iter()
+        .map(|pair| {
+            let (key, value) = pair
+                .split_once('=')
+                .with_context(|| format!("--config `{pair}`: expected KEY=VALUE"))?;
+            Ok((key.trim().to_string(), value.trim().to_string()))
+        })
+        .collect()
+}
+
+fn check(path: &PathBuf, configs: &[String]) -> anyhow::Result<ExitCode> {
+    let config = parse_configs(configs)?;
     let bytes = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
     let verdict = plugin::compile(&bytes).and_then(|component| {
         let world = plugin::identify_world(&component)?;
-        let mapper = plugin::MapperComponent::new(
-            &component,
-            Default::default(),
-            plugin::Limits::default(),
-            plugin::Grants::default(),
-        )?;
-        let instance = mapper.instantiate()?;
-        Ok((
-            world,
-            instance.info().cloned(),
-            plugin::item_names(&component, plugin::Side::Imports)?,
-        ))
+        let (limits, grants) = (plugin::Limits::default(), plugin::Grants::default());
+        // Instantiate it the way the host would, so that start-up failures show here too.
+        let about = match world {
+            plugin::World::Mapper => {
+                let mapper = plugin::MapperComponent::new(&component, config, limits, grants)?;
+                mapper.instantiate()?.info().map(|i| {
+                    format!(
+                        "{} {} (semantic conventions {})",
+                        i.name, i.version, i.semconv_version
+                    )
+                })
+            }
+            plugin::World::Policy => {
+                let policy =
+                    plugin::PolicyComponent::new(&component, "checked", config, limits, grants)?;
+                policy
+                    .instantiate()?
+                    .info()
+                    .map(|i| format!("{} {}", i.name, i.version))
+            }
+        };
+        let imports = plugin::item_names(&component, plugin::Side::Imports)?;
+        Ok((world, about, imports))
     });
     match verdict {
-        Ok((world, info, imports)) => {
+        Ok((world, about, imports)) => {
             println!("{}: implements {world}", path.display());
-            if let Some(info) = info {
-                println!(
-                    "  plugin: {} {} (semantic conventions {})",
-                    info.name, info.version, info.semconv_version
-                );
+            if let Some(about) = about {
+                println!("  plugin: {about}");
             }
             println!("  imports: {}", imports.join(", "));
             Ok(ExitCode::SUCCESS)

@@ -117,6 +117,21 @@ fn check_names_the_world_or_the_reason() {
     assert!(stdout.contains("agentrace-default-mapper 0.1.0 (semantic conventions 1.41.0)"));
     assert!(stdout.contains("agentrace:plugin/host@0.1.0"));
 
+    let policies = dir.path().join("policies.wasm");
+    std::fs::write(&policies, agentrace::plugin::builtin_policies_bytes()).unwrap();
+    // Without its `policy` key it refuses to start, and check says why.
+    let result = agentrace(&["check", policies.to_str().unwrap()]);
+    assert_eq!(result.status.code(), Some(1));
+    assert!(text(&result.stdout).contains("expected `redact`, `drop-content` or `truncate`"));
+    let result = agentrace(&[
+        "check",
+        policies.to_str().unwrap(),
+        "--config",
+        "policy=redact",
+    ]);
+    assert!(result.status.success(), "{}", text(&result.stdout));
+    assert!(text(&result.stdout).contains("implements agentrace:plugin/policy-plugin@0.1.0"));
+
     let empty = dir.path().join("empty.wasm");
     std::fs::write(&empty, b"\0asm\x0d\0\x01\0").unwrap();
     let result = agentrace(&["check", empty.to_str().unwrap()]);

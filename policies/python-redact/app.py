@@ -1,0 +1,262 @@
+"""The `redact` policy written in Python, as a WebAssembly component (componentize-py).
+
+It follows the Rust `redact` policy (policies/src/redact.rs) key for key: `allowed-keys`,
+`blocked-key-patterns`, `blocked-value-patterns` (one pattern per line), `detectors`,
+`action` (`mask` or `hash` with `hash-key`) and `summary`. It shows that a security team can
+write and ship a policy in another language against the same WIT contract, and it runs the same
+test suite as the Rust policy.
+
+Build:  componentize-py -d ../../wit -w policy-plugin componentize app -o python_redact.wasm
+"""
+
+import hashlib
+import hmac
+import ipaddress
+import json
+import re
+
+from componentize_py_types import Err
+from wit_world import exports
+from wit_world.exports.policy import PolicyInfo
+from wit_world.imports import host
+from wit_world.imports.types import (
+    Attribute,
+    SpanStatus_Error,
+    Value_Int,
+    Value_Json,
+    Value_Str,
+    Value_StrArray,
+)
+
+# (name, pattern), the most specific first, as in the Rust detectors.
+DETECTORS = [
+    ("jwt", r"\beyJ[A-Za-z0-9_-]{2,}\.eyJ[A-Za-z0-9_-]{2,}\.[A-Za-z0-9_-]+"),
+    ("bearer_token", r"(?i)\bbearer\s+[A-Za-z0-9\-._~+/]{8,}=*"),
+    ("api_key", r"\b(?:sk-(?:ant-|proj-)?[A-Za-z0-9_-]{20,}|AKIA[0-9A-Z]{16}|gh[pousr]_[A-Za-z0-9]{36}"
+                r"|github_pat_[A-Za-z0-9_]{22,}|xox[abprs]-[A-Za-z0-9-]{10,}|AIza[0-9A-Za-z_-]{35})"),
+    ("email", r"[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}"),
+    ("credit_card", r"\b\d(?:[ -]?\d){12,18}\b"),
+    ("iban", r"\b[A-Z]{2}\d{2}(?: ?[A-Z0-9]){11,30}\b"),
+    ("ipv6", r"(?i)[0-9a-f]{0,4}(?::[0-9a-f]{0,4}){2,7}(?:%[0-9a-z]+)?"),
+    ("ipv4", r"\b(?:(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\.){3}(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\b"),
+    ("phone", r"(?:\+\d{1,3}[ .-]?)?(?:\(\d{1,4}\)[ .-]?|\d{1,4}[ .-])\d{2,4}[ .-]\d{2,4}(?:[ .-]\d{2,4})?\b"),
+]
+COMPILED = [(name, re.compile(pattern)) for name, pattern in DETECTORS]
+NAMES = [name for name, _ in DETECTORS]
+
+
+def luhn(text):
+    digits = [int(c) for c in text if c.isdigit()]
+    if not 13 <= len(digits) <= 19:
+        return False
+    total = 0
+    for i, d in enumerate(reversed(digits)):
+        if i % 2 == 1:
+            d = d * 2 - 9 if d * 2 > 9 else d * 2
+        total += d
+    return total % 10 == 0
+
+
+def iban_checksum(text):
+    compact = "".join(text.split())
+    if not 15 <= len(compact) <= 34:
+        return False
+    rearranged = compact[4:] + compact[:4]
+    try:
+        number = int("".join(str(int(c, 36)) for c in rearranged))
+    except ValueError:
+        return False
+    return number % 97 == 1
+
+
+def confirms(kind, candidate):
+    if kind == "credit_card":
+        return luhn(candidate)
+    if kind == "iban":
+        return iban_checksum(candidate)
+    if kind == "ipv6":
+        address = candidate.split("%")[0]
+        if address.count(":") < 2:
+            return False
+        try:
+            ipaddress.IPv6Address(address)
+            return True
+        except ValueError:
+            return False
+    if kind == "phone":
+        return 7 <= sum(c.isdigit() for c in candidate) <= 15
+    return True
+
+
+def lines(value):
+    return [line.strip() for line in (value or "").splitlines() if line.strip()]
+
+
+class Rules:
+    """The policy's rules, read from the operator's configuration."""
+
+    def __init__(self):
+        allowed = host.config("allowed-keys")
+        self.allowed = None if allowed is None else {k.strip() for k in allowed.split(",") if k.strip()}
+        self.blocked_keys = self.patterns("blocked-key-patterns")
+        self.blocked_values = self.patterns("blocked-value-patterns")
+        detectors = (host.config("detectors") or "all").strip()
+        if detectors in ("", "all"):
+            self.detectors = NAMES
+        elif detectors == "none":
+            self.detectors = []
+        else:
+            self.detectors = [d.strip() for d in detectors.split(",")]
+            for d in self.detectors:
+                if d not in NAMES:
+                    raise Err(f"config `detectors`: unknown detector `{d}` (known: {', '.join(NAMES)})")
+        action = (host.config("action") or "mask").strip()
+        if action == "hash":
+            key = host.config("hash-key")
+            if not key:
+                raise Err("config `action` = `hash` needs a `hash-key`")
+            self.key = key.encode()
+        elif action == "mask":
+            self.key = None
+        else:
+            raise Err(f"config `action`: expected `mask` or `hash`, got `{action}`")
+        self.summary = (host.config("summary") or "counts").strip()
+        if self.summary not in ("counts", "keys", "none"):
+            raise Err(f"config `summary`: expected `counts`, `keys` or `none`, got `{self.summary}`")
+
+    @staticmethod
+    def patterns(key):
+        compiled = []
+        for pattern in lines(host.config(key)):
+            try:
+                compiled.append(re.compile(pattern))
+            except re.error as e:
+                raise Err(f"config `{key}`: pattern `{pattern}`: {e}")
+        return compiled
+
+    def replacement(self, kind, value):
+        if self.key is None:
+            return f"[REDACTED:{kind}]"
+        digest = hmac.new(self.key, value.encode(), hashlib.sha256).hexdigest()[:32]
+        return f"[{kind}:{digest}]"
+
+    def key_blocked(self, key):
+        return any(p.search(key) for p in self.blocked_keys)
+
+    def text(self, text, report):
+        ranges = []
+        for name, regex in COMPILED:
+            if name not in self.detectors:
+                continue
+            for m in regex.finditer(text):
+                start, end = m.span()
+                if any(s < end and start < e for s, e, _ in ranges):
+                    continue
+                if confirms(name, m.group()):
+                    ranges.append((start, end, name))
+        for pattern in self.blocked_values:
+            for m in pattern.finditer(text):
+                start, end = m.span()
+                if start < end and not any(s < end and start < e for s, e, _ in ranges):
+                    ranges.append((start, end, "custom"))
+        if not ranges:
+            return text
+        ranges.sort()
+        out, at = [], 0
+        for start, end, kind in ranges:
+            out.append(text[at:start])
+            out.append(self.replacement(kind, text[start:end]))
+            report.found(kind)
+            at = end
+        out.append(text[at:])
+        return "".join(out)
+
+    def json(self, value, report):
+        if isinstance(value, str):
+            return self.text(value, report)
+        if isinstance(value, list):
+            return [self.json(v, report) for v in value]
+        if isinstance(value, dict):
+            result = {}
+            for key, member in value.items():
+                if self.key_blocked(key):
+                    report.found("blocked_key")
+                    result[key] = self.replacement("blocked_key", json.dumps(member, separators=(",", ":")))
+                else:
+                    result[key] = self.json(member, report)
+            return result
+        return value
+
+    def value(self, value, report):
+        if isinstance(value, Value_Str):
+            return Value_Str(self.text(value.value, report))
+        if isinstance(value, Value_StrArray):
+            return Value_StrArray([self.text(v, report) for v in value.value])
+        if isinstance(value, Value_Json):
+            try:
+                parsed = json.loads(value.value)
+            except ValueError:
+                return Value_Json(self.text(value.value, report))
+            return Value_Json(json.dumps(self.json(parsed, report), separators=(",", ":"), ensure_ascii=False))
+        return value
+
+    def attributes(self, attributes, report):
+        kept = []
+        for attribute in attributes:
+            if self.allowed is not None and attribute.key not in self.allowed:
+                report.key(attribute.key, "not_allowed")
+                continue
+            if self.key_blocked(attribute.key):
+                report.key(attribute.key, "blocked_key")
+                whole = attribute.value.value if isinstance(attribute.value, (Value_Str, Value_Json)) else repr(attribute.value)
+                kept.append(Attribute(attribute.key, Value_Str(self.replacement("blocked_key", str(whole)))))
+                continue
+            before = report.count
+            value = self.value(attribute.value, report)
+            if report.count > before:
+                report.keys.add(attribute.key)
+            kept.append(Attribute(attribute.key, value))
+        return kept
+
+    def apply(self, span):
+        report = Report()
+        span.name = self.text(span.name, report)
+        span.attributes = self.attributes(span.attributes, report)
+        for event in span.events:
+            event.attributes = self.attributes(event.attributes, report)
+        for link in span.links:
+            link.attributes = self.attributes(link.attributes, report)
+        if isinstance(span.status, SpanStatus_Error):
+            span.status = SpanStatus_Error(self.text(span.status.value, report))
+        if report.count and self.summary != "none":
+            span.attributes.append(Attribute("agentrace.redaction.count", Value_Int(report.count)))
+            span.attributes.append(Attribute("agentrace.redaction.kinds", Value_StrArray(sorted(report.kinds))))
+            if self.summary == "keys":
+                span.attributes.append(Attribute("agentrace.redaction.keys", Value_StrArray(sorted(report.keys))))
+        return span
+
+
+class Report:
+    """What was redacted in one span."""
+
+    def __init__(self):
+        self.count = 0
+        self.kinds = set()
+        self.keys = set()
+
+    def found(self, kind):
+        self.count += 1
+        self.kinds.add(kind)
+
+    def key(self, key, kind):
+        self.found(kind)
+        self.keys.add(key)
+
+
+class Policy(exports.Policy):
+    def info(self):
+        return PolicyInfo("python-redact", "0.1.0")
+
+    def apply(self, spans):
+        rules = Rules()
+        return [rules.apply(span) for span in spans]
