@@ -10,8 +10,8 @@ Build:  componentize-py -d ../../wit -w policy-plugin componentize app -o python
 """
 
 import hashlib
-import hmac
 import ipaddress
+import traceback
 import json
 import re
 
@@ -88,6 +88,16 @@ def confirms(kind, candidate):
     return True
 
 
+def hmac_sha256(key, message):
+    """HMAC-SHA256 (RFC 2104), written out over hashlib.sha256."""
+    block = 64
+    if len(key) > block:
+        key = hashlib.sha256(key).digest()
+    key = key.ljust(block, b"\0")
+    inner = hashlib.sha256(bytes(b ^ 0x36 for b in key) + message).digest()
+    return hashlib.sha256(bytes(b ^ 0x5C for b in key) + inner).digest()
+
+
 def lines(value):
     return [line.strip() for line in (value or "").splitlines() if line.strip()]
 
@@ -137,8 +147,7 @@ class Rules:
     def replacement(self, kind, value):
         if self.key is None:
             return f"[REDACTED:{kind}]"
-        digest = hmac.new(self.key, value.encode(), hashlib.sha256).hexdigest()[:32]
-        return f"[{kind}:{digest}]"
+        return f"[{kind}:{hmac_sha256(self.key, value.encode()).hex()[:32]}]"
 
     def key_blocked(self, key):
         return any(p.search(key) for p in self.blocked_keys)
@@ -258,5 +267,10 @@ class Policy(exports.Policy):
         return PolicyInfo("python-redact", "0.1.0")
 
     def apply(self, spans):
-        rules = Rules()
-        return [rules.apply(span) for span in spans]
+        try:
+            rules = Rules()
+            return [rules.apply(span) for span in spans]
+        except Err:
+            raise
+        except Exception as e:  # the host fails the batch closed and shows this reason
+            raise Err(f"python-redact failed: {e!r}: {traceback.format_exc(limit=3)}")

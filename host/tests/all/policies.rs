@@ -3,7 +3,81 @@
 
 use agentrace::{ExportTarget, Policy, StatsSnapshot, Tracer, TracerBuilder, events};
 
-use crate::common::{WAIT, ag2_example};
+use std::path::PathBuf;
+use std::process::Command;
+use std::sync::OnceLock;
+
+use crate::common::{WAIT, ag2_example, repo};
+
+/// The componentize-py release the test builds the Python policy with.
+const COMPONENTIZE_PY: &str = "componentize-py==0.25.1";
+
+/// Builds `policies/python-redact` into a component with componentize-py (installed from the
+/// Python package index into the target directory), once per source and WIT version.
+fn python_redact() -> PathBuf {
+    static BUILT: OnceLock<PathBuf> = OnceLock::new();
+    BUILT
+        .get_or_init(|| {
+            let work = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("python-policy");
+            let venv = work.join("venv");
+            let run = |command: &mut Command| {
+                let output = command
+                    .output()
+                    .unwrap_or_else(|e| panic!("{command:?}: {e}"));
+                assert!(
+                    output.status.success(),
+                    "{command:?}:\n{}{}",
+                    String::from_utf8_lossy(&output.stdout),
+                    String::from_utf8_lossy(&output.stderr)
+                );
+            };
+            if !venv.join("bin/componentize-py").exists() {
+                run(Command::new("python3").args(["-m", "venv"]).arg(&venv));
+                run(Command::new(venv.join("bin/pip")).args([
+                    "install",
+                    "--quiet",
+                    COMPONENTIZE_PY,
+                ]));
+            }
+            let source = repo().join("policies/python-redact");
+            let mut fingerprint = std::fs::read(source.join("app.py")).unwrap();
+            for file in ["types.wit", "host.wit", "policy.wit", "world.wit"] {
+                fingerprint.extend(std::fs::read(repo().join("wit").join(file)).unwrap());
+            }
+            let stamp = format!(
+                "{:x}",
+                fingerprint.iter().fold(0xcbf29ce484222325u64, |h, b| {
+                    (h ^ u64::from(*b)).wrapping_mul(0x100000001b3)
+                })
+            );
+            let wasm = work.join(format!("python_redact-{stamp}.wasm"));
+            if !wasm.exists() {
+                run(Command::new(venv.join("bin/componentize-py"))
+                    .arg("-d")
+                    .arg(repo().join("wit"))
+                    .args(["-w", "policy-plugin", "componentize", "app", "-p"])
+                    .arg(&source)
+                    .arg("-o")
+                    .arg(&wasm));
+            }
+            wasm
+        })
+        .clone()
+}
+
+/// The redact policy in each language, with the same configuration.
+fn redact_policies(config: &[(&str, &str)]) -> Vec<(&'static str, Policy)> {
+    let configure = |mut policy: Policy| {
+        for (key, value) in config {
+            policy = policy.with_config(*key, *value);
+        }
+        policy
+    };
+    vec![
+        ("rust", configure(Policy::builtin("redact"))),
+        ("python", configure(Policy::file(python_redact()))),
+    ]
+}
 
 /// Synthetic personal data and secrets, one of each kind the detectors know.
 const CORPUS: &[&str] = &[
@@ -123,29 +197,29 @@ fn redact_leaves_no_raw_value_of_the_corpus_in_the_exported_bytes() {
     assert_eq!(leaks(&raw, CORPUS), CORPUS);
 
     for action in ["mask", "hash"] {
-        let (redacted, stats) = export(&corpus_events(), |b| {
-            b.with_policy(
-                Policy::builtin("redact")
-                    .with_config("action", action)
-                    .with_config("hash-key", "test-key"),
-            )
-        });
-        assert_eq!(leaks(&redacted, CORPUS), Vec::<&str>::new(), "{action}");
-        assert_eq!(stats.spans_exported, 5);
-        assert_eq!(stats.policy_failures, 0);
-        assert!(redacted.contains("agentrace.redaction.count"));
-        // The content is still valid JSON in the parts format after redaction.
-        let exported: serde_json::Value =
-            serde_json::from_str(redacted.lines().next().unwrap()).unwrap();
-        let spans = exported["resourceSpans"][0]["scopeSpans"][0]["spans"]
-            .as_array()
-            .unwrap();
-        for span in spans {
-            for attribute in span["attributes"].as_array().unwrap() {
-                if attribute["key"] == "gen_ai.input.messages" {
-                    let text = attribute["value"]["stringValue"].as_str().unwrap();
-                    let messages: serde_json::Value = serde_json::from_str(text).unwrap();
-                    assert!(messages[0]["parts"][0]["content"].is_string());
+        for (language, policy) in redact_policies(&[("action", action), ("hash-key", "test-key")]) {
+            let (redacted, stats) = export(&corpus_events(), |b| b.with_policy(policy));
+            assert_eq!(
+                leaks(&redacted, CORPUS),
+                Vec::<&str>::new(),
+                "{language} {action}"
+            );
+            assert_eq!(stats.spans_exported, 5);
+            assert_eq!(stats.policy_failures, 0, "{language} {action}: {:?}", stats.recent_errors);
+            assert!(redacted.contains("agentrace.redaction.count"));
+            // The content is still valid JSON in the parts format after redaction.
+            let exported: serde_json::Value =
+                serde_json::from_str(redacted.lines().next().unwrap()).unwrap();
+            let spans = exported["resourceSpans"][0]["scopeSpans"][0]["spans"]
+                .as_array()
+                .unwrap();
+            for span in spans {
+                for attribute in span["attributes"].as_array().unwrap() {
+                    if attribute["key"] == "gen_ai.input.messages" {
+                        let text = attribute["value"]["stringValue"].as_str().unwrap();
+                        let messages: serde_json::Value = serde_json::from_str(text).unwrap();
+                        assert!(messages[0]["parts"][0]["content"].is_string());
+                    }
                 }
             }
         }
@@ -161,26 +235,60 @@ fn redact_on_the_ag2_example_removes_its_personal_data() {
     ];
     let (raw, _) = export(&ag2_example(), |b| b);
     assert_eq!(leaks(&raw, &example_pii), example_pii);
-    let (redacted, stats) = export(&ag2_example(), |b| b.with_policy(Policy::builtin("redact")));
-    assert_eq!(leaks(&redacted, &example_pii), Vec::<&str>::new());
-    assert_eq!(stats.spans_exported, 33);
+    for (language, policy) in redact_policies(&[]) {
+        let (redacted, stats) = export(&ag2_example(), |b| b.with_policy(policy));
+        assert_eq!(
+            leaks(&redacted, &example_pii),
+            Vec::<&str>::new(),
+            "{language}"
+        );
+        assert_eq!(stats.spans_exported, 33, "{language}");
+    }
 }
 
 #[test]
-fn keyed_hashes_are_stable_per_key() {
-    let hashed = |key: &str| {
-        let (out, _) = export(&corpus_events(), |b| {
-            b.with_policy(
-                Policy::builtin("redact")
-                    .with_config("action", "hash")
-                    .with_config("hash-key", key),
-            )
-        });
-        let start = out.find("[email:").expect("a hashed e-mail");
-        out[start..start + 40].to_string()
+fn keyed_hashes_are_stable_per_key_and_equal_across_languages() {
+    let hashed = |key: &str| -> Vec<String> {
+        redact_policies(&[("action", "hash"), ("hash-key", key)])
+            .into_iter()
+            .map(|(_, policy)| {
+                let (out, _) = export(&corpus_events(), |b| b.with_policy(policy));
+                let start = out.find("[email:").expect("a hashed e-mail");
+                out[start..start + 40].to_string()
+            })
+            .collect()
     };
-    assert_eq!(hashed("k1"), hashed("k1"));
-    assert_ne!(hashed("k1"), hashed("k2"));
+    let first = hashed("k1");
+    // The Rust and the Python policy compute the same HMAC for the same key.
+    assert_eq!(first[0], first[1]);
+    assert_eq!(first, hashed("k1"));
+    assert_ne!(first, hashed("k2"));
+}
+
+#[test]
+fn both_redact_policies_refuse_bad_configuration_with_the_same_reason() {
+    for (language, policy) in redact_policies(&[("detectors", "email,ssn")]) {
+        let message = Tracer::builder()
+            .with_policy(policy)
+            .build()
+            .unwrap_err()
+            .to_string();
+        assert!(
+            message.contains("config `detectors`: unknown detector `ssn`"),
+            "{language}: {message}"
+        );
+    }
+    for (language, policy) in redact_policies(&[("action", "hash")]) {
+        let message = Tracer::builder()
+            .with_policy(policy)
+            .build()
+            .unwrap_err()
+            .to_string();
+        assert!(
+            message.contains("needs a `hash-key`"),
+            "{language}: {message}"
+        );
+    }
 }
 
 #[test]
