@@ -34,7 +34,7 @@ fn agent_turn(tracer: &Tracer) -> SpanId {
 }
 
 #[test]
-fn a_mapper_swapped_under_load_loses_and_duplicates_nothing() {
+fn a_mapper_and_a_policy_chain_swapped_under_load_lose_and_duplicate_nothing() {
     let spans = InMemorySpanExporter::default();
     let tracer = tracer(&spans);
     let stop = Arc::new(AtomicBool::new(false));
@@ -57,6 +57,13 @@ fn a_mapper_swapped_under_load_loses_and_duplicates_nothing() {
     let hostile = std::fs::read(env!("AGENTRACE_HOSTILE_MAPPER")).unwrap();
     tracer.swap_mapper(&hostile, WAIT).unwrap();
     let after: Vec<SpanId> = (0..50).map(|_| agent_turn(&tracer)).collect();
+    // A policy chain swapped in under the same load: every span still comes out once.
+    tracer
+        .swap_policies(
+            &[Policy::builtin("truncate"), Policy::builtin("redact")],
+            WAIT,
+        )
+        .unwrap();
     std::thread::sleep(std::time::Duration::from_millis(200));
     stop.store(true, Ordering::Relaxed);
     let produced: u64 = producers.into_iter().map(|p| p.join().unwrap()).sum();
@@ -80,7 +87,8 @@ fn a_mapper_swapped_under_load_loses_and_duplicates_nothing() {
     assert_eq!(names.len() as u64, total, "a span was exported twice");
     assert!(before.iter().all(|id| names[id] == "invoke_agent worker"));
     assert!(after.iter().all(|id| names[id] == "hostile ok"));
-    assert_eq!(stats.component_reloads, 1);
+    assert_eq!(stats.component_reloads, 2);
+    assert_eq!(stats.policy_failures, 0);
     assert_eq!(stats.spans_fallback_mapped, 0);
 }
 

@@ -205,7 +205,11 @@ fn redact_leaves_no_raw_value_of_the_corpus_in_the_exported_bytes() {
                 "{language} {action}"
             );
             assert_eq!(stats.spans_exported, 5);
-            assert_eq!(stats.policy_failures, 0, "{language} {action}: {:?}", stats.recent_errors);
+            assert_eq!(
+                stats.policy_failures, 0,
+                "{language} {action}: {:?}",
+                stats.recent_errors
+            );
             assert!(redacted.contains("agentrace.redaction.count"));
             // The content is still valid JSON in the parts format after redaction.
             let exported: serde_json::Value =
