@@ -7,8 +7,9 @@
 //! - `drop-content` ([`drop_content`]): removes content attributes, keeping their shape;
 //! - `truncate` ([`truncate`]): caps attribute sizes, keeping JSON valid.
 //!
-//! Configuration is read and checked on every batch; a bad value is an error for the batch,
-//! which the host turns into a fail-closed export and reports with the message.
+//! Configuration does not change during an instance's life, so `redact` reads and compiles its
+//! rules once per instance; a bad value is an error (at the host's start-up check, so the
+//! policy is refused with the message; at worst for a batch, which the host fails closed).
 
 pub mod content;
 pub mod detect;
@@ -56,7 +57,7 @@ pub fn apply(
         "drop-content" => Ok(spans.into_iter().map(drop_content::apply).collect()),
         "truncate" => {
             let limits = truncate::Limits::from_config(lookup)?;
-            Ok(spans.into_iter().map(|s| limits.apply(s)).collect())
+            spans.into_iter().map(|s| limits.apply(s)).collect()
         }
         other => Err(format!(
             "config `policy`: expected `redact`, `drop-content` or `truncate`, got `{other}`"
@@ -73,7 +74,16 @@ impl Guest for BuiltinPolicies {
     }
 
     fn apply(spans: Vec<OtelSpan>) -> Result<Vec<OtelSpan>, String> {
-        apply(&policy_name(), &host::config, spans)
+        let name = policy_name();
+        if name == "redact" {
+            // Compiled once per instance: the operator's patterns are not rebuilt per batch.
+            static RULES: std::sync::OnceLock<Result<redact::Rules, String>> =
+                std::sync::OnceLock::new();
+            let rules = RULES.get_or_init(|| redact::Rules::from_config(&host::config));
+            let rules = rules.as_ref().map_err(Clone::clone)?;
+            return Ok(spans.into_iter().map(|s| rules.apply(s)).collect());
+        }
+        apply(&name, &host::config, spans)
     }
 }
 

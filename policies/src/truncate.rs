@@ -45,24 +45,28 @@ impl<'a> Limits<'a> {
         })
     }
 
-    fn cap(&self, key: &str) -> usize {
+    /// The cap for `key`; a malformed `max-bytes.<key>` is an error for the batch (which the
+    /// host turns into a fail-closed export), never a silent default.
+    fn cap(&self, key: &str) -> Result<usize, String> {
         if let Some(cap) = self.per_key.borrow().get(key) {
-            return *cap;
+            return Ok(*cap);
         }
         let name = format!("max-bytes.{key}");
-        // A malformed per-key cap falls back to the smaller of the default and 1 KiB: the
-        // policy must not let content through uncapped because of a typo.
         let cap = match (self.lookup)(&name) {
-            Some(text) => parse_size(&name, &text).unwrap_or(self.default.min(1024)),
+            Some(text) => parse_size(&name, &text)?,
             None => self.default,
         };
         self.per_key.borrow_mut().insert(key.to_string(), cap);
-        cap
+        Ok(cap)
     }
 
-    fn attributes(&self, attributes: &mut [Attribute], cut: &mut Vec<String>) {
+    fn attributes(
+        &self,
+        attributes: &mut [Attribute],
+        cut: &mut Vec<String>,
+    ) -> Result<(), String> {
         for attribute in attributes {
-            let cap = self.cap(&attribute.key);
+            let cap = self.cap(&attribute.key)?;
             let changed = match &mut attribute.value {
                 Value::Str(s) if s.len() > cap => {
                     *s = cut_string(s, cap);
@@ -78,14 +82,15 @@ impl<'a> Limits<'a> {
                 cut.push(attribute.key.clone());
             }
         }
+        Ok(())
     }
 
     /// Applies the caps to one span.
-    pub fn apply(&self, mut span: OtelSpan) -> OtelSpan {
+    pub fn apply(&self, mut span: OtelSpan) -> Result<OtelSpan, String> {
         let mut cut = Vec::new();
-        self.attributes(&mut span.attributes, &mut cut);
+        self.attributes(&mut span.attributes, &mut cut)?;
         for event in &mut span.events {
-            self.attributes(&mut event.attributes, &mut cut);
+            self.attributes(&mut event.attributes, &mut cut)?;
         }
         if !cut.is_empty() {
             cut.sort();
@@ -95,7 +100,7 @@ impl<'a> Limits<'a> {
                 value: Value::StrArray(cut),
             });
         }
-        span
+        Ok(span)
     }
 }
 
@@ -172,6 +177,35 @@ pub fn cut_json(text: &str, max: usize) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_malformed_per_key_cap_is_an_error_naming_it() {
+        use crate::bindings::agentrace::plugin::types::{Attribute, SpanKind, SpanStatus};
+        let lookup = |key: &str| (key == "max-bytes.x").then(|| "lots".to_string());
+        let limits = Limits::from_config(&lookup).unwrap();
+        let span = OtelSpan {
+            trace_id: (1, 2),
+            span_id: 3,
+            parent_span_id: None,
+            parent_is_remote: false,
+            name: "s".into(),
+            kind: SpanKind::Internal,
+            start_time: 1,
+            end_time: 2,
+            attributes: vec![Attribute {
+                key: "x".into(),
+                value: Value::Str("v".into()),
+            }],
+            events: vec![],
+            links: vec![],
+            status: SpanStatus::Unset,
+        };
+        let error = limits.apply(span).unwrap_err();
+        assert_eq!(
+            error,
+            "config `max-bytes.x`: expected a number of bytes, got `lots`"
+        );
+    }
 
     #[test]
     fn strings_are_cut_at_character_boundaries() {
