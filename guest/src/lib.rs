@@ -22,7 +22,7 @@ pub mod bindings {
     wit_bindgen::generate!({
         path: "../wit",
         world: "mapper-plugin",
-        additional_derives: [PartialEq],
+        additional_derives: [PartialEq, serde::Serialize, serde::Deserialize],
         pub_export_macro: true,
     });
 }

@@ -9,6 +9,9 @@
 wasmtime::component::bindgen!({
     path: "../wit",
     world: "mapper-plugin",
+    // Serde forms of the WIT records: for data files (conformance vectors) and for handing the
+    // same records to natively compiled mapping code in benchmarks.
+    additional_derives: [serde::Serialize, serde::Deserialize],
 });
 
 pub use self::agentrace::plugin::host::LogLevel;

@@ -73,6 +73,11 @@ pub enum ExportTarget {
     JsonFile(PathBuf),
     /// OTLP/JSON lines to standard output.
     Stdout,
+    /// OTLP/protobuf to a file: each export request (`ExportTraceServiceRequest`, or
+    /// `ExportMetricsServiceRequest`) length-delimited as protobuf's `writeDelimitedTo` does.
+    /// The bytes an OTLP exporter would send; with `/dev/null` it measures the full pipeline
+    /// including encoding, without a network.
+    ProtobufFile(PathBuf),
     /// In-memory exporters, for tests.
     InMemory {
         /// Receives spans.
@@ -126,33 +131,46 @@ impl ExportTarget {
 
 type SharedWriter = Arc<Mutex<Box<dyn Write + Send>>>;
 
-/// OTLP/JSON lines: each export is one `ExportTraceServiceRequest` or
-/// `ExportMetricsServiceRequest` in the OTLP JSON encoding, on its own line.
-#[derive(Clone)]
-pub(crate) struct JsonLines {
-    writer: SharedWriter,
-    resource: Arc<ResourceAttributesWithSchema>,
+/// How export requests are written to a [`RequestWriter`].
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Encoding {
+    /// OTLP/JSON, one request per line.
+    JsonLines,
+    /// OTLP/protobuf, each request length-delimited.
+    Protobuf,
 }
 
-impl JsonLines {
-    fn write_line(&self, value: &impl serde::Serialize) -> OTelSdkResult {
+/// Writes each export as one `ExportTraceServiceRequest` or `ExportMetricsServiceRequest` to a
+/// file or stdout: OTLP/JSON lines, or length-delimited OTLP/protobuf.
+#[derive(Clone)]
+pub(crate) struct RequestWriter {
+    writer: SharedWriter,
+    resource: Arc<ResourceAttributesWithSchema>,
+    encoding: Encoding,
+}
+
+impl RequestWriter {
+    fn write(&self, request: &(impl serde::Serialize + prost::Message)) -> OTelSdkResult {
         let mut writer = self
             .writer
             .lock()
             .map_err(|_| OTelSdkError::InternalFailure("output writer poisoned".into()))?;
-        serde_json::to_writer(&mut *writer, value)
-            .map_err(|e| OTelSdkError::InternalFailure(format!("writing OTLP/JSON: {e}")))?;
-        writer
-            .write_all(b"\n")
+        let written = match self.encoding {
+            Encoding::JsonLines => serde_json::to_writer(&mut *writer, request)
+                .map_err(std::io::Error::from)
+                .and_then(|_| writer.write_all(b"\n")),
+            Encoding::Protobuf => writer.write_all(&request.encode_length_delimited_to_vec()),
+        };
+        written
             .and_then(|_| writer.flush())
-            .map_err(|e| OTelSdkError::InternalFailure(format!("writing OTLP/JSON: {e}")))
+            .map_err(|e| OTelSdkError::InternalFailure(format!("writing OTLP: {e}")))
     }
 }
 
 /// The span side of an [`ExportTarget`].
 pub(crate) enum SpanSink {
     Otlp(Box<opentelemetry_otlp::SpanExporter>),
-    Json(JsonLines),
+    Writer(RequestWriter),
     Memory(InMemorySpanExporter),
     None,
 }
@@ -160,7 +178,7 @@ pub(crate) enum SpanSink {
 /// The metric side of an [`ExportTarget`].
 pub(crate) enum MetricSink {
     Otlp(Box<opentelemetry_otlp::MetricExporter>),
-    Json(JsonLines),
+    Writer(RequestWriter),
     Memory(InMemoryMetricExporter),
     None,
 }
@@ -177,12 +195,21 @@ pub(crate) fn build_sinks(
     target: &ExportTarget,
     resource: &Resource,
 ) -> Result<(SpanSink, MetricSink)> {
-    let json = |writer: Box<dyn Write + Send>| {
-        let lines = JsonLines {
+    let writer = |writer: Box<dyn Write + Send>, encoding: Encoding| {
+        let requests = RequestWriter {
             writer: Arc::new(Mutex::new(writer)),
             resource: Arc::new(ResourceAttributesWithSchema::from(resource)),
+            encoding,
         };
-        (SpanSink::Json(lines.clone()), MetricSink::Json(lines))
+        (
+            SpanSink::Writer(requests.clone()),
+            MetricSink::Writer(requests),
+        )
+    };
+    let create = |path: &PathBuf| {
+        File::create(path)
+            .map(BufWriter::new)
+            .map_err(|e| Error::Exporter(format!("cannot create {}: {e}", path.display())))
     };
     Ok(match target {
         ExportTarget::Otlp {
@@ -229,12 +256,9 @@ pub(crate) fn build_sinks(
                 MetricSink::Otlp(Box::new(metrics)),
             )
         }
-        ExportTarget::JsonFile(path) => {
-            let file = File::create(path)
-                .map_err(|e| Error::Exporter(format!("cannot create {}: {e}", path.display())))?;
-            json(Box::new(BufWriter::new(file)))
-        }
-        ExportTarget::Stdout => json(Box::new(std::io::stdout())),
+        ExportTarget::JsonFile(path) => writer(Box::new(create(path)?), Encoding::JsonLines),
+        ExportTarget::ProtobufFile(path) => writer(Box::new(create(path)?), Encoding::Protobuf),
+        ExportTarget::Stdout => writer(Box::new(std::io::stdout()), Encoding::JsonLines),
         ExportTarget::InMemory { spans, metrics } => {
             let mut spans = spans.clone();
             spans.set_resource(resource);
@@ -249,12 +273,9 @@ impl SpanSink {
         match self {
             SpanSink::Otlp(exporter) => exporter.export(spans).await,
             SpanSink::Memory(exporter) => exporter.export(spans).await,
-            SpanSink::Json(lines) => {
-                let request = ExportTraceServiceRequest {
-                    resource_spans: group_spans_by_resource_and_scope(spans, &lines.resource),
-                };
-                lines.write_line(&request)
-            }
+            SpanSink::Writer(requests) => requests.write(&ExportTraceServiceRequest {
+                resource_spans: group_spans_by_resource_and_scope(spans, &requests.resource),
+            }),
             SpanSink::None => Ok(()),
         }
     }
@@ -286,8 +307,8 @@ impl MetricSink {
         match self {
             MetricSink::Otlp(exporter) => exporter.export(metrics).await,
             MetricSink::Memory(exporter) => exporter.export(metrics).await,
-            MetricSink::Json(lines) => {
-                lines.write_line(&ExportMetricsServiceRequest::from(metrics))
+            MetricSink::Writer(requests) => {
+                requests.write(&ExportMetricsServiceRequest::from(metrics))
             }
             MetricSink::None => Ok(()),
         }

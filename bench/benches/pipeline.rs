@@ -1,0 +1,149 @@
+//! Throughput of the pipeline's one worker on the AG2 example's spans: default mapper, `redact`,
+//! OTLP/protobuf encoding into `/dev/null`, with content capture off and on; the scaling curves
+//! over batch size (1, 16, 256) and policy count (0, 1, 2, 4); and the mapping stage alone
+//! through wasm and compiled natively, side by side.
+//!
+//! A pipeline iteration reports 1 023 spans (31 copies of the example, each with fresh ids) and
+//! waits for the flush: the time from the first report to the last span encoded.
+
+#![allow(
+    missing_docs,
+    reason = "criterion_group! generates an undocumented function"
+)]
+
+use std::time::{Duration, Instant};
+
+use agentrace_bench::native::{NativeStage, guest_records};
+use agentrace_bench::stage::{WasmStage, records};
+use agentrace_bench::workload::Workload;
+use agentrace_bench::{PipelineSetup, pipeline_tracer};
+use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
+
+/// Spans per pipeline iteration: 31 copies of the 33-span example.
+const SPANS_PER_ITERATION: usize = 1023;
+
+fn content_label(capture: bool) -> &'static str {
+    if capture { "content_on" } else { "content_off" }
+}
+
+fn run_pipeline(c: &mut Criterion, group_name: &str, setups: &[(String, PipelineSetup)]) {
+    let workload = Workload::ag2_example().expect("workload");
+    let mut group = c.benchmark_group(group_name);
+    group.throughput(Throughput::Elements(SPANS_PER_ITERATION as u64));
+    for (label, setup) in setups {
+        let tracer = pipeline_tracer(*setup).expect("tracer");
+        let mut next_copy = 0u64;
+        group.bench_function(BenchmarkId::from_parameter(label), |b| {
+            b.iter_custom(|iters| {
+                let mut total = Duration::ZERO;
+                for _ in 0..iters {
+                    let events = workload.copies_for(next_copy, SPANS_PER_ITERATION);
+                    next_copy += (SPANS_PER_ITERATION / workload.spans_per_copy()) as u64;
+                    let began = Instant::now();
+                    for event in events {
+                        tracer.report(event);
+                    }
+                    tracer.flush(Duration::from_secs(600)).expect("flush");
+                    total += began.elapsed();
+                }
+                total
+            })
+        });
+        let stats = tracer.stats();
+        assert_eq!(
+            stats.spans_started, stats.spans_exported,
+            "{label}: spans lost"
+        );
+        assert_eq!(
+            stats.policy_failures + stats.spans_fallback_mapped,
+            0,
+            "{label}"
+        );
+        tracer.shutdown(Duration::from_secs(60)).expect("shutdown");
+    }
+    group.finish();
+}
+
+fn pipeline(c: &mut Criterion) {
+    let headline: Vec<_> = [false, true]
+        .into_iter()
+        .map(|capture| {
+            let setup = PipelineSetup {
+                capture_content: capture,
+                ..PipelineSetup::default()
+            };
+            (content_label(capture).to_string(), setup)
+        })
+        .collect();
+    run_pipeline(c, "pipeline", &headline);
+
+    for capture in [false, true] {
+        let batches: Vec<_> = [1, 16, 256]
+            .into_iter()
+            .map(|max_batch| {
+                let setup = PipelineSetup {
+                    capture_content: capture,
+                    max_batch,
+                    ..PipelineSetup::default()
+                };
+                (max_batch.to_string(), setup)
+            })
+            .collect();
+        run_pipeline(
+            c,
+            &format!("batch_size_{}", content_label(capture)),
+            &batches,
+        );
+
+        let policies: Vec<_> = [0, 1, 2, 4]
+            .into_iter()
+            .map(|redact_policies| {
+                let setup = PipelineSetup {
+                    capture_content: capture,
+                    redact_policies,
+                    ..PipelineSetup::default()
+                };
+                (redact_policies.to_string(), setup)
+            })
+            .collect();
+        run_pipeline(
+            c,
+            &format!("policies_{}", content_label(capture)),
+            &policies,
+        );
+    }
+}
+
+/// The mapping stage alone on one batch of 495 records (15 copies of the example).
+fn stage(c: &mut Criterion) {
+    let workload = Workload::ag2_example().expect("workload");
+    let spans: Vec<_> = (0..15).flat_map(|_| workload.finished_spans()).collect();
+    let host_records = records(&spans);
+    let native_records = guest_records(&host_records).expect("records");
+    for capture in [false, true] {
+        let mut group = c.benchmark_group(format!("stage_{}", content_label(capture)));
+        group.throughput(Throughput::Elements(spans.len() as u64));
+        let mut wasm = WasmStage::new(capture, 1).expect("wasm stage");
+        let native = NativeStage::new(capture, 1).expect("native stage");
+        assert_eq!(
+            wasm.run(&host_records).expect("wasm"),
+            native.run(&native_records),
+            "wasm and native encode different bytes"
+        );
+        group.bench_function("wasm", |b| {
+            b.iter(|| wasm.run(&host_records).expect("wasm"))
+        });
+        group.bench_function("native", |b| b.iter(|| native.run(&native_records)));
+        group.finish();
+    }
+}
+
+criterion_group! {
+    name = benches;
+    config = Criterion::default()
+        .sample_size(20)
+        .warm_up_time(Duration::from_secs(1))
+        .measurement_time(Duration::from_secs(4));
+    targets = pipeline, stage
+}
+criterion_main!(benches);

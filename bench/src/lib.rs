@@ -1,0 +1,59 @@
+//! Shared parts of the agentrace benchmarks: the realistic workload (the AG2 example, copied
+//! with fresh ids), tracers set up the way each figure needs, and the mapping stage run both
+//! through the wasm components and as the same code compiled natively.
+//!
+//! The criterion benches (`benches/`) measure in-process figures; the `agentrace-bench` binary
+//! measures what needs its own process or a load running beside it (start-up, hot swap,
+//! memory); `bench/run` builds release, runs both and prints one table.
+
+pub mod native;
+pub mod stage;
+pub mod workload;
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use agentrace::{ExportTarget, Policy, Tracer, TracerBuilder};
+
+/// Where the null sink writes: protobuf encoding happens, the bytes go nowhere.
+pub fn null_sink() -> ExportTarget {
+    ExportTarget::ProtobufFile(PathBuf::from("/dev/null"))
+}
+
+/// How a pipeline benchmark is set up.
+#[derive(Debug, Clone, Copy)]
+pub struct PipelineSetup {
+    /// Record message content, tool arguments and results.
+    pub capture_content: bool,
+    /// Spans per call into the mapper.
+    pub max_batch: usize,
+    /// How many `redact` policies run after the mapper.
+    pub redact_policies: usize,
+}
+
+impl Default for PipelineSetup {
+    fn default() -> Self {
+        Self {
+            capture_content: false,
+            max_batch: 512,
+            redact_policies: 1,
+        }
+    }
+}
+
+/// A tracer exporting OTLP/protobuf into `/dev/null`, with the default mapper and
+/// `setup.redact_policies` copies of `redact`. It blocks instead of dropping when its queue is
+/// full, so that every span of a throughput run is mapped and encoded.
+pub fn pipeline_tracer(setup: PipelineSetup) -> anyhow::Result<Tracer> {
+    let mut builder: TracerBuilder = Tracer::builder()
+        .with_export(null_sink())
+        .with_service_name("agentrace-bench")
+        .with_capture_content(setup.capture_content)
+        .with_max_batch(setup.max_batch)
+        .with_flush_interval(Duration::from_secs(3600))
+        .with_block_when_full(true);
+    for _ in 0..setup.redact_policies {
+        builder = builder.with_policy(Policy::builtin("redact"));
+    }
+    Ok(builder.build()?)
+}
