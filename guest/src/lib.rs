@@ -50,6 +50,13 @@ impl Guest for DefaultMapper {
     }
 }
 
+/// The allocator inside the component. Talc instead of the default dlmalloc: every string and
+/// list crossing the boundary is allocated and freed in the guest, and dlmalloc's `malloc` and
+/// `free` were a sixth of the component's profile (see BENCHMARKS.md).
+#[cfg(all(target_family = "wasm", not(target_feature = "atomics")))]
+#[global_allocator]
+static ALLOCATOR: talc::wasm::WasmDynamicTalc = talc::wasm::new_wasm_dynamic_allocator();
+
 /// The component's exported symbols (wasm only: native builds link the mapping as a library).
 #[cfg(target_arch = "wasm32")]
 #[allow(unsafe_code, reason = "generated export glue for the canonical ABI")]

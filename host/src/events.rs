@@ -268,6 +268,66 @@ impl EventLine {
     }
 }
 
+impl From<&Lifecycle> for EventLine {
+    /// The JSON form of an event; [`EventLine::into_lifecycle`] gives it back.
+    fn from(event: &Lifecycle) -> Self {
+        match event.clone() {
+            Lifecycle::Start {
+                span_id,
+                trace_id,
+                parent,
+                operation,
+                time,
+                fields,
+            } => {
+                let (parent_span_id, traceparent) = match parent {
+                    Parent::Root => (None, None),
+                    Parent::Local(id) => (Some(id.to_string()), None),
+                    Parent::Remote(ctx) => (None, Some(ctx.traceparent())),
+                };
+                EventLine::Start {
+                    span_id: span_id.to_string(),
+                    trace_id: trace_id.map(|t| t.to_string()),
+                    parent_span_id,
+                    traceparent,
+                    operation,
+                    time: Some(time),
+                    fields: *fields,
+                }
+            }
+            Lifecycle::Update { span_id, fields } => EventLine::Update {
+                span_id: span_id.to_string(),
+                fields: *fields,
+            },
+            Lifecycle::Event {
+                span_id,
+                name,
+                time,
+                attributes,
+            } => EventLine::Event {
+                span_id: span_id.to_string(),
+                name,
+                time: Some(time),
+                attributes,
+            },
+            Lifecycle::End {
+                span_id,
+                time,
+                fields,
+            } => EventLine::End {
+                span_id: span_id.to_string(),
+                time: Some(time),
+                fields: *fields,
+            },
+        }
+    }
+}
+
+/// One event as a JSON line (without the newline), as [`decode_line`] reads it.
+pub fn encode_line(event: &Lifecycle) -> String {
+    serde_json::to_string(&EventLine::from(event)).expect("event lines always serialize")
+}
+
 /// The longest event line [`decode_line`] accepts (8 MiB): enough for long conversations with
 /// content, small enough that one line cannot exhaust memory.
 pub const MAX_EVENT_BYTES: usize = 8 << 20;
@@ -293,6 +353,25 @@ pub fn decode_line(line: &str) -> Result<Option<Lifecycle>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn encoded_lines_decode_to_the_same_event() {
+        let lines = [
+            r#"{"type":"start","span_id":"00f067aa0ba902b7","operation":"chat","time":5,"trace_id":"4bf92f3577b34da6a3ce929d0e0e4736","fields":{"provider":"openai"}}"#,
+            r#"{"type":"start","span_id":"00f067aa0ba902b8","operation":"invoke_agent","time":6,"traceparent":"00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b9-01"}"#,
+            r#"{"type":"update","span_id":"00f067aa0ba902b7","fields":{"conversation_id":"c1"}}"#,
+            r#"{"type":"event","span_id":"00f067aa0ba902b7","name":"retry","time":7,"attributes":{"attempt":2}}"#,
+            r#"{"type":"end","span_id":"00f067aa0ba902b7","time":9,"fields":{"usage":{"input_tokens":3}}}"#,
+        ];
+        for line in lines {
+            let event = decode_line(line).unwrap().unwrap();
+            assert_eq!(
+                decode_line(&encode_line(&event)).unwrap().unwrap(),
+                event,
+                "{line}"
+            );
+        }
+    }
 
     #[test]
     fn decodes_every_kind() {

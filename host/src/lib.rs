@@ -32,6 +32,7 @@ pub mod ids;
 mod pipeline;
 pub mod plugin;
 pub mod record;
+mod recycle;
 mod slot;
 mod stats;
 pub mod tracer;

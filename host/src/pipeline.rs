@@ -23,6 +23,7 @@ use crate::export::{MetricSink, SpanSink};
 use crate::ids::{SpanId, TraceId};
 use crate::plugin::{MapperComponent, MapperInstance, PolicyComponent};
 use crate::record::{Merge, SpanFields};
+use crate::recycle::FieldBoxes;
 use crate::slot::{Slot, backoff};
 use crate::stats::Stats;
 use crate::{fail_closed, fallback};
@@ -104,6 +105,7 @@ pub(crate) struct Worker {
     observer: Option<opentelemetry_sdk::trace::InMemorySpanExporter>,
     retry: RetryBuffer,
     policies: Vec<Slot<PolicyComponent>>,
+    boxes: FieldBoxes,
 }
 
 /// Shares one manual reader between the meter provider and the worker that collects from it.
@@ -148,6 +150,7 @@ impl Worker {
         runtime: tokio::runtime::Runtime,
         observer: Option<opentelemetry_sdk::trace::InMemorySpanExporter>,
         policies: Vec<Slot<PolicyComponent>>,
+        boxes: FieldBoxes,
     ) -> Self {
         let reader = Arc::new(
             ManualReader::builder()
@@ -188,6 +191,7 @@ impl Worker {
             observer,
             retry: RetryBuffer::default(),
             policies,
+            boxes,
         }
     }
 
@@ -317,13 +321,13 @@ impl Worker {
                         parent_is_remote,
                         operation,
                         start_time: time,
-                        fields: *fields,
+                        fields: self.boxes.unbox(fields),
                         events: Vec::new(),
                     },
                 );
             }
             Lifecycle::Update { span_id, fields } => match self.open.get_mut(&span_id) {
-                Some(open) => open.fields.merge(*fields),
+                Some(open) => open.fields.merge(self.boxes.unbox(fields)),
                 None => {
                     let state = self.state_of(span_id);
                     self.reject(format!("update: span {span_id} {state}"));
@@ -346,7 +350,10 @@ impl Worker {
                 time,
                 fields,
             } => match self.open.remove(&span_id) {
-                Some(open) => self.close(span_id, open, time, *fields, false),
+                Some(open) => {
+                    let fields = self.boxes.unbox(fields);
+                    self.close(span_id, open, time, fields, false)
+                }
                 None => {
                     let state = self.state_of(span_id);
                     self.reject(format!("end: span {span_id} {state}"));

@@ -76,6 +76,10 @@ pub fn engine() -> Result<&'static Engine> {
             let mut config = wasmtime::Config::new();
             config.wasm_component_model(true);
             config.epoch_interruption(true);
+            // `AGENTRACE_PROFILER=perfmap` names compiled wasm functions for `perf report`.
+            if std::env::var("AGENTRACE_PROFILER").as_deref() == Ok("perfmap") {
+                config.profiler(wasmtime::ProfilingStrategy::PerfMap);
+            }
             if let Some(directory) = cache_directory() {
                 let mut cache = wasmtime::CacheConfig::new();
                 cache.with_directory(&directory);

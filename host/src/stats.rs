@@ -6,6 +6,7 @@ use std::collections::VecDeque;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
+use crossbeam_utils::CachePadded;
 use opentelemetry::KeyValue;
 use opentelemetry::metrics::Meter;
 
@@ -16,10 +17,12 @@ const RECENT_ERRORS: usize = 32;
 /// OpenTelemetry instruments, so that a new counter cannot be forgotten in one of them.
 macro_rules! counters {
     ($( $(#[doc = $doc:literal])* $field:ident => $metric:literal $(, $key:literal = $value:literal)? ;)*) => {
-        /// Live counters, shared by the runtime-facing API and the worker.
+        /// Live counters, shared by the runtime-facing API and the worker. Each has its own
+        /// cache line: the runtime's threads count every event while the worker counts every
+        /// span, and sharing lines made each report wait for the line to come back.
         #[derive(Debug, Default)]
         pub(crate) struct Stats {
-            $(pub(crate) $field: AtomicU64,)*
+            $(pub(crate) $field: CachePadded<AtomicU64>,)*
             recent_errors: Mutex<VecDeque<String>>,
         }
 

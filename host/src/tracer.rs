@@ -19,6 +19,7 @@ use crate::ids::{SpanContext, SpanId, TraceId};
 use crate::pipeline::{BatchSettings, Message, Swap, Worker};
 use crate::plugin::{self, Grants, Limits, MapperComponent, PolicyComponent};
 use crate::record::{Attributes, SpanFields};
+use crate::recycle::FieldBoxes;
 use crate::slot::Slot;
 use crate::stats::{Stats, StatsSnapshot};
 
@@ -377,6 +378,7 @@ impl TracerBuilder {
 
         let stats = Arc::new(Stats::default());
         let (sender, receiver) = crossbeam_channel::bounded(self.queue_capacity);
+        let boxes = FieldBoxes::default();
         let settings = BatchSettings {
             max_batch: self.max_batch,
             flush_interval: self.flush_interval,
@@ -395,6 +397,7 @@ impl TracerBuilder {
             runtime,
             self.observer,
             policies,
+            boxes.clone(),
         );
         let handle = std::thread::Builder::new()
             .name("agentrace-worker".into())
@@ -402,6 +405,7 @@ impl TracerBuilder {
             .map_err(|e| Error::Engine(format!("cannot start the worker thread: {e}")))?;
         Ok(Tracer {
             sender,
+            boxes,
             stats,
             worker: Mutex::new(Some(handle)),
             block_when_full: self.block_when_full,
@@ -416,6 +420,7 @@ impl TracerBuilder {
 /// and is safe to call from any thread. No method panics or blocks on wasm or export.
 pub struct Tracer {
     sender: Sender<Message>,
+    boxes: FieldBoxes,
     stats: Arc<Stats>,
     worker: Mutex<Option<JoinHandle<()>>>,
     block_when_full: bool,
@@ -476,7 +481,7 @@ impl Tracer {
             parent: parent.map_or(Parent::Root, |p| Parent::Local(p.span_id)),
             operation,
             time: now_nanos(),
-            fields: Box::new(fields),
+            fields: self.boxes.boxed(fields),
         });
         context
     }
@@ -496,7 +501,7 @@ impl Tracer {
             parent: Parent::Remote(remote),
             operation,
             time: now_nanos(),
-            fields: Box::new(fields),
+            fields: self.boxes.boxed(fields),
         });
         Ok(context)
     }
@@ -505,7 +510,7 @@ impl Tracer {
     pub fn update(&self, span: &SpanContext, fields: SpanFields) {
         self.report(Lifecycle::Update {
             span_id: span.span_id,
-            fields: Box::new(fields),
+            fields: self.boxes.boxed(fields),
         });
     }
 
@@ -524,7 +529,7 @@ impl Tracer {
         self.report(Lifecycle::End {
             span_id: span.span_id,
             time: now_nanos(),
-            fields: Box::new(fields),
+            fields: self.boxes.boxed(fields),
         });
     }
 

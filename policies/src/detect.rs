@@ -166,11 +166,93 @@ pub struct Finding {
     pub kind: Kind,
 }
 
+/// Character counts of a text, from one pass over its bytes: enough to rule most detectors out
+/// of most attribute values (names, models, ids) without running their regular expressions.
+struct Shape {
+    digits: usize,
+    at_signs: usize,
+    colons: usize,
+    dots: usize,
+    /// `-` and `_`, which every API-key format but two contains.
+    joiners: usize,
+    /// Upper-case `A`, which starts the other two (`AKIA`, `AIza`).
+    capital_a: usize,
+}
+
+impl Shape {
+    fn of(text: &str) -> Self {
+        let mut shape = Shape {
+            digits: 0,
+            at_signs: 0,
+            colons: 0,
+            dots: 0,
+            joiners: 0,
+            capital_a: 0,
+        };
+        for byte in text.bytes() {
+            match byte {
+                b'0'..=b'9' => shape.digits += 1,
+                b'@' => shape.at_signs += 1,
+                b':' => shape.colons += 1,
+                b'.' => shape.dots += 1,
+                b'-' | b'_' => shape.joiners += 1,
+                b'A' => shape.capital_a += 1,
+                _ => {}
+            }
+        }
+        shape
+    }
+}
+
+impl Kind {
+    /// A necessary condition for this kind's pattern to find a confirmed value in `text`: when
+    /// it fails, the regular expression cannot match (each condition is implied by the pattern,
+    /// or by [`Kind::confirms`]), so it is skipped.
+    fn may_occur(self, text: &str, shape: &Shape) -> bool {
+        // Plain window scans: the needles are short and most texts are too (a substring
+        // searcher's set-up cost more than the scan, in wasm).
+        let has = |needle: &[u8]| text.as_bytes().windows(needle.len()).any(|w| w == needle);
+        let has_ignoring_case = |needle: &[u8]| {
+            text.as_bytes()
+                .windows(needle.len())
+                .any(|w| w.eq_ignore_ascii_case(needle))
+        };
+        match self {
+            Kind::Jwt => shape.dots >= 2 && has(b"eyJ"),
+            Kind::BearerToken => text.len() >= 15 && has_ignoring_case(b"bearer"),
+            Kind::ApiKey => {
+                text.len() >= 15
+                    && (shape.joiners > 0 || shape.capital_a > 0)
+                    && [b"sk-".as_slice(), b"AKIA", b"gh", b"xox", b"AIza"]
+                        .into_iter()
+                        .any(has)
+            }
+            Kind::Email => shape.at_signs > 0,
+            Kind::CreditCard => shape.digits >= 13,
+            Kind::Iban => shape.digits >= 2 && text.len() >= 15,
+            Kind::Ipv6 => shape.colons >= 2,
+            Kind::Ipv4 => shape.digits >= 4 && shape.dots >= 3,
+            Kind::Phone => shape.digits >= 7,
+        }
+    }
+}
+
 /// Finds every confirmed value of the `kinds` in `text`, without overlaps (earlier kinds in
 /// [`Kind::ALL`] win), in text order.
 pub fn find(text: &str, kinds: &[Kind]) -> Vec<Finding> {
+    let shape = Shape::of(text);
+    scan(
+        text,
+        Kind::ALL
+            .into_iter()
+            .filter(|k| kinds.contains(k) && k.may_occur(text, &shape)),
+    )
+}
+
+/// Runs the regular expressions of `kinds` (in [`Kind::ALL`] order) over `text`.
+fn scan(text: &str, kinds: impl Iterator<Item = Kind>) -> Vec<Finding> {
     let mut findings: Vec<Finding> = Vec::new();
-    for kind in Kind::ALL.into_iter().filter(|k| kinds.contains(k)) {
+    for kind in kinds {
         for m in kind.regex().find_iter(text) {
             let range = m.range();
             let overlaps = findings
@@ -245,6 +327,36 @@ mod tests {
             kinds_in(&format!("token {jwt}")),
             [("jwt", jwt.to_string())]
         );
+    }
+
+    /// The pre-checks only skip work: on texts full of near-misses, every detector run alone
+    /// with its regular expression finds exactly what `find` finds.
+    #[test]
+    fn pre_checks_never_hide_a_finding() {
+        let texts = [
+            "mail me at jane.doe+work@example.co.uk today",
+            "card 4111 1111 1111 1111 exp 12/29, 4111111111111111",
+            "server 192.168.10.25 is up; 1.2.3.4 and 10.0.0.1:8080",
+            "v6 2001:db8::8a2e:370:7334 here, ::1, fe80::1%eth0",
+            "Authorization: Bearer abcDEF123456789.xyz and BEARER zzzzzzzzzz",
+            "key sk-proj-abcdefghijklmnopqrstuvwx1234 AKIAIOSFODNN7EXAMPLE",
+            "ghp_abcdefghijklmnopqrstuvwxyz0123456789 xoxb-1234567890-abc",
+            "AIzaSyA1234567890abcdefghijklmnopqrstu",
+            "iban DE89 3704 0044 0532 0130 00 ok, GB82WEST12345698765432",
+            "call +1 415-555-0132 now or (020) 7946 0958",
+            "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.dozjgNryP4J3jVmNHl0w5N_XgL0n3I9PlFUP0THsR8U",
+            "a@b.co",
+            "12:34:56",
+            "1.2.3",
+            "415-555-0132",
+            "gpt-4o",
+            "planner",
+            "",
+        ];
+        for text in texts {
+            let unfiltered = scan(text, Kind::ALL.into_iter());
+            assert_eq!(find(text, &Kind::ALL), unfiltered, "{text}");
+        }
     }
 
     #[test]

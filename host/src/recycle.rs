@@ -1,0 +1,66 @@
+//! Boxes for span fields, handed back from the worker to the runtime's threads.
+//!
+//! Every start, update and end carries its [`SpanFields`] boxed through the queue (1.6 KB, too
+//! big for the allocator's per-thread caches). Allocated on a runtime thread and freed on the
+//! worker, each box cost a trip through the allocator's shared lock, contended by both threads.
+//! The worker returns emptied boxes here instead, and reports reuse them.
+
+use crossbeam_channel::{Receiver, Sender};
+
+use crate::record::SpanFields;
+
+/// Most empty boxes kept (1.6 MB at most).
+const KEPT: usize = 1024;
+
+/// A bounded pool of empty boxes, shared by the tracer and the worker.
+#[derive(Debug, Clone)]
+pub(crate) struct FieldBoxes {
+    put: Sender<Box<SpanFields>>,
+    take: Receiver<Box<SpanFields>>,
+}
+
+impl Default for FieldBoxes {
+    fn default() -> Self {
+        let (put, take) = crossbeam_channel::bounded(KEPT);
+        Self { put, take }
+    }
+}
+
+impl FieldBoxes {
+    /// `fields` in a box, reusing an empty one when there is one.
+    pub(crate) fn boxed(&self, fields: SpanFields) -> Box<SpanFields> {
+        match self.take.try_recv() {
+            Ok(mut empty) => {
+                *empty = fields;
+                empty
+            }
+            Err(_) => Box::new(fields),
+        }
+    }
+
+    /// The fields out of their box; the box goes back to the pool (or is freed when full).
+    pub(crate) fn unbox(&self, mut boxed: Box<SpanFields>) -> SpanFields {
+        let fields = std::mem::take(&mut *boxed);
+        let _ = self.put.try_send(boxed);
+        fields
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn boxes_are_reused_and_come_back_empty() {
+        let boxes = FieldBoxes::default();
+        let first = boxes.boxed(SpanFields {
+            provider: Some("openai".into()),
+            ..SpanFields::default()
+        });
+        let address = &*first as *const SpanFields;
+        assert_eq!(boxes.unbox(first).provider.as_deref(), Some("openai"));
+        let second = boxes.boxed(SpanFields::default());
+        assert_eq!(&*second as *const SpanFields, address);
+        assert_eq!(*second, SpanFields::default());
+    }
+}
