@@ -7,9 +7,13 @@ use std::io::Write;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
+use std::collections::BTreeMap;
+
+use agentrace::plugin::{self, Grants, Limits, MapperComponent, PolicyComponent};
 use agentrace_bench::native::{NativeStage, guest_records};
-use agentrace_bench::stage::{WasmStage, records};
+use agentrace_bench::stage::{WasmStage, mapper_config, records};
 use agentrace_bench::workload::Workload;
+use agentrace_bench::{PipelineSetup, pipeline_tracer};
 use clap::{Parser, Subcommand};
 
 #[derive(Parser)]
@@ -45,11 +49,29 @@ enum Command {
         #[arg(long, default_value_t = 10.0)]
         seconds: f64,
     },
+    /// Swap the mapper repeatedly while producers report at a steady rate; prints the time from
+    /// each call to the new mapper being active, and whether any span was lost.
+    Swap {
+        /// Spans per second the producer reports (0: as fast as the queue takes them).
+        #[arg(long, default_value_t = 20_000)]
+        rate: u64,
+        /// How many swaps.
+        #[arg(long, default_value_t = 20)]
+        swaps: usize,
+    },
+    /// Linear memory each component instance grows to, and the process memory each costs.
+    InstanceMemory {
+        /// Instances of each component to create for the per-instance resident memory.
+        #[arg(long, default_value_t = 50)]
+        instances: usize,
+    },
 }
 
 fn main() -> anyhow::Result<()> {
     match Cli::parse().command {
         Command::Generate { spans, output } => generate(spans, &output),
+        Command::Swap { rate, swaps } => swap(rate, swaps),
+        Command::InstanceMemory { instances } => instance_memory(instances),
         Command::Stage {
             native,
             capture_content,
@@ -92,6 +114,144 @@ fn stage(native: bool, capture: bool, policies: usize, seconds: f64) -> anyhow::
     println!(
         "{}",
         serde_json::json!({ "spans_per_second": rate.round() })
+    );
+    Ok(())
+}
+
+fn median(mut values: Vec<f64>) -> f64 {
+    values.sort_by(f64::total_cmp);
+    values.get(values.len() / 2).copied().unwrap_or(f64::NAN)
+}
+
+fn swap(rate: u64, swaps: usize) -> anyhow::Result<()> {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, Ordering};
+
+    let tracer = Arc::new(pipeline_tracer(PipelineSetup::default())?);
+    let workload = Workload::ag2_example()?;
+    let stop = Arc::new(AtomicBool::new(false));
+    let producer = {
+        let (tracer, stop) = (tracer.clone(), stop.clone());
+        std::thread::spawn(move || {
+            // One copy of the example (33 spans) at a time, paced to `rate` spans per second.
+            let per_copy = workload.spans_per_copy() as f64;
+            let began = Instant::now();
+            let mut copy = 0u64;
+            while !stop.load(Ordering::Relaxed) {
+                if rate > 0 {
+                    let due = began + Duration::from_secs_f64(copy as f64 * per_copy / rate as f64);
+                    if let Some(wait) = due.checked_duration_since(Instant::now()) {
+                        std::thread::sleep(wait);
+                    }
+                }
+                for event in workload.copy(copy) {
+                    tracer.report(event);
+                }
+                copy += 1;
+            }
+        })
+    };
+    let mapper = plugin::default_mapper_bytes();
+    std::thread::sleep(Duration::from_millis(500));
+    let mut latencies = Vec::with_capacity(swaps);
+    for _ in 0..swaps {
+        let began = Instant::now();
+        tracer.swap_mapper(mapper, Duration::from_secs(30))?;
+        latencies.push(began.elapsed().as_secs_f64() * 1e3);
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    stop.store(true, Ordering::Relaxed);
+    producer
+        .join()
+        .map_err(|_| anyhow::anyhow!("producer panicked"))?;
+    tracer.flush(Duration::from_secs(60))?;
+    let stats = tracer.stats();
+    let max = latencies.iter().copied().fold(0.0, f64::max);
+    println!(
+        "{}",
+        serde_json::json!({
+            "rate": rate,
+            "swaps": stats.component_reloads,
+            "median_ms": median(latencies),
+            "max_ms": max,
+            "spans_started": stats.spans_started,
+            "spans_exported": stats.spans_exported,
+            "spans_lost": stats.spans_started.saturating_sub(stats.spans_exported),
+        })
+    );
+    Ok(())
+}
+
+/// This process's resident memory, in bytes (Linux).
+fn resident_bytes() -> anyhow::Result<u64> {
+    let status = std::fs::read_to_string("/proc/self/status")?;
+    let kib: u64 = status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .ok_or_else(|| anyhow::anyhow!("no VmRSS in /proc/self/status"))?;
+    Ok(kib * 1024)
+}
+
+fn instance_memory(instances: usize) -> anyhow::Result<()> {
+    let workload = Workload::ag2_example()?;
+    let spans: Vec<_> = (0..15).flat_map(|_| workload.finished_spans()).collect();
+    let host_records = records(&spans);
+    let capture = true;
+
+    let mapper = MapperComponent::new(
+        &plugin::compile(plugin::default_mapper_bytes())?,
+        mapper_config(capture),
+        Limits::default(),
+        Grants::default(),
+    )?;
+    let policy = PolicyComponent::new(
+        &plugin::compile(plugin::builtin_policies_bytes())?,
+        "redact",
+        BTreeMap::from([("policy".to_string(), "redact".to_string())]),
+        Limits::default(),
+        Grants::default(),
+    )?;
+
+    // Peak linear memory after many batches with content on.
+    let mut stage = WasmStage::new(capture, 1)?;
+    for _ in 0..20 {
+        stage.run(&host_records)?;
+    }
+    let (mapper_peak, policy_peaks) = stage.peak_memory();
+
+    // Resident memory per extra live instance, each having mapped or redacted one batch.
+    let before = resident_bytes()?;
+    let mut mappers = Vec::with_capacity(instances);
+    let mut mapped = Vec::new();
+    for _ in 0..instances {
+        let mut instance = mapper.instantiate()?;
+        mapped = instance
+            .map_spans(&host_records)
+            .map_err(|e| anyhow::anyhow!("mapper: {e}"))?
+            .spans;
+        mappers.push(instance);
+    }
+    let after_mappers = resident_bytes()?;
+    let mut policies = Vec::with_capacity(instances);
+    for _ in 0..instances {
+        let mut instance = policy.instantiate()?;
+        instance
+            .apply(&mapped)
+            .map_err(|e| anyhow::anyhow!("policy: {e}"))?;
+        policies.push(instance);
+    }
+    let after_policies = resident_bytes()?;
+    println!(
+        "{}",
+        serde_json::json!({
+            "batch_spans": spans.len(),
+            "mapper_peak_linear_memory_bytes": mapper_peak,
+            "redact_peak_linear_memory_bytes": policy_peaks.first(),
+            "mapper_resident_bytes_per_instance": (after_mappers - before) / instances as u64,
+            "redact_resident_bytes_per_instance":
+                (after_policies - after_mappers) / instances as u64,
+        })
     );
     Ok(())
 }

@@ -113,8 +113,13 @@ impl WasmStage {
         Ok(self.encoder.encode(spans))
     }
 
-    /// The mapper instance's peak linear memory so far.
-    pub fn mapper_peak_memory(&self) -> usize {
-        self.mapper.peak_memory_bytes()
+    /// Peak linear memory so far, in bytes: the mapper's, then each policy's.
+    pub fn peak_memory(&self) -> (usize, Vec<usize>) {
+        let policies = self
+            .policies
+            .iter()
+            .map(|p| p.peak_memory_bytes())
+            .collect();
+        (self.mapper.peak_memory_bytes(), policies)
     }
 }

@@ -669,6 +669,11 @@ impl PolicyInstance {
         self.info.as_ref()
     }
 
+    /// The largest linear memory the instance has grown to, in bytes.
+    pub fn peak_memory_bytes(&self) -> usize {
+        self.store.data().limiter.peak_memory
+    }
+
     /// Whether the limits say this instance should be replaced before its next call.
     pub fn due_for_recycling(&self) -> bool {
         self.limits
@@ -677,7 +682,7 @@ impl PolicyInstance {
             || self
                 .limits
                 .recycle_above_memory_bytes
-                .is_some_and(|bytes| self.store.data().limiter.peak_memory > bytes)
+                .is_some_and(|bytes| self.peak_memory_bytes() > bytes)
     }
 
     /// Applies the policy to one batch within the call deadline. Output that names a span the

@@ -76,7 +76,8 @@ struct ReplayArgs {
     /// The service.name resource attribute (default: OTEL_SERVICE_NAME).
     #[arg(long)]
     service_name: Option<String>,
-    /// Do not print the span tree.
+    /// Do not print the span tree (nor keep every span in memory to print it: use it for large
+    /// files).
     #[arg(long)]
     no_tree: bool,
     /// Print the pipeline's counters at the end (spans in, out, dropped by reason; component
@@ -155,14 +156,23 @@ fn export_target(args: &ReplayArgs) -> anyhow::Result<ExportTarget> {
     })
 }
 
+/// Queue length for `replay`, in events.
+const REPLAY_QUEUE_EVENTS: usize = 4096;
+
 fn replay(args: ReplayArgs) -> anyhow::Result<ExitCode> {
     let target = export_target(&args)?;
     let tree_to_stderr = matches!(target, ExportTarget::Stdout);
     let observer = InMemorySpanExporter::default();
+    // Replay waits for room rather than dropping, so a short queue loses nothing; it bounds the
+    // memory of a large file (each queued event holds its fields) without slowing the worker.
     let mut builder = Tracer::builder()
         .with_export(target)
         .with_block_when_full(true)
-        .with_span_observer(observer.clone());
+        .with_queue_capacity(REPLAY_QUEUE_EVENTS);
+    // The tree needs every span kept until the end; without it nothing is kept.
+    if !args.no_tree {
+        builder = builder.with_span_observer(observer.clone());
+    }
     if let Some(mapper) = &args.mapper {
         builder = builder.with_mapper_file(mapper);
     }
