@@ -32,12 +32,16 @@ use crate::{fail_closed, fallback};
 pub(crate) enum Message {
     Event(Lifecycle),
     Flush(Sender<()>),
-    /// Replace a component between two batches: what ended before this message is mapped by
-    /// the old one, what ends after by the new one.
-    Swap(Box<Swap>, Sender<()>),
+    /// Only wakes the worker, so that it sees a [`SwapRequest`] while otherwise idle.
+    Wake,
     /// Shut down, giving up on unexported spans at the deadline.
     Shutdown(Sender<()>, Instant),
 }
+
+/// A replacement and whom to tell once it is active. Swaps travel on their own channel, which the
+/// worker reads before every event: a swap takes effect at the next event boundary instead of
+/// waiting behind a full queue.
+pub(crate) type SwapRequest = (Box<Swap>, Sender<()>);
 
 /// A checked, ready replacement.
 pub(crate) enum Swap {
@@ -91,6 +95,7 @@ struct Metrics {
 
 pub(crate) struct Worker {
     pub(crate) receiver: Receiver<Message>,
+    swaps: Receiver<SwapRequest>,
     pub(crate) stats: Arc<Stats>,
     pub(crate) settings: BatchSettings,
     mapper: Slot<MapperComponent>,
@@ -140,6 +145,7 @@ impl Worker {
     )]
     pub(crate) fn new(
         receiver: Receiver<Message>,
+        swaps: Receiver<SwapRequest>,
         stats: Arc<Stats>,
         settings: BatchSettings,
         component: MapperComponent,
@@ -170,6 +176,7 @@ impl Worker {
             .build();
         Self {
             receiver,
+            swaps,
             stats,
             settings,
             mapper: Slot::new(component, instance),
@@ -206,7 +213,11 @@ impl Worker {
             if let Some(at) = self.retry.next_attempt {
                 wait = wait.min(at.saturating_duration_since(Instant::now()));
             }
-            match self.receiver.recv_timeout(wait) {
+            let message = self.receiver.recv_timeout(wait);
+            if self.apply_swaps() {
+                last_batch = Instant::now();
+            }
+            match message {
                 Ok(Message::Event(event)) => {
                     self.handle(event);
                     if self.pending.len() >= self.settings.max_batch {
@@ -214,17 +225,7 @@ impl Worker {
                         last_batch = Instant::now();
                     }
                 }
-                Ok(Message::Swap(swap, ack)) => {
-                    // Everything already ended goes through the old components first.
-                    self.map_pending();
-                    match *swap {
-                        Swap::Mapper(mapper) => self.mapper = *mapper,
-                        Swap::Policies(policies) => self.policies = policies,
-                    }
-                    Stats::add(&self.stats.component_reloads, 1);
-                    last_batch = Instant::now();
-                    let _ = ack.send(());
-                }
+                Ok(Message::Wake) => {}
                 Ok(Message::Flush(ack)) => {
                     self.map_pending();
                     self.export_metrics();
@@ -250,6 +251,23 @@ impl Worker {
                 }
             }
         }
+    }
+
+    /// Applies the swaps waiting, if any: spans already received go through the old components
+    /// first. Returns whether there was one.
+    fn apply_swaps(&mut self) -> bool {
+        let mut swapped = false;
+        while let Ok((swap, ack)) = self.swaps.try_recv() {
+            self.map_pending();
+            match *swap {
+                Swap::Mapper(mapper) => self.mapper = *mapper,
+                Swap::Policies(policies) => self.policies = policies,
+            }
+            Stats::add(&self.stats.component_reloads, 1);
+            let _ = ack.send(());
+            swapped = true;
+        }
+        swapped
     }
 
     fn reject(&self, message: String) {

@@ -16,7 +16,7 @@ use crate::error::{Error, Result};
 use crate::events::{Lifecycle, Operation, Parent, now_nanos};
 use crate::export::{ExportTarget, build_sinks};
 use crate::ids::{SpanContext, SpanId, TraceId};
-use crate::pipeline::{BatchSettings, Message, Swap, Worker};
+use crate::pipeline::{BatchSettings, Message, Swap, SwapRequest, Worker};
 use crate::plugin::{self, Grants, Limits, MapperComponent, PolicyComponent};
 use crate::record::{Attributes, SpanFields};
 use crate::recycle::FieldBoxes;
@@ -379,6 +379,7 @@ impl TracerBuilder {
         let stats = Arc::new(Stats::default());
         let (sender, receiver) = crossbeam_channel::bounded(self.queue_capacity);
         let boxes = FieldBoxes::default();
+        let (swap_sender, swap_receiver) = crossbeam_channel::bounded(16);
         let settings = BatchSettings {
             max_batch: self.max_batch,
             flush_interval: self.flush_interval,
@@ -387,6 +388,7 @@ impl TracerBuilder {
         };
         let worker = Worker::new(
             receiver,
+            swap_receiver,
             stats.clone(),
             settings,
             mapper,
@@ -405,6 +407,7 @@ impl TracerBuilder {
             .map_err(|e| Error::Engine(format!("cannot start the worker thread: {e}")))?;
         Ok(Tracer {
             sender,
+            swaps: swap_sender,
             boxes,
             stats,
             worker: Mutex::new(Some(handle)),
@@ -420,6 +423,7 @@ impl TracerBuilder {
 /// and is safe to call from any thread. No method panics or blocks on wasm or export.
 pub struct Tracer {
     sender: Sender<Message>,
+    swaps: Sender<SwapRequest>,
     boxes: FieldBoxes,
     stats: Arc<Stats>,
     worker: Mutex<Option<JoinHandle<()>>>,
@@ -536,9 +540,10 @@ impl Tracer {
     /// Replaces the mapper at run time with the component in `bytes` (same configuration,
     /// limits and grants as at build). The new component is compiled and checked here, on the
     /// caller's thread: if it does not load, this returns the reason and the old one keeps
-    /// running. Otherwise the swap happens between two batches: spans that ended before this
-    /// call are mapped by the old mapper, later ones by the new; none is lost or mapped twice.
-    /// Returns once the new mapper is active (or after `timeout`).
+    /// running. Otherwise the worker switches at its next event, without waiting for the queue
+    /// to drain: spans it has already received are mapped by the old mapper, every later one
+    /// (including spans still queued) by the new; none is lost or mapped twice. Returns once the
+    /// new mapper is active (or after `timeout`): every span ended after that goes through it.
     pub fn swap_mapper(&self, bytes: &[u8], timeout: Duration) -> Result<()> {
         let checked = plugin::compile(bytes).and_then(|component| {
             let mapper = MapperComponent::new(
@@ -574,9 +579,12 @@ impl Tracer {
             self.stats.error(format!("reload refused: {error}"));
         })?;
         let (ack, done) = crossbeam_channel::bounded(1);
-        self.sender
-            .send_timeout(Message::Swap(Box::new(swap), ack), timeout)
+        self.swaps
+            .send_timeout((Box::new(swap), ack), timeout)
             .map_err(|_| Error::Timeout(timeout))?;
+        // An idle worker waits on the event queue: wake it. A full queue needs no wake-up (the
+        // worker checks for swaps before every event).
+        let _ = self.sender.try_send(Message::Wake);
         done.recv_timeout(timeout)
             .map_err(|_| Error::Timeout(timeout))
     }

@@ -100,7 +100,7 @@ struct ReplayArgs {
     #[arg(long)]
     allow_network: bool,
     /// Reload the mapper (--mapper) and policy files (--policy FILE.wasm) when they change on
-    /// disk, between two batches, keeping the old ones if the new ones do not load. Useful with
+    /// disk, at the worker's next event, keeping the old ones if the new ones do not load. Useful with
     /// a stream on standard input (`replay -`).
     #[arg(long)]
     watch: bool,
