@@ -7,11 +7,9 @@ use std::io::Write;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use std::collections::BTreeMap;
-
-use agentrace::plugin::{self, Grants, Limits, MapperComponent, PolicyComponent};
+use agentrace::plugin::{self, Grants, Limits, MapperComponent};
 use agentrace_bench::native::{NativeStage, guest_records};
-use agentrace_bench::stage::{WasmStage, mapper_config, records};
+use agentrace_bench::stage::{WasmStage, builtin_policy, mapper_config, records};
 use agentrace_bench::workload::Workload;
 use agentrace_bench::{PipelineSetup, pipeline_tracer};
 use clap::{Parser, Subcommand};
@@ -42,9 +40,12 @@ enum Command {
         /// Record content.
         #[arg(long)]
         capture_content: bool,
-        /// How many `redact` policies.
+        /// How many policies.
         #[arg(long, default_value_t = 1)]
         policies: usize,
+        /// Which built-in policy (wasm only; the native stage runs `redact`).
+        #[arg(long, default_value = "redact")]
+        policy: String,
         /// For how long.
         #[arg(long, default_value_t = 10.0)]
         seconds: f64,
@@ -76,8 +77,9 @@ fn main() -> anyhow::Result<()> {
             native,
             capture_content,
             policies,
+            policy,
             seconds,
-        } => stage(native, capture_content, policies, seconds),
+        } => stage(native, capture_content, &policy, policies, seconds),
     }
 }
 
@@ -91,7 +93,13 @@ fn generate(spans: usize, output: &std::path::Path) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn stage(native: bool, capture: bool, policies: usize, seconds: f64) -> anyhow::Result<()> {
+fn stage(
+    native: bool,
+    capture: bool,
+    policy: &str,
+    policies: usize,
+    seconds: f64,
+) -> anyhow::Result<()> {
     let workload = Workload::ag2_example()?;
     let spans: Vec<_> = (0..15).flat_map(|_| workload.finished_spans()).collect();
     let host_records = records(&spans);
@@ -100,7 +108,7 @@ fn stage(native: bool, capture: bool, policies: usize, seconds: f64) -> anyhow::
         let records = guest_records(&host_records)?;
         Box::new(move || Ok(stage.run(&records)))
     } else {
-        let mut stage = WasmStage::new(capture, policies)?;
+        let mut stage = WasmStage::with_policy(capture, policy, policies)?;
         Box::new(move || stage.run(&host_records))
     };
     let began = Instant::now();
@@ -205,13 +213,7 @@ fn instance_memory(instances: usize) -> anyhow::Result<()> {
         Limits::default(),
         Grants::default(),
     )?;
-    let policy = PolicyComponent::new(
-        &plugin::compile(plugin::builtin_policies_bytes())?,
-        "redact",
-        BTreeMap::from([("policy".to_string(), "redact".to_string())]),
-        Limits::default(),
-        Grants::default(),
-    )?;
+    let policy = builtin_policy("redact")?;
 
     // Peak linear memory after many batches with content on.
     let mut stage = WasmStage::new(capture, 1)?;

@@ -63,6 +63,17 @@ pub fn records(spans: &[FinishedSpan]) -> Vec<wit::AgentSpan> {
     spans.iter().map(convert::to_agent_span).collect()
 }
 
+/// The shipped policy `name` (`redact`, `drop-content`, `truncate`) with its defaults, compiled.
+pub fn builtin_policy(name: &str) -> anyhow::Result<PolicyComponent> {
+    Ok(PolicyComponent::new(
+        &plugin::compile(plugin::builtin_policies_bytes())?,
+        name,
+        BTreeMap::from([("policy".to_string(), name.to_string())]),
+        Limits::default(),
+        Grants::default(),
+    )?)
+}
+
 /// The embedded default mapper and `redact` policies, each in its own instance with the default
 /// limits, called the way the worker calls them.
 pub struct WasmStage {
@@ -74,6 +85,11 @@ pub struct WasmStage {
 impl WasmStage {
     /// Instantiates the mapper and `redact_policies` copies of `redact`.
     pub fn new(capture_content: bool, redact_policies: usize) -> anyhow::Result<Self> {
+        Self::with_policy(capture_content, "redact", redact_policies)
+    }
+
+    /// Instantiates the mapper and `count` copies of the built-in policy `policy`.
+    pub fn with_policy(capture_content: bool, policy: &str, count: usize) -> anyhow::Result<Self> {
         let mapper = MapperComponent::new(
             &plugin::compile(plugin::default_mapper_bytes())?,
             mapper_config(capture_content),
@@ -81,14 +97,8 @@ impl WasmStage {
             Grants::default(),
         )?
         .instantiate()?;
-        let policy = PolicyComponent::new(
-            &plugin::compile(plugin::builtin_policies_bytes())?,
-            "redact",
-            BTreeMap::from([("policy".to_string(), "redact".to_string())]),
-            Limits::default(),
-            Grants::default(),
-        )?;
-        let policies = (0..redact_policies)
+        let policy = builtin_policy(policy)?;
+        let policies = (0..count)
             .map(|_| policy.instantiate())
             .collect::<Result<_, _>>()?;
         Ok(Self {
