@@ -1,5 +1,7 @@
-//! The `agentrace` command: replay lifecycle events through the mapper and export them, or
-//! check whether a component fits.
+//! The `agentrace` command: replay lifecycle events through the mapper and export them, serve
+//! them over HTTP as a sidecar, or check whether a component fits.
+
+mod serve;
 
 use std::io::{BufRead, BufReader};
 use std::path::PathBuf;
@@ -29,6 +31,12 @@ enum Command {
     /// OTEL_EXPORTER_OTLP_PROTOCOL, default http/protobuf). Content is recorded only with
     /// --capture-content or OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT=true.
     Replay(Box<ReplayArgs>),
+    /// Runs the sidecar: receives lifecycle events over HTTP as JSON from agent hosts in any
+    /// language, and maps and exports them like `replay` (API: docs/openapi.json).
+    ///
+    /// Export goes to --output, --otlp-endpoint, or where the OTEL_* variables say (OTLP/JSON on
+    /// standard output when nothing is set). SIGTERM or Ctrl-C stops it after flushing.
+    Serve(Box<ServeArgs>),
     /// Says which agentrace world a component implements, or exactly why it does not fit.
     Check {
         /// The component (.wasm).
@@ -43,6 +51,41 @@ enum Command {
 struct ReplayArgs {
     /// The events file, one JSON event per line (`-` for standard input).
     file: PathBuf,
+    /// Do not print the span tree (nor keep every span in memory to print it: use it for large
+    /// files).
+    #[arg(long)]
+    no_tree: bool,
+    #[command(flatten)]
+    pipeline: PipelineArgs,
+}
+
+#[derive(clap::Args)]
+struct ServeArgs {
+    /// Address to listen on. Loopback by default: only this machine can send events.
+    #[arg(long, value_name = "ADDR:PORT", default_value = "127.0.0.1:4320")]
+    listen: std::net::SocketAddr,
+    /// A file holding the bearer token requests must carry (`Authorization: Bearer ...`);
+    /// AGENTRACE_SIDECAR_TOKEN gives it directly. Without either, any caller is accepted.
+    #[arg(long, value_name = "FILE")]
+    token_file: Option<PathBuf>,
+    /// Largest request body accepted, in bytes.
+    #[arg(long, value_name = "BYTES", default_value_t = 8 << 20)]
+    max_request_bytes: usize,
+    /// Most requests handled at once; further requests wait their turn.
+    #[arg(long, value_name = "N", default_value_t = 64)]
+    max_concurrent_requests: usize,
+    /// Capacity of the queue between the HTTP handlers and the pipeline, in events. When it is
+    /// full, events are answered `dropped` (HTTP 503) rather than waiting.
+    #[arg(long, value_name = "EVENTS", default_value_t = 65_536)]
+    queue_events: usize,
+    #[command(flatten)]
+    pipeline: PipelineArgs,
+}
+
+/// How the pipeline is built: mapper, policies, export, limits, grants. Shared by `replay` and
+/// `serve`.
+#[derive(clap::Args)]
+struct PipelineArgs {
     /// A mapper component to use instead of the embedded default.
     #[arg(long, value_name = "FILE.wasm")]
     mapper: Option<PathBuf>,
@@ -76,10 +119,6 @@ struct ReplayArgs {
     /// The service.name resource attribute (default: OTEL_SERVICE_NAME).
     #[arg(long)]
     service_name: Option<String>,
-    /// Do not print the span tree (nor keep every span in memory to print it: use it for large
-    /// files).
-    #[arg(long)]
-    no_tree: bool,
     /// Print the pipeline's counters at the end (spans in, out, dropped by reason; component
     /// calls, traps, restarts).
     #[arg(long)]
@@ -113,6 +152,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Replay(args) => replay(*args),
+        Command::Serve(args) => serve(*args),
         Command::Check { component, configs } => check(&component, &configs),
     };
     match result {
@@ -124,7 +164,9 @@ fn main() -> ExitCode {
     }
 }
 
-fn export_target(args: &ReplayArgs) -> anyhow::Result<ExportTarget> {
+/// Where to export: --output, or OTLP (--otlp-endpoint / --otlp-protocol), or what the standard
+/// variables ask for; `unset` when none of them says anything.
+fn export_target(args: &PipelineArgs, unset: ExportTarget) -> anyhow::Result<ExportTarget> {
     let wants_otlp = args.otlp_endpoint.is_some() || args.otlp_protocol.is_some();
     if let Some(output) = &args.output {
         if wants_otlp {
@@ -147,11 +189,9 @@ fn export_target(args: &ReplayArgs) -> anyhow::Result<ExportTarget> {
             timeout: None,
         });
     }
-    // The standard variables decide; without any, the tree alone is the output.
+    // The standard variables decide; without any, `unset`.
     Ok(match ExportTarget::from_env()? {
-        ExportTarget::Stdout if std::env::var_os("OTEL_TRACES_EXPORTER").is_none() => {
-            ExportTarget::None
-        }
+        ExportTarget::Stdout if std::env::var_os("OTEL_TRACES_EXPORTER").is_none() => unset,
         target => target,
     })
 }
@@ -159,20 +199,9 @@ fn export_target(args: &ReplayArgs) -> anyhow::Result<ExportTarget> {
 /// Queue length for `replay`, in events.
 const REPLAY_QUEUE_EVENTS: usize = 4096;
 
-fn replay(args: ReplayArgs) -> anyhow::Result<ExitCode> {
-    let target = export_target(&args)?;
-    let tree_to_stderr = matches!(target, ExportTarget::Stdout);
-    let observer = InMemorySpanExporter::default();
-    // Replay waits for room rather than dropping, so a short queue loses nothing; it bounds the
-    // memory of a large file (each queued event holds its fields) without slowing the worker.
-    let mut builder = Tracer::builder()
-        .with_export(target)
-        .with_block_when_full(true)
-        .with_queue_capacity(REPLAY_QUEUE_EVENTS);
-    // The tree needs every span kept until the end; without it nothing is kept.
-    if !args.no_tree {
-        builder = builder.with_span_observer(observer.clone());
-    }
+/// A tracer builder with everything the pipeline options say, except the export target.
+fn pipeline_builder(args: &PipelineArgs) -> anyhow::Result<agentrace::TracerBuilder> {
+    let mut builder = Tracer::builder();
     if let Some(mapper) = &args.mapper {
         builder = builder.with_mapper_file(mapper);
     }
@@ -182,16 +211,13 @@ fn replay(args: ReplayArgs) -> anyhow::Result<ExitCode> {
     if let Some(compat) = &args.compat {
         builder = builder.with_compat(compat);
     }
-    for pair in &args.configs {
-        let (key, value) = pair
-            .split_once('=')
-            .with_context(|| format!("--config `{pair}`: expected KEY=VALUE"))?;
-        builder = builder.with_config(key.trim(), value.trim());
+    for (key, value) in parse_configs(&args.configs)? {
+        builder = builder.with_config(key, value);
     }
     if let Some(name) = &args.service_name {
         builder = builder.with_service_name(name);
     }
-    for policy in all_policies(&args)? {
+    for policy in all_policies(args)? {
         builder = builder.with_policy(policy);
     }
     let limits = plugin::Limits {
@@ -208,12 +234,53 @@ fn replay(args: ReplayArgs) -> anyhow::Result<ExitCode> {
         read_only_dirs: args.allow_dir.clone(),
         network: args.allow_network,
     };
-    let tracer = std::sync::Arc::new(builder.with_limits(limits).with_grants(grants).build()?);
-    let _watcher = if args.watch {
-        Some(watch(&args, tracer.clone())?)
+    Ok(builder.with_limits(limits).with_grants(grants))
+}
+
+/// Builds the tracer, and starts watching component files when --watch asks for it.
+fn start_pipeline(
+    args: &PipelineArgs,
+    builder: agentrace::TracerBuilder,
+) -> anyhow::Result<(std::sync::Arc<Tracer>, Option<notify::RecommendedWatcher>)> {
+    let tracer = std::sync::Arc::new(builder.build()?);
+    let watcher = if args.watch {
+        Some(watch(args, tracer.clone())?)
     } else {
         None
     };
+    Ok((tracer, watcher))
+}
+
+/// Prints the counters (with --stats) and the recent errors.
+fn report_stats(args: &PipelineArgs, stats: &agentrace::StatsSnapshot) {
+    for error in &stats.recent_errors {
+        eprintln!("agentrace: {error}");
+    }
+    if args.stats {
+        for (name, attribute, value) in stats.rows() {
+            match attribute {
+                Some((key, label)) => eprintln!("  {name}{{{key}={label}}} = {value}"),
+                None => eprintln!("  {name} = {value}"),
+            }
+        }
+    }
+}
+
+fn replay(args: ReplayArgs) -> anyhow::Result<ExitCode> {
+    let target = export_target(&args.pipeline, ExportTarget::None)?;
+    let tree_to_stderr = matches!(target, ExportTarget::Stdout);
+    let observer = InMemorySpanExporter::default();
+    // Replay waits for room rather than dropping, so a short queue loses nothing; it bounds the
+    // memory of a large file (each queued event holds its fields) without slowing the worker.
+    let mut builder = pipeline_builder(&args.pipeline)?
+        .with_export(target)
+        .with_block_when_full(true)
+        .with_queue_capacity(REPLAY_QUEUE_EVENTS);
+    // The tree needs every span kept until the end; without it nothing is kept.
+    if !args.no_tree {
+        builder = builder.with_span_observer(observer.clone());
+    }
+    let (tracer, _watcher) = start_pipeline(&args.pipeline, builder)?;
 
     let mut reader: Box<dyn BufRead> = if args.file.as_os_str() == "-" {
         Box::new(BufReader::new(std::io::stdin()))
@@ -235,11 +302,11 @@ fn replay(args: ReplayArgs) -> anyhow::Result<ExitCode> {
         }
         number += 1;
         // Each line stands alone: a bad one is reported and the others still go through.
-        let decoded = if line.len() > args.max_event_bytes {
+        let decoded = if line.len() > args.pipeline.max_event_bytes {
             Err(format!(
                 "event of {} bytes exceeds the limit of {} bytes",
                 line.len(),
-                args.max_event_bytes
+                args.pipeline.max_event_bytes
             ))
         } else {
             match std::str::from_utf8(&line) {
@@ -269,17 +336,7 @@ fn replay(args: ReplayArgs) -> anyhow::Result<ExitCode> {
             print!("{tree}");
         }
     }
-    for error in &stats.recent_errors {
-        eprintln!("agentrace: {error}");
-    }
-    if args.stats {
-        for (name, attribute, value) in stats.rows() {
-            match attribute {
-                Some((key, label)) => eprintln!("  {name}{{{key}={label}}} = {value}"),
-                None => eprintln!("  {name} = {value}"),
-            }
-        }
-    }
+    report_stats(&args.pipeline, &stats);
     let dropped = stats.spans_dropped_buffer_full + stats.spans_dropped_at_shutdown;
     eprintln!(
         "agentrace: {} spans exported; {} bad lines, {} inconsistent events, {} spans rejected \
@@ -301,11 +358,55 @@ fn replay(args: ReplayArgs) -> anyhow::Result<ExitCode> {
     })
 }
 
+fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
+    let token = match (&args.token_file, std::env::var("AGENTRACE_SIDECAR_TOKEN")) {
+        (Some(file), _) => Some(
+            std::fs::read_to_string(file)
+                .with_context(|| format!("cannot read the token file {}", file.display()))?
+                .trim()
+                .to_string(),
+        ),
+        (None, Ok(token)) => Some(token.trim().to_string()),
+        (None, Err(_)) => None,
+    };
+    if token.as_deref() == Some("") {
+        bail!("the sidecar token is empty: give a non-empty token or none");
+    }
+    if token.is_none() && !args.listen.ip().is_loopback() {
+        eprintln!(
+            "agentrace: warning: listening on {} without a token: anyone who can reach it can              send events",
+            args.listen
+        );
+    }
+    let target = export_target(&args.pipeline, ExportTarget::from_env()?)?;
+    let builder = pipeline_builder(&args.pipeline)?
+        .with_export(target)
+        .with_queue_capacity(args.queue_events);
+    let (tracer, _watcher) = start_pipeline(&args.pipeline, builder)?;
+    serve::run(
+        tracer.clone(),
+        serve::SidecarSettings {
+            listen: args.listen,
+            token,
+            max_request_bytes: args.max_request_bytes,
+            max_concurrent_requests: args.max_concurrent_requests,
+            shutdown_timeout: Duration::from_secs(30),
+        },
+    )?;
+    let stats = tracer.stats();
+    report_stats(&args.pipeline, &stats);
+    eprintln!(
+        "agentrace: {} spans exported; {} inconsistent events, {} events dropped (queue full)",
+        stats.spans_exported, stats.events_rejected, stats.events_dropped_queue_full
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
 /// Watches the mapper and policy files and swaps them in when they change. Directories are
 /// watched rather than files, so that editors and deploy tools that replace a file by renaming
 /// another over it are seen too.
 fn watch(
-    args: &ReplayArgs,
+    args: &PipelineArgs,
     tracer: std::sync::Arc<Tracer>,
 ) -> anyhow::Result<notify::RecommendedWatcher> {
     use notify::Watcher as _;
@@ -359,7 +460,7 @@ fn absolute(path: &std::path::Path) -> PathBuf {
 }
 
 /// The chain: the --policies file's entries, then each --policy.
-fn all_policies(args: &ReplayArgs) -> anyhow::Result<Vec<Policy>> {
+fn all_policies(args: &PipelineArgs) -> anyhow::Result<Vec<Policy>> {
     let mut policies = match &args.policy_file {
         Some(file) => Policy::load_chain(file)?,
         None => Vec::new(),

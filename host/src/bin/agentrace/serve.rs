@@ -1,0 +1,341 @@
+//! `agentrace serve`: the sidecar. Agent hosts in any language send lifecycle events over HTTP
+//! as JSON (the same objects as the JSON-lines form, docs/events.md), one or a batch per
+//! request; the sidecar feeds them to the same pipeline as the library (mapper, policies,
+//! OTLP). Starts are answered with the span's ids and W3C traceparent. The API is described in
+//! docs/openapi.json.
+//!
+//! Defaults are the safe ones: loopback only, a request-size cap, a bound on requests served at
+//! once, and a bearer token when one is configured. Each event of a batch stands alone: a bad
+//! one is answered with its reason while the others go through.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use agentrace::events::EventLine;
+use agentrace::{Lifecycle, Parent, SpanId, TraceId, Tracer};
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
+use axum::extract::{DefaultBodyLimit, Request, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use serde_json::{Value as Json, json};
+
+/// How the sidecar listens and what it accepts.
+#[derive(Debug, Clone)]
+pub struct SidecarSettings {
+    /// Where to listen.
+    pub listen: SocketAddr,
+    /// The bearer token requests to `/v1/*` must carry; `None` accepts any request.
+    pub token: Option<String>,
+    /// Largest request body, in bytes.
+    pub max_request_bytes: usize,
+    /// Most requests handled at once; further ones wait.
+    pub max_concurrent_requests: usize,
+    /// Longest the shutdown flush may take.
+    pub shutdown_timeout: Duration,
+}
+
+/// Most open spans whose trace the sidecar remembers for answering children's starts.
+const REMEMBERED_OPEN_SPANS: usize = 1 << 20;
+
+struct Sidecar {
+    tracer: Arc<Tracer>,
+    token: Option<String>,
+    /// Trace of each span started through the sidecar and not yet ended, so that a child's start
+    /// (which names only its parent) can be answered with its traceparent.
+    open: Mutex<HashMap<SpanId, TraceId>>,
+}
+
+/// Serves until SIGTERM or Ctrl-C, then stops accepting, finishes the requests in flight, and
+/// flushes the pipeline.
+pub fn run(tracer: Arc<Tracer>, settings: SidecarSettings) -> anyhow::Result<()> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()?;
+    runtime.block_on(async {
+        let listener = tokio::net::TcpListener::bind(settings.listen)
+            .await
+            .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", settings.listen))?;
+        eprintln!("agentrace: listening on http://{}", listener.local_addr()?);
+        let app = router(tracer.clone(), &settings);
+        axum::serve(listener, app)
+            .with_graceful_shutdown(shutdown_signal())
+            .await?;
+        eprintln!("agentrace: shutting down, flushing");
+        anyhow::Ok(())
+    })?;
+    tracer.shutdown(settings.shutdown_timeout)?;
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let interrupt = tokio::signal::ctrl_c();
+    let mut terminate =
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(signal) => signal,
+            Err(error) => {
+                eprintln!("agentrace: cannot watch SIGTERM ({error}); Ctrl-C still stops");
+                let _ = interrupt.await;
+                return;
+            }
+        };
+    tokio::select! {
+        _ = interrupt => {}
+        _ = terminate.recv() => {}
+    }
+}
+
+fn router(tracer: Arc<Tracer>, settings: &SidecarSettings) -> Router {
+    let state = Arc::new(Sidecar {
+        tracer,
+        token: settings.token.clone(),
+        open: Mutex::new(HashMap::new()),
+    });
+    let api = Router::new()
+        .route("/v1/events", post(events))
+        .route("/v1/flush", post(flush))
+        .route("/v1/stats", get(stats))
+        .route_layer(middleware::from_fn_with_state(state.clone(), authorize));
+    Router::new()
+        .route("/healthz", get(health))
+        .merge(api)
+        .fallback(not_found)
+        .layer(DefaultBodyLimit::max(settings.max_request_bytes))
+        .layer(tower::limit::GlobalConcurrencyLimitLayer::new(
+            settings.max_concurrent_requests.max(1),
+        ))
+        .with_state(state)
+}
+
+/// A JSON error answer: `{"error": message}`.
+fn error(status: StatusCode, message: impl Into<String>) -> Response {
+    (status, axum::Json(json!({ "error": message.into() }))).into_response()
+}
+
+async fn not_found() -> Response {
+    error(
+        StatusCode::NOT_FOUND,
+        "no such endpoint: see docs/openapi.json (POST /v1/events, POST /v1/flush, GET \
+         /v1/stats, GET /healthz)",
+    )
+}
+
+/// Equal in time whatever the position of the first difference.
+fn same_secret(given: &[u8], expected: &[u8]) -> bool {
+    given.len() == expected.len()
+        && given
+            .iter()
+            .zip(expected)
+            .fold(0u8, |acc, (a, b)| acc | (a ^ b))
+            == 0
+}
+
+async fn authorize(State(state): State<Arc<Sidecar>>, request: Request, next: Next) -> Response {
+    if let Some(token) = &state.token {
+        let given = request
+            .headers()
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "));
+        let verdict = match given {
+            None => Some("this sidecar needs `Authorization: Bearer <token>`"),
+            Some(given) if !same_secret(given.as_bytes(), token.as_bytes()) => {
+                Some("the bearer token is not the one this sidecar was given")
+            }
+            Some(_) => None,
+        };
+        if let Some(message) = verdict {
+            let mut response = error(StatusCode::UNAUTHORIZED, message);
+            response.headers_mut().insert(
+                header::WWW_AUTHENTICATE,
+                header::HeaderValue::from_static("Bearer"),
+            );
+            return response;
+        }
+    }
+    next.run(request).await
+}
+
+async fn health() -> Response {
+    axum::Json(json!({ "status": "ok" })).into_response()
+}
+
+async fn stats(State(state): State<Arc<Sidecar>>) -> Response {
+    let snapshot = state.tracer.stats();
+    let counters: serde_json::Map<String, Json> = snapshot
+        .rows()
+        .into_iter()
+        .map(|(name, attribute, value)| {
+            let key = match attribute {
+                Some((key, label)) => format!("{name}{{{key}={label}}}"),
+                None => name.to_string(),
+            };
+            (key, json!(value))
+        })
+        .collect();
+    axum::Json(json!({ "counters": counters, "recent_errors": snapshot.recent_errors }))
+        .into_response()
+}
+
+async fn flush(State(state): State<Arc<Sidecar>>) -> Response {
+    let tracer = state.tracer.clone();
+    let flushed = tokio::task::spawn_blocking(move || tracer.flush(Duration::from_secs(30))).await;
+    match flushed {
+        Ok(Ok(())) => axum::Json(json!({ "flushed": true })).into_response(),
+        Ok(Err(e)) => error(StatusCode::SERVICE_UNAVAILABLE, format!("flush: {e}")),
+        Err(e) => error(StatusCode::INTERNAL_SERVER_ERROR, format!("flush: {e}")),
+    }
+}
+
+async fn events(
+    State(state): State<Arc<Sidecar>>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Response {
+    let body = match body {
+        Ok(body) => body,
+        Err(rejection) => {
+            let status = rejection.status();
+            let message = if status == StatusCode::PAYLOAD_TOO_LARGE {
+                "the request body exceeds this sidecar's limit (--max-request-bytes); send \
+                 fewer events per request"
+                    .to_string()
+            } else {
+                format!("cannot read the request body: {rejection}")
+            };
+            return error(status, message);
+        }
+    };
+    let content_type = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    if !content_type.starts_with("application/json") {
+        return error(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            format!("send `Content-Type: application/json` (got `{content_type}`)"),
+        );
+    }
+    let items = match serde_json::from_slice::<Json>(&body) {
+        Ok(Json::Array(items)) => items,
+        Ok(item @ Json::Object(_)) => vec![item],
+        Ok(_) => {
+            return error(
+                StatusCode::BAD_REQUEST,
+                "the body must be one event object or an array of event objects",
+            );
+        }
+        Err(e) => return error(StatusCode::BAD_REQUEST, format!("invalid JSON: {e}")),
+    };
+    let results: Vec<Json> = items.into_iter().map(|item| state.accept(item)).collect();
+    let count = |status: &str| results.iter().filter(|r| r["status"] == status).count();
+    let (accepted, rejected, dropped) = (count("accepted"), count("rejected"), count("dropped"));
+    // The worst item decides: a rejected event is the caller's to fix (never retry the request:
+    // the accepted ones went through); a dropped one may be sent again later.
+    let status = if rejected > 0 {
+        StatusCode::UNPROCESSABLE_ENTITY
+    } else if dropped > 0 {
+        StatusCode::SERVICE_UNAVAILABLE
+    } else {
+        StatusCode::OK
+    };
+    let answer = json!({
+        "accepted": accepted,
+        "rejected": rejected,
+        "dropped": dropped,
+        "results": results,
+    });
+    (status, axum::Json(answer)).into_response()
+}
+
+impl Sidecar {
+    /// Validates and queues one event; its entry in the answer.
+    fn accept(&self, mut item: Json) -> Json {
+        if let Err(reason) = self.complete_start(&mut item) {
+            return json!({ "status": "rejected", "error": reason });
+        }
+        let event = match serde_json::from_value::<EventLine>(item)
+            .map_err(|e| format!("invalid event: {e}"))
+            .and_then(|line| line.into_lifecycle().map_err(|e| e.to_string()))
+        {
+            Ok(event) => event,
+            Err(reason) => return json!({ "status": "rejected", "error": reason }),
+        };
+        let mut answer = json!({ "status": "accepted" });
+        let mut open = self.open.lock().unwrap_or_else(|e| e.into_inner());
+        match &event {
+            Lifecycle::Start {
+                span_id,
+                trace_id,
+                parent,
+                ..
+            } => {
+                let trace = trace_id.or(match parent {
+                    Parent::Local(parent) => open.get(parent).copied(),
+                    Parent::Remote(context) => Some(context.trace_id),
+                    Parent::Root => None,
+                });
+                answer["span_id"] = json!(span_id.to_string());
+                if let Some(trace) = trace {
+                    answer["trace_id"] = json!(trace.to_string());
+                    answer["traceparent"] =
+                        json!(agentrace::SpanContext::new(trace, *span_id).traceparent());
+                    if open.len() < REMEMBERED_OPEN_SPANS {
+                        open.insert(*span_id, trace);
+                    }
+                }
+            }
+            Lifecycle::End { span_id, .. } => {
+                open.remove(span_id);
+            }
+            _ => {}
+        }
+        drop(open);
+        if !self.tracer.report(event) {
+            return json!({
+                "status": "dropped",
+                "error": "the pipeline's queue is full; send this event again later",
+            });
+        }
+        answer
+    }
+
+    /// Gives a start without `span_id` a new one, and a root start without `trace_id` a new
+    /// trace, so that the answer can carry both.
+    fn complete_start(&self, item: &mut Json) -> Result<(), String> {
+        let Some(object) = item.as_object_mut() else {
+            return Err("an event is a JSON object".into());
+        };
+        if object.get("type").and_then(Json::as_str) != Some("start") {
+            return Ok(());
+        }
+        if !object.contains_key("span_id") {
+            object.insert("span_id".into(), json!(SpanId::random().to_string()));
+        }
+        let has_parent =
+            object.contains_key("parent_span_id") || object.contains_key("traceparent");
+        if !has_parent && !object.contains_key("trace_id") {
+            object.insert("trace_id".into(), json!(TraceId::random().to_string()));
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn secrets_compare_by_content_and_length() {
+        assert!(same_secret(b"s3cret", b"s3cret"));
+        assert!(!same_secret(b"s3cres", b"s3cret"));
+        assert!(!same_secret(b"s3cret!", b"s3cret"));
+        assert!(!same_secret(b"", b"s3cret"));
+    }
+}
