@@ -1,6 +1,6 @@
 //! Integration tests of the agentrace host: the default mapper component run through the real
 //! pipeline, the spec's worked examples as vectors, JSON Schema validation of content, the CLI,
-//! and export to a real OTLP receiver.
+//! the sidecar, and export to a real OTLP receiver.
 
 mod cli;
 mod common;
@@ -10,4 +10,5 @@ mod otlp_receiver;
 mod pipeline;
 mod policies;
 mod schemas;
+mod sidecar;
 mod vectors;

@@ -1,0 +1,477 @@
+//! `agentrace serve` as a user runs it: the real binary on an ephemeral loopback port, driven
+//! over HTTP. Bad requests of every kind, token auth, concurrent clients against a small
+//! concurrency bound, the flush on SIGTERM, the Python client of the README, and every answer
+//! checked against the schemas of docs/openapi.json.
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::{Value as Json, json};
+
+use crate::common::repo;
+
+const TOKEN: &str = "test-token-5b8efff7";
+
+/// A running sidecar, stopped (SIGTERM) when dropped.
+struct Sidecar {
+    child: Child,
+    url: String,
+    output: PathBuf,
+    _dir: tempfile::TempDir,
+}
+
+impl Sidecar {
+    fn start(extra: &[&str]) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let token = dir.path().join("token");
+        std::fs::write(&token, format!("{TOKEN}\n")).unwrap();
+        let output = dir.path().join("out.jsonl");
+        let mut child = Command::new(env!("CARGO_BIN_EXE_agentrace"))
+            .args(["serve", "--listen", "127.0.0.1:0", "--token-file"])
+            .arg(&token)
+            .arg("--output")
+            .arg(&output)
+            .args(extra)
+            .env_remove("AGENTRACE_SIDECAR_TOKEN")
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut stderr = BufReader::new(child.stderr.take().unwrap());
+        let mut line = String::new();
+        let url = loop {
+            line.clear();
+            assert!(
+                stderr.read_line(&mut line).unwrap() > 0,
+                "the sidecar exited before listening"
+            );
+            if let Some(url) = line.trim().strip_prefix("agentrace: listening on ") {
+                break url.to_string();
+            }
+        };
+        // Keep draining stderr so the sidecar never blocks on it.
+        std::thread::spawn(move || for _ in stderr.lines() {});
+        Self {
+            child,
+            url,
+            output,
+            _dir: dir,
+        }
+    }
+
+    fn agent() -> ureq::Agent {
+        ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .build()
+            .into()
+    }
+
+    /// POSTs `body` with the given content type and token; the status and the JSON answer.
+    fn post_raw(
+        &self,
+        path: &str,
+        body: &[u8],
+        content_type: &str,
+        token: Option<&str>,
+    ) -> (u16, Json) {
+        let mut request = Self::agent()
+            .post(format!("{}{path}", self.url))
+            .header("Content-Type", content_type);
+        if let Some(token) = token {
+            request = request.header("Authorization", format!("Bearer {token}"));
+        }
+        let mut response = request.send(body).unwrap();
+        let status = response.status().as_u16();
+        let text = response.body_mut().read_to_string().unwrap();
+        (
+            status,
+            serde_json::from_str(&text).unwrap_or(Json::String(text)),
+        )
+    }
+
+    fn post(&self, body: &Json) -> (u16, Json) {
+        self.post_raw(
+            "/v1/events",
+            body.to_string().as_bytes(),
+            "application/json",
+            Some(TOKEN),
+        )
+    }
+
+    fn get(&self, path: &str, token: Option<&str>) -> (u16, Json) {
+        let mut request = Self::agent().get(format!("{}{path}", self.url));
+        if let Some(token) = token {
+            request = request.header("Authorization", format!("Bearer {token}"));
+        }
+        let mut response = request.call().unwrap();
+        let status = response.status().as_u16();
+        let text = response.body_mut().read_to_string().unwrap();
+        (
+            status,
+            serde_json::from_str(&text).unwrap_or(Json::String(text)),
+        )
+    }
+
+    fn counter(&self, name: &str) -> u64 {
+        let (status, stats) = self.get("/v1/stats", Some(TOKEN));
+        assert_eq!(status, 200);
+        stats["counters"][name].as_u64().unwrap()
+    }
+
+    /// Sends SIGTERM and waits for a clean exit; the output file stays until `self` is dropped.
+    fn stop(&mut self) -> PathBuf {
+        terminate(&mut self.child);
+        self.output.clone()
+    }
+}
+
+fn terminate(child: &mut Child) {
+    let status = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            assert!(status.success(), "the sidecar exited with {status}");
+            return;
+        }
+        assert!(Instant::now() < deadline, "the sidecar did not stop");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+impl Drop for Sidecar {
+    fn drop(&mut self) {
+        if self.child.try_wait().ok().flatten().is_none() {
+            let _ = Command::new("kill")
+                .args(["-TERM", &self.child.id().to_string()])
+                .status();
+            let _ = self.child.wait();
+        }
+    }
+}
+
+/// The spans in an OTLP/JSON lines file: (name, span id, trace id).
+fn exported(path: &Path) -> Vec<(String, String, String)> {
+    let text = std::fs::read_to_string(path).unwrap();
+    let mut spans = Vec::new();
+    for line in text.lines().filter(|l| l.contains("resourceSpans")) {
+        let request: Json = serde_json::from_str(line).unwrap();
+        for resource in request["resourceSpans"].as_array().unwrap() {
+            for scope in resource["scopeSpans"].as_array().unwrap() {
+                for span in scope["spans"].as_array().unwrap() {
+                    spans.push((
+                        span["name"].as_str().unwrap().to_string(),
+                        span["spanId"].as_str().unwrap().to_string(),
+                        span["traceId"].as_str().unwrap().to_string(),
+                    ));
+                }
+            }
+        }
+    }
+    spans
+}
+
+/// Checks `value` against `#/components/schemas/{schema}` of docs/openapi.json.
+fn conforms(value: &Json, schema: &str) {
+    let text = std::fs::read_to_string(repo().join("docs/openapi.json")).unwrap();
+    let document: Json = serde_json::from_str(&text.replace("#/components/schemas/", "#/$defs/"))
+        .expect("docs/openapi.json is JSON");
+    let root = json!({
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "$defs": document["components"]["schemas"],
+        "$ref": format!("#/$defs/{schema}"),
+    });
+    let validator = jsonschema::validator_for(&root).expect("the OpenAPI schemas compile");
+    let errors: Vec<String> = validator
+        .iter_errors(value)
+        .map(|e| e.to_string())
+        .collect();
+    assert!(errors.is_empty(), "{value} against {schema}: {errors:?}");
+}
+
+#[test]
+fn the_openapi_document_describes_every_endpoint() {
+    let text = std::fs::read_to_string(repo().join("docs/openapi.json")).unwrap();
+    let document: Json = serde_json::from_str(&text).unwrap();
+    assert_eq!(document["openapi"], "3.1.0");
+    for (path, method) in [
+        ("/v1/events", "post"),
+        ("/v1/flush", "post"),
+        ("/v1/stats", "get"),
+        ("/healthz", "get"),
+    ] {
+        assert!(
+            document["paths"][path][method].is_object(),
+            "{method} {path}"
+        );
+    }
+    // Every reference resolves.
+    for reference in text.split("\"$ref\": \"#/components/schemas/").skip(1) {
+        let name = &reference[..reference.find('"').unwrap()];
+        assert!(
+            document["components"]["schemas"][name].is_object(),
+            "{name}"
+        );
+    }
+}
+
+#[test]
+fn starts_are_answered_with_ids_and_traceparent_and_children_inherit_the_trace() {
+    let mut sidecar = Sidecar::start(&[]);
+    let (status, answer) = sidecar.post(&json!({
+        "type": "start", "operation": "invoke_agent", "fields": {"agent": {"name": "planner"}}
+    }));
+    assert_eq!(status, 200, "{answer}");
+    conforms(&answer, "EventsAnswer");
+    let turn = &answer["results"][0];
+    let (span_id, trace_id) = (
+        turn["span_id"].as_str().unwrap(),
+        turn["trace_id"].as_str().unwrap(),
+    );
+    assert_eq!(
+        turn["traceparent"].as_str().unwrap(),
+        format!("00-{trace_id}-{span_id}-01")
+    );
+    // A batch: a child naming only its parent gets the parent's trace.
+    let (status, answer) = sidecar.post(&json!([
+        {"type": "start", "operation": "chat", "parent_span_id": span_id,
+         "fields": {"provider": "openai", "request": {"model": "gpt-4o"}}},
+        {"type": "end", "span_id": span_id}
+    ]));
+    assert_eq!(status, 200, "{answer}");
+    let chat = &answer["results"][0];
+    assert_eq!(chat["trace_id"], trace_id);
+    let (status, answer) = sidecar.post(&json!(
+        {"type": "end", "span_id": chat["span_id"], "fields": {"usage": {"input_tokens": 3}}}
+    ));
+    assert_eq!(status, 200, "{answer}");
+    let output = sidecar.stop();
+    let spans = exported(&output);
+    assert_eq!(spans.len(), 2, "{spans:?}");
+    assert!(spans.iter().all(|(_, _, trace)| trace == trace_id));
+    assert!(spans.iter().any(|(name, _, _)| name == "chat gpt-4o"));
+}
+
+#[test]
+fn bad_requests_get_specific_errors_and_valid_events_beside_them_still_count() {
+    let mut sidecar = Sidecar::start(&["--max-request-bytes", "2048"]);
+    let event = json!({"type": "start", "span_id": "00000000000000a1",
+        "trace_id": "4bf92f3577b34da6a3ce929d0e0e4736", "operation": "chat"});
+    let body = event.to_string();
+    /// One bad request: what, body, content type, token, expected status, words in the error.
+    struct Case<'a>(&'a str, Vec<u8>, &'a str, Option<&'a str>, u16, &'a str);
+    let json = "application/json";
+    let cases = [
+        Case(
+            "no token",
+            body.clone().into_bytes(),
+            json,
+            None,
+            401,
+            "Authorization",
+        ),
+        Case(
+            "wrong token",
+            body.clone().into_bytes(),
+            json,
+            Some("nope"),
+            401,
+            "not the one",
+        ),
+        Case(
+            "not JSON",
+            b"{\"type\": ".to_vec(),
+            json,
+            Some(TOKEN),
+            400,
+            "invalid JSON",
+        ),
+        Case(
+            "a number",
+            b"42".to_vec(),
+            json,
+            Some(TOKEN),
+            400,
+            "event object",
+        ),
+        Case(
+            "form",
+            body.clone().into_bytes(),
+            "text/plain",
+            Some(TOKEN),
+            415,
+            "Content-Type",
+        ),
+        Case(
+            "too large",
+            vec![b' '; 4096],
+            json,
+            Some(TOKEN),
+            413,
+            "limit",
+        ),
+    ];
+    for Case(what, body, content_type, token, status, says) in cases {
+        let (got, answer) = sidecar.post_raw("/v1/events", &body, content_type, token);
+        assert_eq!(got, status, "{what}: {answer}");
+        conforms(&answer, "Error");
+        assert!(
+            answer["error"].as_str().unwrap().contains(says),
+            "{what}: {answer}"
+        );
+    }
+    let (status, answer) = sidecar.get("/v2/nothing", Some(TOKEN));
+    assert_eq!(status, 404, "{answer}");
+    let (status, _) = sidecar.get("/v1/stats", None);
+    assert_eq!(status, 401);
+
+    // A batch with one good event among bad ones: 422, per-event reasons, the good one queued.
+    let (status, answer) = sidecar.post(&json!([
+        {"type": "bogus"},
+        event,
+        {"type": "end"},
+        {"type": "start", "span_id": "xyz", "operation": "chat"},
+        {"type": "start", "operation": "dancing"},
+        7,
+        {"type": "end", "span_id": "00000000000000a1", "extra": 1},
+        {"type": "end", "span_id": "00000000000000a1"}
+    ]));
+    assert_eq!(status, 422, "{answer}");
+    conforms(&answer, "EventsAnswer");
+    let statuses: Vec<&str> = answer["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["status"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        statuses,
+        [
+            "rejected", "accepted", "rejected", "rejected", "rejected", "rejected", "rejected",
+            "accepted"
+        ]
+    );
+    let reasons: Vec<&str> = answer["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|r| r["error"].as_str())
+        .collect();
+    for expected in [
+        "bogus",
+        "span_id",
+        "invalid",
+        "dancing",
+        "JSON object",
+        "extra",
+    ] {
+        assert!(
+            reasons.iter().any(|r| r.contains(expected)),
+            "{expected}: {reasons:?}"
+        );
+    }
+    assert_eq!(
+        (answer["accepted"].as_u64(), answer["rejected"].as_u64()),
+        (Some(2), Some(6))
+    );
+    let output = sidecar.stop();
+    assert_eq!(exported(&output).len(), 1);
+}
+
+#[test]
+fn concurrent_clients_beyond_the_bound_all_get_through() {
+    let mut sidecar = Sidecar::start(&["--max-concurrent-requests", "2"]);
+    let clients = 8;
+    let requests = 25;
+    std::thread::scope(|scope| {
+        for client in 0..clients {
+            let sidecar = &sidecar;
+            scope.spawn(move || {
+                for request in 0..requests {
+                    let (status, answer) = sidecar.post(&json!({
+                        "type": "start", "operation": "execute_tool",
+                        "fields": {"tool": {"name": format!("tool-{client}-{request}")}}
+                    }));
+                    assert_eq!(status, 200, "{answer}");
+                    let span_id = answer["results"][0]["span_id"].clone();
+                    let (status, answer) =
+                        sidecar.post(&json!({"type": "end", "span_id": span_id}));
+                    assert_eq!(status, 200, "{answer}");
+                }
+            });
+        }
+    });
+    let (status, answer) = sidecar.post_raw("/v1/flush", b"", "application/json", Some(TOKEN));
+    assert_eq!(status, 200, "{answer}");
+    assert_eq!(
+        sidecar.counter("agentrace.spans.exported"),
+        clients * requests
+    );
+    assert_eq!(sidecar.counter("agentrace.events.rejected"), 0);
+    let (status, stats) = sidecar.get("/v1/stats", Some(TOKEN));
+    assert_eq!(status, 200);
+    conforms(&stats, "Stats");
+    let (status, health) = sidecar.get("/healthz", None);
+    assert_eq!((status, health), (200, json!({"status": "ok"})));
+    let output = sidecar.stop();
+    let spans = exported(&output);
+    assert_eq!(spans.len() as u64, clients * requests);
+    let distinct: std::collections::HashSet<_> = spans.iter().map(|(_, id, _)| id).collect();
+    assert_eq!(distinct.len(), spans.len());
+}
+
+#[test]
+fn sigterm_flushes_everything_including_spans_still_open() {
+    let mut sidecar = Sidecar::start(&[]);
+    let mut batch = Vec::new();
+    for i in 0..40 {
+        let span_id = format!("{:016x}", 0x1000 + i);
+        batch.push(json!({"type": "start", "span_id": span_id,
+            "trace_id": "4bf92f3577b34da6a3ce929d0e0e4736", "operation": "chat"}));
+        // Every other span is left open: shutdown ends it, marked incomplete.
+        if i % 2 == 0 {
+            batch.push(json!({"type": "end", "span_id": span_id}));
+        }
+    }
+    let (status, answer) = sidecar.post(&Json::Array(batch));
+    assert_eq!(status, 200, "{answer}");
+    let output = sidecar.stop();
+    assert_eq!(exported(&output).len(), 40);
+}
+
+#[test]
+fn the_readme_python_client_drives_it() {
+    let mut sidecar = Sidecar::start(&[]);
+    let run = Command::new("python3")
+        .arg(repo().join("examples/sidecar_client.py"))
+        .arg(&sidecar.url)
+        .arg(TOKEN)
+        .output()
+        .unwrap();
+    assert!(
+        run.status.success(),
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    let traceparent = String::from_utf8(run.stdout).unwrap();
+    assert!(traceparent.trim().starts_with("00-"), "{traceparent}");
+    let output = sidecar.stop();
+    let names: Vec<String> = exported(&output)
+        .into_iter()
+        .map(|(name, _, _)| name)
+        .collect();
+    for expected in [
+        "invoke_agent planner",
+        "chat gpt-4o",
+        "execute_tool get_weather",
+    ] {
+        assert!(
+            names.iter().any(|n| n == expected),
+            "{expected} in {names:?}"
+        );
+    }
+}
