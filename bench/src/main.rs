@@ -32,6 +32,12 @@ enum Command {
         #[arg(long)]
         output: PathBuf,
     },
+    /// Print the agent-span records (the mapper's input, in their serde JSON form) that a file
+    /// of lifecycle events produces: how the conformance vectors' inputs are made.
+    Records {
+        /// The events file (JSON lines).
+        events: PathBuf,
+    },
     /// Run the mapping stage in a loop (for `perf record`); prints spans per second.
     Stage {
         /// Run the guest code compiled natively instead of the wasm components.
@@ -71,6 +77,12 @@ enum Command {
 fn main() -> anyhow::Result<()> {
     match Cli::parse().command {
         Command::Generate { spans, output } => generate(spans, &output),
+        Command::Records { events } => {
+            let workload = Workload::from_json_lines(&std::fs::read_to_string(&events)?)?;
+            let records = records(&workload.finished_spans());
+            println!("{}", serde_json::to_string_pretty(&records)?);
+            Ok(())
+        }
         Command::Swap { rate, swaps } => swap(rate, swaps),
         Command::InstanceMemory { instances } => instance_memory(instances),
         Command::Stage {

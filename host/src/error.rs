@@ -32,6 +32,9 @@ pub enum Error {
     /// A lifecycle event was malformed or inconsistent. The message names the problem.
     #[error("{0}")]
     BadEvent(String),
+    /// The mapper failed on a dry run ([`crate::Tracer::map_records`]).
+    #[error("mapper: {0}")]
+    Mapper(String),
     /// The tracer has been shut down; the call did nothing.
     #[error("the tracer is shut down")]
     ShutDown,

@@ -34,6 +34,11 @@ pub(crate) enum Message {
     Flush(Sender<()>),
     /// Only wakes the worker, so that it sees a [`SwapRequest`] while otherwise idle.
     Wake,
+    /// Map these records with the live mapper and answer, exporting nothing (a dry run).
+    Map(
+        Vec<wit::AgentSpan>,
+        Sender<Result<wit::MappedBatch, String>>,
+    ),
     /// Shut down, giving up on unexported spans at the deadline.
     Shutdown(Sender<()>, Instant),
 }
@@ -226,6 +231,9 @@ impl Worker {
                     }
                 }
                 Ok(Message::Wake) => {}
+                Ok(Message::Map(records, reply)) => {
+                    let _ = reply.send(self.call_mapper(&records));
+                }
                 Ok(Message::Flush(ack)) => {
                     self.map_pending();
                     self.export_metrics();

@@ -589,6 +589,25 @@ impl Tracer {
             .map_err(|_| Error::Timeout(timeout))
     }
 
+    /// A dry run: maps `records` with the live mapper (its configuration, limits and any swap
+    /// so far) and returns what it made of them; nothing is exported and no policy runs. For
+    /// checking what a host in another language sends (the sidecar's `POST /v1/map`, the
+    /// conformance vectors). Waits behind the events already queued, up to `timeout`.
+    pub fn map_records(
+        &self,
+        records: Vec<crate::bindings::types::AgentSpan>,
+        timeout: Duration,
+    ) -> Result<crate::bindings::types::MappedBatch> {
+        let (reply, answer) = crossbeam_channel::bounded(1);
+        self.sender
+            .send_timeout(Message::Map(records, reply), timeout)
+            .map_err(|_| Error::Timeout(timeout))?;
+        answer
+            .recv_timeout(timeout)
+            .map_err(|_| Error::Timeout(timeout))?
+            .map_err(Error::Mapper)
+    }
+
     /// Maps and exports everything ended so far, and exports metrics; waits up to `timeout`.
     pub fn flush(&self, timeout: Duration) -> Result<()> {
         let (ack, done) = crossbeam_channel::bounded(1);

@@ -4,6 +4,7 @@
 
 mod cli;
 mod common;
+mod conformance;
 mod containment;
 mod hot_swap;
 mod otlp_receiver;

@@ -200,6 +200,7 @@ fn the_openapi_document_describes_every_endpoint() {
     assert_eq!(document["openapi"], "3.1.0");
     for (path, method) in [
         ("/v1/events", "post"),
+        ("/v1/map", "post"),
         ("/v1/flush", "post"),
         ("/v1/stats", "get"),
         ("/healthz", "get"),
@@ -474,4 +475,39 @@ fn the_readme_python_client_drives_it() {
             "{expected} in {names:?}"
         );
     }
+}
+
+#[test]
+fn the_sidecar_maps_every_conformance_vector_like_the_rust_host() {
+    for vector in crate::conformance::vectors() {
+        let args: Vec<String> = vector
+            .config()
+            .iter()
+            .flat_map(|(key, value)| ["--config".to_string(), format!("{key}={value}")])
+            .collect();
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let mut sidecar = Sidecar::start(&args);
+        let body = json!({ "records": vector.records() }).to_string();
+        let (status, mapped) =
+            sidecar.post_raw("/v1/map", body.as_bytes(), "application/json", Some(TOKEN));
+        assert_eq!(status, 200, "{}: {mapped}", vector.name);
+        conforms(&mapped, "MappedBatch");
+        assert!(
+            &mapped == vector.expected(),
+            "{}: the sidecar's mapping differs from the vector",
+            vector.name
+        );
+        sidecar.stop();
+    }
+    // A body that is not records is refused with the reason.
+    let mut sidecar = Sidecar::start(&[]);
+    let (status, answer) = sidecar.post_raw(
+        "/v1/map",
+        br#"{"records": [{"span_id": 1}]}"#,
+        "application/json",
+        Some(TOKEN),
+    );
+    assert_eq!(status, 400, "{answer}");
+    conforms(&answer, "Error");
+    sidecar.stop();
 }

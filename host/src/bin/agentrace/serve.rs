@@ -101,6 +101,7 @@ fn router(tracer: Arc<Tracer>, settings: &SidecarSettings) -> Router {
         .route("/v1/events", post(events))
         .route("/v1/flush", post(flush))
         .route("/v1/stats", get(stats))
+        .route("/v1/map", post(map))
         .route_layer(middleware::from_fn_with_state(state.clone(), authorize));
     Router::new()
         .route("/healthz", get(health))
@@ -121,8 +122,8 @@ fn error(status: StatusCode, message: impl Into<String>) -> Response {
 async fn not_found() -> Response {
     error(
         StatusCode::NOT_FOUND,
-        "no such endpoint: see docs/openapi.json (POST /v1/events, POST /v1/flush, GET \
-         /v1/stats, GET /healthz)",
+        "no such endpoint: see docs/openapi.json (POST /v1/events, POST /v1/map, POST \
+         /v1/flush, GET /v1/stats, GET /healthz)",
     )
 }
 
@@ -193,6 +194,52 @@ async fn flush(State(state): State<Arc<Sidecar>>) -> Response {
     }
 }
 
+/// A dry run of the mapper: `{"records": [agent-span, ...]}` in the records' JSON form (the
+/// conformance vectors' form), the mapped batch back. Nothing is exported.
+async fn map(State(state): State<Arc<Sidecar>>, headers: HeaderMap, body: Bytes) -> Response {
+    if let Some(refusal) = refuse_unless_json(&headers) {
+        return refusal;
+    }
+    #[derive(serde::Deserialize)]
+    #[serde(deny_unknown_fields)]
+    struct Request {
+        records: Vec<agentrace::bindings::types::AgentSpan>,
+    }
+    let request: Request = match serde_json::from_slice(&body) {
+        Ok(request) => request,
+        Err(e) => {
+            return error(
+                StatusCode::BAD_REQUEST,
+                format!("expected {{\"records\": [agent-span, ...]}}: {e}"),
+            );
+        }
+    };
+    let tracer = state.tracer.clone();
+    let mapped = tokio::task::spawn_blocking(move || {
+        tracer.map_records(request.records, Duration::from_secs(30))
+    })
+    .await;
+    match mapped {
+        Ok(Ok(batch)) => axum::Json(batch).into_response(),
+        Ok(Err(e)) => error(StatusCode::UNPROCESSABLE_ENTITY, e.to_string()),
+        Err(e) => error(StatusCode::INTERNAL_SERVER_ERROR, format!("map: {e}")),
+    }
+}
+
+/// The refusal of a body that does not say it is JSON, if it does not.
+fn refuse_unless_json(headers: &HeaderMap) -> Option<Response> {
+    let content_type = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    (!content_type.starts_with("application/json")).then(|| {
+        error(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            format!("send `Content-Type: application/json` (got `{content_type}`)"),
+        )
+    })
+}
+
 async fn events(
     State(state): State<Arc<Sidecar>>,
     headers: HeaderMap,
@@ -212,15 +259,8 @@ async fn events(
             return error(status, message);
         }
     };
-    let content_type = headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("");
-    if !content_type.starts_with("application/json") {
-        return error(
-            StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            format!("send `Content-Type: application/json` (got `{content_type}`)"),
-        );
+    if let Some(refusal) = refuse_unless_json(&headers) {
+        return refusal;
     }
     let items = match serde_json::from_slice::<Json>(&body) {
         Ok(Json::Array(items)) => items,
