@@ -6,7 +6,7 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use crate::common::repo;
+use crate::common::{repo, run_ok};
 
 /// The files of the Node host, copied where npm may write.
 const HOST_FILES: [&str; 5] = [
@@ -16,19 +16,6 @@ const HOST_FILES: [&str; 5] = [
     "records.mjs",
     "run-vectors.mjs",
 ];
-
-fn run(command: &mut Command) -> std::process::Output {
-    let output = command
-        .output()
-        .unwrap_or_else(|e| panic!("{command:?}: {e} (Node 20 and npm are needed)"));
-    assert!(
-        output.status.success(),
-        "{command:?} failed:\n{}\n{}",
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    );
-    output
-}
 
 /// A working copy of `hosts/node` with its packages installed and the mapper transpiled.
 fn node_host() -> PathBuf {
@@ -41,24 +28,28 @@ fn node_host() -> PathBuf {
         std::fs::copy(repo().join("hosts/node").join(file), dir.join(file)).unwrap();
     }
     if fresh {
-        run(Command::new("npm")
-            .args(["ci", "--no-audit", "--no-fund", "--loglevel=error"])
-            .current_dir(&dir));
+        run_ok(
+            Command::new("npm")
+                .args(["ci", "--no-audit", "--no-fund", "--loglevel=error"])
+                .current_dir(&dir),
+        );
         std::fs::copy(&lock, &installed_lock).unwrap();
     }
-    run(Command::new("npx")
-        .args(["--no-install", "jco", "transpile"])
-        .arg(env!("AGENTRACE_DEFAULT_MAPPER"))
-        .args([
-            "-o",
-            "generated",
-            "--instantiation",
-            "async",
-            "--name",
-            "mapper",
-            "--quiet",
-        ])
-        .current_dir(&dir));
+    run_ok(
+        Command::new("npx")
+            .args(["--no-install", "jco", "transpile"])
+            .arg(env!("AGENTRACE_DEFAULT_MAPPER"))
+            .args([
+                "-o",
+                "generated",
+                "--instantiation",
+                "async",
+                "--name",
+                "mapper",
+                "--quiet",
+            ])
+            .current_dir(&dir),
+    );
     dir
 }
 
@@ -66,10 +57,12 @@ fn node_host() -> PathBuf {
 fn the_node_host_maps_every_conformance_vector_like_the_rust_host() {
     let dir = node_host();
     let vectors = repo().join("tests/conformance/vectors");
-    let output = run(Command::new("node")
-        .args(["run-vectors.mjs", "generated"])
-        .arg(&vectors)
-        .current_dir(&dir));
+    let output = run_ok(
+        Command::new("node")
+            .args(["run-vectors.mjs", "generated"])
+            .arg(&vectors)
+            .current_dir(&dir),
+    );
     let report = String::from_utf8_lossy(&output.stdout);
     let count = std::fs::read_dir(&vectors).unwrap().count();
     assert!(

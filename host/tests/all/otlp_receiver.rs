@@ -14,22 +14,10 @@ use std::time::{Duration, Instant};
 
 use agentrace::{ExportTarget, OtlpProtocol, Tracer, events};
 
-use crate::common::{WAIT, ag2_example, run_lines};
+use crate::common::{WAIT, ag2_example, run_lines, run_ok};
 
 /// The rotel version the test installs when `ROTEL_AGENT` is not set.
 const ROTEL: &str = "rotel==0.0.1a15";
-
-fn run(command: &mut Command) {
-    let output = command
-        .output()
-        .unwrap_or_else(|e| panic!("{command:?}: {e}"));
-    assert!(
-        output.status.success(),
-        "{command:?} failed:\n{}{}",
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    );
-}
 
 /// Finds or installs `rotel-agent` (once per test process).
 fn rotel_agent() -> PathBuf {
@@ -42,9 +30,9 @@ fn rotel_agent() -> PathBuf {
             let venv = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("rotel-venv");
             let python = venv.join("bin/python");
             if !python.exists() {
-                run(Command::new("python3").args(["-m", "venv"]).arg(&venv));
+                run_ok(Command::new("python3").args(["-m", "venv"]).arg(&venv));
             }
-            run(Command::new(&python).args(["-m", "pip", "install", "--quiet", ROTEL]));
+            run_ok(Command::new(&python).args(["-m", "pip", "install", "--quiet", ROTEL]));
             let output = Command::new(&python)
                 .args(["-c", "import os, rotel; print(os.path.join(os.path.dirname(rotel.__file__), 'rotel-agent'))"])
                 .output()

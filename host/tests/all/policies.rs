@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use std::process::Command;
 use std::sync::OnceLock;
 
-use crate::common::{WAIT, ag2_example, repo};
+use crate::common::{WAIT, ag2_example, repo, run_ok};
 
 /// The componentize-py release the test builds the Python policy with.
 const COMPONENTIZE_PY: &str = "componentize-py==0.25.1";
@@ -20,20 +20,9 @@ fn python_redact() -> PathBuf {
         .get_or_init(|| {
             let work = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("python-policy");
             let venv = work.join("venv");
-            let run = |command: &mut Command| {
-                let output = command
-                    .output()
-                    .unwrap_or_else(|e| panic!("{command:?}: {e}"));
-                assert!(
-                    output.status.success(),
-                    "{command:?}:\n{}{}",
-                    String::from_utf8_lossy(&output.stdout),
-                    String::from_utf8_lossy(&output.stderr)
-                );
-            };
             if !venv.join("bin/componentize-py").exists() {
-                run(Command::new("python3").args(["-m", "venv"]).arg(&venv));
-                run(Command::new(venv.join("bin/pip")).args([
+                run_ok(Command::new("python3").args(["-m", "venv"]).arg(&venv));
+                run_ok(Command::new(venv.join("bin/pip")).args([
                     "install",
                     "--quiet",
                     COMPONENTIZE_PY,
@@ -52,13 +41,15 @@ fn python_redact() -> PathBuf {
             );
             let wasm = work.join(format!("python_redact-{stamp}.wasm"));
             if !wasm.exists() {
-                run(Command::new(venv.join("bin/componentize-py"))
-                    .arg("-d")
-                    .arg(repo().join("wit"))
-                    .args(["-w", "policy-plugin", "componentize", "app", "-p"])
-                    .arg(&source)
-                    .arg("-o")
-                    .arg(&wasm));
+                run_ok(
+                    Command::new(venv.join("bin/componentize-py"))
+                        .arg("-d")
+                        .arg(repo().join("wit"))
+                        .args(["-w", "policy-plugin", "componentize", "app", "-p"])
+                        .arg(&source)
+                        .arg("-o")
+                        .arg(&wasm),
+                );
             }
             wasm
         })
