@@ -511,3 +511,20 @@ fn the_sidecar_maps_every_conformance_vector_like_the_rust_host() {
     conforms(&answer, "Error");
     sidecar.stop();
 }
+
+#[test]
+fn events_sent_to_the_sidecar_go_through_its_policies_before_export() {
+    let mut sidecar = Sidecar::start(&["--capture-content", "--policy", "redact"]);
+    let (status, answer) = sidecar.post(&json!([
+        {"type": "start", "span_id": "00000000000000b1",
+         "trace_id": "4bf92f3577b34da6a3ce929d0e0e4736", "operation": "human_input",
+         "fields": {"human_input": {"prompt": "Who should get the report?"}}},
+        {"type": "end", "span_id": "00000000000000b1",
+         "fields": {"human_input": {"response": "send it to jane.doe@example.com"}}}
+    ]));
+    assert_eq!(status, 200, "{answer}");
+    let output = sidecar.stop();
+    let text = std::fs::read_to_string(output).unwrap();
+    assert!(!text.contains("jane.doe@example.com"), "{text}");
+    assert!(text.contains("[REDACTED:email]"), "{text}");
+}
