@@ -121,14 +121,19 @@ impl Sidecar {
 
     /// Sends SIGTERM and waits for a clean exit; the output file stays until `self` is dropped.
     fn stop(&mut self) -> PathBuf {
-        terminate(&mut self.child);
+        self.stop_with("-TERM")
+    }
+
+    /// Sends `signal` (a `kill` option: `-TERM`, `-INT`) and waits for a clean exit.
+    fn stop_with(&mut self, signal: &str) -> PathBuf {
+        signal_and_wait(&mut self.child, signal);
         self.output.clone()
     }
 }
 
-fn terminate(child: &mut Child) {
+fn signal_and_wait(child: &mut Child, signal: &str) {
     let status = Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
+        .args([signal, &child.id().to_string()])
         .status()
         .unwrap();
     assert!(status.success());
@@ -426,22 +431,31 @@ fn concurrent_clients_beyond_the_bound_all_get_through() {
 }
 
 #[test]
-fn sigterm_flushes_everything_including_spans_still_open() {
-    let mut sidecar = Sidecar::start(&[]);
-    let mut batch = Vec::new();
-    for i in 0..40 {
-        let span_id = format!("{:016x}", 0x1000 + i);
-        batch.push(json!({"type": "start", "span_id": span_id,
-            "trace_id": "4bf92f3577b34da6a3ce929d0e0e4736", "operation": "chat"}));
-        // Every other span is left open: shutdown ends it, marked incomplete.
-        if i % 2 == 0 {
-            batch.push(json!({"type": "end", "span_id": span_id}));
-        }
+fn sigterm_and_ctrl_c_flush_everything_including_spans_still_open() {
+    for signal in ["-TERM", "-INT"] {
+        let mut sidecar = Sidecar::start(&[]);
+        let output = sidecar.stop_with_open_spans(signal);
+        assert_eq!(exported(&output).len(), 40, "{signal}");
     }
-    let (status, answer) = sidecar.post(&Json::Array(batch));
-    assert_eq!(status, 200, "{answer}");
-    let output = sidecar.stop();
-    assert_eq!(exported(&output).len(), 40);
+}
+
+impl Sidecar {
+    /// Sends 40 spans, 20 of them left open, then stops the sidecar with `signal`.
+    fn stop_with_open_spans(&mut self, signal: &str) -> PathBuf {
+        let mut batch = Vec::new();
+        for i in 0..40 {
+            let span_id = format!("{:016x}", 0x1000 + i);
+            batch.push(json!({"type": "start", "span_id": span_id,
+            "trace_id": "4bf92f3577b34da6a3ce929d0e0e4736", "operation": "chat"}));
+            // Every other span is left open: shutdown ends it, marked incomplete.
+            if i % 2 == 0 {
+                batch.push(json!({"type": "end", "span_id": span_id}));
+            }
+        }
+        let (status, answer) = self.post(&Json::Array(batch));
+        assert_eq!(status, 200, "{answer}");
+        self.stop_with(signal)
+    }
 }
 
 #[test]
