@@ -513,8 +513,12 @@ fn the_sidecar_maps_every_conformance_vector_like_the_rust_host() {
         );
         sidecar.stop();
     }
-    // A body that is not records is refused with the reason.
-    let mut sidecar = Sidecar::start(&[]);
+    // A body that is not records is refused with the reason; one over the limit with a 413.
+    let mut sidecar = Sidecar::start(&["--max-request-bytes", "2048"]);
+    let (status, answer) =
+        sidecar.post_raw("/v1/map", &[b' '; 4096], "application/json", Some(TOKEN));
+    assert_eq!(status, 413, "{answer}");
+    conforms(&answer, "Error");
     let (status, answer) = sidecar.post_raw(
         "/v1/map",
         br#"{"records": [{"span_id": 1}]}"#,

@@ -196,10 +196,15 @@ async fn flush(State(state): State<Arc<Sidecar>>) -> Response {
 
 /// A dry run of the mapper: `{"records": [agent-span, ...]}` in the records' JSON form (the
 /// conformance vectors' form), the mapped batch back. Nothing is exported.
-async fn map(State(state): State<Arc<Sidecar>>, headers: HeaderMap, body: Bytes) -> Response {
-    if let Some(refusal) = refuse_unless_json(&headers) {
-        return refusal;
-    }
+async fn map(
+    State(state): State<Arc<Sidecar>>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Response {
+    let body = match json_body(&headers, body) {
+        Ok(body) => body,
+        Err(refusal) => return *refusal,
+    };
     #[derive(serde::Deserialize)]
     #[serde(deny_unknown_fields)]
     struct Request {
@@ -226,18 +231,34 @@ async fn map(State(state): State<Arc<Sidecar>>, headers: HeaderMap, body: Bytes)
     }
 }
 
-/// The refusal of a body that does not say it is JSON, if it does not.
-fn refuse_unless_json(headers: &HeaderMap) -> Option<Response> {
+/// The body of a request that says it is JSON and fits the size limit, or the JSON error
+/// answer (413, 415, ...) for one that does not.
+fn json_body(
+    headers: &HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Bytes, Box<Response>> {
+    let body = body.map_err(|rejection| {
+        let status = rejection.status();
+        let message = if status == StatusCode::PAYLOAD_TOO_LARGE {
+            "the request body exceeds this sidecar's limit (--max-request-bytes); send less per \
+             request"
+                .to_string()
+        } else {
+            format!("cannot read the request body: {rejection}")
+        };
+        Box::new(error(status, message))
+    })?;
     let content_type = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .unwrap_or("");
-    (!content_type.starts_with("application/json")).then(|| {
-        error(
+    if !content_type.starts_with("application/json") {
+        return Err(Box::new(error(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
             format!("send `Content-Type: application/json` (got `{content_type}`)"),
-        )
-    })
+        )));
+    }
+    Ok(body)
 }
 
 async fn events(
@@ -245,23 +266,10 @@ async fn events(
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
-    let body = match body {
+    let body = match json_body(&headers, body) {
         Ok(body) => body,
-        Err(rejection) => {
-            let status = rejection.status();
-            let message = if status == StatusCode::PAYLOAD_TOO_LARGE {
-                "the request body exceeds this sidecar's limit (--max-request-bytes); send \
-                 fewer events per request"
-                    .to_string()
-            } else {
-                format!("cannot read the request body: {rejection}")
-            };
-            return error(status, message);
-        }
+        Err(refusal) => return *refusal,
     };
-    if let Some(refusal) = refuse_unless_json(&headers) {
-        return refusal;
-    }
     let items = match serde_json::from_slice::<Json>(&body) {
         Ok(Json::Array(items)) => items,
         Ok(item @ Json::Object(_)) => vec![item],
