@@ -46,6 +46,26 @@ pub enum Operation {
 }
 
 impl Operation {
+    /// Every operation, in the order of the WIT enum.
+    pub const ALL: [Operation; 16] = [
+        Operation::Chat,
+        Operation::TextCompletion,
+        Operation::GenerateContent,
+        Operation::Embeddings,
+        Operation::Retrieval,
+        Operation::CreateAgent,
+        Operation::InvokeAgent,
+        Operation::ExecuteTool,
+        Operation::InvokeWorkflow,
+        Operation::Conversation,
+        Operation::MultiConversation,
+        Operation::SpeakerSelection,
+        Operation::HumanInput,
+        Operation::CodeExecution,
+        Operation::Handoff,
+        Operation::Guardrail,
+    ];
+
     /// The snake_case name used in the JSON form.
     pub fn as_str(self) -> &'static str {
         match self {
@@ -66,6 +86,19 @@ impl Operation {
             Operation::Handoff => "handoff",
             Operation::Guardrail => "guardrail",
         }
+    }
+}
+
+impl std::str::FromStr for Operation {
+    type Err = Error;
+
+    /// Parses the snake_case name of the JSON form (`chat`, `invoke_agent`, ...), for bindings
+    /// that receive the operation as text.
+    fn from_str(name: &str) -> Result<Self> {
+        use serde::de::IntoDeserializer;
+        let names: serde::de::value::StrDeserializer<'_, serde::de::value::Error> =
+            name.into_deserializer();
+        Operation::deserialize(names).map_err(|e| Error::BadEvent(format!("operation: {e}")))
     }
 }
 

@@ -27,7 +27,7 @@ macro_rules! counters {
         }
 
         /// A copy of the counters at one moment.
-        #[derive(Debug, Clone, Default, PartialEq, Eq)]
+        #[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
         pub struct StatsSnapshot {
             $($(#[doc = $doc])* pub $field: u64,)*
             /// The most recent error messages, oldest first.

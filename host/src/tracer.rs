@@ -58,6 +58,16 @@ impl Policy {
         }
     }
 
+    /// A built-in policy by name, or a component file when `source` ends in `.wasm`: the
+    /// spelling the CLI's `--policy` and the language bindings accept.
+    pub fn from_source(source: &str) -> Self {
+        if source.ends_with(".wasm") {
+            Policy::file(source)
+        } else {
+            Policy::builtin(source)
+        }
+    }
+
     /// Reads a policy chain from a JSON file:
     ///
     /// ```json
@@ -498,6 +508,18 @@ impl Tracer {
         fields: SpanFields,
     ) -> Result<SpanContext> {
         let remote = SpanContext::from_traceparent(traceparent)?;
+        Ok(self.start_under_remote(operation, remote, fields))
+    }
+
+    /// Starts a span whose parent lives outside this tracer: in another process, or in another
+    /// tracing library of the same process (an OpenTelemetry SDK span, say). The new span joins
+    /// the parent's trace.
+    pub fn start_under_remote(
+        &self,
+        operation: Operation,
+        remote: SpanContext,
+        fields: SpanFields,
+    ) -> SpanContext {
         let context = SpanContext::new(remote.trace_id, SpanId::random());
         self.report(Lifecycle::Start {
             span_id: context.span_id,
@@ -507,7 +529,23 @@ impl Tracer {
             time: now_nanos(),
             fields: self.boxes.boxed(fields),
         });
-        Ok(context)
+        context
+    }
+
+    /// Counts an event that a binding refused before it reached the queue (bad input from the
+    /// runtime, e.g. a field of the wrong type), as `agentrace.events.rejected`, and keeps
+    /// `message` among the recent errors of [`Tracer::stats`].
+    pub fn reject(&self, message: impl Into<String>) {
+        Stats::add(&self.stats.events_rejected, 1);
+        self.stats.error(message.into());
+    }
+
+    /// Whether the mapper is configured to record content (`capture-content`), so a runtime
+    /// can skip assembling messages that would be dropped anyway.
+    pub fn captures_content(&self) -> bool {
+        self.config
+            .get("capture-content")
+            .is_some_and(|value| value.trim().eq_ignore_ascii_case("true"))
     }
 
     /// Adds fields known only later (e.g. a conversation id) to an open span.

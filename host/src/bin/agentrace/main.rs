@@ -477,11 +477,7 @@ fn parse_policy(spec: &str) -> anyhow::Result<Policy> {
         Some((source, settings)) => (source, settings),
         None => (spec, ""),
     };
-    let mut policy = if source.ends_with(".wasm") {
-        Policy::file(source)
-    } else {
-        Policy::builtin(source)
-    };
+    let mut policy = Policy::from_source(source);
     for pair in settings.split(',').filter(|p| !p.trim().is_empty()) {
         let (key, value) = pair
             .split_once('=')

@@ -1,0 +1,329 @@
+"""The Python face of the agentrace host: a tracer and context-manager spans.
+
+Every call here is one queue push into the Rust host (``agentrace._native``); mapping through
+the wasm component and export happen on the host's worker thread. Nothing in this module raises
+into the agent because of what it reports: a refused call is logged on the ``agentrace`` logger
+and counted by the host (``stats()["events_rejected"]``), and the agent carries on.
+"""
+
+from __future__ import annotations
+
+import atexit
+import contextvars
+import json
+import logging
+import weakref
+from typing import Any
+
+from ._native import OPERATIONS, NativeTracer, Refused, SpanHandle
+
+try:  # Nesting under an active OpenTelemetry span needs only the API package, when present.
+    from opentelemetry import trace as _otel_trace
+except ImportError:  # pragma: no cover - exercised by users without OpenTelemetry
+    _otel_trace = None
+
+__all__ = ["OPERATIONS", "Span", "Tracer", "current_span", "get_tracer", "set_tracer"]
+
+logger = logging.getLogger("agentrace")
+
+#: The agentrace span that is current in this thread or asyncio task.
+_KNOWN_OPERATIONS = frozenset(OPERATIONS)
+
+_current: contextvars.ContextVar[Span | None] = contextvars.ContextVar("agentrace_span", default=None)
+
+
+def current_span() -> Span | None:
+    """The agentrace span current in this thread or task, if any."""
+    return _current.get()
+
+
+def _otel_parent() -> tuple[int, int] | None:
+    """The ids of the active OpenTelemetry span, when one is active and valid."""
+    if _otel_trace is None:
+        return None
+    context = _otel_trace.get_current_span().get_span_context()
+    if not context.is_valid:
+        return None
+    return context.trace_id, context.span_id
+
+
+def _parse_traceparent(header: str) -> tuple[int, int]:
+    """The trace and span ids of a W3C ``traceparent`` header (``00-<trace>-<span>-<flags>``)."""
+    version, trace_id, span_id, _flags = header.strip().split("-")
+    if version != "00" or len(trace_id) != 32 or len(span_id) != 16:
+        raise ValueError(f"not a W3C traceparent: {header!r}")
+    return int(trace_id, 16), int(span_id, 16)
+
+
+def _merge(into: dict[str, Any], fields: dict[str, Any]) -> None:
+    """Merges fields as the host does: records (dicts) key by key, everything else replaced."""
+    for key, value in fields.items():
+        previous = into.get(key)
+        if isinstance(value, dict) and isinstance(previous, dict):
+            into[key] = {**previous, **value}
+        else:
+            into[key] = value
+
+
+class Span:
+    """One span: a context manager (``with`` or ``async with``) that starts on entry and ends on
+    exit. An exception leaving the block is recorded as the span's error (its class name as
+    ``error.type``) and propagates unchanged.
+
+    Fields use the JSON form of ``docs/events.md`` (``agent``, ``request``, ``usage``, ``tool``,
+    ...): given at creation they are reported at start, :meth:`set` keeps them for the end,
+    :meth:`update` reports them at once.
+    """
+
+    __slots__ = ("_tracer", "_operation", "_start", "_end", "_parent", "_handle", "_token")
+
+    def __init__(self, tracer: Tracer, operation: str, parent: Any, fields: dict[str, Any]) -> None:
+        self._tracer = tracer
+        self._operation = operation
+        self._start = fields
+        self._end: dict[str, Any] | None = None
+        self._parent = parent
+        self._handle: SpanHandle | None = None
+        self._token: contextvars.Token | None = None
+
+    @property
+    def operation(self) -> str:
+        """The operation this span stands for (``chat``, ``invoke_agent``...)."""
+        return self._operation
+
+    @property
+    def handle(self) -> SpanHandle | None:
+        """Trace id, span id and ``traceparent`` once started (``None`` if the start was refused)."""
+        return self._handle
+
+    @property
+    def traceparent(self) -> str | None:
+        """The W3C ``traceparent`` that makes this span the parent of work in another process."""
+        return self._handle.traceparent if self._handle is not None else None
+
+    def start(self) -> Span:
+        """Starts the span and makes it current; ``with`` calls this for you."""
+        native = self._tracer._native
+        parent = self._parent if self._parent is not None else _current.get()
+        try:
+            self._handle = self._start_native(native, parent, self._start or None)
+        except Exception as error:  # noqa: BLE001 - reported, never raised
+            _count(self._tracer, "start", error)
+            if self._operation in _KNOWN_OPERATIONS:
+                # Keep the span in the tree without what was refused: its fields, or a parent
+                # that is not one (then the default parent applies).
+                fallback = parent if isinstance(parent, (Span, SpanHandle)) else _current.get()
+                try:
+                    self._handle = self._start_native(native, fallback, None)
+                except Exception as retry:  # noqa: BLE001 - reported, never raised
+                    _count(self._tracer, "start", retry)
+        self._token = _current.set(self)
+        return self
+
+    def _start_native(self, native: NativeTracer, parent: Any, fields: dict[str, Any] | None) -> SpanHandle:
+        if isinstance(parent, Span):
+            if parent._handle is not None:
+                return native.start(self._operation, parent._handle, fields)
+            parent = None
+        elif isinstance(parent, SpanHandle):
+            return native.start(self._operation, parent, fields)
+        elif isinstance(parent, str):
+            trace_id, span_id = _parse_traceparent(parent)
+            return native.start_under(self._operation, trace_id, span_id, fields)
+        elif parent is not None:
+            raise TypeError(f"parent must be a Span, SpanHandle or traceparent, not {type(parent).__name__}")
+        outer = _otel_parent()
+        if outer is not None:
+            return native.start_under(self._operation, outer[0], outer[1], fields)
+        return native.start(self._operation, None, fields)
+
+    def set(self, **fields: Any) -> Span:
+        """Keeps fields to report when the span ends (records merged key by key)."""
+        if self._end is None:
+            self._end = fields
+        else:
+            _merge(self._end, fields)
+        return self
+
+    def update(self, **fields: Any) -> None:
+        """Reports fields now, for a span that stays open long (a conversation's id, say)."""
+        if self._handle is None:
+            return
+        try:
+            self._tracer._native.update(self._handle, fields)
+        except Exception as error:  # noqa: BLE001 - reported, never raised
+            _count(self._tracer, "update", error)
+
+    def event(self, name: str, **attributes: Any) -> None:
+        """Records a point in time inside the span (a handoff request, the first stream chunk)."""
+        if self._handle is None:
+            return
+        try:
+            self._tracer._native.event(self._handle, name, attributes or None)
+        except Exception as error:  # noqa: BLE001 - reported, never raised
+            _count(self._tracer, "event", error)
+
+    def record_exception(self, error: BaseException, error_type: str | None = None) -> None:
+        """Marks the span as failed: ``error.type`` is the exception's class unless given."""
+        self.set(error={"type": error_type or type(error).__qualname__, "message": str(error)})
+
+    def end(self) -> None:
+        """Ends the span and restores the span that was current before it."""
+        if self._token is not None:
+            try:
+                _current.reset(self._token)
+            except ValueError:  # ended in another context than it started in: leave that one be
+                pass
+            self._token = None
+        if self._handle is None:
+            return
+        try:
+            self._tracer._native.end(self._handle, self._end)
+        except Exception as error:  # noqa: BLE001 - reported, never raised
+            _count(self._tracer, "end", error)
+
+    def __enter__(self) -> Span:
+        return self.start()
+
+    def __exit__(self, exc_type: Any, exc: BaseException | None, tb: Any) -> None:
+        if exc is not None and not (self._end and "error" in self._end):
+            self.record_exception(exc)
+        self.end()
+
+    async def __aenter__(self) -> Span:
+        return self.start()
+
+    async def __aexit__(self, exc_type: Any, exc: BaseException | None, tb: Any) -> None:
+        self.__exit__(exc_type, exc, tb)
+
+
+def _refused(what: str, error: BaseException) -> None:
+    logger.warning("agentrace refused a %s: %s", what, error)
+
+
+def _count(tracer: Tracer, what: str, error: BaseException) -> None:
+    """Logs a refused call; counts it unless the host did (then it raised ``Refused``)."""
+    if not isinstance(error, Refused):
+        tracer._native.reject(f"{what}: {error}")
+    _refused(what, error)
+
+
+class Tracer:
+    """Reports agent spans to the agentrace host, which maps them to GenAI semconv v1.41 spans in
+    its wasm mapper, runs the policy chain, and exports OTLP.
+
+    Without arguments the standard variables decide: ``OTEL_EXPORTER_OTLP_ENDPOINT`` (and the
+    ``..._PROTOCOL``, ``..._HEADERS``, ``..._TIMEOUT`` variables), ``OTEL_TRACES_EXPORTER``,
+    ``OTEL_SERVICE_NAME``, ``OTEL_RESOURCE_ATTRIBUTES`` and
+    ``OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT``.
+
+    Args:
+        service_name: ``service.name`` (else ``OTEL_SERVICE_NAME``).
+        capture_content: record messages, tool arguments and results, human input, code output.
+        compat: ``"ag2"`` for AG2's own span names and ``ag2.*`` attributes.
+        policies: the policy chain: built-in names (``"redact"``, ``"drop-content"``,
+            ``"truncate"``), ``.wasm`` paths, or ``(name_or_path, {key: value})`` pairs.
+        mapper: a mapper component file instead of the embedded default.
+        output: write OTLP/JSON lines to this file (``"-"``: standard output) instead of OTLP.
+        queue_capacity, max_batch, flush_interval_ms: the host's queue and batching.
+
+    Configuration errors raise ``RuntimeError`` here; nothing raises later.
+    """
+
+    def __init__(
+        self,
+        *,
+        service_name: str | None = None,
+        capture_content: bool | None = None,
+        compat: str | None = None,
+        policies: list[Any] | None = None,
+        mapper: str | None = None,
+        output: str | None = None,
+        queue_capacity: int | None = None,
+        max_batch: int | None = None,
+        flush_interval_ms: int | None = None,
+    ) -> None:
+        self._native = NativeTracer(
+            service_name=service_name,
+            capture_content=capture_content,
+            compat=compat,
+            policies=policies,
+            mapper=mapper,
+            output=output,
+            queue_capacity=queue_capacity,
+            max_batch=max_batch,
+            flush_interval_ms=flush_interval_ms,
+        )
+        #: Whether content is recorded; integrations skip building messages when it is not.
+        self.capture_content: bool = self._native.capture_content
+        _live.add(self)
+
+    def span(self, operation: str, /, *, parent: Any = None, **fields: Any) -> Span:
+        """A span of ``operation`` (one of :data:`OPERATIONS`) with fields known at start.
+
+        ``parent``: a :class:`Span`, a ``SpanHandle`` or a ``traceparent`` string. By default the
+        current agentrace span, else the active OpenTelemetry span, else a new trace.
+        """
+        return Span(self, operation, parent, fields)
+
+    def flush(self, timeout: float = 5.0) -> bool:
+        """Maps and exports every span ended so far; waits up to ``timeout`` seconds and says
+        whether that was enough."""
+        return self._native.flush(timeout)
+
+    def shutdown(self, timeout: float = 5.0) -> bool:
+        """Ends open spans (as incomplete), exports everything and stops; runs at exit too.
+        ``False`` when ``timeout`` ran out first; what was left is counted as dropped."""
+        finished = self._native.shutdown(timeout)
+        if not finished:
+            logger.warning("agentrace: shutdown did not finish within %s s", timeout)
+        return finished
+
+    def map_records(self, records: list[Any], timeout: float = 5.0) -> dict[str, Any]:
+        """A dry run of the live mapper on agent-span records (the conformance vectors' JSON
+        form): the mapped batch, with nothing exported."""
+        return json.loads(self._native.map_records(json.dumps(records), timeout))
+
+    def stats(self) -> dict[str, Any]:
+        """The host's counters (spans started, exported, dropped by reason...) and recent errors."""
+        return self._native.stats()
+
+
+def _operation_method(operation: str) -> Any:
+    def method(self: Tracer, /, *, parent: Any = None, **fields: Any) -> Span:
+        return Span(self, operation, parent, fields)
+
+    method.__name__ = operation
+    method.__doc__ = f"A ``{operation}`` span; see :meth:`Tracer.span`."
+    return method
+
+
+# One method per operation: tracer.chat(...), tracer.invoke_agent(...), tracer.execute_tool(...).
+for _operation in OPERATIONS:
+    setattr(Tracer, _operation, _operation_method(_operation))
+
+_live: weakref.WeakSet[Tracer] = weakref.WeakSet()
+_default: Tracer | None = None
+
+
+def get_tracer() -> Tracer:
+    """The process-wide tracer the integrations use, built from the environment on first use."""
+    global _default
+    if _default is None:
+        _default = Tracer()
+    return _default
+
+
+def set_tracer(tracer: Tracer) -> None:
+    """Makes ``tracer`` the one :func:`get_tracer` returns."""
+    global _default
+    _default = tracer
+
+
+@atexit.register
+def _shutdown_all() -> None:
+    for tracer in list(_live):
+        try:
+            tracer.shutdown()
+        except Exception as error:  # noqa: BLE001 - exit must not fail because of tracing
+            logger.warning("agentrace: shutdown at exit: %s", error)

@@ -1,0 +1,357 @@
+//! `agentrace._native`: the Rust host as a Python extension module.
+//!
+//! This layer only converts. Python dicts in the JSON form of `docs/events.md` become the host's
+//! `SpanFields` (through pythonize, no JSON text in between), and each call is one queue push on
+//! the host's [`agentrace::Tracer`]: the agent's thread never waits for wasm or export. Bad input
+//! is counted by the host (`agentrace.events.rejected`, with the reason among the recent
+//! errors) and answered with `Refused` (a `ValueError`). The Python package (`agentrace/_tracer.py`) catches
+//! that, logs it and carries on, so nothing raises into the agent.
+
+use std::time::Duration;
+
+use agentrace::{
+    Attributes, ExportTarget, Operation, Policy, SpanContext, SpanFields, SpanId, TraceId, Tracer,
+};
+use pyo3::exceptions::{PyRuntimeError, PyValueError};
+use pyo3::prelude::*;
+use pyo3::types::{PyDict, PyTuple};
+
+pyo3::create_exception!(
+    _native,
+    Refused,
+    PyValueError,
+    "A call the host refused and has already counted (`events_rejected`)."
+);
+
+/// The identity of a started span: its trace and span ids, and the W3C `traceparent` that
+/// propagates it.
+#[pyclass(frozen, module = "agentrace._native")]
+struct SpanHandle {
+    context: SpanContext,
+}
+
+#[pymethods]
+impl SpanHandle {
+    /// The 128-bit trace id.
+    #[getter]
+    fn trace_id(&self) -> u128 {
+        self.context.trace_id.0
+    }
+
+    /// The 64-bit span id.
+    #[getter]
+    fn span_id(&self) -> u64 {
+        self.context.span_id.0
+    }
+
+    /// The W3C `traceparent` header naming this span as the parent.
+    #[getter]
+    fn traceparent(&self) -> String {
+        self.context.traceparent()
+    }
+
+    fn __repr__(&self) -> String {
+        format!("SpanHandle({})", self.context.traceparent())
+    }
+}
+
+/// The host's tracer: a worker thread that maps finished spans through the wasm mapper and the
+/// policy chain, and exports them.
+#[pyclass(frozen, module = "agentrace._native")]
+struct NativeTracer {
+    tracer: Tracer,
+}
+
+/// Reads one policy: a name or `.wasm` path, or a `(name_or_path, {key: value})` pair.
+fn policy_from(item: &Bound<'_, PyAny>) -> PyResult<Policy> {
+    if let Ok(source) = item.extract::<String>() {
+        return Ok(Policy::from_source(&source));
+    }
+    let (source, config): (String, Bound<'_, PyDict>) = item.extract().map_err(|_| {
+        PyValueError::new_err(
+            "a policy is a name or .wasm path, or a (name_or_path, {key: value}) pair",
+        )
+    })?;
+    let mut policy = Policy::from_source(&source);
+    for (key, value) in config.iter() {
+        let key: String = key.extract()?;
+        let value = if let Ok(flag) = value.extract::<bool>() {
+            flag.to_string()
+        } else {
+            value.str()?.to_string()
+        };
+        policy = policy.with_config(key, value);
+    }
+    Ok(policy)
+}
+
+impl NativeTracer {
+    /// Fields from a dict in the JSON form, or the empty set for `None`. A wrong shape is
+    /// counted as a rejected event and answered with the reason.
+    fn fields(&self, what: &str, fields: Option<&Bound<'_, PyAny>>) -> PyResult<SpanFields> {
+        match fields {
+            None => Ok(SpanFields::default()),
+            Some(fields) if fields.is_none() => Ok(SpanFields::default()),
+            Some(fields) => {
+                from_python(fields).map_err(|e| self.refuse(format!("{what}: fields: {e}")))
+            }
+        }
+    }
+
+    fn operation(&self, name: &str) -> PyResult<Operation> {
+        name.parse::<Operation>()
+            .map_err(|e| self.refuse(format!("start: {e}")))
+    }
+
+    /// Counts a refused call in the host's statistics and turns the reason into [`Refused`].
+    fn refuse(&self, message: String) -> PyErr {
+        self.tracer.reject(message.clone());
+        Refused::new_err(message)
+    }
+}
+
+#[pymethods]
+impl NativeTracer {
+    /// Builds the pipeline. Every argument is optional; without them the standard `OTEL_*`
+    /// variables decide the export and `OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT`
+    /// the content capture. Configuration errors raise here, at start, never later.
+    #[new]
+    #[pyo3(signature = (
+        *,
+        service_name = None,
+        capture_content = None,
+        compat = None,
+        policies = None,
+        mapper = None,
+        output = None,
+        queue_capacity = None,
+        max_batch = None,
+        flush_interval_ms = None,
+    ))]
+    #[allow(
+        clippy::too_many_arguments,
+        reason = "keyword-only options of the Python constructor"
+    )]
+    fn new(
+        py: Python<'_>,
+        service_name: Option<String>,
+        capture_content: Option<bool>,
+        compat: Option<String>,
+        policies: Option<Vec<Bound<'_, PyAny>>>,
+        mapper: Option<String>,
+        output: Option<String>,
+        queue_capacity: Option<usize>,
+        max_batch: Option<usize>,
+        flush_interval_ms: Option<u64>,
+    ) -> PyResult<Self> {
+        let mut builder = Tracer::builder();
+        if let Some(name) = service_name {
+            builder = builder.with_service_name(name);
+        }
+        if let Some(capture) = capture_content {
+            builder = builder.with_capture_content(capture);
+        }
+        if let Some(compat) = compat {
+            builder = builder.with_compat(compat);
+        }
+        for item in policies.unwrap_or_default() {
+            builder = builder.with_policy(policy_from(&item)?);
+        }
+        if let Some(path) = mapper {
+            builder = builder.with_mapper_file(path);
+        }
+        if let Some(path) = output {
+            builder = builder.with_export(if path == "-" {
+                ExportTarget::Stdout
+            } else {
+                ExportTarget::JsonFile(path.into())
+            });
+        }
+        if let Some(events) = queue_capacity {
+            builder = builder.with_queue_capacity(events);
+        }
+        if let Some(spans) = max_batch {
+            builder = builder.with_max_batch(spans);
+        }
+        if let Some(ms) = flush_interval_ms {
+            builder = builder.with_flush_interval(Duration::from_millis(ms));
+        }
+        // Compiling the mapper may take a while on a cold cache: let other Python threads run.
+        let tracer = py
+            .detach(|| builder.build())
+            .map_err(|e| PyRuntimeError::new_err(format!("agentrace: {e}")))?;
+        Ok(Self { tracer })
+    }
+
+    /// Whether content (messages, arguments, results) is recorded; integrations skip building
+    /// it when not.
+    #[getter]
+    fn capture_content(&self) -> bool {
+        self.tracer.captures_content()
+    }
+
+    /// Starts a span of `operation` under `parent` (a new trace when `None`).
+    #[pyo3(signature = (operation, parent = None, fields = None))]
+    fn start(
+        &self,
+        operation: &str,
+        parent: Option<&Bound<'_, SpanHandle>>,
+        fields: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<SpanHandle> {
+        let operation = self.operation(operation)?;
+        let fields = self.fields("start", fields)?;
+        let parent = parent.map(|p| p.get().context);
+        let context = self.tracer.start(operation, parent.as_ref(), fields);
+        Ok(SpanHandle { context })
+    }
+
+    /// Starts a span under a parent that this tracer did not start: an OpenTelemetry SDK span
+    /// of the same process, or a span of another process. The ids are the parent's.
+    #[pyo3(signature = (operation, trace_id, span_id, fields = None))]
+    fn start_under(
+        &self,
+        operation: &str,
+        trace_id: u128,
+        span_id: u64,
+        fields: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<SpanHandle> {
+        let operation = self.operation(operation)?;
+        if trace_id == 0 || span_id == 0 {
+            return Err(self.refuse("start: a parent's ids must not be zero".into()));
+        }
+        let fields = self.fields("start", fields)?;
+        let remote = SpanContext::new(TraceId(trace_id), SpanId(span_id));
+        let context = self.tracer.start_under_remote(operation, remote, fields);
+        Ok(SpanHandle { context })
+    }
+
+    /// Adds fields to an open span now (they are merged field by field with the others).
+    #[pyo3(signature = (span, fields = None))]
+    fn update(
+        &self,
+        span: &Bound<'_, SpanHandle>,
+        fields: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<()> {
+        let fields = self.fields("update", fields)?;
+        self.tracer.update(&span.get().context, fields);
+        Ok(())
+    }
+
+    /// Records a point in time inside an open span.
+    #[pyo3(signature = (span, name, attributes = None))]
+    fn event(
+        &self,
+        span: &Bound<'_, SpanHandle>,
+        name: String,
+        attributes: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<()> {
+        let attributes = match attributes {
+            Some(a) if !a.is_none() => from_python::<Attributes>(a)
+                .map_err(|e| self.refuse(format!("event: attributes: {e}")))?,
+            _ => Attributes::new(),
+        };
+        self.tracer.event(&span.get().context, name, attributes);
+        Ok(())
+    }
+
+    /// Ends a span with the fields known at the end.
+    #[pyo3(signature = (span, fields = None))]
+    fn end(&self, span: &Bound<'_, SpanHandle>, fields: Option<&Bound<'_, PyAny>>) -> PyResult<()> {
+        let fields = match self.fields("end", fields) {
+            Ok(fields) => fields,
+            Err(error) => {
+                // The span still ends, so that it is not left open (and exported as incomplete
+                // only at shutdown); the bad fields are what is refused.
+                self.tracer.end(&span.get().context, SpanFields::default());
+                return Err(error);
+            }
+        };
+        self.tracer.end(&span.get().context, fields);
+        Ok(())
+    }
+
+    /// A dry run: maps agent-span records (the JSON form of the WIT `agent-span` list, as in
+    /// the conformance vectors) with the live mapper and returns the mapped batch as JSON.
+    /// Nothing is exported and no policy runs.
+    #[pyo3(signature = (records, timeout = 5.0))]
+    fn map_records(&self, py: Python<'_>, records: &str, timeout: f64) -> PyResult<String> {
+        let timeout = seconds(timeout)?;
+        let records = serde_json::from_str(records)
+            .map_err(|e| PyValueError::new_err(format!("records: {e}")))?;
+        let batch = py
+            .detach(|| self.tracer.map_records(records, timeout))
+            .map_err(|e| PyRuntimeError::new_err(format!("agentrace: {e}")))?;
+        serde_json::to_string(&batch).map_err(|e| PyRuntimeError::new_err(e.to_string()))
+    }
+
+    /// Counts a problem the Python layer found itself (an integration that could not read an
+    /// AG2 object, say) as a rejected event, with `message` among the recent errors.
+    fn reject(&self, message: String) {
+        self.tracer.reject(message);
+    }
+
+    /// Maps and exports everything ended so far; waits up to `timeout` seconds. `False` when
+    /// the time ran out first (the work goes on in the background).
+    #[pyo3(signature = (timeout = 5.0))]
+    fn flush(&self, py: Python<'_>, timeout: f64) -> PyResult<bool> {
+        let timeout = seconds(timeout)?;
+        finished(py.detach(|| self.tracer.flush(timeout)))
+    }
+
+    /// Ends open spans (marked incomplete), exports, and stops the worker; `False` when the time
+    /// ran out first (what was not exported is counted as dropped). Later calls do nothing.
+    #[pyo3(signature = (timeout = 5.0))]
+    fn shutdown(&self, py: Python<'_>, timeout: f64) -> PyResult<bool> {
+        let timeout = seconds(timeout)?;
+        finished(py.detach(|| self.tracer.shutdown(timeout)))
+    }
+
+    /// The pipeline's counters, and the last few error messages under `recent_errors`.
+    fn stats<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        let snapshot = self.tracer.stats();
+        pythonize::pythonize(py, &snapshot).map_err(|e| PyRuntimeError::new_err(e.to_string()))
+    }
+}
+
+/// Reads a Python value into a host type; the error names the path of the bad value.
+fn from_python<T: serde::de::DeserializeOwned>(value: &Bound<'_, PyAny>) -> Result<T, String> {
+    let mut reader = pythonize::Depythonizer::from_object(value);
+    serde_path_to_error::deserialize(&mut reader).map_err(|e| {
+        let path = e.path().to_string();
+        if path == "." {
+            e.into_inner().to_string()
+        } else {
+            format!("{path}: {}", e.into_inner())
+        }
+    })
+}
+
+/// Whether a flush or shutdown finished in time; a tracer already shut down has nothing left.
+fn finished(outcome: agentrace::Result<()>) -> PyResult<bool> {
+    match outcome {
+        Ok(()) | Err(agentrace::Error::ShutDown) => Ok(true),
+        Err(agentrace::Error::Timeout(_)) => Ok(false),
+        Err(e) => Err(PyRuntimeError::new_err(format!("agentrace: {e}"))),
+    }
+}
+
+fn seconds(value: f64) -> PyResult<Duration> {
+    Duration::try_from_secs_f64(value).map_err(|_| {
+        PyValueError::new_err(format!("timeout must be a number of seconds, got {value}"))
+    })
+}
+
+/// The names of the operations a span may stand for, in the JSON form.
+fn operation_names(py: Python<'_>) -> PyResult<Bound<'_, PyTuple>> {
+    PyTuple::new(py, Operation::ALL.map(Operation::as_str))
+}
+
+/// The extension module.
+#[pymodule]
+fn _native(module: &Bound<'_, PyModule>) -> PyResult<()> {
+    module.add_class::<NativeTracer>()?;
+    module.add_class::<SpanHandle>()?;
+    module.add("Refused", module.py().get_type::<Refused>())?;
+    module.add("OPERATIONS", operation_names(module.py())?)?;
+    Ok(())
+}

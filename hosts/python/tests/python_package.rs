@@ -1,0 +1,123 @@
+//! Builds the `agentrace` wheel with maturin (abi3, the dev profile, reusing the workspace's
+//! compiled crates), installs it into a virtual environment under the test target folder with
+//! the pinned packages of `requirements-test.txt` (pytest, the OpenTelemetry SDK, rotel, classic
+//! `autogen` and `ag2` 1.x), and runs the Python tests: the tracer, the classic AG2 integration
+//! and the AG2 1.x middleware. Needs `python3` with `venv` and the package index on first run.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::sync::OnceLock;
+
+/// The package's folder (`hosts/python`).
+fn package() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// Runs a command, failing the test with its output when it fails.
+fn run_ok(command: &mut Command) -> Output {
+    let output = command
+        .output()
+        .unwrap_or_else(|e| panic!("{command:?}: {e}"));
+    assert!(
+        output.status.success(),
+        "{command:?} failed:\n{}\n{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    output
+}
+
+/// The environment's Python, with the requirements and a freshly built wheel installed (once
+/// per test process).
+fn python() -> &'static Path {
+    static PYTHON: OnceLock<PathBuf> = OnceLock::new();
+    PYTHON.get_or_init(|| {
+        let root = Path::new(env!("CARGO_TARGET_TMPDIR")).join("python-host");
+        let venv = root.join("venv");
+        let python = venv.join("bin/python");
+        if !python.exists() {
+            run_ok(Command::new("python3").args(["-m", "venv"]).arg(&venv));
+        }
+        // Reinstall the requirements only when the pinned list changed.
+        let requirements = package().join("requirements-test.txt");
+        let installed = venv.join(".agentrace-requirements");
+        if std::fs::read(&installed).ok() != std::fs::read(&requirements).ok() {
+            run_ok(
+                Command::new(&python)
+                    .args(["-m", "pip", "install", "--quiet", "-r"])
+                    .arg(&requirements),
+            );
+            std::fs::copy(&requirements, &installed).unwrap();
+        }
+        let wheels = root.join("wheels");
+        let _ = std::fs::remove_dir_all(&wheels);
+        let mut build = Command::new(venv.join("bin/maturin"));
+        build
+            .args([
+                "build",
+                "--profile",
+                "dev",
+                "--strip",
+                "--quiet",
+                "--interpreter",
+            ])
+            .arg(&python)
+            .arg("--out")
+            .arg(&wheels)
+            .current_dir(package());
+        // The outer cargo's variables describe this test crate, not the build maturin starts.
+        for (key, _) in std::env::vars_os() {
+            let key = key.to_string_lossy();
+            if key.starts_with("CARGO_") && key != "CARGO_HOME" && key != "CARGO_TARGET_DIR" {
+                build.env_remove(key.as_ref());
+            }
+        }
+        run_ok(&mut build);
+        let wheel = std::fs::read_dir(&wheels)
+            .unwrap()
+            .map(|entry| entry.unwrap().path())
+            .find(|path| path.extension().is_some_and(|e| e == "whl"))
+            .expect("maturin built a wheel");
+        assert!(
+            wheel
+                .file_name()
+                .unwrap()
+                .to_string_lossy()
+                .contains("-abi3-"),
+            "not an abi3 wheel: {}",
+            wheel.display()
+        );
+        run_ok(
+            Command::new(&python)
+                .args([
+                    "-m",
+                    "pip",
+                    "install",
+                    "--quiet",
+                    "--force-reinstall",
+                    "--no-deps",
+                ])
+                .arg(&wheel),
+        );
+        python
+    })
+}
+
+/// Runs one Python test file with pytest and shows its report.
+fn pytest(file: &str) {
+    let output = Command::new(python())
+        .args(["-m", "pytest", "-q", "-p", "no:cacheprovider", file])
+        .current_dir(package().join("tests"))
+        .env("AGENTRACE_REPO", package().join("../.."))
+        .output()
+        .expect("pytest runs");
+    let report = String::from_utf8_lossy(&output.stdout);
+    println!("{report}{}", String::from_utf8_lossy(&output.stderr));
+    assert!(output.status.success(), "{file} failed:\n{report}");
+    assert!(report.contains(" passed"), "{file} ran no test:\n{report}");
+}
+
+#[test]
+fn the_python_tracer() {
+    pytest("test_tracer.py");
+}

@@ -1,0 +1,236 @@
+"""The Python tracer: context-manager spans (sync and async) for every operation, nesting under
+agentrace and OpenTelemetry parents, errors, refusals that never raise, policies, the
+conformance vectors, and OTLP export to a real receiver configured by ``OTEL_*`` variables."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import os
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from conftest import REPO, forest, read_spans
+from opentelemetry.sdk.trace import TracerProvider
+
+import agentrace
+
+
+def test_every_operation_has_a_context_manager_that_maps_to_its_span(traced):
+    run = traced()
+    for operation in agentrace.OPERATIONS:
+        with getattr(run.tracer, operation)(agent={"name": "a"}):
+            pass
+    spans = run.spans()
+    assert len(spans) == len(agentrace.OPERATIONS) == 16
+    names = {span.name.split(" ")[0] for span in spans}
+    # Spec operations keep their names; the agent concepts the spec lacks get agentrace's.
+    assert {"chat", "invoke_agent", "execute_tool", "conversation", "human_input"} <= names, names
+    assert all(span.attributes.get("gen_ai.operation.name") for span in spans)
+
+
+def test_spans_nest_in_threads_and_asyncio_tasks(traced):
+    run = traced()
+    tracer = run.tracer
+
+    async def turn(name: str) -> None:
+        async with tracer.invoke_agent(agent={"name": name}):
+            await asyncio.sleep(0.01)  # the other task runs here, with its own current span
+            async with tracer.chat(request={"model": f"model-{name}"}):
+                await asyncio.sleep(0)
+
+    async def main() -> None:
+        async with tracer.conversation(agent={"name": "user"}):
+            await asyncio.gather(turn("a"), turn("b"))
+
+    asyncio.run(main())
+    assert agentrace.current_span() is None
+    (root,) = forest(run.spans())
+    assert root.name == "conversation user"
+    turns = {child.name: child for child in root.children}
+    assert set(turns) == {"invoke_agent a", "invoke_agent b"}
+    for name in "ab":
+        (call,) = turns[f"invoke_agent {name}"].children
+        assert call.name == f"chat model-{name}"
+
+
+def test_spans_nest_under_the_active_opentelemetry_span(traced):
+    run = traced()
+    provider = TracerProvider()
+    with provider.get_tracer("app").start_as_current_span("POST /ask") as request:
+        with run.tracer.invoke_agent(agent={"name": "planner"}):
+            with run.tracer.chat(request={"model": "gpt-4o-mini"}):
+                pass
+    outer = request.get_span_context()
+    agent, call = sorted(run.spans(), key=lambda s: s.name, reverse=True)
+    assert agent.name == "invoke_agent planner"
+    assert agent.trace_id == f"{outer.trace_id:032x}"
+    assert agent.parent_id == f"{outer.span_id:016x}"
+    assert call.parent_id == agent.span_id
+
+
+def test_an_explicit_traceparent_parent_joins_that_trace(traced):
+    run = traced()
+    header = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
+    with run.tracer.invoke_agent(parent=header, agent={"name": "remote-callee"}) as span:
+        assert span.traceparent.startswith("00-4bf92f3577b34da6a3ce929d0e0e4736-")
+    (agent,) = run.spans()
+    assert (agent.trace_id, agent.parent_id) == ("4bf92f3577b34da6a3ce929d0e0e4736", "00f067aa0ba902b7")
+
+
+def test_an_exception_is_recorded_and_propagates(traced):
+    run = traced()
+
+    class RateLimitError(Exception):
+        pass
+
+    with pytest.raises(RateLimitError):
+        with run.tracer.chat(request={"model": "gpt-4o-mini"}):
+            raise RateLimitError("429")
+    (call,) = run.spans()
+    assert call.status_code == 2
+    assert call.attributes["error.type"] == "test_an_exception_is_recorded_and_propagates.<locals>.RateLimitError"
+
+
+def test_fields_set_later_are_merged_record_by_record(traced):
+    run = traced()
+    with run.tracer.chat(provider="openai", request={"model": "gpt-4o-mini"}) as call:
+        call.set(usage={"input_tokens": 52})
+        call.set(usage={"output_tokens": 47}, response={"finish_reasons": ["stop"]})
+        call.update(conversation_id="chat-7")
+        call.event("first_chunk", index=0)
+    (span,) = run.spans()
+    assert span.attributes["gen_ai.usage.input_tokens"] == 52
+    assert span.attributes["gen_ai.usage.output_tokens"] == 47
+    assert span.attributes["gen_ai.conversation.id"] == "chat-7"
+    assert span.attributes["gen_ai.response.finish_reasons"] == ["stop"]
+
+
+def test_bad_input_never_raises_is_logged_and_counted(traced, caplog):
+    run = traced()
+    tracer = run.tracer
+    with caplog.at_level(logging.WARNING, logger="agentrace"):
+        with tracer.span("no_such_operation"):  # refused: unknown operation
+            pass
+        with tracer.chat(request={"model": 4}) as call:  # refused fields; the span still exists
+            call.set(usage={"input_tokens": "many"})  # refused at the end
+            call.update(agent="not a record")  # refused update
+            call.event("e", nested={"a": object()})  # refused event attributes
+        with tracer.chat(parent=42):  # a parent of the wrong type
+            pass
+        with tracer.invoke_agent(agent={"name": "fine"}):  # valid, beside the bad ones
+            pass
+    spans = run.spans()
+    stats = tracer.stats()
+    assert stats["events_rejected"] == 6, stats
+    messages = " | ".join(stats["recent_errors"])
+    assert "request.model" in messages and "usage.input_tokens" in messages, messages
+    assert "unknown variant `no_such_operation`" in messages, messages
+    assert len([r for r in caplog.records if r.name == "agentrace"]) == 6
+    names = sorted(span.name for span in spans)
+    # The span with bad fields is kept, without them; the unknown operation is not a span.
+    assert names == ["chat", "chat", "invoke_agent fine"], names
+
+
+def test_reporting_does_not_wait_when_export_is_stuck(tmp_path, monkeypatch):
+    # A collector that accepts connections and never answers: the worker waits on export, the
+    # agent must not. With a small queue, what does not fit is dropped and counted.
+    stuck = socket.socket()
+    stuck.bind(("127.0.0.1", 0))
+    stuck.listen(64)
+    monkeypatch.setenv("OTEL_EXPORTER_OTLP_ENDPOINT", f"http://127.0.0.1:{stuck.getsockname()[1]}")
+    monkeypatch.setenv("OTEL_EXPORTER_OTLP_TIMEOUT", "30000")
+    tracer = agentrace.Tracer(queue_capacity=64, max_batch=16, flush_interval_ms=1)
+    for _ in range(20_000):
+        with tracer.chat(request={"model": "m"}):
+            pass
+    stats = tracer.stats()
+    assert stats["events_dropped_queue_full"] > 0, stats
+    assert stats["events_queued"] + stats["events_dropped_queue_full"] == 40_000, stats
+    assert tracer.shutdown(timeout=0.5) is False  # the collector never answered
+    stuck.close()
+
+
+def test_policies_run_on_what_python_reports(traced):
+    run = traced(capture_content=True, policies=["redact"])
+    with run.tracer.human_input(agent={"name": "user"}) as wait:
+        wait.set(human_input={"response": "mail me at jane.doe@example.com"})
+    (span,) = run.spans()
+    text = json.dumps(span.attributes)
+    assert "jane.doe@example.com" not in text and "human_input" in span.name, text
+
+
+@pytest.mark.parametrize(
+    "vector", sorted((REPO / "tests/conformance/vectors").glob("*.json")), ids=lambda p: p.stem
+)
+def test_conformance_vectors_map_as_expected(vector: Path):
+    document = json.loads(vector.read_text())
+    config = document["config"]
+    tracer = agentrace.Tracer(
+        output=os.devnull,
+        capture_content=config.get("capture-content") == "true",
+        compat=config.get("compat"),
+    )
+    try:
+        assert tracer.map_records(document["records"]) == document["expected"]
+    finally:
+        tracer.shutdown()
+
+
+def _rotel_agent() -> str:
+    import rotel  # installed beside the package by the test harness
+
+    return os.path.join(os.path.dirname(rotel.__file__), "rotel-agent")
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_exports_to_a_real_otlp_receiver_configured_by_otel_variables(tmp_path):
+    http, grpc = _free_port(), _free_port()
+    log = (tmp_path / "rotel.log").open("w")
+    receiver = subprocess.Popen(
+        [_rotel_agent(), "start", "--exporter", "blackhole", "--debug-log", "traces",
+         "--debug-log-verbosity", "detailed",
+         "--otlp-http-endpoint", f"127.0.0.1:{http}", "--otlp-grpc-endpoint", f"127.0.0.1:{grpc}"],
+        stdout=log, stderr=subprocess.STDOUT,
+    )
+    try:
+        deadline = time.monotonic() + 20
+        while socket.socket().connect_ex(("127.0.0.1", http)) != 0:
+            assert time.monotonic() < deadline, "rotel did not start"
+            time.sleep(0.05)
+        # A separate interpreter, configured only by the standard variables.
+        script = (
+            "import agentrace\n"
+            "t = agentrace.Tracer()\n"
+            "with t.invoke_agent(agent={'name': 'from-python'}):\n"
+            "    with t.chat(provider='openai', request={'model': 'gpt-4o-mini'}) as c:\n"
+            "        c.set(usage={'input_tokens': 3, 'output_tokens': 4})\n"
+        )
+        env = dict(os.environ,
+                   OTEL_EXPORTER_OTLP_ENDPOINT=f"http://127.0.0.1:{grpc}",
+                   OTEL_EXPORTER_OTLP_PROTOCOL="grpc",
+                   OTEL_SERVICE_NAME="python-agents")
+        subprocess.run([sys.executable, "-c", script], env=env, check=True, timeout=60)
+        deadline = time.monotonic() + 30
+        text = ""
+        while time.monotonic() < deadline:
+            text = (tmp_path / "rotel.log").read_text()
+            if "Name           : chat gpt-4o-mini" in text and "invoke_agent from-python" in text:
+                break
+            time.sleep(0.1)
+        assert "Name           : chat gpt-4o-mini" in text, text
+        assert "invoke_agent from-python" in text, text
+        assert "python-agents" in text, text
+    finally:
+        receiver.kill()
+        receiver.wait()
