@@ -98,6 +98,14 @@ fn span_name(base: &str, target: Option<&String>) -> String {
     }
 }
 
+fn is_sequential_chats(record: &AgentSpan) -> bool {
+    record.operation == Operation::MultiConversation
+        && record
+            .multi_conversation
+            .as_ref()
+            .is_some_and(|m| m.mode.as_deref() == Some("sequential"))
+}
+
 fn agent_name(record: &AgentSpan) -> Option<&String> {
     record.agent.as_ref().and_then(|a| a.name.as_ref())
 }
@@ -321,7 +329,14 @@ pub fn map_span(record: &AgentSpan, config: &MapperConfig) -> Result<OtelSpan, S
                 a.str(ag2::SPAN_TYPE, names.ag2_span_type);
             }
             let target = vendor_attrs(record, config, &mut a);
-            (span_name(names.span_base, target), SpanKind::Internal)
+            let base = if ag2_mode && is_sequential_chats(record) {
+                // AG2 names the synchronous (sequential) `initiate_chats` differently from
+                // the asynchronous one.
+                ag2::SEQUENTIAL_CHATS_SPAN
+            } else {
+                names.span_base
+            };
+            (span_name(base, target), SpanKind::Internal)
         }
     };
 
@@ -518,6 +533,16 @@ fn vendor_attrs<'r>(
                 if capture {
                     a.opt_str(vendor::CONVERSATION_SUMMARY, c.summary.as_ref());
                 }
+            }
+            if ag2_mode {
+                // AG2 writes the recipient's model and the models that answered on the
+                // conversation; the spec keeps them on the model calls.
+                a.opt_str(attr::REQUEST_MODEL, request_model(record));
+                let response = record.response.as_ref();
+                a.opt_str(
+                    attr::RESPONSE_MODEL,
+                    response.and_then(|r| r.model.as_ref()),
+                );
             }
             messages(record, capture, a);
             agent_name(record)
@@ -901,8 +926,26 @@ mod tests {
             recipients: vec!["a".into(), "b".into()],
         });
         let span = map_span(&m, &ag2).unwrap();
-        assert_eq!(span.name, "initiate_chats");
+        // AG2's names: `agent.initiate_chats` when sequential, `initiate_chats` in parallel.
+        assert_eq!(span.name, "agent.initiate_chats");
         assert_eq!(attr(&span, "ag2.chats.count"), Some(&Value::Int(2)));
+        m.multi_conversation.as_mut().unwrap().mode = Some("parallel".into());
+        assert_eq!(map_span(&m, &ag2).unwrap().name, "initiate_chats");
+        assert_eq!(
+            map_span(&m, &MapperConfig::default()).unwrap().name,
+            "multi_conversation"
+        );
+
+        // AG2 puts the models on the conversation span too; the spec only on model calls.
+        let mut c = chat_record();
+        c.operation = Operation::Conversation;
+        let span = map_span(&c, &ag2).unwrap();
+        assert_eq!(
+            attr(&span, "gen_ai.request.model"),
+            Some(&Value::Str("gpt-4".into()))
+        );
+        let span = map_span(&c, &MapperConfig::default()).unwrap();
+        assert_eq!(attr(&span, "gen_ai.request.model"), None);
     }
 
     #[test]

@@ -128,6 +128,9 @@ pub mod ag2 {
     pub const CHATS_COUNT: &str = "ag2.chats.count";
     pub const CHATS_MODE: &str = "ag2.chats.mode";
     pub const CHATS_RECIPIENTS: &str = "ag2.chats.recipients";
+    /// The span name AG2 gives a sequential (synchronous) `initiate_chats`; the parallel one
+    /// is plain `initiate_chats`.
+    pub const SEQUENTIAL_CHATS_SPAN: &str = "agent.initiate_chats";
     pub const SPEAKER_CANDIDATES: &str = "ag2.speaker_selection.candidates";
     pub const SPEAKER_SELECTED: &str = "ag2.speaker_selection.selected";
     pub const HUMAN_INPUT_PROMPT: &str = "ag2.human_input.prompt";

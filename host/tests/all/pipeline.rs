@@ -158,7 +158,7 @@ fn ag2_compatibility_reproduces_ag2_names() {
     let run = run_lines(&ag2_example(), |b| b.with_compat("ag2"));
     let names: Vec<&str> = run.spans.iter().map(|s| s.name.as_ref()).collect();
     for expected in [
-        "initiate_chats",
+        "agent.initiate_chats",
         "conversation user_proxy",
         "speaker_selection",
         "await_human_input user_proxy",
@@ -171,7 +171,7 @@ fn ag2_compatibility_reproduces_ag2_names() {
             "{expected} missing from {names:?}"
         );
     }
-    let root = named(&run.spans, "initiate_chats")[0];
+    let root = named(&run.spans, "agent.initiate_chats")[0];
     assert_eq!(attr(root, "ag2.chats.count"), Some(&Value::I64(2)));
     assert_eq!(
         attr(root, "ag2.span.type"),
@@ -357,7 +357,7 @@ fn a_mapper_loaded_from_a_file_replaces_the_embedded_one() {
         b.with_mapper_file(&path).with_compat("ag2")
     });
     assert_eq!(run.spans.len(), 33);
-    assert_eq!(named(&run.spans, "initiate_chats").len(), 1);
+    assert_eq!(named(&run.spans, "agent.initiate_chats").len(), 1);
 }
 
 #[test]

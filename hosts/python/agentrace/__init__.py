@@ -16,6 +16,15 @@ Integrations: ``agentrace.autogen`` (classic AG2, ``autogen`` 0.14) and ``agentr
 """
 
 from ._native import SpanHandle
-from ._tracer import OPERATIONS, Span, Tracer, current_span, get_tracer, set_tracer
+from ._tracer import OPERATIONS, Span, Tracer, continue_trace, current_span, get_tracer, set_tracer
 
-__all__ = ["OPERATIONS", "Span", "SpanHandle", "Tracer", "current_span", "get_tracer", "set_tracer"]
+__all__ = [
+    "OPERATIONS",
+    "Span",
+    "SpanHandle",
+    "Tracer",
+    "continue_trace",
+    "current_span",
+    "get_tracer",
+    "set_tracer",
+]

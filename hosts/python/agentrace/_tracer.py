@@ -9,10 +9,12 @@ and counted by the host (``stats()["events_rejected"]``), and the agent carries 
 from __future__ import annotations
 
 import atexit
+import contextlib
 import contextvars
 import json
 import logging
 import weakref
+from collections.abc import Iterator
 from typing import Any
 
 from ._native import OPERATIONS, NativeTracer, Refused, SpanHandle
@@ -22,19 +24,43 @@ try:  # Nesting under an active OpenTelemetry span needs only the API package, w
 except ImportError:  # pragma: no cover - exercised by users without OpenTelemetry
     _otel_trace = None
 
-__all__ = ["OPERATIONS", "Span", "Tracer", "current_span", "get_tracer", "set_tracer"]
+__all__ = ["OPERATIONS", "Span", "Tracer", "continue_trace", "current_span", "get_tracer", "set_tracer"]
 
 logger = logging.getLogger("agentrace")
 
 #: The agentrace span that is current in this thread or asyncio task.
 _KNOWN_OPERATIONS = frozenset(OPERATIONS)
 
-_current: contextvars.ContextVar[Span | None] = contextvars.ContextVar("agentrace_span", default=None)
+#: A remote parent (continue_trace) is a SpanHandle.
+_current: contextvars.ContextVar[Span | SpanHandle | None] = contextvars.ContextVar("agentrace_span", default=None)
 
 
 def current_span() -> Span | None:
     """The agentrace span current in this thread or task, if any."""
-    return _current.get()
+    current = _current.get()
+    return current if isinstance(current, Span) else None
+
+
+@contextlib.contextmanager
+def continue_trace(traceparent: str | None) -> Iterator[None]:
+    """Within the block, spans without a parent of their own continue the trace of another
+    process named by a W3C ``traceparent`` (an incoming request's header, say). A missing or
+    malformed header leaves the default parents in place (a malformed one is logged, counted
+    only by the tracers, not here)."""
+    if not traceparent:
+        yield
+        return
+    try:
+        handle = SpanHandle.from_traceparent(traceparent)
+    except Exception as error:  # noqa: BLE001 - never raised into the request
+        _refused("traceparent", error)
+        yield
+        return
+    token = _current.set(handle)
+    try:
+        yield
+    finally:
+        _current.reset(token)
 
 
 def _otel_parent() -> tuple[int, int] | None:
@@ -45,14 +71,6 @@ def _otel_parent() -> tuple[int, int] | None:
     if not context.is_valid:
         return None
     return context.trace_id, context.span_id
-
-
-def _parse_traceparent(header: str) -> tuple[int, int]:
-    """The trace and span ids of a W3C ``traceparent`` header (``00-<trace>-<span>-<flags>``)."""
-    version, trace_id, span_id, _flags = header.strip().split("-")
-    if version != "00" or len(trace_id) != 32 or len(span_id) != 16:
-        raise ValueError(f"not a W3C traceparent: {header!r}")
-    return int(trace_id, 16), int(span_id, 16)
 
 
 def _merge(into: dict[str, Any], fields: dict[str, Any]) -> None:
@@ -128,8 +146,7 @@ class Span:
         elif isinstance(parent, SpanHandle):
             return native.start(self._operation, parent, fields)
         elif isinstance(parent, str):
-            trace_id, span_id = _parse_traceparent(parent)
-            return native.start_under(self._operation, trace_id, span_id, fields)
+            return native.start(self._operation, SpanHandle.from_traceparent(parent), fields)
         elif parent is not None:
             raise TypeError(f"parent must be a Span, SpanHandle or traceparent, not {type(parent).__name__}")
         outer = _otel_parent()
@@ -256,6 +273,8 @@ class Tracer:
         )
         #: Whether content is recorded; integrations skip building messages when it is not.
         self.capture_content: bool = self._native.capture_content
+        #: The mapper's naming: ``"semconv"`` or ``"ag2"``.
+        self.compat: str = compat or "semconv"
         _live.add(self)
 
     def span(self, operation: str, /, *, parent: Any = None, **fields: Any) -> Span:

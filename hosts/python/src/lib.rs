@@ -28,10 +28,29 @@ pyo3::create_exception!(
 #[pyclass(frozen, module = "agentrace._native")]
 struct SpanHandle {
     context: SpanContext,
+    /// A span of another process (from a `traceparent`), not one this tracer started.
+    remote: bool,
 }
 
 #[pymethods]
 impl SpanHandle {
+    /// The span a W3C `traceparent` header names, as a parent for spans of this process.
+    #[staticmethod]
+    fn from_traceparent(header: &str) -> PyResult<Self> {
+        let context = SpanContext::from_traceparent(header)
+            .map_err(|e| Refused::new_err(format!("traceparent: {e}")))?;
+        Ok(Self {
+            context,
+            remote: true,
+        })
+    }
+
+    /// Whether the span lives in another process.
+    #[getter]
+    fn remote(&self) -> bool {
+        self.remote
+    }
+
     /// The 128-bit trace id.
     #[getter]
     fn trace_id(&self) -> u128 {
@@ -200,9 +219,19 @@ impl NativeTracer {
     ) -> PyResult<SpanHandle> {
         let operation = self.operation(operation)?;
         let fields = self.fields("start", fields)?;
-        let parent = parent.map(|p| p.get().context);
-        let context = self.tracer.start(operation, parent.as_ref(), fields);
-        Ok(SpanHandle { context })
+        let context = match parent.map(Bound::get) {
+            Some(remote) if remote.remote => {
+                self.tracer
+                    .start_under_remote(operation, remote.context, fields)
+            }
+            parent => self
+                .tracer
+                .start(operation, parent.map(|p| &p.context), fields),
+        };
+        Ok(SpanHandle {
+            context,
+            remote: false,
+        })
     }
 
     /// Starts a span under a parent that this tracer did not start: an OpenTelemetry SDK span
@@ -222,7 +251,10 @@ impl NativeTracer {
         let fields = self.fields("start", fields)?;
         let remote = SpanContext::new(TraceId(trace_id), SpanId(span_id));
         let context = self.tracer.start_under_remote(operation, remote, fields);
-        Ok(SpanHandle { context })
+        Ok(SpanHandle {
+            context,
+            remote: false,
+        })
     }
 
     /// Adds fields to an open span now (they are merged field by field with the others).

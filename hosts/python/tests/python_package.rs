@@ -121,3 +121,8 @@ fn pytest(file: &str) {
 fn the_python_tracer() {
     pytest("test_tracer.py");
 }
+
+#[test]
+fn classic_ag2_against_its_built_in_tracing() {
+    pytest("test_autogen_classic.py");
+}

@@ -1,0 +1,777 @@
+"""Classic AG2 (the ``autogen`` package, 0.14): the entry points of ``autogen.opentelemetry``,
+reporting to agentrace instead of the OpenTelemetry SDK.
+
+Switch with one import::
+
+    # from autogen.opentelemetry import instrument_agent, instrument_llm_wrapper
+    from agentrace.autogen import instrument_agent, instrument_llm_wrapper
+
+    instrument_llm_wrapper()
+    instrument_agent(assistant)
+    instrument_agent(user_proxy)
+
+The functions wrap the same methods as the built-in module, so the span tree is the same: a
+conversation per ``initiate_chat``, ``invoke_agent`` per reply, ``chat`` per LLM call, and tool,
+human-input, code-execution, speaker-selection and multi-conversation spans. They report
+structured fields (docs/events.md); the host's mapper writes the GenAI semconv v1.41 attributes,
+or AG2's own span names and ``ag2.*`` attributes with ``Tracer(compat="ag2")``.
+
+``tracer_provider`` is accepted so existing calls keep working; agentrace exports by itself
+(``OTEL_*`` variables), so it is not used. ``tracer`` picks an :class:`agentrace.Tracer` other
+than :func:`agentrace.get_tracer`'s. Content (messages, tool arguments and results, human input,
+code output) is reported only when the tracer records content.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextvars
+import functools
+import json
+import logging
+from collections.abc import Callable
+from contextlib import contextmanager
+from typing import Any
+
+from ._tracer import Span, Tracer, continue_trace, current_span, get_tracer
+
+__all__ = [
+    "instrument_a2a_server",
+    "instrument_agent",
+    "instrument_groupchat",
+    "instrument_llm_wrapper",
+    "instrument_pattern",
+]
+
+logger = logging.getLogger("agentrace")
+
+#: Marks a function this module wrapped, so that instrumenting twice wraps once.
+_WRAPPED = "__agentrace_wrapped__"
+
+
+def _wrapped(function: Any) -> bool:
+    return getattr(function, _WRAPPED, False)
+
+
+def _mark(function: Any) -> Any:
+    setattr(function, _WRAPPED, True)
+    return function
+
+
+def _read(tracer: Tracer, what: str, read: Callable[[], dict[str, Any]]) -> dict[str, Any]:
+    """Fields read off AG2 objects; a surprise there is counted and logged, never raised."""
+    try:
+        return read()
+    except Exception as error:  # noqa: BLE001 - tracing must not fail the agent
+        tracer._native.reject(f"autogen {what}: {error!r}")
+        logger.warning("agentrace: could not read %s: %r", what, error)
+        return {}
+
+
+# --- AG2 objects to fields -------------------------------------------------------------------
+
+
+def _first_config(agent: Any) -> Any:
+    llm_config = getattr(agent, "llm_config", None)
+    if not llm_config:
+        return None
+    config_list = getattr(llm_config, "config_list", None)
+    if config_list is None and isinstance(llm_config, dict):
+        config_list = llm_config.get("config_list")
+    return config_list[0] if config_list else None
+
+
+def _config_value(config: Any, key: str) -> Any:
+    if config is None:
+        return None
+    if isinstance(config, dict):
+        return config.get(key)
+    return getattr(config, key, None)
+
+
+def _model_fields(config: Any, default_provider: str | None) -> dict[str, Any]:
+    """``provider`` and ``request.model`` from one LLM config entry. The mapper normalises AG2's
+    ``api_type`` spellings to ``gen_ai.provider.name``."""
+    fields: dict[str, Any] = {}
+    provider = _config_value(config, "api_type") or default_provider
+    if provider:
+        fields["provider"] = provider
+    model = _config_value(config, "model")
+    if model:
+        fields["request"] = {"model": model}
+    return fields
+
+
+def _parts(message: dict[str, Any]) -> list[dict[str, Any]]:
+    """One AG2 (OpenAI-style) message as GenAI message parts."""
+    parts: list[dict[str, Any]] = []
+    content = message.get("content")
+    if isinstance(content, str) and content:
+        parts.append({"type": "text", "content": content})
+    elif isinstance(content, list):
+        for item in content:
+            parts.append({"type": "text", "content": item} if isinstance(item, str) else item)
+    for call in message.get("tool_calls") or []:
+        function = call.get("function", {})
+        parts.append(
+            {"type": "tool_call", "id": call.get("id"), "name": function.get("name"),
+             "arguments": _json_or_text(function.get("arguments"))}
+        )
+    for response in message.get("tool_responses") or []:
+        parts.append(
+            {"type": "tool_call_response", "id": response.get("tool_call_id"), "response": response.get("content")}
+        )
+    if message.get("role") == "tool" and message.get("tool_call_id") and not message.get("tool_responses"):
+        parts = [{"type": "tool_call_response", "id": message["tool_call_id"], "response": content}]
+    return parts
+
+
+def _messages(messages: Any) -> list[dict[str, Any]]:
+    result = []
+    for message in messages or []:
+        if isinstance(message, str):
+            message = {"role": "user", "content": message}
+        role = message.get("role") or "user"
+        entry: dict[str, Any] = {"role": "tool" if role == "function" else role, "parts": _parts(message)}
+        if message.get("name"):
+            entry["name"] = message["name"]
+        result.append(entry)
+    return result
+
+
+def _reply_message(reply: Any) -> list[dict[str, Any]]:
+    if reply is None:
+        return []
+    message = {"role": "assistant", "content": reply} if isinstance(reply, str) else {"role": "assistant", **reply}
+    (entry,) = _messages([message])
+    entry["finish_reason"] = "tool_call" if message.get("tool_calls") else "stop"
+    return [entry]
+
+
+def _json_or_text(value: Any) -> Any:
+    if isinstance(value, str):
+        try:
+            return json.loads(value)
+        except ValueError:
+            return value
+    return value
+
+
+def _usage_of(cost: Any) -> dict[str, Any]:
+    """Usage and model from a ChatResult's ``cost`` (``usage_including_cached_inference``)."""
+    usage = dict((cost or {}).get("usage_including_cached_inference") or {})
+    total_cost = usage.pop("total_cost", None)
+    fields: dict[str, Any] = {}
+    if usage:
+        fields["usage"] = {
+            "input_tokens": sum(int(u.get("prompt_tokens", 0)) for u in usage.values()),
+            "output_tokens": sum(int(u.get("completion_tokens", 0)) for u in usage.values()),
+        }
+        fields["response"] = {"model": ", ".join(usage)}
+    if total_cost is not None:
+        fields.setdefault("usage", {})["cost"] = float(total_cost)
+    return fields
+
+
+def _agent_record(agent: Any) -> dict[str, Any]:
+    record: dict[str, Any] = {"name": agent.name}
+    description = getattr(agent, "description", None)
+    if description:
+        record["description"] = description
+    return record
+
+
+# --- Wrappers --------------------------------------------------------------------------------
+
+
+def _wrap_method(agent: Any, name: str, make: Callable[[Callable[..., Any]], Callable[..., Any]]) -> None:
+    """Replaces ``agent.<name>`` by ``make(original)``, once."""
+    original = getattr(agent, name, None)
+    if original is None or _wrapped(original):
+        return
+    setattr(agent, name, _mark(make(original)))
+
+
+def _wrap_reply_func(agent: Any, name: str, make: Callable[[Callable[..., Any]], Callable[..., Any]]) -> None:
+    """Replaces a function registered in ``agent._reply_func_list`` (the reply chain calls those,
+    not the bound methods), once."""
+    for entry in getattr(agent, "_reply_func_list", []):
+        function = entry.get("reply_func")
+        if getattr(function, "__name__", None) == name and not _wrapped(function):
+            replacement = _mark(make(function))
+            replacement.__name__ = name
+            entry["reply_func"] = replacement
+            return
+
+
+def _conversation_fields(tracer: Tracer, agent: Any, args: tuple, kwargs: dict[str, Any]) -> dict[str, Any]:
+    def read() -> dict[str, Any]:
+        recipient = args[0] if args else kwargs.get("recipient")
+        fields: dict[str, Any] = {"agent": _agent_record(agent)}
+        conversation: dict[str, Any] = {"method": "initiate_chat"}
+        if recipient is not None:
+            conversation["recipient"] = recipient.name
+            fields.update(_model_fields(_first_config(recipient), None))
+        if kwargs.get("max_turns"):
+            conversation["max_turns"] = int(kwargs["max_turns"])
+        fields["conversation"] = conversation
+        message = kwargs.get("message")
+        if tracer.capture_content and isinstance(message, (str, dict)):
+            fields["input_messages"] = _messages([message])
+        return fields
+
+    return _read(tracer, "initiate_chat", read)
+
+
+def _conversation_result(tracer: Tracer, span: Span, result: Any) -> None:
+    def read() -> dict[str, Any]:
+        fields = _usage_of(getattr(result, "cost", None))
+        fields["conversation_id"] = str(result.chat_id)
+        fields["conversation"] = {"turns": len(result.chat_history)}
+        if getattr(result, "summary", None) and tracer.capture_content:
+            fields["conversation"]["summary"] = str(result.summary)
+        if tracer.capture_content and result.chat_history:
+            fields["output_messages"] = _messages(result.chat_history)
+        return fields
+
+    span.set(**_read(tracer, "chat result", read))
+
+
+def _instrument_initiate_chat(agent: Any, tracer: Tracer) -> None:
+    def sync(original: Callable[..., Any]) -> Callable[..., Any]:
+        @functools.wraps(original)
+        def initiate_chat(*args: Any, **kwargs: Any) -> Any:
+            with tracer.conversation(**_conversation_fields(tracer, agent, args, kwargs)) as span:
+                result = original(*args, **kwargs)
+                _conversation_result(tracer, span, result)
+                return result
+
+        return initiate_chat
+
+    def asynchronous(original: Callable[..., Any]) -> Callable[..., Any]:
+        @functools.wraps(original)
+        async def a_initiate_chat(*args: Any, **kwargs: Any) -> Any:
+            async with tracer.conversation(**_conversation_fields(tracer, agent, args, kwargs)) as span:
+                result = await original(*args, **kwargs)
+                _conversation_result(tracer, span, result)
+                return result
+
+        return a_initiate_chat
+
+    _wrap_method(agent, "initiate_chat", sync)
+    _wrap_method(agent, "a_initiate_chat", asynchronous)
+
+
+def _instrument_resume(agent: Any, tracer: Tracer) -> None:
+    def asynchronous(original: Callable[..., Any]) -> Callable[..., Any]:
+        @functools.wraps(original)
+        async def a_resume(*args: Any, **kwargs: Any) -> Any:
+            fields = {"agent": _agent_record(agent), "conversation": {"method": "resume"}}
+            async with tracer.conversation(**fields):
+                return await original(*args, **kwargs)
+
+        return a_resume
+
+    _wrap_method(agent, "a_resume", asynchronous)
+
+
+def _instrument_run_chat(agent: Any, tracer: Tracer) -> None:
+    def fields_of(messages: Any) -> dict[str, Any]:
+        fields: dict[str, Any] = {"agent": _agent_record(agent), "conversation": {"method": "run_chat"}}
+        if tracer.capture_content and messages:
+            fields["input_messages"] = _messages(messages)
+        return fields
+
+    def sync(original: Callable[..., Any]) -> Callable[..., Any]:
+        @functools.wraps(original)
+        def run_chat(messages: Any = None, sender: Any = None, config: Any = None, **kwargs: Any) -> Any:
+            with tracer.conversation(**_read(tracer, "run_chat", lambda: fields_of(messages))):
+                return original(messages=messages, sender=sender, config=config, **kwargs)
+
+        return run_chat
+
+    def asynchronous(original: Callable[..., Any]) -> Callable[..., Any]:
+        @functools.wraps(original)
+        async def a_run_chat(messages: Any = None, sender: Any = None, config: Any = None, **kwargs: Any) -> Any:
+            async with tracer.conversation(**_read(tracer, "run_chat", lambda: fields_of(messages))):
+                return await original(messages=messages, sender=sender, config=config, **kwargs)
+
+        return a_run_chat
+
+    _wrap_method(agent, "run_chat", sync)
+    _wrap_method(agent, "a_run_chat", asynchronous)
+
+
+def _instrument_initiate_chats(agent: Any, tracer: Tracer) -> None:
+    def fields_of(chat_queue: list[dict[str, Any]], mode: str) -> dict[str, Any]:
+        recipients = [getattr(chat.get("recipient"), "name", str(chat.get("recipient"))) for chat in chat_queue]
+        return {"agent": _agent_record(agent), "multi_conversation": {"mode": mode, "recipients": recipients}}
+
+    def finish(span: Span, results: list[Any]) -> None:
+        # AG2's own attributes, for its dashboards (compat="ag2"); summaries are content.
+        if tracer.compat != "ag2":
+            return
+
+        def read() -> dict[str, Any]:
+            attributes = {"ag2.chats.ids": json.dumps([str(r.chat_id) for r in results])}
+            if tracer.capture_content:
+                attributes["ag2.chats.summaries"] = json.dumps([r.summary for r in results])
+            return {"attributes": attributes}
+
+        span.set(**_read(tracer, "chat results", read))
+
+    def sync(original: Callable[..., Any]) -> Callable[..., Any]:
+        @functools.wraps(original)
+        def initiate_chats(chat_queue: list[dict[str, Any]]) -> Any:
+            fields = _read(tracer, "initiate_chats", lambda: fields_of(chat_queue, "sequential"))
+            with tracer.multi_conversation(**fields) as span:
+                results = original(chat_queue)
+                finish(span, list(results))
+                return results
+
+        return initiate_chats
+
+    def asynchronous(original: Callable[..., Any]) -> Callable[..., Any]:
+        @functools.wraps(original)
+        async def a_initiate_chats(chat_queue: list[dict[str, Any]]) -> Any:
+            fields = _read(tracer, "initiate_chats", lambda: fields_of(chat_queue, "parallel"))
+            async with tracer.multi_conversation(**fields) as span:
+                results = await original(chat_queue)
+                finish(span, list(results.values()))
+                return results
+
+        return a_initiate_chats
+
+    _wrap_method(agent, "initiate_chats", sync)
+    _wrap_method(agent, "a_initiate_chats", asynchronous)
+
+
+def _instrument_generate_reply(agent: Any, tracer: Tracer) -> None:
+    def fields_of(messages: Any) -> dict[str, Any]:
+        fields: dict[str, Any] = {"agent": _agent_record(agent)}
+        fields.update(_model_fields(_first_config(agent), None))
+        if tracer.capture_content and messages:
+            fields["input_messages"] = _messages(messages)
+        return fields
+
+    def finish(span: Span, reply: Any) -> None:
+        if tracer.capture_content and reply is not None:
+            span.set(**_read(tracer, "reply", lambda: {"output_messages": _reply_message(reply)}))
+
+    def sync(original: Callable[..., Any]) -> Callable[..., Any]:
+        @functools.wraps(original)
+        def generate_reply(messages: Any = None, *args: Any, **kwargs: Any) -> Any:
+            with tracer.invoke_agent(**_read(tracer, "generate_reply", lambda: fields_of(messages))) as span:
+                reply = original(messages, *args, **kwargs)
+                finish(span, reply)
+                return reply
+
+        return generate_reply
+
+    def asynchronous(original: Callable[..., Any]) -> Callable[..., Any]:
+        @functools.wraps(original)
+        async def a_generate_reply(messages: Any = None, *args: Any, **kwargs: Any) -> Any:
+            async with tracer.invoke_agent(**_read(tracer, "generate_reply", lambda: fields_of(messages))) as span:
+                reply = await original(messages, *args, **kwargs)
+                finish(span, reply)
+                return reply
+
+        return a_generate_reply
+
+    _wrap_method(agent, "generate_reply", sync)
+    _wrap_method(agent, "a_generate_reply", asynchronous)
+
+
+def _instrument_oai_reply_context(agent: Any) -> None:
+    """``a_generate_oai_reply`` runs the LLM call in an executor thread, which does not inherit
+    the current span (a ``contextvars`` value); run it in a copy of the caller's context."""
+
+    def make(_original: Callable[..., Any]) -> Callable[..., Any]:
+        async def a_generate_oai_reply(
+            self_agent: Any, messages: Any = None, sender: Any = None, config: Any = None
+        ) -> Any:
+            context = contextvars.copy_context()
+            call = functools.partial(self_agent.generate_oai_reply, messages, sender, config)
+            return await asyncio.get_running_loop().run_in_executor(None, context.run, call)
+
+        return a_generate_oai_reply
+
+    _wrap_reply_func(agent, "a_generate_oai_reply", make)
+
+
+def _instrument_execute_function(agent: Any, tracer: Tracer) -> None:
+    def fields_of(func_call: dict[str, Any], call_id: Any) -> dict[str, Any]:
+        tool: dict[str, Any] = {"name": func_call.get("name", ""), "type": "function"}
+        if call_id:
+            tool["call_id"] = call_id
+        if tracer.capture_content:
+            tool["arguments"] = _json_or_text(func_call.get("arguments", "{}"))
+        return {"agent": _agent_record(agent), "tool": tool}
+
+    def finish(span: Span, outcome: tuple[bool, dict[str, Any]]) -> None:
+        succeeded, result = outcome
+        if not succeeded:
+            span.set(error={"type": "ExecutionError", "message": str(result.get("content", ""))[:256]})
+        elif tracer.capture_content:
+            span.set(tool={"result": _json_or_text(result.get("content", ""))})
+
+    def sync(original: Callable[..., Any]) -> Callable[..., Any]:
+        @functools.wraps(original)
+        def execute_function(func_call: dict[str, Any], call_id: Any = None, verbose: bool = False) -> Any:
+            with tracer.execute_tool(**_read(tracer, "tool call", lambda: fields_of(func_call, call_id))) as span:
+                outcome = original(func_call, call_id, verbose)
+                finish(span, outcome)
+                return outcome
+
+        return execute_function
+
+    def asynchronous(original: Callable[..., Any]) -> Callable[..., Any]:
+        @functools.wraps(original)
+        async def a_execute_function(func_call: dict[str, Any], call_id: Any = None, verbose: bool = False) -> Any:
+            async with tracer.execute_tool(
+                **_read(tracer, "tool call", lambda: fields_of(func_call, call_id))
+            ) as span:
+                outcome = await original(func_call, call_id, verbose)
+                finish(span, outcome)
+                return outcome
+
+        return a_execute_function
+
+    _wrap_method(agent, "execute_function", sync)
+    _wrap_method(agent, "a_execute_function", asynchronous)
+
+
+def _instrument_human_input(agent: Any, tracer: Tracer) -> None:
+    def fields_of(prompt: str) -> dict[str, Any]:
+        human: dict[str, Any] = {"input_mode": str(getattr(agent, "human_input_mode", ""))}
+        if tracer.capture_content:
+            human["prompt"] = prompt
+        return {"agent": _agent_record(agent), "human_input": human}
+
+    def finish(span: Span, response: Any) -> None:
+        if tracer.capture_content and isinstance(response, str):
+            span.set(human_input={"response": response})
+
+    def sync(original: Callable[..., Any]) -> Callable[..., Any]:
+        @functools.wraps(original)
+        def get_human_input(prompt: str, *args: Any, **kwargs: Any) -> Any:
+            with tracer.human_input(**_read(tracer, "human input", lambda: fields_of(prompt))) as span:
+                response = original(prompt, *args, **kwargs)
+                finish(span, response)
+                return response
+
+        return get_human_input
+
+    def asynchronous(original: Callable[..., Any]) -> Callable[..., Any]:
+        @functools.wraps(original)
+        async def a_get_human_input(prompt: str, *args: Any, **kwargs: Any) -> Any:
+            async with tracer.human_input(**_read(tracer, "human input", lambda: fields_of(prompt))) as span:
+                response = await original(prompt, *args, **kwargs)
+                finish(span, response)
+                return response
+
+        return a_get_human_input
+
+    _wrap_method(agent, "get_human_input", sync)
+    _wrap_method(agent, "a_get_human_input", asynchronous)
+
+
+def _code_result(tracer: Tracer, span: Span, result: Any) -> None:
+    """Exit code and output from the reply text AG2 builds:
+    ``exitcode: 0 (execution succeeded)\\nCode output: ...``."""
+    if not isinstance(result, str) or not result.startswith("exitcode:"):
+        return
+    head, _, output = result.partition("\n")
+    try:
+        exit_code = int(head.split(":", 1)[1].split("(", 1)[0])
+    except (IndexError, ValueError):
+        return
+    record: dict[str, Any] = {"exit_code": exit_code}
+    if tracer.capture_content:
+        record["output"] = output.removeprefix("Code output:").strip()
+    span.set(code_execution=record)
+    if exit_code != 0:
+        span.set(error={"type": "CodeExecutionError", "message": f"exit code {exit_code}"})
+
+
+def _instrument_code_execution(agent: Any, tracer: Tracer) -> None:
+    def make(original: Callable[..., Any]) -> Callable[..., Any]:
+        def generate_code_execution_reply(
+            self_agent: Any, messages: Any = None, sender: Any = None, config: Any = None
+        ) -> Any:
+            if self_agent._code_execution_config is False:
+                return original(self_agent, messages, sender, config)
+
+            def fields_of() -> dict[str, Any]:
+                executor = (self_agent._code_execution_config or {}).get("executor")
+                record = {"executor": executor if isinstance(executor, str) else type(executor).__name__}
+                return {"agent": _agent_record(self_agent), "code_execution": record}
+
+            with tracer.code_execution(**_read(tracer, "code execution", fields_of)) as span:
+                is_final, result = original(self_agent, messages, sender, config)
+                if is_final:
+                    _code_result(tracer, span, result)
+                return is_final, result
+
+        return generate_code_execution_reply
+
+    _wrap_reply_func(agent, "_generate_code_execution_reply_using_executor", make)
+
+
+def _instrument_remote_reply(agent: Any, tracer: Tracer) -> None:
+    def make(original: Callable[..., Any]) -> Callable[..., Any]:
+        async def a_generate_remote_reply(self_agent: Any, *args: Any, **kwargs: Any) -> Any:
+            fields: dict[str, Any] = {"agent": _agent_record(self_agent)}
+            url = getattr(self_agent, "url", None)
+            if url:
+                fields["server"] = {"address": str(url)}
+            async with tracer.invoke_agent(**fields) as span:
+                # The remote side continues this trace from the W3C header.
+                factory = getattr(self_agent, "_httpx_client_factory", None)
+                if factory is not None and span.traceparent and not _wrapped(factory):
+                    self_agent._httpx_client_factory = _mark(_propagating(factory))
+                return await original(self_agent, *args, **kwargs)
+
+        return a_generate_remote_reply
+
+    _wrap_reply_func(agent, "a_generate_remote_reply", make)
+
+
+def _propagating(factory: Callable[[], Any]) -> Callable[[], Any]:
+    def make_client() -> Any:
+        client = factory()
+        span = current_span()
+        if span is not None and span.traceparent:
+            client.headers["traceparent"] = span.traceparent
+        return client
+
+    return make_client
+
+
+def _instrument_create_or_get_executor(agent: Any, instrument: Callable[[Any], Any]) -> None:
+    """Executors that ``run()`` creates on the fly are instrumented as they appear."""
+
+    def make(original: Callable[..., Any]) -> Callable[..., Any]:
+        @contextmanager
+        def create_or_get_executor(*args: Any, **kwargs: Any) -> Any:
+            with original(*args, **kwargs) as executor:
+                instrument(executor)
+                yield executor
+
+        return create_or_get_executor
+
+    _wrap_method(agent, "_create_or_get_executor", make)
+
+
+# --- Entry points ----------------------------------------------------------------------------
+
+
+def instrument_agent(agent: Any, *, tracer: Tracer | None = None, tracer_provider: Any = None) -> Any:
+    """Instruments one agent (in place; returned for chaining): its conversations
+    (``initiate_chat``, ``a_initiate_chat``, ``a_resume``, ``run_chat``), replies
+    (``invoke_agent``), tool calls, human input, code execution, sequential and parallel
+    ``initiate_chats``, and remote replies (A2A)."""
+    del tracer_provider  # accepted for the built-in module's signature; agentrace exports itself
+    tracer = tracer or get_tracer()
+    _instrument_initiate_chats(agent, tracer)
+    _instrument_generate_reply(agent, tracer)
+    _instrument_oai_reply_context(agent)
+    _instrument_initiate_chat(agent, tracer)
+    _instrument_resume(agent, tracer)
+    _instrument_run_chat(agent, tracer)
+    _instrument_remote_reply(agent, tracer)
+    _instrument_execute_function(agent, tracer)
+    _instrument_create_or_get_executor(agent, functools.partial(instrument_agent, tracer=tracer))
+    _instrument_human_input(agent, tracer)
+    _instrument_code_execution(agent, tracer)
+    return agent
+
+
+def instrument_llm_wrapper(
+    *, tracer: Tracer | None = None, tracer_provider: Any = None, capture_messages: bool = False
+) -> None:
+    """Reports every ``OpenAIWrapper.create`` call as a ``chat`` span (process-wide, once).
+
+    ``capture_messages`` is the built-in's switch for content; here the tracer's
+    ``capture_content`` decides for every span (a warning says so when they disagree)."""
+    del tracer_provider
+    from autogen.oai import client as client_module
+
+    tracer = tracer or get_tracer()
+    if capture_messages and not tracer.capture_content:
+        logger.warning(
+            "agentrace: capture_messages=True, but the tracer does not record content; "
+            "use Tracer(capture_content=True) or OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT=true"
+        )
+    wrapper = client_module.OpenAIWrapper
+    original = wrapper.create
+    if _wrapped(original):
+        return
+
+    def fields_of(self: Any, config: dict[str, Any]) -> dict[str, Any]:
+        first = self._config_list[0] if getattr(self, "_config_list", None) else None
+        fields = _model_fields(first, "openai")
+        request = fields.setdefault("request", {})
+        if config.get("model"):
+            request["model"] = config["model"]
+        for key in ("temperature", "max_tokens", "top_p", "frequency_penalty", "presence_penalty", "seed"):
+            value = config.get(key, _config_value(first, key))
+            if value is not None:
+                request[key] = value
+        agent = config.get("agent")
+        if agent is not None and hasattr(agent, "name"):
+            fields["agent"] = {"name": agent.name}
+        if tracer.capture_content and config.get("messages"):
+            fields["input_messages"] = _messages(config["messages"])
+        return fields
+
+    def response_fields(response: Any) -> dict[str, Any]:
+        fields: dict[str, Any] = {}
+        answer: dict[str, Any] = {}
+        if getattr(response, "model", None):
+            answer["model"] = response.model
+        if getattr(response, "id", None):
+            answer["id"] = str(response.id)
+        choices = getattr(response, "choices", None) or []
+        reasons = [str(c.finish_reason) for c in choices if getattr(c, "finish_reason", None)]
+        if reasons:
+            answer["finish_reasons"] = reasons
+        if answer:
+            fields["response"] = answer
+        usage = getattr(response, "usage", None)
+        tokens: dict[str, Any] = {}
+        if usage is not None:
+            if getattr(usage, "prompt_tokens", None) is not None:
+                tokens["input_tokens"] = int(usage.prompt_tokens)
+            if getattr(usage, "completion_tokens", None) is not None:
+                tokens["output_tokens"] = int(usage.completion_tokens)
+        if getattr(response, "cost", None) is not None:
+            tokens["cost"] = float(response.cost)
+        if tokens:
+            fields["usage"] = tokens
+        if tracer.capture_content and choices:
+            out = []
+            for choice, reason in zip(choices, reasons or ["stop"] * len(choices)):
+                message = choice.message
+                if not isinstance(message, dict):
+                    message = {"content": getattr(message, "content", None),
+                               "tool_calls": [_tool_call_dict(t) for t in getattr(message, "tool_calls", None) or []]}
+                (entry,) = _messages([{"role": "assistant", **message}])
+                entry["finish_reason"] = reason
+                out.append(entry)
+            fields["output_messages"] = out
+        return fields
+
+    @functools.wraps(original)
+    def create(self: Any, **config: Any) -> Any:
+        with tracer.chat(**_read(tracer, "LLM request", lambda: fields_of(self, config))) as span:
+            response = original(self, **config)
+            span.set(**_read(tracer, "LLM response", lambda: response_fields(response)))
+            return response
+
+    wrapper.create = _mark(create)
+
+
+def _tool_call_dict(call: Any) -> dict[str, Any]:
+    if isinstance(call, dict):
+        return call
+    function = call.function
+    return {"id": call.id, "function": {"name": function.name, "arguments": function.arguments}}
+
+
+def instrument_groupchat(groupchat: Any, *, tracer: Tracer | None = None, tracer_provider: Any = None) -> Any:
+    """Instruments a GroupChat: each LLM speaker selection is a ``speaker_selection`` span, with
+    the selector's internal two-agent chat (``checking_agent``, ``speaker_selection_agent``)
+    under it."""
+    del tracer_provider
+    tracer = tracer or get_tracer()
+
+    def make_internal(original: Callable[..., Any]) -> Callable[..., Any]:
+        @functools.wraps(original)
+        def create_internal_agents(*args: Any, **kwargs: Any) -> Any:
+            checking_agent, selection_agent = original(*args, **kwargs)
+            return instrument_agent(checking_agent, tracer=tracer), instrument_agent(selection_agent, tracer=tracer)
+
+        return create_internal_agents
+
+    def fields_of(agents: Any) -> dict[str, Any]:
+        candidates = [agent.name for agent in (agents if agents is not None else groupchat.agents)]
+        return {"speaker_selection": {"candidates": candidates, "method": str(groupchat.speaker_selection_method)}}
+
+    def selected(span: Span, speaker: Any) -> None:
+        span.set(speaker_selection={"selected": getattr(speaker, "name", str(speaker))})
+
+    def make_sync(original: Callable[..., Any]) -> Callable[..., Any]:
+        @functools.wraps(original)
+        def auto_select_speaker(last_speaker: Any, selector: Any, messages: Any, agents: Any) -> Any:
+            with tracer.speaker_selection(**_read(tracer, "speaker selection", lambda: fields_of(agents))) as span:
+                speaker = original(last_speaker, selector, messages, agents)
+                selected(span, speaker)
+                return speaker
+
+        return auto_select_speaker
+
+    def make_async(original: Callable[..., Any]) -> Callable[..., Any]:
+        @functools.wraps(original)
+        async def a_auto_select_speaker(last_speaker: Any, selector: Any, messages: Any, agents: Any) -> Any:
+            async with tracer.speaker_selection(
+                **_read(tracer, "speaker selection", lambda: fields_of(agents))
+            ) as span:
+                speaker = await original(last_speaker, selector, messages, agents)
+                selected(span, speaker)
+                return speaker
+
+        return a_auto_select_speaker
+
+    _wrap_method(groupchat, "_create_internal_agents", make_internal)
+    _wrap_method(groupchat, "_auto_select_speaker", make_sync)
+    _wrap_method(groupchat, "a_auto_select_speaker", make_async)
+    return groupchat
+
+
+def instrument_pattern(pattern: Any, *, tracer: Tracer | None = None, tracer_provider: Any = None) -> Any:
+    """Instruments a group-chat Pattern (``AutoPattern`` and the like): the agents, the manager
+    and the GroupChat it prepares, including the copy the manager keeps for speaker selection."""
+    del tracer_provider
+    tracer = tracer or get_tracer()
+    from autogen.agentchat.groupchat import GroupChat
+
+    def make(original: Callable[..., Any]) -> Callable[..., Any]:
+        @functools.wraps(original)
+        def prepare_group_chat(*args: Any, **kwargs: Any) -> Any:
+            prepared = list(original(*args, **kwargs))
+            groupchat, manager = prepared[7], prepared[8]
+            groupchat.agents = [instrument_agent(agent, tracer=tracer) for agent in groupchat.agents]
+            instrument_agent(manager, tracer=tracer)
+            instrument_groupchat(groupchat, tracer=tracer)
+            # GroupChatManager registers a shallow copy of the GroupChat with its reply function.
+            for entry in manager._reply_func_list:
+                config = entry.get("config")
+                if isinstance(config, GroupChat) and config is not groupchat:
+                    instrument_groupchat(config, tracer=tracer)
+            return tuple(prepared)
+
+        return prepare_group_chat
+
+    _wrap_method(pattern, "prepare_group_chat", make)
+    return pattern
+
+
+def instrument_a2a_server(server: Any, *, tracer: Tracer | None = None, tracer_provider: Any = None) -> Any:
+    """Instruments an A2A server (``autogen.a2a.A2aAgentServer``): requests that carry a W3C
+    ``traceparent`` continue the caller's trace, and the served agent is instrumented."""
+    del tracer_provider
+    tracer = tracer or get_tracer()
+    if getattr(server, "__agentrace_instrumented__", False):
+        return server
+    from starlette.middleware.base import BaseHTTPMiddleware
+
+    class ContinueTrace(BaseHTTPMiddleware):
+        async def dispatch(self, request: Any, call_next: Any) -> Any:
+            with continue_trace(request.headers.get("traceparent")):
+                return await call_next(request)
+
+    server.add_middleware(ContinueTrace)
+    server.agent = instrument_agent(server.agent, tracer=tracer)
+    server.__agentrace_instrumented__ = True
+    return server
