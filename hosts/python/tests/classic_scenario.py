@@ -26,7 +26,7 @@ from typing import Any
 from autogen import ConversableAgent, GroupChat, GroupChatManager, UserProxyAgent, register_function
 from autogen.coding import LocalCommandLineCodeExecutor
 from autogen.io import IOStream
-from otlp_json import read_spans
+from otlp_json import exported_dicts, sdk_dict
 
 MODEL = "gpt-4o-mini"
 
@@ -231,26 +231,11 @@ def setup_builtin() -> tuple[Any, Any]:
 
     def finish() -> list[dict[str, Any]]:
         provider.force_flush()
-        spans = [_sdk_span(span) for span in exporter.get_finished_spans()]
+        spans = [sdk_dict(span) for span in exporter.get_finished_spans()]
         exporter.clear()
         return spans
 
     return instrument, finish
-
-
-def _sdk_span(span: Any) -> dict[str, Any]:
-    parent = span.parent
-    return {
-        "name": span.name,
-        "trace_id": f"{span.context.trace_id:032x}",
-        "span_id": f"{span.context.span_id:016x}",
-        "parent_id": f"{parent.span_id:016x}" if parent is not None else "",
-        "kind": span.kind.name,
-        "status": span.status.status_code.name,
-        "start_time": span.start_time,
-        "attributes": {key: (list(value) if isinstance(value, tuple) else value)
-                       for key, value in (span.attributes or {}).items()},
-    }
 
 
 def setup_agentrace(output: Path, compat: str | None) -> tuple[Any, Any]:
@@ -268,13 +253,7 @@ def setup_agentrace(output: Path, compat: str | None) -> tuple[Any, Any]:
 
     def finish() -> list[dict[str, Any]]:
         tracer.flush()
-        kinds = {1: "INTERNAL", 2: "SERVER", 3: "CLIENT", 4: "PRODUCER", 5: "CONSUMER"}
-        spans = [
-            {"name": s.name, "trace_id": s.trace_id, "span_id": s.span_id, "parent_id": s.parent_id,
-             "kind": kinds.get(s.kind, "UNSPECIFIED"), "status": "ERROR" if s.status_code == 2 else "UNSET",
-             "start_time": s.start_time, "attributes": s.attributes}
-            for s in read_spans(output)
-        ]
+        spans = exported_dicts(output)
         output.write_text("")
         return spans
 

@@ -1,4 +1,6 @@
-"""OTLP/JSON lines, as the host writes them (``Tracer(output=...)``), read back into spans."""
+"""OTLP/JSON lines, as the host writes them (``Tracer(output=...)``), read back into spans; and
+one plain form (dicts) for spans of both agentrace and the OpenTelemetry SDK, so the scenarios
+can compare AG2's built-in tracing with agentrace's."""
 
 from __future__ import annotations
 
@@ -66,3 +68,32 @@ def forest(spans: list[ExportedSpan]) -> list[ExportedSpan]:
         else:
             parent.children.append(span)
     return roots
+
+
+_KINDS = {1: "INTERNAL", 2: "SERVER", 3: "CLIENT", 4: "PRODUCER", 5: "CONSUMER"}
+
+
+def exported_dicts(path: Path) -> list[dict[str, Any]]:
+    """The spans of an OTLP/JSON lines file in the plain form."""
+    return [
+        {"name": s.name, "trace_id": s.trace_id, "span_id": s.span_id, "parent_id": s.parent_id,
+         "kind": _KINDS.get(s.kind, "UNSPECIFIED"), "status": "ERROR" if s.status_code == 2 else "UNSET",
+         "start_time": s.start_time, "attributes": s.attributes}
+        for s in read_spans(path)
+    ]
+
+
+def sdk_dict(span: Any) -> dict[str, Any]:
+    """An OpenTelemetry SDK ``ReadableSpan`` in the plain form."""
+    parent = span.parent
+    return {
+        "name": span.name,
+        "trace_id": f"{span.context.trace_id:032x}",
+        "span_id": f"{span.context.span_id:016x}",
+        "parent_id": f"{parent.span_id:016x}" if parent is not None else "",
+        "kind": span.kind.name,
+        "status": span.status.status_code.name,
+        "start_time": span.start_time,
+        "attributes": {key: (list(value) if isinstance(value, tuple) else value)
+                       for key, value in (span.attributes or {}).items()},
+    }

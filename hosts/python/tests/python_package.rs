@@ -126,3 +126,8 @@ fn the_python_tracer() {
 fn classic_ag2_against_its_built_in_tracing() {
     pytest("test_autogen_classic.py");
 }
+
+#[test]
+fn ag2_middleware_against_its_built_in_telemetry() {
+    pytest("test_ag2.py");
+}

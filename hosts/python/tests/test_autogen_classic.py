@@ -10,13 +10,11 @@ what agentrace reports under its own names), and the test fails if an unlisted o
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
+from span_trees import differences, run, shape
 
 SCENARIO = Path(__file__).with_name("classic_scenario.py")
 
@@ -60,48 +58,14 @@ DIFFERENT_VALUES = {
 }
 
 
-def run(tracing: str, tmp: Path, **env: str) -> list[dict[str, Any]]:
-    out = tmp / f"{tracing}.json"
-    result = subprocess.run(
-        [sys.executable, str(SCENARIO), tracing, str(out)],
-        cwd=SCENARIO.parent, capture_output=True, text=True, timeout=300,
-        env=dict(os.environ, **env),
-    )
-    assert result.returncode == 0, result.stdout + result.stderr
-    return json.loads(out.read_text())["spans"]
-
-
-def in_tree_order(spans: list[dict[str, Any]]) -> list[tuple[int, dict[str, Any]]]:
-    """(depth, span) depth first, siblings by start time."""
-    ids = {span["span_id"] for span in spans}
-    children: dict[str, list[dict[str, Any]]] = {}
-    roots = []
-    for span in spans:
-        (children.setdefault(span["parent_id"], []) if span["parent_id"] in ids else roots).append(span)
-    ordered: list[tuple[int, dict[str, Any]]] = []
-
-    def walk(span: dict[str, Any], depth: int) -> None:
-        ordered.append((depth, span))
-        for child in sorted(children.get(span["span_id"], []), key=lambda s: s["start_time"]):
-            walk(child, depth + 1)
-
-    for root in sorted(roots, key=lambda s: s["start_time"]):
-        walk(root, 0)
-    return ordered
-
-
-def shape(spans: list[dict[str, Any]]) -> list[tuple[int, str, str, str]]:
-    return [(depth, s["name"], s["kind"], s["status"]) for depth, s in in_tree_order(spans)]
-
-
 @pytest.fixture(scope="module")
 def builtin(tmp_path_factory: pytest.TempPathFactory) -> list[dict[str, Any]]:
-    return run("builtin", tmp_path_factory.mktemp("builtin"))
+    return run(SCENARIO, "builtin", tmp_path_factory.mktemp("builtin"))
 
 
 @pytest.fixture(scope="module")
 def ours_ag2(tmp_path_factory: pytest.TempPathFactory) -> list[dict[str, Any]]:
-    return run("agentrace-ag2", tmp_path_factory.mktemp("ag2"))
+    return run(SCENARIO, "agentrace-ag2", tmp_path_factory.mktemp("ag2"))
 
 
 def test_the_run_reaches_every_instrumentation_point(builtin):
@@ -124,32 +88,12 @@ def test_in_ag2_mode_the_tree_is_the_builtin_tree(builtin, ours_ag2):
 
 
 def test_in_ag2_mode_attributes_differ_only_where_listed(builtin, ours_ag2):
-    unexplained = []
-    for (_, theirs), (_, ours) in zip(in_tree_order(builtin), in_tree_order(ours_ag2), strict=True):
-        a, b = theirs["attributes"], ours["attributes"]
-        for key in a.keys() - b.keys() - BUILTIN_ONLY.keys():
-            unexplained.append(f"{theirs['name']}: only AG2 writes {key}={a[key]!r}")
-        for key in b.keys() - a.keys() - AGENTRACE_ONLY.keys():
-            unexplained.append(f"{ours['name']}: only agentrace writes {key}={b[key]!r}")
-        for key in a.keys() & b.keys():
-            same = DIFFERENT_VALUES.get(key, lambda x, y: _parsed(x) == _parsed(y))
-            if not same(a[key], b[key]):
-                unexplained.append(f"{ours['name']}: {key}: AG2 {a[key]!r}, agentrace {b[key]!r}")
-    assert not unexplained, "\n".join(sorted(set(unexplained)))
-
-
-def _parsed(value: Any) -> Any:
-    """JSON text compared by meaning (AG2 writes ``", "`` separators, agentrace ``","``)."""
-    if isinstance(value, str) and value[:1] in "[{":
-        try:
-            return json.loads(value)
-        except ValueError:
-            return value
-    return value
+    unexplained = differences(builtin, ours_ag2, BUILTIN_ONLY, AGENTRACE_ONLY, DIFFERENT_VALUES)
+    assert not unexplained, "\n".join(unexplained)
 
 
 def test_in_semconv_mode_only_the_non_spec_operations_are_renamed(builtin, tmp_path):
-    ours = run("agentrace", tmp_path)
+    ours = run(SCENARIO, "agentrace", tmp_path)
     # The spec has no operation for these AG2 concepts; agentrace names them after its own
     # operations (gen_ai.operation.name agentrace.*), AG2 after its methods.
     renamed = {"await_human_input": "human_input", "execute_code": "code_execution",
@@ -169,7 +113,7 @@ def test_in_semconv_mode_only_the_non_spec_operations_are_renamed(builtin, tmp_p
 
 
 def test_with_content_capture_messages_follow_the_parts_format(tmp_path):
-    ours = run("agentrace-ag2", tmp_path, OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT="true")
+    ours = run(SCENARIO, "agentrace-ag2", tmp_path, OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT="true")
     calls = [s for s in ours if s["name"] == "chat gpt-4o-mini" and s["status"] != "ERROR"]
     assert calls
     for call in calls:

@@ -1,0 +1,143 @@
+"""A scripted run of AG2 1.x (``ag2`` 1.2) through its middleware hooks: a lead agent whose
+scripted model (``ag2.testing.TestConfig``) calls a tool that asks the human, then a sub-agent
+used as a tool, then answers; and an agent whose model call fails.
+
+    python ag2_scenario.py {none,builtin,agentrace,agentrace-ag2} OUT.json [--runs N]
+
+``OUT.json`` gets the spans of the last run (the plain form of ``otlp_json``), the wall time of
+each run and the number of spans per run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from ag2 import Agent, Context
+from ag2.events import ToolCallEvent
+from ag2.testing import TestConfig
+from otlp_json import exported_dicts, sdk_dict
+
+MODEL, PROVIDER = "gpt-4o-mini", "openai"
+
+
+class ScriptedRateLimitError(Exception):
+    """What a provider raises on HTTP 429."""
+
+
+async def confirm(city: str, context: Context) -> str:
+    """Asks the human whether to look the city up."""
+    answer = await context.input(f"Look up {city}?")
+    return f"the human said {answer}"
+
+
+async def run_once(middleware: Callable[[str], list[Any]]) -> None:
+    """One pass over every hook, with fresh agents and scripts."""
+    researcher = Agent(
+        "researcher", "You research.", config=TestConfig("Paris is sunny.", model=MODEL, provider=PROVIDER),
+        middleware=middleware("researcher"),
+    )
+    lead = Agent(
+        "lead", "You lead.",
+        config=TestConfig(
+            ToolCallEvent(name="confirm", arguments='{"city": "Paris"}'),
+            ToolCallEvent(name="research", arguments='{"objective": "weather in Paris"}'),
+            "It is sunny in Paris.",
+            model=MODEL, provider=PROVIDER,
+        ),
+        tools=[confirm, researcher.as_tool(description="Research a question.", name="research")],
+        hitl_hook=lambda request: "yes",
+        middleware=middleware("lead"),
+    )
+    reply = await lead.ask("What is the weather in Paris?")
+    assert await reply.content() == "It is sunny in Paris."
+
+    flaky = Agent(
+        "flaky", config=TestConfig(ScriptedRateLimitError("429 Too Many Requests"), model=MODEL, provider=PROVIDER),
+        middleware=middleware("flaky"),
+    )
+    try:
+        await flaky.ask("Hello?")
+    except ScriptedRateLimitError:
+        pass
+    else:
+        raise AssertionError("the scripted failure did not reach the caller")
+
+
+def setup_builtin() -> tuple[Callable[[str], list[Any]], Callable[[], list[dict[str, Any]]]]:
+    from ag2.middleware.builtin.telemetry import TelemetryMiddleware
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import BatchSpanProcessor
+    from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+    exporter = InMemorySpanExporter()
+    provider = TracerProvider()
+    provider.add_span_processor(BatchSpanProcessor(exporter))
+
+    def middleware(name: str) -> list[Any]:
+        return [TelemetryMiddleware(tracer_provider=provider, agent_name=name, model_name=MODEL,
+                                    provider_name=PROVIDER)]
+
+    def finish() -> list[dict[str, Any]]:
+        provider.force_flush()
+        spans = [sdk_dict(span) for span in exporter.get_finished_spans()]
+        exporter.clear()
+        return spans
+
+    return middleware, finish
+
+
+def setup_agentrace(output: Path, compat: str | None) -> tuple[Callable[[str], list[Any]], Callable[[], list[dict[str, Any]]]]:
+    import agentrace
+    from agentrace.ag2 import TelemetryMiddleware
+
+    tracer = agentrace.Tracer(output=str(output), compat=compat)
+
+    def middleware(name: str) -> list[Any]:
+        return [TelemetryMiddleware(tracer=tracer, agent_name=name, model_name=MODEL, provider_name=PROVIDER)]
+
+    def finish() -> list[dict[str, Any]]:
+        tracer.flush()
+        spans = exported_dicts(output)
+        output.write_text("")
+        return spans
+
+    return middleware, finish
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("tracing", choices=["none", "builtin", "agentrace", "agentrace-ag2"])
+    parser.add_argument("out", type=Path)
+    parser.add_argument("--runs", type=int, default=1)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as scratch:
+        if args.tracing == "builtin":
+            middleware, finish = setup_builtin()
+        elif args.tracing.startswith("agentrace"):
+            compat = "ag2" if args.tracing == "agentrace-ag2" else None
+            middleware, finish = setup_agentrace(Path(scratch) / "spans.jsonl", compat)
+        else:
+            def middleware(name: str) -> list[Any]:
+                return []
+
+            def finish() -> list[dict[str, Any]]:
+                return []
+
+        seconds, spans = [], []
+        for _ in range(args.runs):
+            started = time.perf_counter()
+            asyncio.run(run_once(middleware))
+            seconds.append(time.perf_counter() - started)
+            spans = finish()
+    args.out.write_text(json.dumps({"spans": spans, "seconds": seconds, "span_count": len(spans)}))
+
+
+if __name__ == "__main__":
+    main()
