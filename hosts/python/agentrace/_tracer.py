@@ -93,10 +93,10 @@ class Span:
     :meth:`update` reports them at once.
     """
 
-    __slots__ = ("_tracer", "_operation", "_start", "_end", "_parent", "_handle", "_token")
+    __slots__ = ("_native", "_operation", "_start", "_end", "_parent", "_handle", "_token")
 
     def __init__(self, tracer: Tracer, operation: str, parent: Any, fields: dict[str, Any]) -> None:
-        self._tracer = tracer
+        self._native = tracer._native
         self._operation = operation
         self._start = fields
         self._end: dict[str, Any] | None = None
@@ -121,38 +121,28 @@ class Span:
 
     def start(self) -> Span:
         """Starts the span and makes it current; ``with`` calls this for you."""
-        native = self._tracer._native
-        parent = self._parent if self._parent is not None else _current.get()
+        native = self._native
+        parent = self._parent
+        if parent is None:
+            parent = _current.get()
         try:
-            self._handle = self._start_native(native, parent, self._start or None)
+            # The common cases first: under a started span, or a root (maybe under OpenTelemetry).
+            if type(parent) is Span and parent._handle is not None:
+                self._handle = native.start(self._operation, parent._handle, self._start or None)
+            else:
+                self._handle = _start_under(native, self._operation, parent, self._start or None)
         except Exception as error:  # noqa: BLE001 - reported, never raised
-            _count(self._tracer, "start", error)
+            _count(native, "start", error)
             if self._operation in _KNOWN_OPERATIONS:
                 # Keep the span in the tree without what was refused: its fields, or a parent
                 # that is not one (then the default parent applies).
                 fallback = parent if isinstance(parent, (Span, SpanHandle)) else _current.get()
                 try:
-                    self._handle = self._start_native(native, fallback, None)
+                    self._handle = _start_under(native, self._operation, fallback, None)
                 except Exception as retry:  # noqa: BLE001 - reported, never raised
-                    _count(self._tracer, "start", retry)
+                    _count(native, "start", retry)
         self._token = _current.set(self)
         return self
-
-    def _start_native(self, native: NativeTracer, parent: Any, fields: dict[str, Any] | None) -> SpanHandle:
-        if isinstance(parent, Span):
-            if parent._handle is not None:
-                return native.start(self._operation, parent._handle, fields)
-            parent = None
-        elif isinstance(parent, SpanHandle):
-            return native.start(self._operation, parent, fields)
-        elif isinstance(parent, str):
-            return native.start(self._operation, SpanHandle.from_traceparent(parent), fields)
-        elif parent is not None:
-            raise TypeError(f"parent must be a Span, SpanHandle or traceparent, not {type(parent).__name__}")
-        outer = _otel_parent()
-        if outer is not None:
-            return native.start_under(self._operation, outer[0], outer[1], fields)
-        return native.start(self._operation, None, fields)
 
     def set(self, **fields: Any) -> Span:
         """Keeps fields to report when the span ends (records merged key by key)."""
@@ -167,18 +157,18 @@ class Span:
         if self._handle is None:
             return
         try:
-            self._tracer._native.update(self._handle, fields)
+            self._native.update(self._handle, fields)
         except Exception as error:  # noqa: BLE001 - reported, never raised
-            _count(self._tracer, "update", error)
+            _count(self._native, "update", error)
 
     def event(self, name: str, **attributes: Any) -> None:
         """Records a point in time inside the span (a handoff request, the first stream chunk)."""
         if self._handle is None:
             return
         try:
-            self._tracer._native.event(self._handle, name, attributes or None)
+            self._native.event(self._handle, name, attributes or None)
         except Exception as error:  # noqa: BLE001 - reported, never raised
-            _count(self._tracer, "event", error)
+            _count(self._native, "event", error)
 
     def record_exception(self, error: BaseException, error_type: str | None = None) -> None:
         """Marks the span as failed: ``error.type`` is the exception's class unless given."""
@@ -195,12 +185,11 @@ class Span:
         if self._handle is None:
             return
         try:
-            self._tracer._native.end(self._handle, self._end)
+            self._native.end(self._handle, self._end)
         except Exception as error:  # noqa: BLE001 - reported, never raised
-            _count(self._tracer, "end", error)
+            _count(self._native, "end", error)
 
-    def __enter__(self) -> Span:
-        return self.start()
+    __enter__ = start
 
     def __exit__(self, exc_type: Any, exc: BaseException | None, tb: Any) -> None:
         if exc is not None and not (self._end and "error" in self._end):
@@ -218,10 +207,29 @@ def _refused(what: str, error: BaseException) -> None:
     logger.warning("agentrace refused a %s: %s", what, error)
 
 
-def _count(tracer: Tracer, what: str, error: BaseException) -> None:
+def _start_under(native: NativeTracer, operation: str, parent: Any, fields: dict[str, Any] | None) -> SpanHandle:
+    """Starts a span under any kind of parent: a span, a handle, a ``traceparent``, or none
+    (then the active OpenTelemetry span, if any)."""
+    if isinstance(parent, Span):
+        if parent._handle is not None:
+            return native.start(operation, parent._handle, fields)
+        parent = None
+    elif isinstance(parent, SpanHandle):
+        return native.start(operation, parent, fields)
+    elif isinstance(parent, str):
+        return native.start(operation, SpanHandle.from_traceparent(parent), fields)
+    elif parent is not None:
+        raise TypeError(f"parent must be a Span, SpanHandle or traceparent, not {type(parent).__name__}")
+    outer = _otel_parent()
+    if outer is not None:
+        return native.start_under(operation, outer[0], outer[1], fields)
+    return native.start(operation, None, fields)
+
+
+def _count(native: NativeTracer, what: str, error: BaseException) -> None:
     """Logs a refused call; counts it unless the host did (then it raised ``Refused``)."""
     if not isinstance(error, Refused):
-        tracer._native.reject(f"{what}: {error}")
+        native.reject(f"{what}: {error}")
     _refused(what, error)
 
 

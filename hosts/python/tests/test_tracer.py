@@ -234,3 +234,28 @@ def test_exports_to_a_real_otlp_receiver_configured_by_otel_variables(tmp_path):
     finally:
         receiver.kill()
         receiver.wait()
+
+
+def test_unusual_python_values_are_refused_with_a_reason_never_a_crash(traced):
+    run = traced()
+    cycle: dict = {}
+    cycle["self"] = cycle
+    cases = {
+        "nested deeper than 64 levels": {"attributes": {"loop": cycle}},
+        "a key of type int is not a string": {"attributes": {"ok": {1: "one"}}},
+        "an integer out of range": {"usage": {"input_tokens": 2**70}},
+        "unsupported type bytes": {"attributes": {"raw": b"\x00"}},
+    }
+    for expected, fields in cases.items():
+        with run.tracer.chat(**fields):
+            pass
+    with run.tracer.chat(attributes={"tuple": (1, 2), "ratio": 0.5, "flag": True, "none": None}):
+        pass
+    stats = run.tracer.stats()
+    messages = " | ".join(stats["recent_errors"])
+    for expected in cases:
+        assert expected in messages, messages
+    spans = run.spans()
+    assert len(spans) == 5  # every span kept; only the refused fields are left out
+    typed = next(s for s in spans if "tuple" in s.attributes)
+    assert typed.attributes["tuple"] == [1, 2] and typed.attributes["flag"] is True
