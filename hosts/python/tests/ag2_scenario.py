@@ -2,10 +2,10 @@
 scripted model (``ag2.testing.TestConfig``) calls a tool that asks the human, then a sub-agent
 used as a tool, then answers; and an agent whose model call fails.
 
-    python ag2_scenario.py {none,builtin,agentrace,agentrace-ag2} OUT.json [--runs N]
+    python ag2_scenario.py {none,builtin,agentrace,agentrace-ag2,interleaved} OUT.json [--runs N]
 
 ``OUT.json`` gets the spans of the last run (the plain form of ``otlp_json``), the wall time of
-each run and the number of spans per run.
+each run, the part of it spent making the middleware, and the number of spans per run.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from typing import Any
 from ag2 import Agent, Context
 from ag2.events import ToolCallEvent
 from ag2.testing import TestConfig
-from otlp_json import exported_dicts, sdk_dict
+from otlp_json import ExportReader, sdk_dict
 
 MODEL, PROVIDER = "gpt-4o-mini", "openai"
 
@@ -98,25 +98,49 @@ def setup_agentrace(output: Path, compat: str | None) -> tuple[Callable[[str], l
     from agentrace.ag2 import TelemetryMiddleware
 
     tracer = agentrace.Tracer(output=str(output), compat=compat)
+    reader = ExportReader(output)
 
     def middleware(name: str) -> list[Any]:
         return [TelemetryMiddleware(tracer=tracer, agent_name=name, model_name=MODEL, provider_name=PROVIDER)]
 
     def finish() -> list[dict[str, Any]]:
         tracer.flush()
-        spans = exported_dicts(output)
-        output.write_text("")
-        return spans
+        return reader.new_spans()
 
     return middleware, finish
 
 
+def interleaved(runs: int, out: Path) -> None:
+    """No tracing, AG2's middleware and agentrace's, one run each in turn in this process (the
+    middleware is per agent, so the three coexist): ``{mode: [seconds...]}``."""
+    with tempfile.TemporaryDirectory() as scratch:
+        setups = {
+            "none": (lambda name: [], lambda: []),
+            "builtin": setup_builtin(),
+            "agentrace": setup_agentrace(Path(scratch) / "spans.jsonl", None),
+        }
+        seconds: dict[str, list[float]] = {mode: [] for mode in setups}
+        spans: dict[str, int] = {}
+        for index in range(runs):
+            modes = list(setups)
+            for mode in modes[index % 3:] + modes[: index % 3]:
+                middleware, finish = setups[mode]
+                started = time.perf_counter()
+                asyncio.run(run_once(middleware))
+                seconds[mode].append(time.perf_counter() - started)
+                spans[mode] = len(finish())
+    out.write_text(json.dumps({"seconds": seconds, "span_count": spans}))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("tracing", choices=["none", "builtin", "agentrace", "agentrace-ag2"])
+    parser.add_argument("tracing", choices=["none", "builtin", "agentrace", "agentrace-ag2", "interleaved"])
     parser.add_argument("out", type=Path)
     parser.add_argument("--runs", type=int, default=1)
     args = parser.parse_args()
+    if args.tracing == "interleaved":
+        interleaved(args.runs, args.out)
+        return
     with tempfile.TemporaryDirectory() as scratch:
         if args.tracing == "builtin":
             middleware, finish = setup_builtin()
@@ -130,13 +154,25 @@ def main() -> None:
             def finish() -> list[dict[str, Any]]:
                 return []
 
-        seconds, spans = [], []
+        instrumenting = [0.0]
+
+        def timed_middleware(name: str) -> list[Any]:
+            began = time.perf_counter()
+            made = middleware(name)
+            instrumenting[0] += time.perf_counter() - began
+            return made
+
+        seconds, setup, spans = [], [], []
         for _ in range(args.runs):
+            instrumenting[0] = 0.0
             started = time.perf_counter()
-            asyncio.run(run_once(middleware))
+            asyncio.run(run_once(timed_middleware))
             seconds.append(time.perf_counter() - started)
+            setup.append(instrumenting[0])
             spans = finish()
-    args.out.write_text(json.dumps({"spans": spans, "seconds": seconds, "span_count": len(spans)}))
+    args.out.write_text(json.dumps(
+        {"spans": spans, "seconds": seconds, "instrument_seconds": setup, "span_count": len(spans)}
+    ))
 
 
 if __name__ == "__main__":

@@ -34,10 +34,11 @@ def _value(any_value: dict[str, Any]) -> Any:
     return value
 
 
-def read_spans(path: Path) -> list[ExportedSpan]:
-    """Every span in an OTLP/JSON lines file, in export order."""
+def read_spans(path: Path, skip_lines: int = 0) -> list[ExportedSpan]:
+    """Every span in an OTLP/JSON lines file (after its first ``skip_lines`` lines), in export
+    order."""
     spans = []
-    for line in Path(path).read_text().splitlines():
+    for line in Path(path).read_text().splitlines()[skip_lines:]:
         request = json.loads(line)
         for resource in request.get("resourceSpans", []):
             for scope in resource["scopeSpans"]:
@@ -73,13 +74,29 @@ def forest(spans: list[ExportedSpan]) -> list[ExportedSpan]:
 _KINDS = {1: "INTERNAL", 2: "SERVER", 3: "CLIENT", 4: "PRODUCER", 5: "CONSUMER"}
 
 
-def exported_dicts(path: Path) -> list[dict[str, Any]]:
+class ExportReader:
+    """Reads the spans a tracer appended to its file since the last read (the file stays open
+    in the host, so it is never truncated under it)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.lines = 0
+
+    def new_spans(self) -> list[dict[str, Any]]:
+        spans = exported_dicts(self.path, self.lines)
+        self.lines = len(self.path.read_text().splitlines()) if self.path.exists() else 0
+        return spans
+
+
+def exported_dicts(path: Path, skip_lines: int = 0) -> list[dict[str, Any]]:
     """The spans of an OTLP/JSON lines file in the plain form."""
+    if not Path(path).exists():
+        return []
     return [
         {"name": s.name, "trace_id": s.trace_id, "span_id": s.span_id, "parent_id": s.parent_id,
          "kind": _KINDS.get(s.kind, "UNSPECIFIED"), "status": "ERROR" if s.status_code == 2 else "UNSET",
          "start_time": s.start_time, "attributes": s.attributes}
-        for s in read_spans(path)
+        for s in read_spans(path, skip_lines)
     ]
 
 
