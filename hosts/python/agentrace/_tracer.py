@@ -73,6 +73,17 @@ def _otel_parent() -> tuple[int, int] | None:
     return context.trace_id, context.span_id
 
 
+def json_or_text(value: Any) -> Any:
+    """A JSON text as the value it encodes (tool arguments arrive as JSON text); anything
+    else, including text that is not JSON, as it is."""
+    if isinstance(value, str):
+        try:
+            return json.loads(value)
+        except ValueError:
+            return value
+    return value
+
+
 def _merge(into: dict[str, Any], fields: dict[str, Any]) -> None:
     """Merges fields as the host does: records (dicts) key by key, everything else replaced."""
     for key, value in fields.items():

@@ -48,7 +48,7 @@ from ag2.middleware.base import (
 )
 from ag2.middleware.describe import MiddlewareDescription
 
-from ._tracer import Tracer, get_tracer
+from ._tracer import Tracer, get_tracer, json_or_text
 
 __all__ = ["AgentraceMiddleware", "TelemetryMiddleware"]
 
@@ -204,7 +204,7 @@ class _Turn(BaseMiddleware):
     ) -> ToolResultType:
         tool: dict[str, Any] = {"name": event.name, "call_id": event.id, "type": "function"}
         if self._f._content:
-            tool["arguments"] = _json_or_text(event.arguments)
+            tool["arguments"] = json_or_text(event.arguments)
         async with self._f._tracer.execute_tool(**self._fields(tool=tool)) as span:
             result = await call_next(event, context)
             if isinstance(result, ToolErrorEvent):
@@ -227,15 +227,6 @@ class _Turn(BaseMiddleware):
             return response
 
 
-def _json_or_text(value: Any) -> Any:
-    if isinstance(value, str):
-        try:
-            return json.loads(value)
-        except ValueError:
-            return value
-    return value
-
-
 def _tool_result(result: ToolResultEvent, factory: AgentraceMiddleware) -> str:
     texts = []
     for part in result.result.parts:
@@ -251,7 +242,7 @@ def _tool_result(result: ToolResultEvent, factory: AgentraceMiddleware) -> str:
 
 
 def _tool_call_part(call: ToolCallEvent) -> dict[str, Any]:
-    return {"type": "tool_call", "id": call.id, "name": call.name, "arguments": _json_or_text(call.arguments)}
+    return {"type": "tool_call", "id": call.id, "name": call.name, "arguments": json_or_text(call.arguments)}
 
 
 def _response_message(response: ModelResponse) -> dict[str, Any]:

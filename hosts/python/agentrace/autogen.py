@@ -33,7 +33,7 @@ from collections.abc import Callable
 from contextlib import contextmanager
 from typing import Any
 
-from ._tracer import Span, Tracer, continue_trace, current_span, get_tracer
+from ._tracer import Span, Tracer, continue_trace, current_span, get_tracer, json_or_text
 
 __all__ = [
     "instrument_a2a_server",
@@ -115,7 +115,7 @@ def _parts(message: dict[str, Any]) -> list[dict[str, Any]]:
         function = call.get("function", {})
         parts.append(
             {"type": "tool_call", "id": call.get("id"), "name": function.get("name"),
-             "arguments": _json_or_text(function.get("arguments"))}
+             "arguments": json_or_text(function.get("arguments"))}
         )
     for response in message.get("tool_responses") or []:
         parts.append(
@@ -146,15 +146,6 @@ def _reply_message(reply: Any) -> list[dict[str, Any]]:
     (entry,) = _messages([message])
     entry["finish_reason"] = "tool_call" if message.get("tool_calls") else "stop"
     return [entry]
-
-
-def _json_or_text(value: Any) -> Any:
-    if isinstance(value, str):
-        try:
-            return json.loads(value)
-        except ValueError:
-            return value
-    return value
 
 
 def _usage_of(cost: Any) -> dict[str, Any]:
@@ -405,7 +396,7 @@ def _instrument_execute_function(agent: Any, tracer: Tracer) -> None:
         if call_id:
             tool["call_id"] = call_id
         if tracer.capture_content:
-            tool["arguments"] = _json_or_text(func_call.get("arguments", "{}"))
+            tool["arguments"] = json_or_text(func_call.get("arguments", "{}"))
         return {"agent": _agent_record(agent), "tool": tool}
 
     def finish(span: Span, outcome: tuple[bool, dict[str, Any]]) -> None:
@@ -413,7 +404,7 @@ def _instrument_execute_function(agent: Any, tracer: Tracer) -> None:
         if not succeeded:
             span.set(error={"type": "ExecutionError", "message": str(result.get("content", ""))[:256]})
         elif tracer.capture_content:
-            span.set(tool={"result": _json_or_text(result.get("content", ""))})
+            span.set(tool={"result": json_or_text(result.get("content", ""))})
 
     def sync(original: Callable[..., Any]) -> Callable[..., Any]:
         @functools.wraps(original)

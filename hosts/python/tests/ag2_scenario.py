@@ -23,6 +23,7 @@ from ag2 import Agent, Context
 from ag2.events import ToolCallEvent
 from ag2.testing import TestConfig
 from otlp_json import ExportReader, sdk_dict
+from scenario_runs import Runs
 
 MODEL, PROVIDER = "gpt-4o-mini", "openai"
 
@@ -154,25 +155,13 @@ def main() -> None:
             def finish() -> list[dict[str, Any]]:
                 return []
 
-        instrumenting = [0.0]
-
-        def timed_middleware(name: str) -> list[Any]:
-            began = time.perf_counter()
-            made = middleware(name)
-            instrumenting[0] += time.perf_counter() - began
-            return made
-
-        seconds, setup, spans = [], [], []
+        runs = Runs()
+        timed_middleware = runs.instrumenting(middleware)
+        spans: list[dict[str, Any]] = []
         for _ in range(args.runs):
-            instrumenting[0] = 0.0
-            started = time.perf_counter()
-            asyncio.run(run_once(timed_middleware))
-            seconds.append(time.perf_counter() - started)
-            setup.append(instrumenting[0])
+            runs.run(lambda: asyncio.run(run_once(timed_middleware)))
             spans = finish()
-    args.out.write_text(json.dumps(
-        {"spans": spans, "seconds": seconds, "instrument_seconds": setup, "span_count": len(spans)}
-    ))
+    runs.write(args.out, spans)
 
 
 if __name__ == "__main__":

@@ -18,7 +18,6 @@ import argparse
 import json
 import logging
 import tempfile
-import time
 from collections import deque
 from pathlib import Path
 from types import SimpleNamespace
@@ -28,6 +27,7 @@ from autogen import ConversableAgent, GroupChat, GroupChatManager, UserProxyAgen
 from autogen.coding import LocalCommandLineCodeExecutor
 from autogen.io import IOStream
 from otlp_json import ExportReader, sdk_dict
+from scenario_runs import Runs
 
 MODEL = "gpt-4o-mini"
 
@@ -281,27 +281,19 @@ def main() -> None:
             def finish() -> list[dict[str, Any]]:
                 return []
 
-        instrumenting = [0.0]
+        runs = Runs()
+        timed_instrument = runs.instrumenting(instrument)
 
-        def timed_instrument(agents: list[Any], groupchats: list[Any]) -> None:
-            began = time.perf_counter()
-            instrument(agents, groupchats)
-            instrumenting[0] += time.perf_counter() - began
-
-        seconds, setup = [], []
-        spans: list[dict[str, Any]] = []
-        for _ in range(args.runs):
-            instrumenting[0] = 0.0
-            started = time.perf_counter()
+        def once() -> None:
             # The human's answers: the first lets the tool run, the second ends the chat.
             with IOStream.set_default(ScriptedHuman("", "exit")):
                 run_once(timed_instrument, scratch, code=not args.no_code)
-            seconds.append(time.perf_counter() - started)
-            setup.append(instrumenting[0])
+
+        spans: list[dict[str, Any]] = []
+        for _ in range(args.runs):
+            runs.run(once)
             spans = finish()
-    args.out.write_text(json.dumps(
-        {"spans": spans, "seconds": seconds, "instrument_seconds": setup, "span_count": len(spans)}
-    ))
+    runs.write(args.out, spans)
 
 
 if __name__ == "__main__":

@@ -15,7 +15,7 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import REPO, forest, read_spans
+from conftest import REPO, forest
 from opentelemetry.sdk.trace import TracerProvider
 
 import agentrace
