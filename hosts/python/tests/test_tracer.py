@@ -83,6 +83,24 @@ def test_an_explicit_traceparent_parent_joins_that_trace(traced):
     assert (agent.trace_id, agent.parent_id) == ("4bf92f3577b34da6a3ce929d0e0e4736", "00f067aa0ba902b7")
 
 
+def test_continue_trace_parents_spans_under_an_incoming_header(traced, caplog):
+    run = traced()
+    header = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"
+    with agentrace.continue_trace(header):  # what an instrumented server does per request
+        with run.tracer.invoke_agent(agent={"name": "served"}):
+            with run.tracer.chat(request={"model": "m"}):
+                pass
+    with agentrace.continue_trace("not-a-traceparent"):  # logged; default parents apply
+        with run.tracer.invoke_agent(agent={"name": "fresh"}):
+            pass
+    spans = {s.name: s for s in run.spans()}
+    served = spans["invoke_agent served"]
+    assert (served.trace_id, served.parent_id) == ("0af7651916cd43dd8448eb211c80319c", "b7ad6b7169203331")
+    assert spans["chat m"].parent_id == served.span_id
+    assert spans["invoke_agent fresh"].trace_id != served.trace_id
+    assert "traceparent" in caplog.text
+
+
 def test_an_exception_is_recorded_and_propagates(traced):
     run = traced()
 
