@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import json
 import tempfile
 import time
@@ -126,6 +127,7 @@ def interleaved(runs: int, out: Path) -> None:
             modes = list(setups)
             for mode in modes[index % 3:] + modes[: index % 3]:
                 middleware, finish = setups[mode]
+                gc.collect()
                 started = time.perf_counter()
                 asyncio.run(run_once(middleware))
                 seconds[mode].append(time.perf_counter() - started)

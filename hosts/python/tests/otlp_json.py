@@ -34,27 +34,30 @@ def _value(any_value: dict[str, Any]) -> Any:
     return value
 
 
-def read_spans(path: Path, skip_lines: int = 0) -> list[ExportedSpan]:
-    """Every span in an OTLP/JSON lines file (after its first ``skip_lines`` lines), in export
-    order."""
+def read_spans(path: Path) -> list[ExportedSpan]:
+    """Every span in an OTLP/JSON lines file, in export order."""
+    return [span for line in Path(path).read_text().splitlines() for span in _spans_of(line)]
+
+
+def _spans_of(line: str) -> list[ExportedSpan]:
+    """The spans of one export request (one line)."""
     spans = []
-    for line in Path(path).read_text().splitlines()[skip_lines:]:
-        request = json.loads(line)
-        for resource in request.get("resourceSpans", []):
-            for scope in resource["scopeSpans"]:
-                for span in scope["spans"]:
-                    spans.append(
-                        ExportedSpan(
-                            name=span["name"],
-                            trace_id=span["traceId"],
-                            span_id=span["spanId"],
-                            parent_id=span.get("parentSpanId", ""),
-                            kind=span.get("kind", 0),
-                            status_code=span.get("status", {}).get("code", 0),
-                            start_time=int(span["startTimeUnixNano"]),
-                            attributes={a["key"]: _value(a["value"]) for a in span.get("attributes", [])},
-                        )
+    request = json.loads(line)
+    for resource in request.get("resourceSpans", []):
+        for scope in resource["scopeSpans"]:
+            for span in scope["spans"]:
+                spans.append(
+                    ExportedSpan(
+                        name=span["name"],
+                        trace_id=span["traceId"],
+                        span_id=span["spanId"],
+                        parent_id=span.get("parentSpanId", ""),
+                        kind=span.get("kind", 0),
+                        status_code=span.get("status", {}).get("code", 0),
+                        start_time=int(span["startTimeUnixNano"]),
+                        attributes={a["key"]: _value(a["value"]) for a in span.get("attributes", [])},
                     )
+                )
     return spans
 
 
@@ -75,29 +78,29 @@ _KINDS = {1: "INTERNAL", 2: "SERVER", 3: "CLIENT", 4: "PRODUCER", 5: "CONSUMER"}
 
 
 class ExportReader:
-    """Reads the spans a tracer appended to its file since the last read (the file stays open
-    in the host, so it is never truncated under it)."""
+    """Reads the spans a tracer appended to its file since the last read. The file stays open
+    in the host, so it is never truncated under it; each read starts where the last ended."""
 
     def __init__(self, path: Path) -> None:
         self.path = path
-        self.lines = 0
+        self.offset = 0
 
     def new_spans(self) -> list[dict[str, Any]]:
-        spans = exported_dicts(self.path, self.lines)
-        self.lines = len(self.path.read_text().splitlines()) if self.path.exists() else 0
-        return spans
+        if not self.path.exists():
+            return []
+        with self.path.open("rb") as file:
+            file.seek(self.offset)
+            text = file.read()
+        complete = text[: text.rfind(b"\n") + 1]  # a line still being written waits
+        self.offset += len(complete)
+        return [_plain(span) for line in complete.decode().splitlines() for span in _spans_of(line)]
 
 
-def exported_dicts(path: Path, skip_lines: int = 0) -> list[dict[str, Any]]:
-    """The spans of an OTLP/JSON lines file in the plain form."""
-    if not Path(path).exists():
-        return []
-    return [
-        {"name": s.name, "trace_id": s.trace_id, "span_id": s.span_id, "parent_id": s.parent_id,
-         "kind": _KINDS.get(s.kind, "UNSPECIFIED"), "status": "ERROR" if s.status_code == 2 else "UNSET",
-         "start_time": s.start_time, "attributes": s.attributes}
-        for s in read_spans(path, skip_lines)
-    ]
+def _plain(s: ExportedSpan) -> dict[str, Any]:
+    """An exported span in the plain form."""
+    return {"name": s.name, "trace_id": s.trace_id, "span_id": s.span_id, "parent_id": s.parent_id,
+            "kind": _KINDS.get(s.kind, "UNSPECIFIED"), "status": "ERROR" if s.status_code == 2 else "UNSET",
+            "start_time": s.start_time, "attributes": s.attributes}
 
 
 def sdk_dict(span: Any) -> dict[str, Any]:
