@@ -1,7 +1,7 @@
 //! `agentrace._native`: the Rust host as a Python extension module.
 //!
 //! This layer only converts. Python dicts in the JSON form of `docs/events.md` become the
-//! host's `SpanFields`, read in place by [`PyValue`] (a serde deserializer over Python objects,
+//! host's `SpanFields`, read in place by `PyValue` (a serde deserializer over Python objects,
 //! no JSON text in between), and each call is one queue push on the host's
 //! [`agentrace::Tracer`]: the agent's thread never waits for wasm or export. Bad input is
 //! counted by the host (`agentrace.events.rejected`, with the reason among the recent errors)
