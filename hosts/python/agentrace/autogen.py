@@ -53,8 +53,13 @@ def _wrapped(function: Any) -> bool:
     return getattr(function, _WRAPPED, False)
 
 
-def _mark(function: Any) -> Any:
+def _mark(function: Any, original: Any = None) -> Any:
+    """Marks a wrapper as ours. Not ``functools.wraps``: copying the original's metadata was
+    half of the cost of instrumenting an agent, and AG2 makes agents (the group chat's speaker
+    selectors) during a run."""
     setattr(function, _WRAPPED, True)
+    if original is not None:
+        function.__wrapped__ = original
     return function
 
 
@@ -180,7 +185,7 @@ def _wrap_method(agent: Any, name: str, make: Callable[[Callable[..., Any]], Cal
     original = getattr(agent, name, None)
     if original is None or _wrapped(original):
         return
-    setattr(agent, name, _mark(make(original)))
+    setattr(agent, name, _mark(make(original), original))
 
 
 def _wrap_reply_func(agent: Any, name: str, make: Callable[[Callable[..., Any]], Callable[..., Any]]) -> None:
@@ -189,7 +194,7 @@ def _wrap_reply_func(agent: Any, name: str, make: Callable[[Callable[..., Any]],
     for entry in getattr(agent, "_reply_func_list", []):
         function = entry.get("reply_func")
         if getattr(function, "__name__", None) == name and not _wrapped(function):
-            replacement = _mark(make(function))
+            replacement = _mark(make(function), function)
             replacement.__name__ = name
             entry["reply_func"] = replacement
             return
@@ -230,7 +235,6 @@ def _conversation_result(tracer: Tracer, span: Span, result: Any) -> None:
 
 def _instrument_initiate_chat(agent: Any, tracer: Tracer) -> None:
     def sync(original: Callable[..., Any]) -> Callable[..., Any]:
-        @functools.wraps(original)
         def initiate_chat(*args: Any, **kwargs: Any) -> Any:
             with tracer.conversation(**_conversation_fields(tracer, agent, args, kwargs)) as span:
                 result = original(*args, **kwargs)
@@ -240,7 +244,6 @@ def _instrument_initiate_chat(agent: Any, tracer: Tracer) -> None:
         return initiate_chat
 
     def asynchronous(original: Callable[..., Any]) -> Callable[..., Any]:
-        @functools.wraps(original)
         async def a_initiate_chat(*args: Any, **kwargs: Any) -> Any:
             async with tracer.conversation(**_conversation_fields(tracer, agent, args, kwargs)) as span:
                 result = await original(*args, **kwargs)
@@ -255,7 +258,6 @@ def _instrument_initiate_chat(agent: Any, tracer: Tracer) -> None:
 
 def _instrument_resume(agent: Any, tracer: Tracer) -> None:
     def asynchronous(original: Callable[..., Any]) -> Callable[..., Any]:
-        @functools.wraps(original)
         async def a_resume(*args: Any, **kwargs: Any) -> Any:
             fields = {"agent": _agent_record(agent), "conversation": {"method": "resume"}}
             async with tracer.conversation(**fields):
@@ -274,7 +276,6 @@ def _instrument_run_chat(agent: Any, tracer: Tracer) -> None:
         return fields
 
     def sync(original: Callable[..., Any]) -> Callable[..., Any]:
-        @functools.wraps(original)
         def run_chat(messages: Any = None, sender: Any = None, config: Any = None, **kwargs: Any) -> Any:
             with tracer.conversation(**_read(tracer, "run_chat", lambda: fields_of(messages))):
                 return original(messages=messages, sender=sender, config=config, **kwargs)
@@ -282,7 +283,6 @@ def _instrument_run_chat(agent: Any, tracer: Tracer) -> None:
         return run_chat
 
     def asynchronous(original: Callable[..., Any]) -> Callable[..., Any]:
-        @functools.wraps(original)
         async def a_run_chat(messages: Any = None, sender: Any = None, config: Any = None, **kwargs: Any) -> Any:
             async with tracer.conversation(**_read(tracer, "run_chat", lambda: fields_of(messages))):
                 return await original(messages=messages, sender=sender, config=config, **kwargs)
@@ -312,7 +312,6 @@ def _instrument_initiate_chats(agent: Any, tracer: Tracer) -> None:
         span.set(**_read(tracer, "chat results", read))
 
     def sync(original: Callable[..., Any]) -> Callable[..., Any]:
-        @functools.wraps(original)
         def initiate_chats(chat_queue: list[dict[str, Any]]) -> Any:
             fields = _read(tracer, "initiate_chats", lambda: fields_of(chat_queue, "sequential"))
             with tracer.multi_conversation(**fields) as span:
@@ -323,7 +322,6 @@ def _instrument_initiate_chats(agent: Any, tracer: Tracer) -> None:
         return initiate_chats
 
     def asynchronous(original: Callable[..., Any]) -> Callable[..., Any]:
-        @functools.wraps(original)
         async def a_initiate_chats(chat_queue: list[dict[str, Any]]) -> Any:
             fields = _read(tracer, "initiate_chats", lambda: fields_of(chat_queue, "parallel"))
             async with tracer.multi_conversation(**fields) as span:
@@ -350,7 +348,6 @@ def _instrument_generate_reply(agent: Any, tracer: Tracer) -> None:
             span.set(**_read(tracer, "reply", lambda: {"output_messages": _reply_message(reply)}))
 
     def sync(original: Callable[..., Any]) -> Callable[..., Any]:
-        @functools.wraps(original)
         def generate_reply(messages: Any = None, *args: Any, **kwargs: Any) -> Any:
             with tracer.invoke_agent(**_read(tracer, "generate_reply", lambda: fields_of(messages))) as span:
                 reply = original(messages, *args, **kwargs)
@@ -360,7 +357,6 @@ def _instrument_generate_reply(agent: Any, tracer: Tracer) -> None:
         return generate_reply
 
     def asynchronous(original: Callable[..., Any]) -> Callable[..., Any]:
-        @functools.wraps(original)
         async def a_generate_reply(messages: Any = None, *args: Any, **kwargs: Any) -> Any:
             async with tracer.invoke_agent(**_read(tracer, "generate_reply", lambda: fields_of(messages))) as span:
                 reply = await original(messages, *args, **kwargs)
@@ -407,7 +403,6 @@ def _instrument_execute_function(agent: Any, tracer: Tracer) -> None:
             span.set(tool={"result": json_or_text(result.get("content", ""))})
 
     def sync(original: Callable[..., Any]) -> Callable[..., Any]:
-        @functools.wraps(original)
         def execute_function(func_call: dict[str, Any], call_id: Any = None, verbose: bool = False) -> Any:
             with tracer.execute_tool(**_read(tracer, "tool call", lambda: fields_of(func_call, call_id))) as span:
                 outcome = original(func_call, call_id, verbose)
@@ -417,7 +412,6 @@ def _instrument_execute_function(agent: Any, tracer: Tracer) -> None:
         return execute_function
 
     def asynchronous(original: Callable[..., Any]) -> Callable[..., Any]:
-        @functools.wraps(original)
         async def a_execute_function(func_call: dict[str, Any], call_id: Any = None, verbose: bool = False) -> Any:
             async with tracer.execute_tool(
                 **_read(tracer, "tool call", lambda: fields_of(func_call, call_id))
@@ -444,7 +438,6 @@ def _instrument_human_input(agent: Any, tracer: Tracer) -> None:
             span.set(human_input={"response": response})
 
     def sync(original: Callable[..., Any]) -> Callable[..., Any]:
-        @functools.wraps(original)
         def get_human_input(prompt: str, *args: Any, **kwargs: Any) -> Any:
             with tracer.human_input(**_read(tracer, "human input", lambda: fields_of(prompt))) as span:
                 response = original(prompt, *args, **kwargs)
@@ -454,7 +447,6 @@ def _instrument_human_input(agent: Any, tracer: Tracer) -> None:
         return get_human_input
 
     def asynchronous(original: Callable[..., Any]) -> Callable[..., Any]:
-        @functools.wraps(original)
         async def a_get_human_input(prompt: str, *args: Any, **kwargs: Any) -> Any:
             async with tracer.human_input(**_read(tracer, "human input", lambda: fields_of(prompt))) as span:
                 response = await original(prompt, *args, **kwargs)
@@ -678,7 +670,6 @@ def instrument_groupchat(groupchat: Any, *, tracer: Tracer | None = None, tracer
     tracer = tracer or get_tracer()
 
     def make_internal(original: Callable[..., Any]) -> Callable[..., Any]:
-        @functools.wraps(original)
         def create_internal_agents(*args: Any, **kwargs: Any) -> Any:
             checking_agent, selection_agent = original(*args, **kwargs)
             return instrument_agent(checking_agent, tracer=tracer), instrument_agent(selection_agent, tracer=tracer)
@@ -693,7 +684,6 @@ def instrument_groupchat(groupchat: Any, *, tracer: Tracer | None = None, tracer
         span.set(speaker_selection={"selected": getattr(speaker, "name", str(speaker))})
 
     def make_sync(original: Callable[..., Any]) -> Callable[..., Any]:
-        @functools.wraps(original)
         def auto_select_speaker(last_speaker: Any, selector: Any, messages: Any, agents: Any) -> Any:
             with tracer.speaker_selection(**_read(tracer, "speaker selection", lambda: fields_of(agents))) as span:
                 speaker = original(last_speaker, selector, messages, agents)
@@ -703,7 +693,6 @@ def instrument_groupchat(groupchat: Any, *, tracer: Tracer | None = None, tracer
         return auto_select_speaker
 
     def make_async(original: Callable[..., Any]) -> Callable[..., Any]:
-        @functools.wraps(original)
         async def a_auto_select_speaker(last_speaker: Any, selector: Any, messages: Any, agents: Any) -> Any:
             async with tracer.speaker_selection(
                 **_read(tracer, "speaker selection", lambda: fields_of(agents))
@@ -728,7 +717,6 @@ def instrument_pattern(pattern: Any, *, tracer: Tracer | None = None, tracer_pro
     from autogen.agentchat.groupchat import GroupChat
 
     def make(original: Callable[..., Any]) -> Callable[..., Any]:
-        @functools.wraps(original)
         def prepare_group_chat(*args: Any, **kwargs: Any) -> Any:
             prepared = list(original(*args, **kwargs))
             groupchat, manager = prepared[7], prepared[8]
