@@ -15,25 +15,6 @@ use agentrace::plugin::{self, Grants, Limits, MapperComponent, MapperInstance};
 use agentrace::{Operation, SpanFields, SpanId, TraceId};
 use libfuzzer_sys::fuzz_target;
 
-const OPERATIONS: [Operation; 16] = [
-    Operation::Chat,
-    Operation::TextCompletion,
-    Operation::GenerateContent,
-    Operation::Embeddings,
-    Operation::Retrieval,
-    Operation::CreateAgent,
-    Operation::InvokeAgent,
-    Operation::ExecuteTool,
-    Operation::InvokeWorkflow,
-    Operation::Conversation,
-    Operation::MultiConversation,
-    Operation::SpeakerSelection,
-    Operation::HumanInput,
-    Operation::CodeExecution,
-    Operation::Handoff,
-    Operation::Guardrail,
-];
-
 const JSON_KEYS: [&str; 4] = [
     "gen_ai.input.messages",
     "gen_ai.output.messages",
@@ -65,7 +46,7 @@ fuzz_target!(|data: &[u8]| {
         span_id: SpanId(0x00f0_67aa_0ba9_02b7),
         parent_span_id: None,
         parent_is_remote: false,
-        operation: OPERATIONS[usize::from(selector & 0x0f)],
+        operation: Operation::ALL[usize::from(selector & 0x0f)],
         start_time: 1_700_000_000_000_000_000,
         end_time: 1_700_000_001_000_000_000,
         incomplete: selector & 0x40 != 0,
@@ -85,8 +66,9 @@ fuzz_target!(|data: &[u8]| {
                 let Value::Json(text) = &attribute.value else {
                     panic!("{} is not a JSON value", attribute.key);
                 };
-                serde_json::from_str::<serde_json::Value>(text)
-                    .unwrap_or_else(|e| panic!("{} is not valid JSON ({e}): {text}", attribute.key));
+                serde_json::from_str::<serde_json::Value>(text).unwrap_or_else(|e| {
+                    panic!("{} is not valid JSON ({e}): {text}", attribute.key)
+                });
             }
         }
     }

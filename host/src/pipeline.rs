@@ -26,13 +26,13 @@ use crate::record::{Merge, SpanFields};
 use crate::recycle::FieldBoxes;
 use crate::slot::{Slot, backoff};
 use crate::stats::Stats;
+use crate::{fail_closed, fallback};
 
 /// How long the worker sleeps on an empty queue while events are flowing
 /// ([`Worker::next_message`]).
 const IDLE_POLL: Duration = Duration::from_millis(1);
 /// Empty polls in a row (about 50 ms without an event) before the worker blocks instead.
 const IDLE_POLLS_BEFORE_BLOCKING: u32 = 50;
-use crate::{fail_closed, fallback};
 
 /// What travels through the queue.
 pub(crate) enum Message {

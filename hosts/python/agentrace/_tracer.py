@@ -28,10 +28,10 @@ __all__ = ["OPERATIONS", "Span", "Tracer", "continue_trace", "current_span", "ge
 
 logger = logging.getLogger("agentrace")
 
-#: The agentrace span that is current in this thread or asyncio task.
 _KNOWN_OPERATIONS = frozenset(OPERATIONS)
 
-#: A remote parent (continue_trace) is a SpanHandle.
+#: The agentrace span current in this thread or asyncio task; a remote parent set by
+#: :func:`continue_trace` is a ``SpanHandle``.
 _current: contextvars.ContextVar[Span | SpanHandle | None] = contextvars.ContextVar("agentrace_span", default=None)
 
 
@@ -45,8 +45,8 @@ def current_span() -> Span | None:
 def continue_trace(traceparent: str | None) -> Iterator[None]:
     """Within the block, spans without a parent of their own continue the trace of another
     process named by a W3C ``traceparent`` (an incoming request's header, say). A missing or
-    malformed header leaves the default parents in place (a malformed one is logged, counted
-    only by the tracers, not here)."""
+    malformed header leaves the default parents in place; a malformed one is logged (not
+    counted: no tracer is involved yet)."""
     if not traceparent:
         yield
         return

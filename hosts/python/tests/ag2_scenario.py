@@ -23,7 +23,7 @@ from typing import Any
 from ag2 import Agent, Context
 from ag2.events import ToolCallEvent
 from ag2.testing import TestConfig
-from otlp_json import ExportReader, sdk_dict
+from otlp_json import ExportReader, sdk_recorder
 from scenario_runs import Runs
 
 MODEL, PROVIDER = "gpt-4o-mini", "openai"
@@ -74,23 +74,12 @@ async def run_once(middleware: Callable[[str], list[Any]]) -> None:
 
 def setup_builtin() -> tuple[Callable[[str], list[Any]], Callable[[], list[dict[str, Any]]]]:
     from ag2.middleware.builtin.telemetry import TelemetryMiddleware
-    from opentelemetry.sdk.trace import TracerProvider
-    from opentelemetry.sdk.trace.export import BatchSpanProcessor
-    from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
-    exporter = InMemorySpanExporter()
-    provider = TracerProvider()
-    provider.add_span_processor(BatchSpanProcessor(exporter))
+    provider, finish = sdk_recorder()
 
     def middleware(name: str) -> list[Any]:
         return [TelemetryMiddleware(tracer_provider=provider, agent_name=name, model_name=MODEL,
                                     provider_name=PROVIDER)]
-
-    def finish() -> list[dict[str, Any]]:
-        provider.force_flush()
-        spans = [sdk_dict(span) for span in exporter.get_finished_spans()]
-        exporter.clear()
-        return spans
 
     return middleware, finish
 

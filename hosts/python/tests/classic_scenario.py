@@ -26,7 +26,7 @@ from typing import Any
 from autogen import ConversableAgent, GroupChat, GroupChatManager, UserProxyAgent, register_function
 from autogen.coding import LocalCommandLineCodeExecutor
 from autogen.io import IOStream
-from otlp_json import ExportReader, sdk_dict
+from otlp_json import ExportReader, sdk_recorder
 from scenario_runs import Runs
 
 MODEL = "gpt-4o-mini"
@@ -214,14 +214,8 @@ def run_once(instrument: Any, work_dir: str, code: bool) -> None:
 def setup_builtin() -> tuple[Any, Any]:
     from autogen.opentelemetry import instrument_agent, instrument_llm_wrapper
     from autogen.opentelemetry.instrumentators.pattern import instrument_groupchat
-    from opentelemetry.sdk.trace import TracerProvider
-    from opentelemetry.sdk.trace.export import BatchSpanProcessor
-    from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
-    exporter = InMemorySpanExporter()
-    provider = TracerProvider()
-    # The batch processor, as the built-in module's documentation sets it up.
-    provider.add_span_processor(BatchSpanProcessor(exporter))
+    provider, finish = sdk_recorder()
     instrument_llm_wrapper(tracer_provider=provider)
 
     def instrument(agents: list[Any], groupchats: list[Any]) -> None:
@@ -229,12 +223,6 @@ def setup_builtin() -> tuple[Any, Any]:
             instrument_agent(agent, tracer_provider=provider)
         for groupchat in groupchats:
             instrument_groupchat(groupchat, tracer_provider=provider)
-
-    def finish() -> list[dict[str, Any]]:
-        provider.force_flush()
-        spans = [sdk_dict(span) for span in exporter.get_finished_spans()]
-        exporter.clear()
-        return spans
 
     return instrument, finish
 

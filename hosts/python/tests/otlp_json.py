@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
+from collections.abc import Callable
 from typing import Any
 
 
@@ -117,3 +118,23 @@ def sdk_dict(span: Any) -> dict[str, Any]:
         "attributes": {key: (list(value) if isinstance(value, tuple) else value)
                        for key, value in (span.attributes or {}).items()},
     }
+
+
+def sdk_recorder() -> tuple[Any, Callable[[], list[dict[str, Any]]]]:
+    """An OpenTelemetry SDK provider set up as AG2's documentation does (batch processor), into
+    memory; and a function returning, in the plain form, the spans ended since its last call."""
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import BatchSpanProcessor
+    from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+    exporter = InMemorySpanExporter()
+    provider = TracerProvider()
+    provider.add_span_processor(BatchSpanProcessor(exporter))
+
+    def finished() -> list[dict[str, Any]]:
+        provider.force_flush()
+        spans = [sdk_dict(span) for span in exporter.get_finished_spans()]
+        exporter.clear()
+        return spans
+
+    return provider, finished

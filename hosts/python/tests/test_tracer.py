@@ -11,6 +11,7 @@ import os
 import socket
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -49,12 +50,29 @@ def test_spans_nest_in_threads_and_asyncio_tasks(traced):
             await asyncio.gather(turn("a"), turn("b"))
 
     asyncio.run(main())
+
+    # Threads: each has its own current span; a barrier makes them overlap.
+    barrier = threading.Barrier(2)
+
+    def worker(name: str) -> None:
+        with tracer.invoke_agent(agent={"name": name}):
+            barrier.wait(timeout=5)
+            with tracer.chat(request={"model": f"model-{name}"}):
+                pass
+
+    threads = [threading.Thread(target=worker, args=(name,)) for name in ("c", "d")]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
     assert agentrace.current_span() is None
-    (root,) = forest(run.spans())
-    assert root.name == "conversation user"
-    turns = {child.name: child for child in root.children}
+
+    roots = {root.name: root for root in forest(run.spans())}
+    assert set(roots) == {"conversation user", "invoke_agent c", "invoke_agent d"}
+    turns = {child.name: child for child in roots["conversation user"].children}
     assert set(turns) == {"invoke_agent a", "invoke_agent b"}
-    for name in "ab":
+    turns.update({name: roots[name] for name in ("invoke_agent c", "invoke_agent d")})
+    for name in "abcd":
         (call,) = turns[f"invoke_agent {name}"].children
         assert call.name == f"chat model-{name}"
 
@@ -179,8 +197,10 @@ def test_policies_run_on_what_python_reports(traced):
     with run.tracer.human_input(agent={"name": "user"}) as wait:
         wait.set(human_input={"response": "mail me at jane.doe@example.com"})
     (span,) = run.spans()
-    text = json.dumps(span.attributes)
-    assert "jane.doe@example.com" not in text and "human_input" in span.name, text
+    response = span.attributes["agentrace.human_input.response"]
+    # Recorded (content capture is on), with the address masked by the policy.
+    assert response.startswith("mail me at ") and "jane.doe@example.com" not in response, response
+    assert "jane.doe@example.com" not in json.dumps(span.attributes)
 
 
 @pytest.mark.parametrize(
