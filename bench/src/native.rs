@@ -130,7 +130,12 @@ impl NativeStage {
             .map(mapper_to_policy::span)
             .collect();
         for rules in &self.policies {
-            spans = spans.into_iter().map(|span| rules.apply(span)).collect();
+            // A span with nothing to redact stays as it is, as with the component's `keep`.
+            for span in &mut spans {
+                if let Some(redacted) = rules.apply(span) {
+                    *span = redacted;
+                }
+            }
         }
         self.encoder
             .encode(spans.into_iter().map(policy_to_host::span).collect())

@@ -116,9 +116,10 @@ impl WasmStage {
             .map_err(|e| anyhow::anyhow!("mapper: {e}"))?;
         let mut spans = batch.spans;
         for policy in &mut self.policies {
-            spans = policy
+            let verdicts = policy
                 .apply(&spans)
                 .map_err(|e| anyhow::anyhow!("policy: {e}"))?;
+            spans = agentrace::plugin::pass_on(spans, verdicts);
         }
         Ok(self.encoder.encode(spans))
     }

@@ -44,5 +44,5 @@ pub mod policy {
         },
     });
 
-    pub use self::exports::agentrace::plugin::policy::PolicyInfo;
+    pub use self::exports::agentrace::plugin::policy::{PolicyInfo, Verdict};
 }

@@ -16,12 +16,13 @@ use opentelemetry_sdk::metrics::data::ResourceMetrics;
 use opentelemetry_sdk::metrics::{ManualReader, SdkMeterProvider};
 use opentelemetry_sdk::trace::SpanData;
 
+use crate::bindings::policy::Verdict;
 use crate::bindings::types as wit;
 use crate::convert::{self, FinishedSpan};
 use crate::events::{Lifecycle, Parent};
 use crate::export::{MetricSink, SpanSink};
 use crate::ids::{SpanId, TraceId};
-use crate::plugin::{MapperComponent, MapperInstance, PolicyComponent};
+use crate::plugin::{self, MapperComponent, MapperInstance, PolicyComponent};
 use crate::record::{Merge, SpanFields};
 use crate::recycle::FieldBoxes;
 use crate::slot::{Slot, backoff};
@@ -543,10 +544,11 @@ impl Worker {
                 break;
             }
             match self.call_policy(index, &spans) {
-                Ok(kept) => {
-                    let dropped = (spans.len() - kept.len()) as u64;
+                Ok(verdicts) => {
+                    let before = spans.len();
+                    spans = plugin::pass_on(spans, verdicts);
+                    let dropped = (before - spans.len()) as u64;
                     Stats::add(&self.stats.spans_dropped_by_policy, dropped);
-                    spans = kept;
                 }
                 Err(error) => {
                     let name = self.policies[index].component.name().to_string();
@@ -569,7 +571,7 @@ impl Worker {
         &mut self,
         index: usize,
         spans: &[wit::OtelSpan],
-    ) -> Result<Vec<wit::OtelSpan>, String> {
+    ) -> Result<Vec<Verdict>, String> {
         self.policies[index].call(&self.stats, |instance| instance.apply(spans))
     }
 

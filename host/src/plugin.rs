@@ -15,14 +15,14 @@ use wasmtime::component::{Component, Linker, ResourceTable};
 use wasmtime::{Engine, Store, StoreLimits, StoreLimitsBuilder};
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 
-use crate::bindings::policy::{PolicyInfo, PolicyPlugin, PolicyPluginPre};
+use crate::bindings::policy::{PolicyInfo, PolicyPlugin, PolicyPluginPre, Verdict};
 use crate::bindings::{LogLevel, MapperPlugin, MapperPluginPre, PluginInfo, types};
 use crate::error::{Error, Result};
 
 /// The WIT package and version this host speaks.
 pub const WIT_PACKAGE: &str = "agentrace:plugin";
 /// The version of [`WIT_PACKAGE`].
-pub const WIT_VERSION: &str = "0.1.0";
+pub const WIT_VERSION: &str = "0.2.0";
 /// How often the engine's epoch advances; deadlines are counted in these ticks.
 pub const EPOCH_TICK: Duration = Duration::from_millis(5);
 
@@ -510,6 +510,10 @@ pub enum CallError {
     /// The component returned more than the limits allow.
     #[error("returned too much: {0}")]
     Oversized(String),
+    /// The component's output broke the contract, e.g. a policy's verdicts did not match its
+    /// spans.
+    #[error("returned invalid output: {0}")]
+    Invalid(String),
 }
 
 /// One live instance of a mapper component.
@@ -653,6 +657,20 @@ impl PolicyComponent {
     }
 }
 
+/// The spans a policy passes on: each span of its input kept, dropped or replaced, as its
+/// verdict (from [`PolicyInstance::apply`], one per span, in order) says.
+pub fn pass_on(spans: Vec<types::OtelSpan>, verdicts: Vec<Verdict>) -> Vec<types::OtelSpan> {
+    spans
+        .into_iter()
+        .zip(verdicts)
+        .filter_map(|(span, verdict)| match verdict {
+            Verdict::Keep => Some(span),
+            Verdict::Drop => None,
+            Verdict::Replace(rewritten) => Some(rewritten),
+        })
+        .collect()
+}
+
 /// One live instance of a policy component.
 pub struct PolicyInstance {
     store: Store<PluginState>,
@@ -685,37 +703,48 @@ impl PolicyInstance {
                 .is_some_and(|bytes| self.peak_memory_bytes() > bytes)
     }
 
-    /// Applies the policy to one batch within the call deadline. Output that names a span the
-    /// input did not have, or more spans than came in, is refused.
+    /// Applies the policy to one batch within the call deadline: one verdict per span, in
+    /// order. More verdicts than spans are refused as oversized; fewer, or a replacement with
+    /// another trace or span id, as invalid.
     pub fn apply(
         &mut self,
         spans: &[types::OtelSpan],
-    ) -> std::result::Result<Vec<types::OtelSpan>, CallError> {
+    ) -> std::result::Result<Vec<Verdict>, CallError> {
         self.calls += 1;
         self.store.set_epoch_deadline(self.deadline_ticks);
-        let output = match self
+        let verdicts = match self
             .bindings
             .agentrace_plugin_policy()
             .call_apply(&mut self.store, spans)
         {
-            Ok(Ok(output)) => output,
+            Ok(Ok(verdicts)) => verdicts,
             Ok(Err(message)) => return Err(CallError::Rejected(message)),
             Err(trap) => return Err(CallError::Trap(trap_reason(&trap))),
         };
-        if output.len() > spans.len() {
+        if verdicts.len() > spans.len() {
             return Err(CallError::Oversized(format!(
-                "{} spans out for {} in",
-                output.len(),
+                "{} verdicts for {} spans",
+                verdicts.len(),
                 spans.len()
             )));
         }
-        let known: std::collections::HashSet<u64> = spans.iter().map(|s| s.span_id).collect();
-        if let Some(stranger) = output.iter().find(|s| !known.contains(&s.span_id)) {
-            return Err(CallError::Oversized(format!(
-                "span {:016x} was not in the input",
-                stranger.span_id
+        if verdicts.len() < spans.len() {
+            return Err(CallError::Invalid(format!(
+                "{} verdicts for {} spans",
+                verdicts.len(),
+                spans.len()
             )));
         }
-        Ok(output)
+        for (span, verdict) in spans.iter().zip(&verdicts) {
+            if let Verdict::Replace(replacement) = verdict
+                && (replacement.span_id, replacement.trace_id) != (span.span_id, span.trace_id)
+            {
+                return Err(CallError::Invalid(format!(
+                    "span {:016x} was replaced by span {:016x} (the ids must stay)",
+                    span.span_id, replacement.span_id
+                )));
+            }
+        }
+        Ok(verdicts)
     }
 }

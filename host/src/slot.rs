@@ -121,6 +121,7 @@ impl<C: Role> Slot<C> {
                     CallError::Trap(_) => &stats.component_traps,
                     CallError::Rejected(_) => &stats.component_errors,
                     CallError::Oversized(_) => &stats.component_oversized,
+                    CallError::Invalid(_) => &stats.component_invalid_output,
                 };
                 Stats::add(counter, 1);
                 // After a trap the instance may be in any state; after an error or invalid

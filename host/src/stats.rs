@@ -110,6 +110,9 @@ counters! {
     component_errors => "agentrace.component.errors";
     /// Calls whose output exceeded the limits.
     component_oversized => "agentrace.component.oversized";
+    /// Calls whose output broke the contract: a policy's verdicts not one per span, or a
+    /// replacement span with other ids.
+    component_invalid_output => "agentrace.component.invalid_output";
     /// Component instances created after the first.
     component_restarts => "agentrace.component.restarts";
     /// Instances replaced because of their call count or memory high-water mark.

@@ -17,7 +17,7 @@ import re
 
 from componentize_py_types import Err
 from wit_world import exports
-from wit_world.exports.policy import PolicyInfo
+from wit_world.exports.policy import PolicyInfo, Verdict_Keep, Verdict_Replace
 from wit_world.imports import host
 from wit_world.imports.types import (
     Attribute,
@@ -228,6 +228,8 @@ class Rules:
         return kept
 
     def apply(self, span):
+        """The span's verdict: `keep` when nothing was found (the host passes on the span it
+        holds, unchanged), else `replace` with the redacted span."""
         report = Report()
         span.name = self.text(span.name, report)
         span.attributes = self.attributes(span.attributes, report)
@@ -242,7 +244,7 @@ class Rules:
             span.attributes.append(Attribute("agentrace.redaction.kinds", Value_StrArray(sorted(report.kinds))))
             if self.summary == "keys":
                 span.attributes.append(Attribute("agentrace.redaction.keys", Value_StrArray(sorted(report.keys))))
-        return span
+        return Verdict_Replace(span) if report.count else Verdict_Keep()
 
 
 class Report:

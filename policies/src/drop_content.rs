@@ -50,8 +50,25 @@ fn strip(attributes: Vec<Attribute>) -> Vec<Attribute> {
     kept
 }
 
-/// Applies the policy to one span.
-pub fn apply(mut span: OtelSpan) -> OtelSpan {
+fn has_content(attributes: &[Attribute]) -> bool {
+    attributes
+        .iter()
+        .any(|attribute| is_content(&attribute.key))
+}
+
+/// Applies the policy to one span: the span without its content, or `None` when it carries
+/// none (the policy's `keep` verdict).
+pub fn apply(span: &OtelSpan) -> Option<OtelSpan> {
+    let carries_content = has_content(&span.attributes)
+        || span
+            .events
+            .iter()
+            .any(|event| has_content(&event.attributes))
+        || span.links.iter().any(|link| has_content(&link.attributes));
+    if !carries_content {
+        return None;
+    }
+    let mut span = span.clone();
     span.attributes = strip(std::mem::take(&mut span.attributes));
     for event in &mut span.events {
         event.attributes = strip(std::mem::take(&mut event.attributes));
@@ -59,5 +76,5 @@ pub fn apply(mut span: OtelSpan) -> OtelSpan {
     for link in &mut span.links {
         link.attributes = strip(std::mem::take(&mut link.attributes));
     }
-    span
+    Some(span)
 }

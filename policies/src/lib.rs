@@ -34,7 +34,7 @@ pub mod bindings {
 
 use bindings::agentrace::plugin::host;
 use bindings::agentrace::plugin::types::OtelSpan;
-use bindings::exports::agentrace::plugin::policy::{Guest, PolicyInfo};
+use bindings::exports::agentrace::plugin::policy::{Guest, PolicyInfo, Verdict};
 
 /// The component's export.
 pub struct BuiltinPolicies;
@@ -43,21 +43,29 @@ fn policy_name() -> String {
     host::config("policy").unwrap_or_default()
 }
 
-/// Applies the policy named `name` with configuration from `lookup`.
+/// The verdict for a span a policy rewrote (`Some`) or left alone (`None`).
+pub fn verdict(rewritten: Option<OtelSpan>) -> Verdict {
+    rewritten.map_or(Verdict::Keep, Verdict::Replace)
+}
+
+/// Applies the policy named `name` with configuration from `lookup`: one verdict per span.
 pub fn apply(
     name: &str,
     lookup: &dyn Fn(&str) -> Option<String>,
-    spans: Vec<OtelSpan>,
-) -> Result<Vec<OtelSpan>, String> {
+    spans: &[OtelSpan],
+) -> Result<Vec<Verdict>, String> {
     match name {
         "redact" => {
             let rules = redact::Rules::from_config(lookup)?;
-            Ok(spans.into_iter().map(|s| rules.apply(s)).collect())
+            Ok(spans.iter().map(|s| verdict(rules.apply(s))).collect())
         }
-        "drop-content" => Ok(spans.into_iter().map(drop_content::apply).collect()),
+        "drop-content" => Ok(spans
+            .iter()
+            .map(|s| verdict(drop_content::apply(s)))
+            .collect()),
         "truncate" => {
             let limits = truncate::Limits::from_config(lookup)?;
-            spans.into_iter().map(|s| limits.apply(s)).collect()
+            spans.iter().map(|s| limits.apply(s).map(verdict)).collect()
         }
         other => Err(format!(
             "config `policy`: expected `redact`, `drop-content` or `truncate`, got `{other}`"
@@ -73,7 +81,7 @@ impl Guest for BuiltinPolicies {
         }
     }
 
-    fn apply(spans: Vec<OtelSpan>) -> Result<Vec<OtelSpan>, String> {
+    fn apply(spans: Vec<OtelSpan>) -> Result<Vec<Verdict>, String> {
         let name = policy_name();
         if name == "redact" {
             // Compiled once per instance: the operator's patterns are not rebuilt per batch.
@@ -81,9 +89,9 @@ impl Guest for BuiltinPolicies {
                 std::sync::OnceLock::new();
             let rules = RULES.get_or_init(|| redact::Rules::from_config(&host::config));
             let rules = rules.as_ref().map_err(Clone::clone)?;
-            return Ok(spans.into_iter().map(|s| rules.apply(s)).collect());
+            return Ok(spans.iter().map(|s| verdict(rules.apply(s))).collect());
         }
-        apply(&name, &host::config, spans)
+        apply(&name, &host::config, &spans)
     }
 }
 

@@ -151,8 +151,8 @@ impl Rules {
         self.blocked_keys.iter().any(|p| p.is_match(key))
     }
 
-    /// Redacts text; records what it found in `report`.
-    fn text(&self, text: &str, report: &mut Report) -> String {
+    /// Redacts text; records what it found in `report`. `None` when nothing was found.
+    fn text(&self, text: &str, report: &mut Report) -> Option<String> {
         let mut ranges: Vec<(std::ops::Range<usize>, &'static str)> =
             detect::find(text, &self.detectors)
                 .into_iter()
@@ -171,7 +171,7 @@ impl Rules {
             }
         }
         if ranges.is_empty() {
-            return text.to_string();
+            return None;
         }
         ranges.sort_by_key(|(r, _)| r.start);
         let mut out = String::with_capacity(text.len());
@@ -183,12 +183,15 @@ impl Rules {
             at = range.end;
         }
         out.push_str(&text[at..]);
-        out
+        Some(out)
     }
 
     fn json(&self, value: Json, report: &mut Report) -> Json {
         match value {
-            Json::String(s) => Json::String(self.text(&s, report)),
+            Json::String(s) => match self.text(&s, report) {
+                Some(redacted) => Json::String(redacted),
+                None => Json::String(s),
+            },
             Json::Array(items) => {
                 Json::Array(items.into_iter().map(|v| self.json(v, report)).collect())
             }
@@ -210,28 +213,35 @@ impl Rules {
         }
     }
 
-    fn value(&self, value: Value, report: &mut Report) -> Value {
+    /// The redacted value, or `None` when nothing in it was found.
+    fn value(&self, value: &Value, report: &mut Report) -> Option<Value> {
         match value {
-            Value::Str(s) => Value::Str(self.text(&s, report)),
-            Value::StrArray(items) => {
-                Value::StrArray(items.iter().map(|s| self.text(s, report)).collect())
-            }
-            Value::Json(text) => match serde_json::from_str::<Json>(&text) {
-                Ok(parsed) => Value::Json(self.json(parsed, report).to_string()),
-                Err(_) => Value::Json(self.text(&text, report)),
+            Value::Str(s) => self.text(s, report).map(Value::Str),
+            Value::StrArray(items) => edit_list(items, |s| {
+                self.text(s, report).map_or(Edit::Same, Edit::Replace)
+            })
+            .map(Value::StrArray),
+            Value::Json(text) => match serde_json::from_str::<Json>(text) {
+                Ok(parsed) => {
+                    let before = report.count;
+                    let redacted = self.json(parsed, report);
+                    // Unchanged JSON keeps its original text (and member order).
+                    (report.count > before).then(|| Value::Json(redacted.to_string()))
+                }
+                Err(_) => self.text(text, report).map(Value::Json),
             },
-            other => other,
+            _ => None,
         }
     }
 
-    fn attributes(&self, attributes: Vec<Attribute>, report: &mut Report) -> Vec<Attribute> {
-        let mut kept = Vec::with_capacity(attributes.len());
-        for attribute in attributes {
+    /// The attributes with the rules applied, or `None` when nothing in them was found.
+    fn attributes(&self, attributes: &[Attribute], report: &mut Report) -> Option<Vec<Attribute>> {
+        edit_list(attributes, |attribute| {
             if let Some(allowed) = &self.allowed_keys
                 && !allowed.contains(&attribute.key)
             {
                 report.key(&attribute.key, "not_allowed");
-                continue;
+                return Edit::Remove;
             }
             if self.key_blocked(&attribute.key) {
                 report.key(&attribute.key, "blocked_key");
@@ -239,57 +249,111 @@ impl Rules {
                     Value::Str(s) | Value::Json(s) => s.clone(),
                     other => format!("{other:?}"),
                 };
-                kept.push(Attribute {
+                return Edit::Replace(Attribute {
+                    key: attribute.key.clone(),
                     value: Value::Str(self.replacement("blocked_key", &whole)),
-                    key: attribute.key,
                 });
-                continue;
             }
-            let before = report.count;
-            let value = self.value(attribute.value, report);
-            if report.count > before {
-                report.keys.insert(attribute.key.clone());
+            match self.value(&attribute.value, report) {
+                Some(value) => {
+                    report.keys.insert(attribute.key.clone());
+                    Edit::Replace(Attribute {
+                        key: attribute.key.clone(),
+                        value,
+                    })
+                }
+                None => Edit::Same,
             }
-            kept.push(Attribute {
-                key: attribute.key,
-                value,
-            });
-        }
-        kept
+        })
     }
 
-    /// Applies the rules to one span.
-    pub fn apply(&self, mut span: OtelSpan) -> OtelSpan {
+    /// Applies the rules to one span: the redacted span, or `None` when nothing in it was
+    /// found, so the span passes on as it is (the policy's `keep` verdict).
+    pub fn apply(&self, span: &OtelSpan) -> Option<OtelSpan> {
         let mut report = Report::default();
-        span.name = self.text(&span.name, &mut report);
-        span.attributes = self.attributes(std::mem::take(&mut span.attributes), &mut report);
-        for event in &mut span.events {
-            event.attributes = self.attributes(std::mem::take(&mut event.attributes), &mut report);
+        let name = self.text(&span.name, &mut report);
+        let attributes = self.attributes(&span.attributes, &mut report);
+        let events: Vec<_> = (span.events.iter())
+            .map(|event| self.attributes(&event.attributes, &mut report))
+            .collect();
+        let links: Vec<_> = (span.links.iter())
+            .map(|link| self.attributes(&link.attributes, &mut report))
+            .collect();
+        let status = match &span.status {
+            SpanStatus::Error(message) => self.text(message, &mut report),
+            _ => None,
+        };
+        // Every change above is counted in `report`.
+        if report.count == 0 {
+            return None;
         }
-        for link in &mut span.links {
-            link.attributes = self.attributes(std::mem::take(&mut link.attributes), &mut report);
+        let mut out = span.clone();
+        if let Some(name) = name {
+            out.name = name;
         }
-        if let SpanStatus::Error(message) = &span.status {
-            span.status = SpanStatus::Error(self.text(message, &mut report));
+        if let Some(attributes) = attributes {
+            out.attributes = attributes;
         }
-        if report.count > 0 && self.summary != Summary::None {
-            span.attributes.push(Attribute {
+        for (event, attributes) in out.events.iter_mut().zip(events) {
+            if let Some(attributes) = attributes {
+                event.attributes = attributes;
+            }
+        }
+        for (link, attributes) in out.links.iter_mut().zip(links) {
+            if let Some(attributes) = attributes {
+                link.attributes = attributes;
+            }
+        }
+        if let Some(message) = status {
+            out.status = SpanStatus::Error(message);
+        }
+        if self.summary != Summary::None {
+            out.attributes.push(Attribute {
                 key: "agentrace.redaction.count".to_string(),
                 value: Value::Int(report.count as i64),
             });
-            span.attributes.push(Attribute {
+            out.attributes.push(Attribute {
                 key: "agentrace.redaction.kinds".to_string(),
                 value: Value::StrArray(report.kinds.into_iter().collect()),
             });
             if self.summary == Summary::Keys {
-                span.attributes.push(Attribute {
+                out.attributes.push(Attribute {
                     key: "agentrace.redaction.keys".to_string(),
                     value: Value::StrArray(report.keys.into_iter().collect()),
                 });
             }
         }
-        span
+        Some(out)
     }
+}
+
+/// What a rewrite does to one item of a list.
+enum Edit<T> {
+    /// The item stays as it is.
+    Same,
+    /// The item goes.
+    Remove,
+    /// The item is replaced.
+    Replace(T),
+}
+
+/// `items` edited one by one, or `None` when every item stays the same. Items are copied only
+/// once the first edit is found: most spans have nothing to redact.
+fn edit_list<T: Clone>(items: &[T], mut edit: impl FnMut(&T) -> Edit<T>) -> Option<Vec<T>> {
+    let mut edited: Option<Vec<T>> = None;
+    for (index, item) in items.iter().enumerate() {
+        let change = edit(item);
+        if edited.is_none() && matches!(change, Edit::Same) {
+            continue;
+        }
+        let edited = edited.get_or_insert_with(|| items[..index].to_vec());
+        match change {
+            Edit::Same => edited.push(item.clone()),
+            Edit::Remove => {}
+            Edit::Replace(new) => edited.push(new),
+        }
+    }
+    edited
 }
 
 /// What was redacted in one span.
@@ -315,7 +379,7 @@ impl Report {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::bindings::agentrace::plugin::types::SpanKind;
+    use crate::bindings::agentrace::plugin::types::{SpanKind, SpanLink};
 
     fn config<'a>(pairs: &'a [(&'a str, &'a str)]) -> impl Fn(&str) -> Option<String> + 'a {
         move |key| {
@@ -360,10 +424,12 @@ mod tests {
     fn redacts_inside_json_content_keeping_it_valid() {
         let messages = r#"[{"role":"user","parts":[{"type":"text","content":"I am jane@example.com, card 4111-1111-1111-1111"}]}]"#;
         let rules = Rules::from_config(&config(&[])).unwrap();
-        let out = rules.apply(span(vec![(
-            "gen_ai.input.messages",
-            Value::Json(messages.into()),
-        )]));
+        let out = rules
+            .apply(&span(vec![(
+                "gen_ai.input.messages",
+                Value::Json(messages.into()),
+            )]))
+            .expect("found personal data");
         let Some(Value::Json(text)) = get(&out, "gen_ai.input.messages") else {
             panic!()
         };
@@ -384,7 +450,9 @@ mod tests {
         let hashed = |key: &str| {
             let rules =
                 Rules::from_config(&config(&[("action", "hash"), ("hash-key", key)])).unwrap();
-            let out = rules.apply(span(vec![("x", Value::Str("bob@example.com".into()))]));
+            let out = rules
+                .apply(&span(vec![("x", Value::Str("bob@example.com".into()))]))
+                .expect("found an address");
             get(&out, "x").cloned().unwrap()
         };
         assert_eq!(hashed("k1"), hashed("k1"));
@@ -411,14 +479,16 @@ mod tests {
             ("summary", "keys"),
         ]))
         .unwrap();
-        let out = rules.apply(span(vec![
-            ("gen_ai.operation.name", Value::Str("chat".into())),
-            ("user.secret", Value::Str("s3cret".into())),
-            (
-                "gen_ai.tool.call.arguments",
-                Value::Json(r#"{"Password":"hunter2","employee":"EMP-123456"}"#.into()),
-            ),
-        ]));
+        let out = rules
+            .apply(&span(vec![
+                ("gen_ai.operation.name", Value::Str("chat".into())),
+                ("user.secret", Value::Str("s3cret".into())),
+                (
+                    "gen_ai.tool.call.arguments",
+                    Value::Json(r#"{"Password":"hunter2","employee":"EMP-123456"}"#.into()),
+                ),
+            ]))
+            .expect("a key not allowed, a blocked key and a custom pattern");
         assert!(get(&out, "user.secret").is_none());
         let Some(Value::Json(args)) = get(&out, "gen_ai.tool.call.arguments") else {
             panic!()
@@ -433,6 +503,38 @@ mod tests {
                 "user.secret".into()
             ]))
         );
+    }
+
+    #[test]
+    fn a_span_with_nothing_to_redact_is_kept_as_it_is() {
+        let rules = Rules::from_config(&config(&[])).unwrap();
+        let mut clean = span(vec![
+            ("gen_ai.operation.name", Value::Str("chat".into())),
+            // Unusual member order and spacing: a rewrite would normalise them.
+            (
+                "gen_ai.tool.call.arguments",
+                Value::Json(r#"{"z": 1, "a": ["two"]}"#.into()),
+            ),
+            ("gen_ai.usage.input_tokens", Value::Int(12)),
+        ]);
+        clean.status = SpanStatus::Error("timed out".into());
+        assert_eq!(rules.apply(&clean), None);
+        // One finding anywhere rewrites the span, and only what was found changes.
+        clean.links.push(SpanLink {
+            trace_id: (1, 2),
+            span_id: 3,
+            attributes: vec![Attribute {
+                key: "peer".into(),
+                value: Value::StrArray(vec!["ok".into(), "10.1.2.3".into()]),
+            }],
+        });
+        let out = rules.apply(&clean).expect("an address in a link");
+        assert_eq!(
+            out.links[0].attributes[0].value,
+            Value::StrArray(vec!["ok".into(), "[REDACTED:ipv4]".into()])
+        );
+        assert_eq!(out.attributes[..3], clean.attributes[..]);
+        assert_eq!(out.status, clean.status);
     }
 
     #[test]

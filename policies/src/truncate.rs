@@ -85,8 +85,28 @@ impl<'a> Limits<'a> {
         Ok(())
     }
 
-    /// Applies the caps to one span.
-    pub fn apply(&self, mut span: OtelSpan) -> Result<OtelSpan, String> {
+    fn any_over_cap(&self, attributes: &[Attribute]) -> Result<bool, String> {
+        for attribute in attributes {
+            if let Value::Str(s) | Value::Json(s) = &attribute.value
+                && s.len() > self.cap(&attribute.key)?
+            {
+                return Ok(true);
+            }
+        }
+        Ok(false)
+    }
+
+    /// Applies the caps to one span: the span with its long values cut, or `None` when none is
+    /// over its cap (the policy's `keep` verdict).
+    pub fn apply(&self, span: &OtelSpan) -> Result<Option<OtelSpan>, String> {
+        let mut over = self.any_over_cap(&span.attributes)?;
+        for event in &span.events {
+            over = over || self.any_over_cap(&event.attributes)?;
+        }
+        if !over {
+            return Ok(None);
+        }
+        let mut span = span.clone();
         let mut cut = Vec::new();
         self.attributes(&mut span.attributes, &mut cut)?;
         for event in &mut span.events {
@@ -100,7 +120,7 @@ impl<'a> Limits<'a> {
                 value: Value::StrArray(cut),
             });
         }
-        Ok(span)
+        Ok(Some(span))
     }
 }
 
@@ -200,7 +220,7 @@ mod tests {
             links: vec![],
             status: SpanStatus::Unset,
         };
-        let error = limits.apply(span).unwrap_err();
+        let error = limits.apply(&span).unwrap_err();
         assert_eq!(
             error,
             "config `max-bytes.x`: expected a number of bytes, got `lots`"

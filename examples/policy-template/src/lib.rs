@@ -14,9 +14,10 @@
 //! - `environment`: written on every span as `deployment.environment.name`;
 //! - `drop-operations`: comma-separated `gen_ai.operation.name` values whose spans are dropped.
 //!
-//! The rules every policy follows: return only spans that came in (rewritten or not, fewer is
-//! fine), and return `Err` when something is wrong — the host then exports the batch without
-//! content, so a broken policy never leaks.
+//! The rules every policy follows: answer one verdict per span, in order (`Keep` when the span
+//! stays as it is — the cheap answer, the span does not cross back —, `Drop`, or `Replace` with
+//! the span rewritten, same ids), and return `Err` when something is wrong — the host then
+//! exports the batch without content, so a broken policy never leaks.
 
 #[allow(missing_docs, unsafe_code, reason = "generated bindings")]
 mod bindings {
@@ -28,7 +29,7 @@ mod bindings {
 
 use bindings::agentrace::plugin::host;
 use bindings::agentrace::plugin::types::{Attribute, OtelSpan, Value};
-use bindings::exports::agentrace::plugin::policy::{Guest, PolicyInfo};
+use bindings::exports::agentrace::plugin::policy::{Guest, PolicyInfo, Verdict};
 
 /// The policy.
 pub struct Template;
@@ -48,7 +49,7 @@ impl Guest for Template {
         }
     }
 
-    fn apply(spans: Vec<OtelSpan>) -> Result<Vec<OtelSpan>, String> {
+    fn apply(spans: Vec<OtelSpan>) -> Result<Vec<Verdict>, String> {
         let environment = host::config("environment");
         let dropped = host::config("drop-operations").unwrap_or_default();
         let dropped: Vec<&str> = dropped
@@ -58,15 +59,18 @@ impl Guest for Template {
             .collect();
         Ok(spans
             .into_iter()
-            .filter(|span| !operation(span).is_some_and(|op| dropped.contains(&op)))
             .map(|mut span| {
-                if let Some(environment) = &environment {
-                    span.attributes.push(Attribute {
-                        key: "deployment.environment.name".to_string(),
-                        value: Value::Str(environment.clone()),
-                    });
+                if operation(&span).is_some_and(|op| dropped.contains(&op)) {
+                    return Verdict::Drop;
                 }
-                span
+                let Some(environment) = &environment else {
+                    return Verdict::Keep;
+                };
+                span.attributes.push(Attribute {
+                    key: "deployment.environment.name".to_string(),
+                    value: Value::Str(environment.clone()),
+                });
+                Verdict::Replace(span)
             })
             .collect())
     }

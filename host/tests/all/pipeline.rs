@@ -419,11 +419,12 @@ fn bad_configuration_and_components_fail_at_build_with_the_reason() {
         err.contains("core WebAssembly module, not a component"),
         "{err}"
     );
-    // A component built against another version of the package is named as such.
+    // A component built against another version of the package (here the one before the
+    // policy verdicts) is named as such.
     let other_version = wat::parse_str(
         r#"(component
             (instance $mapper)
-            (export "agentrace:plugin/mapper@0.2.0" (instance $mapper)))"#,
+            (export "agentrace:plugin/mapper@0.1.0" (instance $mapper)))"#,
     )
     .unwrap();
     let err = Tracer::builder()
@@ -432,7 +433,7 @@ fn bad_configuration_and_components_fail_at_build_with_the_reason() {
         .unwrap_err()
         .to_string();
     assert!(
-        err.contains("built for agentrace:plugin@0.2.0; this host speaks agentrace:plugin@0.1.0"),
+        err.contains("built for agentrace:plugin@0.1.0; this host speaks agentrace:plugin@0.2.0"),
         "{err}"
     );
     // An empty component is valid WebAssembly but implements no agentrace world.

@@ -292,7 +292,9 @@ fn a_failing_policy_fails_closed() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("hostile.wasm");
     std::fs::write(&path, hostile).unwrap();
-    for behavior in ["error", "panic", "loop", "memory", "huge", "stranger"] {
+    for behavior in [
+        "error", "panic", "loop", "memory", "huge", "fewer", "stranger",
+    ] {
         let (output, stats) = export(&corpus_events(), |b| {
             b.with_limits(agentrace::plugin::Limits {
                 call_deadline: std::time::Duration::from_millis(200),
@@ -317,6 +319,19 @@ fn a_failing_policy_fails_closed() {
                 .recent_errors
                 .iter()
                 .any(|e| e.contains("policy `hostile`"))
+        );
+        // Output that breaks the verdict contract is named and counted as such.
+        let (counter, reason) = match behavior {
+            "huge" => (stats.component_oversized, "6 verdicts for 5 spans"),
+            "fewer" => (stats.component_invalid_output, "4 verdicts for 5 spans"),
+            "stranger" => (stats.component_invalid_output, "was replaced by span"),
+            _ => continue,
+        };
+        assert!(counter >= 1, "{behavior}: {stats:?}");
+        assert!(
+            stats.recent_errors.iter().any(|e| e.contains(reason)),
+            "{behavior}: {:?}",
+            stats.recent_errors
         );
     }
     // A policy that passes everything through is not a failure: content goes out as it came.
@@ -395,7 +410,7 @@ fn policy_mistakes_fail_at_build_with_the_reason() {
     std::fs::write(&mapper, agentrace::plugin::default_mapper_bytes()).unwrap();
     let message = err(Policy::file(&mapper));
     assert!(
-        message.contains("this role needs an export `agentrace:plugin/policy@0.1.0`"),
+        message.contains("this role needs an export `agentrace:plugin/policy@0.2.0`"),
         "{message}"
     );
 }

@@ -18,10 +18,10 @@
 //! Probe results are written on every span as `hostile.probe`: `denied: <error>` or
 //! `allowed: <what it got>`.
 //!
-//! It is a policy too (`apply`), with the same behaviours on non-empty batches, plus
-//! `stranger` (returns a span that was not in the input); otherwise it passes spans through
-//! unchanged, content and all, so that only the host's fail-closed handling stands between the
-//! content and the exporter.
+//! It is a policy too (`apply`), with the same behaviours on non-empty batches (`huge`: one
+//! verdict more than spans), plus `fewer` (one verdict fewer) and `stranger` (replaces a span
+//! with one of another id); otherwise it keeps every span, content and all, so that only the
+//! host's fail-closed handling stands between the content and the exporter.
 
 /// Bindings for the mapper world.
 #[allow(
@@ -43,7 +43,7 @@ use bindings::agentrace::plugin::types::{
     AgentSpan, Attribute, MappedBatch, OtelSpan, SpanKind, SpanStatus, Value,
 };
 use bindings::exports::agentrace::plugin::mapper::{Guest, PluginInfo};
-use bindings::exports::agentrace::plugin::policy::{Guest as PolicyGuest, PolicyInfo};
+use bindings::exports::agentrace::plugin::policy::{Guest as PolicyGuest, PolicyInfo, Verdict};
 
 /// The component's export.
 pub struct Hostile;
@@ -180,22 +180,23 @@ impl PolicyGuest for Hostile {
         }
     }
 
-    fn apply(spans: Vec<OtelSpan>) -> Result<Vec<OtelSpan>, String> {
+    fn apply(spans: Vec<OtelSpan>) -> Result<Vec<Verdict>, String> {
         if spans.is_empty() {
-            return Ok(spans);
+            return Ok(Vec::new());
         }
         let behavior = host::config("behavior").unwrap_or_default();
         match behavior.as_str() {
             "error" => Err("the hostile policy refuses this batch".to_string()),
-            "huge" => Ok(vec![spans[0].clone(); spans.len() + 1]),
+            "huge" => Ok(vec![Verdict::Keep; spans.len() + 1]),
+            "fewer" => Ok(vec![Verdict::Keep; spans.len() - 1]),
             "stranger" => {
                 let mut spans = spans;
                 spans[0].span_id ^= 0xdead_beef;
-                Ok(spans)
+                Ok(spans.into_iter().map(Verdict::Replace).collect())
             }
             other => {
                 misbehave(other);
-                Ok(spans)
+                Ok(vec![Verdict::Keep; spans.len()])
             }
         }
     }
