@@ -23,6 +23,7 @@
 
 pub mod bindings;
 pub mod convert;
+mod doorbell;
 pub mod error;
 pub mod events;
 pub mod export;

@@ -19,6 +19,7 @@ use opentelemetry_sdk::trace::SpanData;
 use crate::bindings::policy::Verdict;
 use crate::bindings::types as wit;
 use crate::convert::{self, FinishedSpan};
+use crate::doorbell::Doorbell;
 use crate::events::{Lifecycle, Parent};
 use crate::export::{MetricSink, SpanSink};
 use crate::ids::{SpanId, TraceId};
@@ -123,6 +124,8 @@ pub(crate) struct Worker {
     retry: RetryBuffer,
     policies: Vec<Slot<PolicyComponent>>,
     boxes: FieldBoxes,
+    /// Rung by senders to end a nap early.
+    doorbell: Arc<Doorbell>,
 }
 
 /// Shares one manual reader between the meter provider and the worker that collects from it.
@@ -169,6 +172,7 @@ impl Worker {
         observer: Option<opentelemetry_sdk::trace::InMemorySpanExporter>,
         policies: Vec<Slot<PolicyComponent>>,
         boxes: FieldBoxes,
+        doorbell: Arc<Doorbell>,
     ) -> Self {
         let reader = Arc::new(
             ManualReader::builder()
@@ -211,13 +215,16 @@ impl Worker {
             retry: RetryBuffer::default(),
             policies,
             boxes,
+            doorbell,
         }
     }
 
     /// The next message, waiting up to `wait`. While events keep coming, an empty queue is
     /// polled every [`IDLE_POLL`] instead of waited on: a blocked receiver would make every
     /// `try_send` on the runtime's thread wake it (a futex call, measured at 1–2 µs per span
-    /// from Python when the worker keeps up and sleeps between events). After
+    /// from Python when the worker keeps up and sleeps between events). Senders cut a nap
+    /// short through the [`Doorbell`]: control messages always, events once a backlog builds
+    /// up. After
     /// [`IDLE_POLLS_BEFORE_BLOCKING`] empty polls the worker blocks until the next message.
     fn next_message(
         &self,
@@ -239,7 +246,10 @@ impl Worker {
                         return Err(RecvTimeoutError::Timeout);
                     }
                     *idle_polls += 1;
-                    std::thread::sleep(IDLE_POLL.min(wait.saturating_sub(began.elapsed())));
+                    self.doorbell
+                        .nap(IDLE_POLL.min(wait.saturating_sub(began.elapsed())), || {
+                            self.receiver.is_empty()
+                        });
                 }
             }
         }

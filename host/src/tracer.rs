@@ -5,13 +5,14 @@
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
-use std::thread::JoinHandle;
+use std::thread::{JoinHandle, Thread};
 use std::time::Duration;
 
 use crossbeam_channel::{Sender, TrySendError};
 use opentelemetry_sdk::Resource;
 use opentelemetry_sdk::trace::InMemorySpanExporter;
 
+use crate::doorbell::{Doorbell, WAKE_BACKLOG};
 use crate::error::{Error, Result};
 use crate::events::{Lifecycle, Operation, Parent, now_nanos};
 use crate::export::{ExportTarget, build_sinks};
@@ -396,6 +397,7 @@ impl TracerBuilder {
             metric_interval: self.metric_interval(),
             export_buffer_spans: self.export_buffer_spans,
         };
+        let doorbell = Arc::new(Doorbell::new());
         let worker = Worker::new(
             receiver,
             swap_receiver,
@@ -410,12 +412,15 @@ impl TracerBuilder {
             self.observer,
             policies,
             boxes.clone(),
+            doorbell.clone(),
         );
         let handle = std::thread::Builder::new()
             .name("agentrace-worker".into())
             .spawn(move || worker.run())
             .map_err(|e| Error::Engine(format!("cannot start the worker thread: {e}")))?;
         Ok(Tracer {
+            worker_thread: handle.thread().clone(),
+            doorbell,
             sender,
             swaps: swap_sender,
             boxes,
@@ -437,6 +442,9 @@ pub struct Tracer {
     boxes: FieldBoxes,
     stats: Arc<Stats>,
     worker: Mutex<Option<JoinHandle<()>>>,
+    /// The worker's thread, to wake through `doorbell`.
+    worker_thread: Thread,
+    doorbell: Arc<Doorbell>,
     block_when_full: bool,
     config: BTreeMap<String, String>,
     limits: Limits,
@@ -475,8 +483,17 @@ impl Tracer {
         };
         if sent {
             Stats::add(&self.stats.events_queued, 1);
+            // The queue's length is read only while the worker naps.
+            if self.doorbell.is_napping() && self.sender.len() >= WAKE_BACKLOG {
+                self.doorbell.ring(&self.worker_thread);
+            }
         }
         sent
+    }
+
+    /// Wakes a napping worker for a control message just sent.
+    fn wake_worker(&self) {
+        self.doorbell.ring(&self.worker_thread);
     }
 
     /// Starts a span under `parent` (a new trace when `None`) and returns its context, to pass
@@ -623,6 +640,7 @@ impl Tracer {
         // An idle worker waits on the event queue: wake it. A full queue needs no wake-up (the
         // worker checks for swaps before every event).
         let _ = self.sender.try_send(Message::Wake);
+        self.wake_worker();
         done.recv_timeout(timeout)
             .map_err(|_| Error::Timeout(timeout))
     }
@@ -640,6 +658,7 @@ impl Tracer {
         self.sender
             .send_timeout(Message::Map(records, reply), timeout)
             .map_err(|_| Error::Timeout(timeout))?;
+        self.wake_worker();
         answer
             .recv_timeout(timeout)
             .map_err(|_| Error::Timeout(timeout))?
@@ -652,6 +671,7 @@ impl Tracer {
         self.sender
             .send_timeout(Message::Flush(ack), timeout)
             .map_err(|_| Error::ShutDown)?;
+        self.wake_worker();
         done.recv_timeout(timeout)
             .map_err(|_| Error::Timeout(timeout))
     }
@@ -668,6 +688,7 @@ impl Tracer {
         self.sender
             .send_timeout(Message::Shutdown(ack, deadline), timeout)
             .map_err(|_| Error::Timeout(timeout))?;
+        self.wake_worker();
         // The worker gives up on retries at the deadline; allow it a moment to report.
         done.recv_timeout(timeout + Duration::from_secs(2))
             .map_err(|_| Error::Timeout(timeout))?;
