@@ -224,8 +224,8 @@ impl Worker {
     /// `try_send` on the runtime's thread wake it (a futex call, measured at 1–2 µs per span
     /// from Python when the worker keeps up and sleeps between events). Senders cut a nap
     /// short through the [`Doorbell`]: control messages always, events once a backlog builds
-    /// up. After
-    /// [`IDLE_POLLS_BEFORE_BLOCKING`] empty polls the worker blocks until the next message.
+    /// up. After [`IDLE_POLLS_BEFORE_BLOCKING`] empty polls the worker blocks until the next
+    /// message.
     fn next_message(
         &self,
         wait: Duration,

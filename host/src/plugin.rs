@@ -498,7 +498,7 @@ fn deadline_ticks(deadline: Duration) -> u64 {
     (deadline.as_nanos() / EPOCH_TICK.as_nanos()).max(1) as u64 + 1
 }
 
-/// Why a call into a mapper failed.
+/// Why a call into a mapper or policy component failed.
 #[derive(Debug, thiserror::Error)]
 pub enum CallError {
     /// The component trapped, ran out of time or memory; the instance must be replaced.

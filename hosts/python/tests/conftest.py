@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 from otlp_json import ExportedSpan, forest, read_spans
+from span_trees import run
 
 import agentrace
 
@@ -48,3 +49,15 @@ def traced(tmp_path: Path):
     yield make
     for result in made:
         result.tracer.shutdown()
+
+
+@pytest.fixture(scope="module")
+def builtin(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> list[dict[str, Any]]:
+    """The spans of the test module's ``SCENARIO`` traced by AG2's own tracing (once per module)."""
+    return run(request.module.SCENARIO, "builtin", tmp_path_factory.mktemp("builtin"))
+
+
+@pytest.fixture(scope="module")
+def ours_ag2(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> list[dict[str, Any]]:
+    """The spans of the test module's ``SCENARIO`` traced by agentrace with ``compat="ag2"``."""
+    return run(request.module.SCENARIO, "agentrace-ag2", tmp_path_factory.mktemp("ag2"))

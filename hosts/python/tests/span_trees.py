@@ -11,6 +11,18 @@ from pathlib import Path
 from typing import Any
 
 
+#: Content attributes AG2's tracing records unconditionally; semconv makes them opt-in and
+#: agentrace records them only with content capture on.
+CONTENT_OPT_IN = {
+    "gen_ai.input.messages": "content, opt-in in semconv",
+    "gen_ai.output.messages": "content, opt-in in semconv",
+    "gen_ai.tool.call.arguments": "content, opt-in in semconv",
+    "gen_ai.tool.call.result": "content, opt-in in semconv",
+    "ag2.human_input.prompt": "content (what the human was asked)",
+    "ag2.human_input.response": "content (what the human typed)",
+}
+
+
 def run(scenario: Path, tracing: str, tmp: Path, **env: str) -> list[dict[str, Any]]:
     """Runs a scenario script under one tracing in its own interpreter; its spans."""
     out = tmp / f"{tracing}.json"

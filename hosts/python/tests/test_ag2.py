@@ -10,23 +10,14 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
 
-import pytest
-from span_trees import differences, run, shape
+from span_trees import CONTENT_OPT_IN, differences, run, shape
 
+#: The scripted run; the ``builtin`` and ``ours_ag2`` fixtures (conftest.py) run it.
 SCENARIO = Path(__file__).with_name("ag2_scenario.py")
 
 #: Attributes only AG2's middleware writes, and why agentrace does not.
-BUILTIN_ONLY = {
-    # Content is opt-in in semconv; AG2's middleware captures it by default.
-    "gen_ai.input.messages": "content, opt-in in semconv",
-    "gen_ai.output.messages": "content, opt-in in semconv",
-    "gen_ai.tool.call.arguments": "content, opt-in in semconv",
-    "gen_ai.tool.call.result": "content, opt-in in semconv",
-    "ag2.human_input.prompt": "content (what the human was asked)",
-    "ag2.human_input.response": "content (what the human typed)",
-}
+BUILTIN_ONLY = dict(CONTENT_OPT_IN)
 
 #: Attributes only agentrace writes, and why.
 AGENTRACE_ONLY = {
@@ -38,16 +29,6 @@ DIFFERENT_VALUES = {
     # AG2 makes a new tool call id per run.
     "gen_ai.tool.call.id": lambda builtin, ours: bool(builtin) and bool(ours),
 }
-
-
-@pytest.fixture(scope="module")
-def builtin(tmp_path_factory: pytest.TempPathFactory) -> list[dict[str, Any]]:
-    return run(SCENARIO, "builtin", tmp_path_factory.mktemp("builtin"))
-
-
-@pytest.fixture(scope="module")
-def ours_ag2(tmp_path_factory: pytest.TempPathFactory) -> list[dict[str, Any]]:
-    return run(SCENARIO, "agentrace-ag2", tmp_path_factory.mktemp("ag2"))
 
 
 def test_the_run_reaches_every_hook(builtin):

@@ -11,23 +11,15 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
 
-import pytest
-from span_trees import differences, run, shape
+from span_trees import CONTENT_OPT_IN, differences, run, shape
 
+#: The scripted run; the ``builtin`` and ``ours_ag2`` fixtures (conftest.py) run it.
 SCENARIO = Path(__file__).with_name("classic_scenario.py")
 
 #: Attributes only the built-in module writes, and why agentrace does not.
 BUILTIN_ONLY = {
-    # Content is opt-in in semconv (``gen_ai.input.messages`` and the rest are "Opt-In");
-    # AG2 records it unconditionally. agentrace records it only when capture is enabled.
-    "gen_ai.input.messages": "content, opt-in in semconv",
-    "gen_ai.output.messages": "content, opt-in in semconv",
-    "gen_ai.tool.call.arguments": "content, opt-in in semconv",
-    "gen_ai.tool.call.result": "content, opt-in in semconv",
-    "ag2.human_input.prompt": "content (what the human was asked)",
-    "ag2.human_input.response": "content (what the human typed)",
+    **CONTENT_OPT_IN,
     "ag2.code_execution.output": "content (program output)",
     "ag2.chats.summaries": "content (the chats' summaries)",
     # gen_ai.agent.name is not an attribute of inference (chat) spans in v1.41.
@@ -56,16 +48,6 @@ DIFFERENT_VALUES = {
     "gen_ai.conversation.id": lambda builtin, ours: bool(builtin) and bool(ours),
     "ag2.chats.ids": lambda builtin, ours: len(json.loads(builtin)) == len(json.loads(ours)),
 }
-
-
-@pytest.fixture(scope="module")
-def builtin(tmp_path_factory: pytest.TempPathFactory) -> list[dict[str, Any]]:
-    return run(SCENARIO, "builtin", tmp_path_factory.mktemp("builtin"))
-
-
-@pytest.fixture(scope="module")
-def ours_ag2(tmp_path_factory: pytest.TempPathFactory) -> list[dict[str, Any]]:
-    return run(SCENARIO, "agentrace-ag2", tmp_path_factory.mktemp("ag2"))
 
 
 def test_the_run_reaches_every_instrumentation_point(builtin):
