@@ -65,14 +65,22 @@ fn run_pipeline(c: &mut Criterion, group_name: &str, setups: &[(String, Pipeline
 }
 
 fn pipeline(c: &mut Criterion) {
-    let headline: Vec<_> = [false, true]
+    // The components and the same code linked natively in the worker, side by side.
+    let headline: Vec<_> = [(false, false), (true, false), (false, true), (true, true)]
         .into_iter()
-        .map(|capture| {
+        .map(|(capture, native)| {
             let setup = PipelineSetup {
                 capture_content: capture,
+                native,
                 ..PipelineSetup::default()
             };
-            (content_label(capture).to_string(), setup)
+            let label = content_label(capture);
+            let label = if native {
+                format!("native_{label}")
+            } else {
+                label.to_string()
+            };
+            (label, setup)
         })
         .collect();
     run_pipeline(c, "pipeline", &headline);
@@ -119,7 +127,7 @@ fn stage(c: &mut Criterion) {
     let workload = Workload::ag2_example().expect("workload");
     let spans: Vec<_> = (0..15).flat_map(|_| workload.finished_spans()).collect();
     let host_records = records(&spans);
-    let native_records = guest_records(&host_records).expect("records");
+    let native_records = guest_records(&host_records);
     for capture in [false, true] {
         let mut group = c.benchmark_group(format!("stage_{}", content_label(capture)));
         group.throughput(Throughput::Elements(spans.len() as u64));

@@ -29,6 +29,9 @@ pub struct PipelineSetup {
     pub max_batch: usize,
     /// How many `redact` policies run after the mapper.
     pub redact_policies: usize,
+    /// Run the mapper and the policies as natively linked code in the worker
+    /// ([`native::LinkedMapping`]) instead of as components.
+    pub native: bool,
 }
 
 impl Default for PipelineSetup {
@@ -37,12 +40,13 @@ impl Default for PipelineSetup {
             capture_content: false,
             max_batch: 512,
             redact_policies: 1,
+            native: false,
         }
     }
 }
 
 /// A tracer exporting OTLP/protobuf into `/dev/null`, with the default mapper and
-/// `setup.redact_policies` copies of `redact`. It blocks instead of dropping when its queue is
+/// `setup.redact_policies` copies of `redact` (as components, or linked natively). It blocks instead of dropping when its queue is
 /// full, so that every span of a throughput run is mapped and encoded.
 pub fn pipeline_tracer(setup: PipelineSetup) -> anyhow::Result<Tracer> {
     let mut builder: TracerBuilder = Tracer::builder()
@@ -52,8 +56,13 @@ pub fn pipeline_tracer(setup: PipelineSetup) -> anyhow::Result<Tracer> {
         .with_max_batch(setup.max_batch)
         .with_flush_interval(Duration::from_secs(3600))
         .with_block_when_full(true);
-    for _ in 0..setup.redact_policies {
-        builder = builder.with_policy(Policy::builtin("redact"));
+    if setup.native {
+        let linked = native::LinkedMapping::new(setup.capture_content, setup.redact_policies)?;
+        builder = builder.with_native_stage(move || Box::new(linked.clone()));
+    } else {
+        for _ in 0..setup.redact_policies {
+            builder = builder.with_policy(Policy::builtin("redact"));
+        }
     }
     Ok(builder.build()?)
 }

@@ -117,7 +117,7 @@ fn stage(
     let host_records = records(&spans);
     let mut run: Box<dyn FnMut() -> anyhow::Result<usize>> = if native {
         let stage = NativeStage::new(capture, policies)?;
-        let records = guest_records(&host_records)?;
+        let records = guest_records(&host_records);
         Box::new(move || Ok(stage.run(&records)))
     } else {
         let mut stage = WasmStage::with_policy(capture, policy, policies)?;

@@ -30,6 +30,8 @@ pub mod export;
 pub mod fail_closed;
 mod fallback;
 pub mod ids;
+#[cfg(feature = "native-stage")]
+pub mod native;
 mod pipeline;
 pub mod plugin;
 pub mod record;

@@ -126,6 +126,9 @@ pub(crate) struct Worker {
     boxes: FieldBoxes,
     /// Rung by senders to end a nap early.
     doorbell: Arc<Doorbell>,
+    /// Natively linked mapping code that replaces the mapper component (benchmarks only).
+    #[cfg(feature = "native-stage")]
+    pub(crate) native: Option<Box<dyn crate::native::NativeStage>>,
 }
 
 /// Shares one manual reader between the meter provider and the worker that collects from it.
@@ -216,6 +219,8 @@ impl Worker {
             policies,
             boxes,
             doorbell,
+            #[cfg(feature = "native-stage")]
+            native: None,
         }
     }
 
@@ -502,7 +507,7 @@ impl Worker {
         let pending = std::mem::take(&mut self.pending);
         Stats::add(&self.stats.batches, 1);
         let records: Vec<wit::AgentSpan> = pending.iter().map(convert::to_agent_span).collect();
-        let mapped = match self.call_mapper(&records) {
+        let mapped = match self.map_batch(records) {
             Ok(batch) => batch,
             Err(error) => {
                 Stats::add(&self.stats.spans_fallback_mapped, pending.len() as u64);
@@ -663,7 +668,17 @@ impl Worker {
         }
     }
 
-    /// Calls the mapper (see [`Slot::call`] for instances, backoff and counting).
+    /// Maps a batch of the pipeline: through the mapper component, or through the native stage
+    /// when one replaces it.
+    fn map_batch(&mut self, records: Vec<wit::AgentSpan>) -> Result<wit::MappedBatch, String> {
+        #[cfg(feature = "native-stage")]
+        if let Some(native) = &mut self.native {
+            return native.map_spans(records);
+        }
+        self.call_mapper(&records)
+    }
+
+    /// Calls the mapper component (see [`Slot::call`] for instances, backoff and counting).
     fn call_mapper(&mut self, records: &[wit::AgentSpan]) -> Result<wit::MappedBatch, String> {
         self.mapper
             .call(&self.stats, |instance| instance.map_spans(records))

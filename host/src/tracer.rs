@@ -201,6 +201,8 @@ pub struct TracerBuilder {
     export_buffer_spans: usize,
     observer: Option<InMemorySpanExporter>,
     policies: Vec<Policy>,
+    #[cfg(feature = "native-stage")]
+    native: Option<crate::native::NativeStageFactory>,
 }
 
 impl Default for TracerBuilder {
@@ -227,6 +229,8 @@ impl Default for TracerBuilder {
             export_buffer_spans: 100_000,
             observer: None,
             policies: Vec::new(),
+            #[cfg(feature = "native-stage")]
+            native: None,
         }
     }
 }
@@ -341,6 +345,18 @@ impl TracerBuilder {
         })
     }
 
+    /// Runs `make()`'s natively linked mapping code in the worker instead of the mapper
+    /// component (which is still loaded, and still used by dry runs). For benchmarks only: see
+    /// [`crate::native`].
+    #[cfg(feature = "native-stage")]
+    pub fn with_native_stage(
+        mut self,
+        make: impl Fn() -> Box<dyn crate::native::NativeStage> + Send + Sync + 'static,
+    ) -> Self {
+        self.native = Some(crate::native::NativeStageFactory(Arc::new(make)));
+        self
+    }
+
     /// Loads and checks the mapper, builds the exporters and starts the worker thread. Errors
     /// say which part failed: the component file, its world, its configuration, the exporter.
     pub fn build(self) -> Result<Tracer> {
@@ -398,7 +414,8 @@ impl TracerBuilder {
             export_buffer_spans: self.export_buffer_spans,
         };
         let doorbell = Arc::new(Doorbell::new());
-        let worker = Worker::new(
+        #[allow(unused_mut, reason = "set only with the native-stage feature")]
+        let mut worker = Worker::new(
             receiver,
             swap_receiver,
             stats.clone(),
@@ -414,6 +431,10 @@ impl TracerBuilder {
             boxes.clone(),
             doorbell.clone(),
         );
+        #[cfg(feature = "native-stage")]
+        {
+            worker.native = self.native.as_ref().map(|factory| (factory.0)());
+        }
         let handle = std::thread::Builder::new()
             .name("agentrace-worker".into())
             .spawn(move || worker.run())
