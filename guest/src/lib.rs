@@ -55,7 +55,8 @@ impl Guest for DefaultMapper {
 /// `free` were a sixth of the component's profile (see BENCHMARKS.md).
 #[cfg(all(target_family = "wasm", not(target_feature = "atomics")))]
 #[global_allocator]
-static ALLOCATOR: talc::wasm::WasmDynamicTalc = talc::wasm::new_wasm_dynamic_allocator();
+static ALLOCATOR: agentrace_guest_alloc::QuickLists<talc::wasm::WasmDynamicTalc> =
+    agentrace_guest_alloc::QuickLists::new(talc::wasm::new_wasm_dynamic_allocator());
 
 /// The component's exported symbols (wasm only: native builds link the mapping as a library).
 #[cfg(target_arch = "wasm32")]
