@@ -1,6 +1,7 @@
 //! `agentrace-bench`: the figures that need their own process or a load running beside them
-//! (hot swap under load, memory per component instance), the input file for the CLI figures,
-//! and a loop of the mapping stage to profile with `perf`. Each prints one JSON object;
+//! (hot swap under load, memory per component instance), the pipeline's wasm / native ratio
+//! over interleaved rounds, the input file for the CLI figures, and a loop of the mapping stage
+//! to profile with `perf`. Each prints one JSON object;
 //! `bench/run` collects them into the table of BENCHMARKS.md.
 
 use std::io::Write;
@@ -56,6 +57,20 @@ enum Command {
         #[arg(long, default_value_t = 10.0)]
         seconds: f64,
     },
+    /// The pipeline with the components and with the same mapping linked natively in the
+    /// worker, taking turns for ROUNDS rounds: the wasm / native ratio of each round and their
+    /// median, so that the machine's drift hits both sides alike.
+    PipelineRatio {
+        /// Record content.
+        #[arg(long)]
+        capture_content: bool,
+        /// Rounds (after one warm-up round that is not counted).
+        #[arg(long, default_value_t = 10)]
+        rounds: usize,
+        /// Seconds each side runs per round.
+        #[arg(long, default_value_t = 1.0)]
+        seconds: f64,
+    },
     /// Swap the mapper repeatedly while producers report at a steady rate; prints the time from
     /// each call to the new mapper being active, and whether any span was lost.
     Swap {
@@ -83,6 +98,11 @@ fn main() -> anyhow::Result<()> {
             println!("{}", serde_json::to_string_pretty(&records)?);
             Ok(())
         }
+        Command::PipelineRatio {
+            capture_content,
+            rounds,
+            seconds,
+        } => pipeline_ratio(capture_content, rounds, seconds),
         Command::Swap { rate, swaps } => swap(rate, swaps),
         Command::InstanceMemory { instances } => instance_memory(instances),
         Command::Stage {
@@ -134,6 +154,74 @@ fn stage(
     println!(
         "{}",
         serde_json::json!({ "spans_per_second": rate.round() })
+    );
+    Ok(())
+}
+
+/// Spans per pipeline iteration, as in the criterion bench: 31 copies of the 33-span example.
+const PIPELINE_SPANS: usize = 1023;
+
+fn pipeline_ratio(capture: bool, rounds: usize, seconds: f64) -> anyhow::Result<()> {
+    let workload = Workload::ag2_example()?;
+    let sides = [false, true]
+        .map(|native| {
+            pipeline_tracer(PipelineSetup {
+                capture_content: capture,
+                native,
+                ..PipelineSetup::default()
+            })
+        })
+        .into_iter()
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    let turn = Duration::from_secs_f64(seconds);
+    let mut next_copy = 0u64;
+    // Like a criterion iteration: events built beforehand, then timed from the first report
+    // to the end of the flush.
+    let mut run_turn = |tracer: &agentrace::Tracer| -> anyhow::Result<f64> {
+        let (mut timed, mut spans) = (Duration::ZERO, 0usize);
+        while timed < turn {
+            let events = workload.copies_for(next_copy, PIPELINE_SPANS);
+            next_copy += (PIPELINE_SPANS / workload.spans_per_copy()) as u64;
+            let began = Instant::now();
+            for event in events {
+                tracer.report(event);
+            }
+            tracer.flush(Duration::from_secs(600))?;
+            timed += began.elapsed();
+            spans += PIPELINE_SPANS;
+        }
+        Ok(spans as f64 / timed.as_secs_f64())
+    };
+    let (mut wasm, mut native, mut ratios) = (Vec::new(), Vec::new(), Vec::new());
+    for round in 0..=rounds {
+        let wasm_rate = run_turn(&sides[0])?;
+        let native_rate = run_turn(&sides[1])?;
+        if round > 0 {
+            wasm.push(wasm_rate);
+            native.push(native_rate);
+            ratios.push(native_rate / wasm_rate);
+        }
+    }
+    for tracer in &sides {
+        let stats = tracer.stats();
+        anyhow::ensure!(
+            stats.spans_started == stats.spans_exported
+                && stats.policy_failures + stats.spans_fallback_mapped == 0,
+            "spans lost or not mapped by the mapper: {stats:?}"
+        );
+        tracer.shutdown(Duration::from_secs(60))?;
+    }
+    println!(
+        "{}",
+        serde_json::json!({
+            "capture_content": capture,
+            "rounds": rounds,
+            "wasm_spans_per_second_median": median(wasm).round(),
+            "native_spans_per_second_median": median(native).round(),
+            "ratio_median": median(ratios.clone()),
+            "ratio_min": ratios.iter().copied().fold(f64::INFINITY, f64::min),
+            "ratio_max": ratios.iter().copied().fold(0.0, f64::max),
+        })
     );
     Ok(())
 }
