@@ -11,16 +11,13 @@
     reason = "criterion_group! generates an undocumented function"
 )]
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use agentrace_bench::native::{NativeStage, guest_records};
 use agentrace_bench::stage::{WasmStage, records};
 use agentrace_bench::workload::Workload;
-use agentrace_bench::{PipelineSetup, pipeline_tracer};
+use agentrace_bench::{PipelineSetup, SPANS_PER_ITERATION, pipeline_iteration, pipeline_tracer};
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
-
-/// Spans per pipeline iteration: 31 copies of the 33-span example.
-const SPANS_PER_ITERATION: usize = 1023;
 
 fn content_label(capture: bool) -> &'static str {
     if capture { "content_on" } else { "content_off" }
@@ -37,14 +34,7 @@ fn run_pipeline(c: &mut Criterion, group_name: &str, setups: &[(String, Pipeline
             b.iter_custom(|iters| {
                 let mut total = Duration::ZERO;
                 for _ in 0..iters {
-                    let events = workload.copies_for(next_copy, SPANS_PER_ITERATION);
-                    next_copy += (SPANS_PER_ITERATION / workload.spans_per_copy()) as u64;
-                    let began = Instant::now();
-                    for event in events {
-                        tracer.report(event);
-                    }
-                    tracer.flush(Duration::from_secs(600)).expect("flush");
-                    total += began.elapsed();
+                    total += pipeline_iteration(&tracer, &workload, &mut next_copy).expect("flush");
                 }
                 total
             })

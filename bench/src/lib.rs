@@ -15,6 +15,27 @@ use std::time::Duration;
 
 use agentrace::{ExportTarget, Policy, Tracer, TracerBuilder};
 
+/// Spans per pipeline iteration: 31 copies of the 33-span example.
+pub const SPANS_PER_ITERATION: usize = 1023;
+
+/// One pipeline iteration: the next [`SPANS_PER_ITERATION`] spans of `workload` (copies from
+/// `*next_copy` on, which it advances), built first, then timed from the first report to the
+/// end of the flush.
+pub fn pipeline_iteration(
+    tracer: &Tracer,
+    workload: &workload::Workload,
+    next_copy: &mut u64,
+) -> agentrace::Result<std::time::Duration> {
+    let events = workload.copies_for(*next_copy, SPANS_PER_ITERATION);
+    *next_copy += (SPANS_PER_ITERATION / workload.spans_per_copy()) as u64;
+    let began = std::time::Instant::now();
+    for event in events {
+        tracer.report(event);
+    }
+    tracer.flush(Duration::from_secs(600))?;
+    Ok(began.elapsed())
+}
+
 /// Where the null sink writes: protobuf encoding happens, the bytes go nowhere.
 pub fn null_sink() -> ExportTarget {
     ExportTarget::ProtobufFile(PathBuf::from("/dev/null"))
@@ -58,7 +79,7 @@ pub fn pipeline_tracer(setup: PipelineSetup) -> anyhow::Result<Tracer> {
         .with_block_when_full(true);
     if setup.native {
         let linked = native::LinkedMapping::new(setup.capture_content, setup.redact_policies)?;
-        builder = builder.with_native_stage(move || Box::new(linked.clone()));
+        builder = builder.with_native_mapper(move || Box::new(linked.clone()));
     } else {
         for _ in 0..setup.redact_policies {
             builder = builder.with_policy(Policy::builtin("redact"));

@@ -12,7 +12,7 @@ use agentrace::plugin::{self, Grants, Limits, MapperComponent};
 use agentrace_bench::native::{NativeStage, guest_records};
 use agentrace_bench::stage::{WasmStage, builtin_policy, mapper_config, records};
 use agentrace_bench::workload::Workload;
-use agentrace_bench::{PipelineSetup, pipeline_tracer};
+use agentrace_bench::{PipelineSetup, SPANS_PER_ITERATION, pipeline_iteration, pipeline_tracer};
 use clap::{Parser, Subcommand};
 
 #[derive(Parser)]
@@ -158,9 +158,6 @@ fn stage(
     Ok(())
 }
 
-/// Spans per pipeline iteration, as in the criterion bench: 31 copies of the 33-span example.
-const PIPELINE_SPANS: usize = 1023;
-
 fn pipeline_ratio(capture: bool, rounds: usize, seconds: f64) -> anyhow::Result<()> {
     let workload = Workload::ag2_example()?;
     let sides = [false, true]
@@ -175,20 +172,12 @@ fn pipeline_ratio(capture: bool, rounds: usize, seconds: f64) -> anyhow::Result<
         .collect::<anyhow::Result<Vec<_>>>()?;
     let turn = Duration::from_secs_f64(seconds);
     let mut next_copy = 0u64;
-    // Like a criterion iteration: events built beforehand, then timed from the first report
-    // to the end of the flush.
+    // Iterations as criterion's pipeline bench times them, for `turn` of timed time.
     let mut run_turn = |tracer: &agentrace::Tracer| -> anyhow::Result<f64> {
         let (mut timed, mut spans) = (Duration::ZERO, 0usize);
         while timed < turn {
-            let events = workload.copies_for(next_copy, PIPELINE_SPANS);
-            next_copy += (PIPELINE_SPANS / workload.spans_per_copy()) as u64;
-            let began = Instant::now();
-            for event in events {
-                tracer.report(event);
-            }
-            tracer.flush(Duration::from_secs(600))?;
-            timed += began.elapsed();
-            spans += PIPELINE_SPANS;
+            timed += pipeline_iteration(tracer, &workload, &mut next_copy)?;
+            spans += SPANS_PER_ITERATION;
         }
         Ok(spans as f64 / timed.as_secs_f64())
     };

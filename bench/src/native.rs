@@ -140,67 +140,9 @@ pub fn guest_records(records: &[wit::AgentSpan]) -> Vec<guest::AgentSpan> {
     records.to_vec().move_into()
 }
 
-/// The default mapper's configuration and `redact_policies` copies of `redact` with its
-/// defaults, as the components read them in [`crate::stage::WasmStage::new`].
-fn linked_parts(
-    capture_content: bool,
-    redact_policies: usize,
-) -> anyhow::Result<(MapperConfig, Vec<Rules>)> {
-    let config = mapper_config(capture_content);
-    let config =
-        MapperConfig::from_lookup(|key| config.get(key).cloned()).map_err(anyhow::Error::msg)?;
-    let policies = (0..redact_policies)
-        .map(|_| Rules::from_config(&|_| None).map_err(anyhow::Error::msg))
-        .collect::<anyhow::Result<_>>()?;
-    Ok((config, policies))
-}
-
-/// Maps a batch and runs the `redact` chain over it, natively.
-fn map_and_redact(
-    records: &[guest::AgentSpan],
-    config: &MapperConfig,
-    policies: &[Rules],
-) -> (Vec<policy::OtelSpan>, guest::MappedBatch) {
-    let mut batch = agentrace_guest::mapping::map_batch(records, config);
-    let mut spans: Vec<policy::OtelSpan> = std::mem::take(&mut batch.spans).move_into();
-    for rules in policies {
-        // A span with nothing to redact stays as it is, as with the component's `keep`.
-        for span in &mut spans {
-            if let Some(redacted) = rules.apply(span) {
-                *span = redacted;
-            }
-        }
-    }
-    (spans, batch)
-}
-
-/// The default mapper and `redact`, compiled natively: the mapping stage alone.
-pub struct NativeStage {
-    config: MapperConfig,
-    policies: Vec<Rules>,
-    encoder: Encoder,
-}
-
-impl NativeStage {
-    /// The same configuration as [`crate::stage::WasmStage::new`].
-    pub fn new(capture_content: bool, redact_policies: usize) -> anyhow::Result<Self> {
-        let (config, policies) = linked_parts(capture_content, redact_policies)?;
-        Ok(Self {
-            config,
-            policies,
-            encoder: Encoder::default(),
-        })
-    }
-
-    /// Maps, redacts and encodes one batch; returns the encoded size.
-    pub fn run(&self, records: &[guest::AgentSpan]) -> usize {
-        let (spans, _) = map_and_redact(records, &self.config, &self.policies);
-        self.encoder.encode(spans.move_into())
-    }
-}
-
-/// The default mapper and `redact`, compiled natively and run by the pipeline's worker in place
-/// of the components (`TracerBuilder::with_native_stage`): the whole pipeline's native
+/// The default mapper and `redact_policies` copies of `redact`, compiled natively, configured as
+/// the components are in [`crate::stage::WasmStage::new`]. Run by the pipeline's worker in
+/// place of the components (`TracerBuilder::with_native_mapper`): the whole pipeline's native
 /// counterpart. Records move into the guest's types and spans back into the host's (no string
 /// is copied), where the components lower and lift them.
 #[derive(Clone)]
@@ -210,17 +152,63 @@ pub struct LinkedMapping {
 }
 
 impl LinkedMapping {
-    /// The same configuration as [`crate::stage::WasmStage::new`].
+    /// Content capture as given, and `redact_policies` copies of `redact` with its defaults.
     pub fn new(capture_content: bool, redact_policies: usize) -> anyhow::Result<Self> {
-        let (config, policies) = linked_parts(capture_content, redact_policies)?;
+        let config = mapper_config(capture_content);
+        let config = MapperConfig::from_lookup(|key| config.get(key).cloned())
+            .map_err(anyhow::Error::msg)?;
+        let policies = (0..redact_policies)
+            .map(|_| Rules::from_config(&|_| None).map_err(anyhow::Error::msg))
+            .collect::<anyhow::Result<_>>()?;
         Ok(Self { config, policies })
+    }
+
+    /// Maps a batch and runs the `redact` chain over its spans.
+    fn map_and_redact(
+        &self,
+        records: &[guest::AgentSpan],
+    ) -> (Vec<policy::OtelSpan>, guest::MappedBatch) {
+        let mut batch = agentrace_guest::mapping::map_batch(records, &self.config);
+        let mut spans: Vec<policy::OtelSpan> = std::mem::take(&mut batch.spans).move_into();
+        for rules in &self.policies {
+            // A span with nothing to redact stays as it is, as with the component's `keep`.
+            for span in &mut spans {
+                if let Some(redacted) = rules.apply(span) {
+                    *span = redacted;
+                }
+            }
+        }
+        (spans, batch)
     }
 }
 
-impl agentrace::native::NativeStage for LinkedMapping {
+/// The default mapper and `redact`, compiled natively: the mapping stage alone, ending in the
+/// encoded request as [`crate::stage::WasmStage`] does.
+pub struct NativeStage {
+    linked: LinkedMapping,
+    encoder: Encoder,
+}
+
+impl NativeStage {
+    /// The same configuration as [`crate::stage::WasmStage::new`].
+    pub fn new(capture_content: bool, redact_policies: usize) -> anyhow::Result<Self> {
+        Ok(Self {
+            linked: LinkedMapping::new(capture_content, redact_policies)?,
+            encoder: Encoder::default(),
+        })
+    }
+
+    /// Maps, redacts and encodes one batch; returns the encoded size.
+    pub fn run(&self, records: &[guest::AgentSpan]) -> usize {
+        let (spans, _) = self.linked.map_and_redact(records);
+        self.encoder.encode(spans.move_into())
+    }
+}
+
+impl agentrace::native::NativeMapper for LinkedMapping {
     fn map_spans(&mut self, records: Vec<wit::AgentSpan>) -> Result<wit::MappedBatch, String> {
         let records: Vec<guest::AgentSpan> = records.move_into();
-        let (spans, batch) = map_and_redact(&records, &self.config, &self.policies);
+        let (spans, batch) = self.map_and_redact(&records);
         Ok(wit::MappedBatch {
             spans: spans.move_into(),
             metrics: batch.metrics.move_into(),
@@ -253,7 +241,7 @@ mod tests {
             .with_capture_content(capture_content);
         builder = if native {
             let linked = LinkedMapping::new(capture_content, 1).unwrap();
-            builder.with_native_stage(move || Box::new(linked.clone()))
+            builder.with_native_mapper(move || Box::new(linked.clone()))
         } else {
             builder.with_policy(Policy::builtin("redact"))
         };

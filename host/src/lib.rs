@@ -30,7 +30,7 @@ pub mod export;
 pub mod fail_closed;
 mod fallback;
 pub mod ids;
-#[cfg(feature = "native-stage")]
+#[cfg(feature = "native-mapper")]
 pub mod native;
 mod pipeline;
 pub mod plugin;

@@ -127,8 +127,8 @@ pub(crate) struct Worker {
     /// Rung by senders to end a nap early.
     doorbell: Arc<Doorbell>,
     /// Natively linked mapping code that replaces the mapper component (benchmarks only).
-    #[cfg(feature = "native-stage")]
-    pub(crate) native: Option<Box<dyn crate::native::NativeStage>>,
+    #[cfg(feature = "native-mapper")]
+    pub(crate) native: Option<Box<dyn crate::native::NativeMapper>>,
 }
 
 /// Shares one manual reader between the meter provider and the worker that collects from it.
@@ -219,7 +219,7 @@ impl Worker {
             policies,
             boxes,
             doorbell,
-            #[cfg(feature = "native-stage")]
+            #[cfg(feature = "native-mapper")]
             native: None,
         }
     }
@@ -671,7 +671,7 @@ impl Worker {
     /// Maps a batch of the pipeline: through the mapper component, or through the native stage
     /// when one replaces it.
     fn map_batch(&mut self, records: Vec<wit::AgentSpan>) -> Result<wit::MappedBatch, String> {
-        #[cfg(feature = "native-stage")]
+        #[cfg(feature = "native-mapper")]
         if let Some(native) = &mut self.native {
             return native.map_spans(records);
         }

@@ -201,8 +201,8 @@ pub struct TracerBuilder {
     export_buffer_spans: usize,
     observer: Option<InMemorySpanExporter>,
     policies: Vec<Policy>,
-    #[cfg(feature = "native-stage")]
-    native: Option<crate::native::NativeStageFactory>,
+    #[cfg(feature = "native-mapper")]
+    native: Option<crate::native::NativeMapperFactory>,
 }
 
 impl Default for TracerBuilder {
@@ -229,7 +229,7 @@ impl Default for TracerBuilder {
             export_buffer_spans: 100_000,
             observer: None,
             policies: Vec::new(),
-            #[cfg(feature = "native-stage")]
+            #[cfg(feature = "native-mapper")]
             native: None,
         }
     }
@@ -348,12 +348,12 @@ impl TracerBuilder {
     /// Runs `make()`'s natively linked mapping code in the worker instead of the mapper
     /// component (which is still loaded, and still used by dry runs). For benchmarks only: see
     /// [`crate::native`].
-    #[cfg(feature = "native-stage")]
-    pub fn with_native_stage(
+    #[cfg(feature = "native-mapper")]
+    pub fn with_native_mapper(
         mut self,
-        make: impl Fn() -> Box<dyn crate::native::NativeStage> + Send + Sync + 'static,
+        make: impl Fn() -> Box<dyn crate::native::NativeMapper> + Send + Sync + 'static,
     ) -> Self {
-        self.native = Some(crate::native::NativeStageFactory(Arc::new(make)));
+        self.native = Some(crate::native::NativeMapperFactory(Arc::new(make)));
         self
     }
 
@@ -414,7 +414,7 @@ impl TracerBuilder {
             export_buffer_spans: self.export_buffer_spans,
         };
         let doorbell = Arc::new(Doorbell::new());
-        #[allow(unused_mut, reason = "set only with the native-stage feature")]
+        #[allow(unused_mut, reason = "set only with the native-mapper feature")]
         let mut worker = Worker::new(
             receiver,
             swap_receiver,
@@ -431,7 +431,7 @@ impl TracerBuilder {
             boxes.clone(),
             doorbell.clone(),
         );
-        #[cfg(feature = "native-stage")]
+        #[cfg(feature = "native-mapper")]
         {
             worker.native = self.native.as_ref().map(|factory| (factory.0)());
         }
