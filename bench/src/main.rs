@@ -39,7 +39,8 @@ enum Command {
         /// The events file (JSON lines).
         events: PathBuf,
     },
-    /// Run the mapping stage in a loop (for `perf record`); prints spans per second.
+    /// Run the mapping stage in a loop (for `perf record`, or a fixed number of batches for
+    /// `valgrind --tool=callgrind`); prints spans per second.
     Stage {
         /// Run the guest code compiled natively instead of the wasm components.
         #[arg(long)]
@@ -56,6 +57,10 @@ enum Command {
         /// For how long.
         #[arg(long, default_value_t = 10.0)]
         seconds: f64,
+        /// Run exactly this many batches instead (of 495 spans each), however long they take:
+        /// instruction counts under callgrind then compare build with build.
+        #[arg(long)]
+        batches: Option<u64>,
     },
     /// The pipeline with the components and with the same mapping linked natively in the
     /// worker, taking turns for ROUNDS rounds: the wasm / native ratio of each round and their
@@ -111,7 +116,8 @@ fn main() -> anyhow::Result<()> {
             policies,
             policy,
             seconds,
-        } => stage(native, capture_content, &policy, policies, seconds),
+            batches,
+        } => stage(native, capture_content, &policy, policies, seconds, batches),
     }
 }
 
@@ -131,6 +137,7 @@ fn stage(
     policy: &str,
     policies: usize,
     seconds: f64,
+    fixed_batches: Option<u64>,
 ) -> anyhow::Result<()> {
     let workload = Workload::ag2_example()?;
     let spans: Vec<_> = (0..15).flat_map(|_| workload.finished_spans()).collect();
@@ -146,7 +153,7 @@ fn stage(
     let began = Instant::now();
     let until = began + Duration::from_secs_f64(seconds);
     let mut batches = 0u64;
-    while Instant::now() < until {
+    while fixed_batches.map_or(Instant::now() < until, |fixed| batches < fixed) {
         std::hint::black_box(run()?);
         batches += 1;
     }

@@ -93,7 +93,7 @@ impl Workload {
                             start_time: time,
                             end_time: time,
                             incomplete: false,
-                            fields: *fields,
+                            fields,
                             events: Vec::new(),
                         },
                     );

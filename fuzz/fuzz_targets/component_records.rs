@@ -50,7 +50,7 @@ fuzz_target!(|data: &[u8]| {
         start_time: 1_700_000_000_000_000_000,
         end_time: 1_700_000_001_000_000_000,
         incomplete: selector & 0x40 != 0,
-        fields,
+        fields: Box::new(fields),
         events: Vec::new(),
     };
     let record = to_agent_span(&span);

@@ -89,7 +89,9 @@ struct OpenSpan {
     parent_is_remote: bool,
     operation: crate::events::Operation,
     start_time: u64,
-    fields: SpanFields,
+    /// The start's box itself: the fields stay where the runtime put them until the span is
+    /// mapped, instead of moving 1.6 KB at every step.
+    fields: Box<SpanFields>,
     events: Vec<(String, u64, crate::record::Attributes)>,
 }
 
@@ -408,7 +410,7 @@ impl Worker {
                         parent_is_remote,
                         operation,
                         start_time: time,
-                        fields: self.boxes.unbox(fields),
+                        fields,
                         events: Vec::new(),
                     },
                 );
@@ -544,6 +546,9 @@ impl Worker {
         self.deliver(data);
         for point in mapped.metrics {
             self.record_point(point);
+        }
+        for span in pending {
+            self.boxes.recycle(span.fields);
         }
         self.metrics
             .batch_duration

@@ -44,6 +44,14 @@ impl FieldBoxes {
         let _ = self.put.try_send(boxed);
         fields
     }
+
+    /// A box whose fields are no longer needed back to the pool, emptied (or freed when the
+    /// pool is full). The worker keeps a start's box as its open span's fields until the span
+    /// is mapped, then hands it back here.
+    pub(crate) fn recycle(&self, mut boxed: Box<SpanFields>) {
+        *boxed = SpanFields::default();
+        let _ = self.put.try_send(boxed);
+    }
 }
 
 #[cfg(test)]
@@ -62,5 +70,19 @@ mod tests {
         let second = boxes.boxed(SpanFields::default());
         assert_eq!(&*second as *const SpanFields, address);
         assert_eq!(*second, SpanFields::default());
+    }
+
+    #[test]
+    fn recycled_boxes_come_back_empty() {
+        let boxes = FieldBoxes::default();
+        let full = Box::new(SpanFields {
+            conversation_id: Some("c-1".into()),
+            ..SpanFields::default()
+        });
+        let address = &*full as *const SpanFields;
+        boxes.recycle(full);
+        let reused = boxes.boxed(SpanFields::default());
+        assert_eq!(&*reused as *const SpanFields, address);
+        assert_eq!(*reused, SpanFields::default());
     }
 }
