@@ -1,7 +1,7 @@
 //! `agentrace-bench`: the figures that need their own process or a load running beside them
 //! (hot swap under load, memory per component instance), the pipeline's wasm / native ratio
-//! over interleaved rounds, the input file for the CLI figures, and a loop of the mapping stage
-//! to profile with `perf`. Each prints one JSON object;
+//! over interleaved rounds, the input file for the CLI figures, and loops of the mapping stage
+//! and of the pipeline to profile with `perf` or count with callgrind. Each prints one JSON object;
 //! `bench/run` collects them into the table of BENCHMARKS.md.
 
 use std::io::Write;
@@ -62,6 +62,20 @@ enum Command {
         #[arg(long)]
         batches: Option<u64>,
     },
+    /// Run ITERATIONS pipeline iterations (1 023 spans each, as the criterion bench times them)
+    /// through one tracer: for `perf record`, or for callgrind, whose instruction counts do
+    /// not depend on the machine's load. Prints spans per second.
+    Pipeline {
+        /// Run the mapping linked natively in the worker instead of the components.
+        #[arg(long)]
+        native: bool,
+        /// Record content.
+        #[arg(long)]
+        capture_content: bool,
+        /// How many iterations.
+        #[arg(long, default_value_t = 100)]
+        iterations: u64,
+    },
     /// The pipeline with the components and with the same mapping linked natively in the
     /// worker, taking turns for ROUNDS rounds: the wasm / native ratio of each round and their
     /// median, so that the machine's drift hits both sides alike.
@@ -108,6 +122,11 @@ fn main() -> anyhow::Result<()> {
             rounds,
             seconds,
         } => pipeline_ratio(capture_content, rounds, seconds),
+        Command::Pipeline {
+            native,
+            capture_content,
+            iterations,
+        } => pipeline(native, capture_content, iterations),
         Command::Swap { rate, swaps } => swap(rate, swaps),
         Command::InstanceMemory { instances } => instance_memory(instances),
         Command::Stage {
@@ -161,6 +180,33 @@ fn stage(
     println!(
         "{}",
         serde_json::json!({ "spans_per_second": rate.round() })
+    );
+    Ok(())
+}
+
+fn pipeline(native: bool, capture: bool, iterations: u64) -> anyhow::Result<()> {
+    let workload = Workload::ag2_example()?;
+    let tracer = pipeline_tracer(PipelineSetup {
+        capture_content: capture,
+        native,
+        ..PipelineSetup::default()
+    })?;
+    let mut next_copy = 0u64;
+    let mut timed = Duration::ZERO;
+    for _ in 0..iterations {
+        timed += pipeline_iteration(&tracer, &workload, &mut next_copy)?;
+    }
+    let stats = tracer.stats();
+    anyhow::ensure!(
+        stats.spans_started == stats.spans_exported
+            && stats.policy_failures + stats.spans_fallback_mapped == 0,
+        "spans lost or not mapped by the mapper: {stats:?}"
+    );
+    tracer.shutdown(Duration::from_secs(60))?;
+    let spans = iterations as f64 * SPANS_PER_ITERATION as f64;
+    println!(
+        "{}",
+        serde_json::json!({ "spans_per_second": (spans / timed.as_secs_f64()).round() })
     );
     Ok(())
 }
