@@ -184,6 +184,19 @@ fn stage(
     Ok(())
 }
 
+/// Shuts a throughput run's tracer down, after checking that it exported every span it was
+/// given and that the mapper, not the fallback, mapped them all.
+fn shut_down_checked(tracer: &agentrace::Tracer) -> anyhow::Result<()> {
+    let stats = tracer.stats();
+    anyhow::ensure!(
+        stats.spans_started == stats.spans_exported
+            && stats.policy_failures + stats.spans_fallback_mapped == 0,
+        "spans lost or not mapped by the mapper: {stats:?}"
+    );
+    tracer.shutdown(Duration::from_secs(60))?;
+    Ok(())
+}
+
 fn pipeline(native: bool, capture: bool, iterations: u64) -> anyhow::Result<()> {
     let workload = Workload::ag2_example()?;
     let tracer = pipeline_tracer(PipelineSetup {
@@ -196,13 +209,7 @@ fn pipeline(native: bool, capture: bool, iterations: u64) -> anyhow::Result<()> 
     for _ in 0..iterations {
         timed += pipeline_iteration(&tracer, &workload, &mut next_copy)?;
     }
-    let stats = tracer.stats();
-    anyhow::ensure!(
-        stats.spans_started == stats.spans_exported
-            && stats.policy_failures + stats.spans_fallback_mapped == 0,
-        "spans lost or not mapped by the mapper: {stats:?}"
-    );
-    tracer.shutdown(Duration::from_secs(60))?;
+    shut_down_checked(&tracer)?;
     let spans = iterations as f64 * SPANS_PER_ITERATION as f64;
     println!(
         "{}",
@@ -245,13 +252,7 @@ fn pipeline_ratio(capture: bool, rounds: usize, seconds: f64) -> anyhow::Result<
         }
     }
     for tracer in &sides {
-        let stats = tracer.stats();
-        anyhow::ensure!(
-            stats.spans_started == stats.spans_exported
-                && stats.policy_failures + stats.spans_fallback_mapped == 0,
-            "spans lost or not mapped by the mapper: {stats:?}"
-        );
-        tracer.shutdown(Duration::from_secs(60))?;
+        shut_down_checked(tracer)?;
     }
     println!(
         "{}",
