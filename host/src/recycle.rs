@@ -59,7 +59,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn boxes_are_reused_and_come_back_empty() {
+    fn unboxed_boxes_are_reused_and_hold_only_the_new_fields() {
         let boxes = FieldBoxes::default();
         let first = boxes.boxed(SpanFields {
             provider: Some("openai".into()),
@@ -67,9 +67,13 @@ mod tests {
         });
         let address = &*first as *const SpanFields;
         assert_eq!(boxes.unbox(first).provider.as_deref(), Some("openai"));
-        let second = boxes.boxed(SpanFields::default());
+        let later = SpanFields {
+            conversation_id: Some("c-2".into()),
+            ..SpanFields::default()
+        };
+        let second = boxes.boxed(later.clone());
         assert_eq!(&*second as *const SpanFields, address);
-        assert_eq!(*second, SpanFields::default());
+        assert_eq!(*second, later);
     }
 
     #[test]
@@ -81,8 +85,9 @@ mod tests {
         });
         let address = &*full as *const SpanFields;
         boxes.recycle(full);
-        let reused = boxes.boxed(SpanFields::default());
-        assert_eq!(&*reused as *const SpanFields, address);
-        assert_eq!(*reused, SpanFields::default());
+        // Read the pooled box itself: `boxed` would overwrite whatever it still held.
+        let pooled = boxes.take.try_recv().expect("the box is back in the pool");
+        assert_eq!(&*pooled as *const SpanFields, address);
+        assert_eq!(*pooled, SpanFields::default());
     }
 }
