@@ -6,6 +6,11 @@
 //!
 //! The nested build uses its own target directory beside the outer one: the outer cargo holds
 //! the lock on its own, and a shared directory across profiles keeps rebuilds incremental.
+//!
+//! `rust-toolchain.toml` names the `wasm32-wasip2` target, but rustup adds it only when it
+//! installs the toolchain: a machine that already had the pinned toolchain lacks it. So the
+//! first thing this script does is look for the target's standard library and, when it is
+//! missing, add it with rustup (or stop with the exact command to run when rustup is absent).
 
 use std::env;
 use std::path::{Path, PathBuf};
@@ -18,6 +23,8 @@ fn main() {
     for watched in [
         "guest/src",
         "guest/Cargo.toml",
+        "guest/alloc/src",
+        "guest/alloc/Cargo.toml",
         "policies/src",
         "policies/Cargo.toml",
         "examples/policy-template/src",
@@ -32,6 +39,8 @@ fn main() {
             workspace.join(watched).display()
         );
     }
+
+    ensure_wasm_target();
 
     let target_dir = guest_target_dir(&out_dir);
     let cargo = env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
@@ -83,6 +92,63 @@ fn main() {
         println!("cargo:rustc-env={variable}={}", copied.display());
     }
 }
+/// The components' target triple.
+const WASM_TARGET: &str = "wasm32-wasip2";
+
+/// Makes sure the toolchain building us has the `wasm32-wasip2` standard library, adding it with
+/// rustup when it is missing. Panics with the command to run when it cannot.
+fn ensure_wasm_target() {
+    let rustc = env::var_os("RUSTC").unwrap_or_else(|| "rustc".into());
+    if wasm_target_installed(&rustc) {
+        return;
+    }
+    // Under rustup, cargo and rustc run with the toolchain's name in RUSTUP_TOOLCHAIN.
+    let toolchain = env::var("RUSTUP_TOOLCHAIN").ok();
+    let by_hand = match &toolchain {
+        Some(toolchain) => format!("rustup target add {WASM_TARGET} --toolchain {toolchain}"),
+        None => format!(
+            "rustup target add {WASM_TARGET} (or install the {WASM_TARGET} standard library \
+             for this rustc by your distribution's means)"
+        ),
+    };
+    let Some(toolchain) = toolchain else {
+        panic!(
+            "the {WASM_TARGET} target is not installed for {rustc:?}, and this build does not \
+             run under rustup, so it cannot add it. The default mapper component is built for \
+             it. Run: {by_hand}"
+        );
+    };
+    println!(
+        "cargo:warning=adding the {WASM_TARGET} target to the {toolchain} toolchain \
+         (rust-toolchain.toml names it; rustup adds it only to a toolchain it installs)"
+    );
+    let added = Command::new("rustup")
+        .args(["target", "add", WASM_TARGET, "--toolchain", &toolchain])
+        .status();
+    match added {
+        Ok(status) if status.success() && wasm_target_installed(&rustc) => {}
+        Ok(status) => panic!(
+            "`rustup target add {WASM_TARGET} --toolchain {toolchain}` failed ({status}); \
+             run it by hand and build again"
+        ),
+        Err(e) => panic!("could not run rustup ({e}); run by hand: {by_hand}"),
+    }
+}
+
+/// Whether `rustc`'s sysroot has the wasm target's standard library.
+fn wasm_target_installed(rustc: &std::ffi::OsStr) -> bool {
+    let output = Command::new(rustc)
+        .args(["--print", "target-libdir", "--target", WASM_TARGET])
+        .output();
+    match output {
+        Ok(output) if output.status.success() => {
+            let libdir = String::from_utf8_lossy(&output.stdout);
+            Path::new(libdir.trim()).is_dir()
+        }
+        _ => false,
+    }
+}
+
 /// `<outer target dir>/agentrace-guest`, found from OUT_DIR
 /// (`<target>/<profile>/build/<pkg>-<hash>/out`), or OUT_DIR itself as a fallback.
 fn guest_target_dir(out_dir: &Path) -> PathBuf {

@@ -82,7 +82,7 @@ pub fn pipeline_tracer(setup: PipelineSetup) -> anyhow::Result<Tracer> {
         builder = builder.with_native_mapper(move || Box::new(linked.clone()));
     } else {
         for _ in 0..setup.redact_policies {
-            builder = builder.with_policy(Policy::builtin("redact"));
+            builder = builder.with_policy(Policy::builtin(agentrace::BuiltinPolicy::Redact));
         }
     }
     Ok(builder.build()?)

@@ -8,9 +8,8 @@ use std::io::Write;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use agentrace::plugin::{self, Grants, Limits, MapperComponent};
 use agentrace_bench::native::{NativeStage, guest_records};
-use agentrace_bench::stage::{WasmStage, builtin_policy, mapper_config, records};
+use agentrace_bench::stage::{WasmStage, records};
 use agentrace_bench::workload::Workload;
 use agentrace_bench::{PipelineSetup, SPANS_PER_ITERATION, pipeline_iteration, pipeline_tracer};
 use clap::{Parser, Subcommand};
@@ -53,7 +52,7 @@ enum Command {
         policies: usize,
         /// Which built-in policy (wasm only; the native stage runs `redact`).
         #[arg(long, default_value = "redact")]
-        policy: String,
+        policy: agentrace::BuiltinPolicy,
         /// For how long.
         #[arg(long, default_value_t = 10.0)]
         seconds: f64,
@@ -136,7 +135,7 @@ fn main() -> anyhow::Result<()> {
             policy,
             seconds,
             batches,
-        } => stage(native, capture_content, &policy, policies, seconds, batches),
+        } => stage(native, capture_content, policy, policies, seconds, batches),
     }
 }
 
@@ -153,7 +152,7 @@ fn generate(spans: usize, output: &std::path::Path) -> anyhow::Result<()> {
 fn stage(
     native: bool,
     capture: bool,
-    policy: &str,
+    policy: agentrace::BuiltinPolicy,
     policies: usize,
     seconds: f64,
     fixed_batches: Option<u64>,
@@ -302,7 +301,7 @@ fn swap(rate: u64, swaps: usize) -> anyhow::Result<()> {
             }
         })
     };
-    let mapper = plugin::default_mapper_bytes();
+    let mapper = agentrace::default_mapper_component();
     std::thread::sleep(Duration::from_millis(500));
     let mut latencies = Vec::with_capacity(swaps);
     for _ in 0..swaps {
@@ -350,14 +349,6 @@ fn instance_memory(instances: usize) -> anyhow::Result<()> {
     let host_records = records(&spans);
     let capture = true;
 
-    let mapper = MapperComponent::new(
-        &plugin::compile(plugin::default_mapper_bytes())?,
-        mapper_config(capture),
-        Limits::default(),
-        Grants::default(),
-    )?;
-    let policy = builtin_policy("redact")?;
-
     // Peak linear memory after many batches with content on.
     let mut stage = WasmStage::new(capture, 1)?;
     for _ in 0..20 {
@@ -370,20 +361,15 @@ fn instance_memory(instances: usize) -> anyhow::Result<()> {
     let mut mappers = Vec::with_capacity(instances);
     let mut mapped = Vec::new();
     for _ in 0..instances {
-        let mut instance = mapper.instantiate()?;
-        mapped = instance
-            .map_spans(&host_records)
-            .map_err(|e| anyhow::anyhow!("mapper: {e}"))?
-            .spans;
+        let mut instance = stage.components().new_mapper_instance()?;
+        mapped = instance.map(&host_records)?.spans;
         mappers.push(instance);
     }
     let after_mappers = resident_bytes()?;
     let mut policies = Vec::with_capacity(instances);
     for _ in 0..instances {
-        let mut instance = policy.instantiate()?;
-        instance
-            .apply(&mapped)
-            .map_err(|e| anyhow::anyhow!("policy: {e}"))?;
+        let mut instance = stage.components().new_policy_instance()?;
+        instance.apply(mapped.clone())?;
         policies.push(instance);
     }
     let after_policies = resident_bytes()?;

@@ -6,7 +6,8 @@
 //! The host, the guest and the policies each generate their own Rust types from the WIT, so
 //! values move between them field by field ([`MoveInto`]; no string is copied).
 
-use agentrace::bindings::types as wit;
+use agentrace::bench_internals::wit;
+use agentrace::{AgentRecord, MappedBatch};
 use agentrace_guest::bindings::agentrace::plugin::types as guest;
 use agentrace_guest::config::MapperConfig;
 use agentrace_policies::bindings::agentrace::plugin::types as policy;
@@ -205,16 +206,19 @@ impl NativeStage {
     }
 }
 
-impl agentrace::native::NativeMapper for LinkedMapping {
-    fn map_spans(&mut self, records: Vec<wit::AgentSpan>) -> Result<wit::MappedBatch, String> {
-        let records: Vec<guest::AgentSpan> = records.move_into();
+impl agentrace::bench_internals::NativeMapper for LinkedMapping {
+    fn map_spans(&mut self, records: Vec<AgentRecord>) -> Result<MappedBatch, String> {
+        let records: Vec<guest::AgentSpan> = records
+            .into_iter()
+            .map(|record| record.into_wit().move_into())
+            .collect();
         let (spans, batch) = self.map_and_redact(&records);
-        Ok(wit::MappedBatch {
+        Ok(MappedBatch::from_wit(wit::MappedBatch {
             spans: spans.move_into(),
             metrics: batch.metrics.move_into(),
             rejected: batch.rejected.move_into(),
             schema_url: batch.schema_url,
-        })
+        }))
     }
 }
 
@@ -243,7 +247,7 @@ mod tests {
             let linked = LinkedMapping::new(capture_content, 1).unwrap();
             builder.with_native_mapper(move || Box::new(linked.clone()))
         } else {
-            builder.with_policy(Policy::builtin("redact"))
+            builder.with_policy(Policy::builtin(agentrace::BuiltinPolicy::Redact))
         };
         let tracer = builder.build().unwrap();
         for event in Workload::ag2_example().unwrap().copy(0) {

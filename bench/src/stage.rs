@@ -7,10 +7,8 @@
 
 use std::collections::BTreeMap;
 
-use agentrace::bindings::types as wit;
-use agentrace::convert::{self, FinishedSpan};
-use agentrace::plugin::PolicyComponent;
-use agentrace::plugin::{self, Grants, Limits, MapperComponent, MapperInstance, PolicyInstance};
+use agentrace::BuiltinPolicy;
+use agentrace::bench_internals::{self as internals, FinishedSpan, wit};
 use opentelemetry::InstrumentationScope;
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 use opentelemetry_proto::transform::common::tonic::ResourceAttributesWithSchema;
@@ -43,7 +41,7 @@ impl Encoder {
     pub fn encode(&self, spans: Vec<wit::OtelSpan>) -> usize {
         let data = spans
             .into_iter()
-            .map(|span| convert::to_span_data(span, &self.scope))
+            .map(|span| internals::to_span_data(span, &self.scope))
             .collect();
         ExportTraceServiceRequest {
             resource_spans: group_spans_by_resource_and_scope(data, &self.resource),
@@ -60,77 +58,47 @@ pub fn mapper_config(capture_content: bool) -> BTreeMap<String, String> {
 
 /// The records the mapper receives for these spans.
 pub fn records(spans: &[FinishedSpan]) -> Vec<wit::AgentSpan> {
-    spans.iter().map(convert::to_agent_span).collect()
+    spans.iter().map(internals::to_agent_span).collect()
 }
 
-/// The shipped policy `name` (`redact`, `drop-content`, `truncate`) with its defaults, compiled.
-pub fn builtin_policy(name: &str) -> anyhow::Result<PolicyComponent> {
-    Ok(PolicyComponent::new(
-        &plugin::compile(plugin::builtin_policies_bytes())?,
-        name,
-        BTreeMap::from([("policy".to_string(), name.to_string())]),
-        Limits::default(),
-        Grants::default(),
-    )?)
-}
-
-/// The embedded default mapper and `redact` policies, each in its own instance with the default
-/// limits, called the way the worker calls them.
+/// The embedded default mapper and built-in policies, each in its own instance with the default
+/// limits, called the way the worker calls them, then encoded.
 pub struct WasmStage {
-    mapper: MapperInstance,
-    policies: Vec<PolicyInstance>,
+    components: internals::WasmStage,
     encoder: Encoder,
 }
 
 impl WasmStage {
     /// Instantiates the mapper and `redact_policies` copies of `redact`.
     pub fn new(capture_content: bool, redact_policies: usize) -> anyhow::Result<Self> {
-        Self::with_policy(capture_content, "redact", redact_policies)
+        Self::with_policy(capture_content, BuiltinPolicy::Redact, redact_policies)
     }
 
     /// Instantiates the mapper and `count` copies of the built-in policy `policy`.
-    pub fn with_policy(capture_content: bool, policy: &str, count: usize) -> anyhow::Result<Self> {
-        let mapper = MapperComponent::new(
-            &plugin::compile(plugin::default_mapper_bytes())?,
-            mapper_config(capture_content),
-            Limits::default(),
-            Grants::default(),
-        )?
-        .instantiate()?;
-        let policy = builtin_policy(policy)?;
-        let policies = (0..count)
-            .map(|_| policy.instantiate())
-            .collect::<Result<_, _>>()?;
+    pub fn with_policy(
+        capture_content: bool,
+        policy: BuiltinPolicy,
+        count: usize,
+    ) -> anyhow::Result<Self> {
         Ok(Self {
-            mapper,
-            policies,
+            components: internals::WasmStage::new(mapper_config(capture_content), policy, count)?,
             encoder: Encoder::default(),
         })
     }
 
     /// Maps, redacts and encodes one batch; returns the encoded size.
     pub fn run(&mut self, records: &[wit::AgentSpan]) -> anyhow::Result<usize> {
-        let batch = self
-            .mapper
-            .map_spans(records)
-            .map_err(|e| anyhow::anyhow!("mapper: {e}"))?;
-        let mut spans = batch.spans;
-        for policy in &mut self.policies {
-            let verdicts = policy
-                .apply(&spans)
-                .map_err(|e| anyhow::anyhow!("policy: {e}"))?;
-            spans = agentrace::plugin::pass_on(spans, verdicts);
-        }
+        let spans = self.components.run(records)?;
         Ok(self.encoder.encode(spans))
     }
 
     /// Peak linear memory so far, in bytes: the mapper's, then each policy's.
     pub fn peak_memory(&self) -> (usize, Vec<usize>) {
-        let policies = self
-            .policies
-            .iter()
-            .map(|p| p.peak_memory_bytes())
-            .collect();
-        (self.mapper.peak_memory_bytes(), policies)
+        self.components.peak_memory()
+    }
+
+    /// The components themselves, for further instances.
+    pub fn components(&self) -> &internals::WasmStage {
+        &self.components
     }
 }

@@ -3,11 +3,8 @@
 //! remote agent: 33 spans), copied as many times as a benchmark needs, each copy with its own
 //! span and trace ids so the pipeline treats it as new work.
 
-use std::collections::HashMap;
-
-use agentrace::convert::FinishedSpan;
+use agentrace::bench_internals::{Applied, Assembly, FinishedSpan};
 use agentrace::events::decode_line;
-use agentrace::record::Merge;
 use agentrace::{Lifecycle, Parent, SpanContext, SpanId, TraceId};
 
 /// The AG2 example, as shipped.
@@ -60,73 +57,20 @@ impl Workload {
     }
 
     /// The spans of one copy as the pipeline's worker assembles them when each ends (fields
-    /// merged, events collected), in end order: the input of the mapping stage.
+    /// merged, events collected), in end order: the input of the mapping stage. The worker's own
+    /// assembly makes them.
     pub fn finished_spans(&self) -> Vec<FinishedSpan> {
-        let mut open: HashMap<SpanId, FinishedSpan> = HashMap::new();
-        let mut traces: HashMap<SpanId, TraceId> = HashMap::new();
-        let mut finished = Vec::new();
-        for event in &self.events {
-            match event.clone() {
-                Lifecycle::Start {
-                    span_id,
-                    trace_id,
-                    parent,
-                    operation,
-                    time,
-                    fields,
-                } => {
-                    let (parent_span_id, parent_is_remote, inherited) = match parent {
-                        Parent::Root => (None, false, None),
-                        Parent::Local(id) => (Some(id), false, traces.get(&id).copied()),
-                        Parent::Remote(ctx) => (Some(ctx.span_id), true, Some(ctx.trace_id)),
-                    };
-                    let trace_id = trace_id.or(inherited).unwrap_or(TraceId(1));
-                    traces.insert(span_id, trace_id);
-                    open.insert(
-                        span_id,
-                        FinishedSpan {
-                            trace_id,
-                            span_id,
-                            parent_span_id,
-                            parent_is_remote,
-                            operation,
-                            start_time: time,
-                            end_time: time,
-                            incomplete: false,
-                            fields,
-                            events: Vec::new(),
-                        },
-                    );
-                }
-                Lifecycle::Update { span_id, fields } => {
-                    if let Some(span) = open.get_mut(&span_id) {
-                        span.fields.merge(*fields);
-                    }
-                }
-                Lifecycle::Event {
-                    span_id,
-                    name,
-                    time,
-                    attributes,
-                } => {
-                    if let Some(span) = open.get_mut(&span_id) {
-                        span.events.push((name, time, attributes));
-                    }
-                }
-                Lifecycle::End {
-                    span_id,
-                    time,
-                    fields,
-                } => {
-                    if let Some(mut span) = open.remove(&span_id) {
-                        span.fields.merge(*fields);
-                        span.end_time = time;
-                        finished.push(span);
-                    }
-                }
-            }
-        }
-        finished
+        let mut assembly = Assembly::default();
+        self.events
+            .iter()
+            .filter_map(
+                |event| match assembly.apply(event.clone(), |fields| *fields) {
+                    Ok(Applied::Ended(span)) => Some(span),
+                    Ok(_) => None,
+                    Err(reason) => panic!("the workload is consistent: {reason}"),
+                },
+            )
+            .collect()
     }
 }
 

@@ -2,17 +2,15 @@
 //! the component maps or rejects it, and every content attribute it writes is valid JSON.
 //!
 //! Input: one byte choosing the operation (high bit: content capture on), then the JSON of the
-//! span's fields (`agentrace::SpanFields`). Inputs whose fields do not parse are skipped.
+//! span's fields (`agentrace::SpanFields`). Inputs whose fields do not parse are skipped. The
+//! record goes through the public dry-run API (`agentrace::DryRunMapper`).
 
 #![no_main]
 
 use std::collections::BTreeMap;
 use std::sync::{Mutex, OnceLock};
 
-use agentrace::bindings::types::Value;
-use agentrace::convert::{FinishedSpan, to_agent_span};
-use agentrace::plugin::{self, Grants, Limits, MapperComponent, MapperInstance};
-use agentrace::{Operation, SpanFields, SpanId, TraceId};
+use agentrace::{AgentRecord, DryRunMapper, Operation, SpanContext, SpanFields, SpanId, TraceId};
 use libfuzzer_sys::fuzz_target;
 
 const JSON_KEYS: [&str; 4] = [
@@ -22,16 +20,13 @@ const JSON_KEYS: [&str; 4] = [
     "gen_ai.tool.definitions",
 ];
 
-fn instance(capture: bool) -> &'static Mutex<MapperInstance> {
-    static INSTANCES: OnceLock<[Mutex<MapperInstance>; 2]> = OnceLock::new();
+fn mapper(capture: bool) -> &'static Mutex<DryRunMapper> {
+    static MAPPERS: OnceLock<[Mutex<DryRunMapper>; 2]> = OnceLock::new();
     let make = |capture: bool| {
-        let component = plugin::compile(plugin::default_mapper_bytes()).unwrap();
         let config = BTreeMap::from([("capture-content".to_string(), capture.to_string())]);
-        let mapper =
-            MapperComponent::new(&component, config, Limits::default(), Grants::default()).unwrap();
-        Mutex::new(mapper.instantiate().unwrap())
+        Mutex::new(DryRunMapper::embedded(config).unwrap())
     };
-    &INSTANCES.get_or_init(|| [make(false), make(true)])[usize::from(capture)]
+    &MAPPERS.get_or_init(|| [make(false), make(true)])[usize::from(capture)]
 }
 
 fuzz_target!(|data: &[u8]| {
@@ -41,34 +36,33 @@ fuzz_target!(|data: &[u8]| {
     let Ok(fields) = serde_json::from_slice::<SpanFields>(json) else {
         return;
     };
-    let span = FinishedSpan {
-        trace_id: TraceId(0x4bf9_2f35_77b3_4da6_a3ce_929d_0e0e_4736),
-        span_id: SpanId(0x00f0_67aa_0ba9_02b7),
-        parent_span_id: None,
-        parent_is_remote: false,
-        operation: Operation::ALL[usize::from(selector & 0x0f)],
-        start_time: 1_700_000_000_000_000_000,
-        end_time: 1_700_000_001_000_000_000,
-        incomplete: selector & 0x40 != 0,
-        fields: Box::new(fields),
-        events: Vec::new(),
-    };
-    let record = to_agent_span(&span);
-    let mut instance = instance(selector & 0x80 != 0).lock().unwrap();
-    let batch = match instance.map_spans(&[record]) {
+    let context = SpanContext::new(
+        TraceId(0x4bf9_2f35_77b3_4da6_a3ce_929d_0e0e_4736),
+        SpanId(0x00f0_67aa_0ba9_02b7),
+    );
+    let record = AgentRecord::new(
+        Operation::ALL[usize::from(selector & 0x0f)],
+        context,
+        None,
+        (1_700_000_000_000_000_000, 1_700_000_001_000_000_000),
+        fields,
+    );
+    let batch = match mapper(selector & 0x80 != 0).lock().unwrap().map(&[record]) {
         Ok(batch) => batch,
         Err(error) => panic!("the default mapper failed on a valid record: {error}"),
     };
-    assert_eq!(batch.spans.len() + batch.rejected.len(), 1);
-    for span in &batch.spans {
-        for attribute in &span.attributes {
-            if JSON_KEYS.contains(&attribute.key.as_str()) {
-                let Value::Json(text) = &attribute.value else {
-                    panic!("{} is not a JSON value", attribute.key);
+    assert_eq!(batch.span_count() + batch.rejected().len(), 1);
+    // The batch's JSON form: each attribute value is `{"Case": value}`.
+    let batch = serde_json::to_value(&batch).unwrap();
+    for span in batch["spans"].as_array().unwrap() {
+        for attribute in span["attributes"].as_array().unwrap() {
+            let key = attribute["key"].as_str().unwrap();
+            if JSON_KEYS.contains(&key) {
+                let Some(text) = attribute["value"]["Json"].as_str() else {
+                    panic!("{key} is not a JSON value");
                 };
-                serde_json::from_str::<serde_json::Value>(text).unwrap_or_else(|e| {
-                    panic!("{} is not valid JSON ({e}): {text}", attribute.key)
-                });
+                serde_json::from_str::<serde_json::Value>(text)
+                    .unwrap_or_else(|e| panic!("{key} is not valid JSON ({e}): {text}"));
             }
         }
     }

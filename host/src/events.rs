@@ -3,90 +3,78 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::component::bindings::types as wit;
+use crate::convert::ToWit;
 use crate::error::{Error, Result};
 use crate::ids::{SpanContext, SpanId, TraceId};
 use crate::record::{Attributes, SpanFields};
 
-/// The kind of operation a span stands for; mirrors the WIT `operation` enum.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Operation {
-    /// Chat completion (`chat`).
-    Chat,
-    /// Text completion (`text_completion`).
-    TextCompletion,
-    /// Multimodal generation (`generate_content`).
-    GenerateContent,
-    /// Embeddings.
-    Embeddings,
-    /// Retrieval.
-    Retrieval,
-    /// Agent creation.
-    CreateAgent,
-    /// An agent's turn; remote when `server` is set.
-    InvokeAgent,
-    /// Tool execution.
-    ExecuteTool,
-    /// A workflow.
-    InvokeWorkflow,
-    /// A conversation between agents.
-    Conversation,
-    /// Several conversations as one job.
-    MultiConversation,
-    /// A group chat choosing its next speaker.
-    SpeakerSelection,
-    /// Waiting for a human.
-    HumanInput,
-    /// Running code.
-    CodeExecution,
-    /// Control passed between agents.
-    Handoff,
-    /// A guardrail check.
-    Guardrail,
+/// Declares [`Operation`] once: its variants with their JSON names, [`Operation::ALL`],
+/// [`Operation::as_str`], and the conversion to the WIT `operation` enum (whose cases have the
+/// same names). Adding an operation is one line here and one in `wit/types.wit`.
+macro_rules! operations {
+    ( $( $(#[$meta:meta])* $variant:ident = $name:literal, )* ) => {
+        /// The kind of operation a span stands for; mirrors the WIT `operation` enum.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+        pub enum Operation {
+            $( $(#[$meta])* #[serde(rename = $name)] $variant, )*
+        }
+
+        impl Operation {
+            /// Every operation, in the order of the WIT enum.
+            pub const ALL: [Operation; [$($name),*].len()] = [$(Operation::$variant),*];
+
+            /// The snake_case name used in the JSON form.
+            pub fn as_str(self) -> &'static str {
+                match self {
+                    $( Operation::$variant => $name, )*
+                }
+            }
+        }
+
+        impl ToWit<wit::Operation> for Operation {
+            fn to_wit(&self) -> wit::Operation {
+                match self {
+                    $( Operation::$variant => wit::Operation::$variant, )*
+                }
+            }
+        }
+    };
 }
 
-impl Operation {
-    /// Every operation, in the order of the WIT enum.
-    pub const ALL: [Operation; 16] = [
-        Operation::Chat,
-        Operation::TextCompletion,
-        Operation::GenerateContent,
-        Operation::Embeddings,
-        Operation::Retrieval,
-        Operation::CreateAgent,
-        Operation::InvokeAgent,
-        Operation::ExecuteTool,
-        Operation::InvokeWorkflow,
-        Operation::Conversation,
-        Operation::MultiConversation,
-        Operation::SpeakerSelection,
-        Operation::HumanInput,
-        Operation::CodeExecution,
-        Operation::Handoff,
-        Operation::Guardrail,
-    ];
-
-    /// The snake_case name used in the JSON form.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Operation::Chat => "chat",
-            Operation::TextCompletion => "text_completion",
-            Operation::GenerateContent => "generate_content",
-            Operation::Embeddings => "embeddings",
-            Operation::Retrieval => "retrieval",
-            Operation::CreateAgent => "create_agent",
-            Operation::InvokeAgent => "invoke_agent",
-            Operation::ExecuteTool => "execute_tool",
-            Operation::InvokeWorkflow => "invoke_workflow",
-            Operation::Conversation => "conversation",
-            Operation::MultiConversation => "multi_conversation",
-            Operation::SpeakerSelection => "speaker_selection",
-            Operation::HumanInput => "human_input",
-            Operation::CodeExecution => "code_execution",
-            Operation::Handoff => "handoff",
-            Operation::Guardrail => "guardrail",
-        }
-    }
+operations! {
+    /// Chat completion (`chat`).
+    Chat = "chat",
+    /// Text completion (`text_completion`).
+    TextCompletion = "text_completion",
+    /// Multimodal generation (`generate_content`).
+    GenerateContent = "generate_content",
+    /// Embeddings.
+    Embeddings = "embeddings",
+    /// Retrieval.
+    Retrieval = "retrieval",
+    /// Agent creation.
+    CreateAgent = "create_agent",
+    /// An agent's turn; remote when `server` is set.
+    InvokeAgent = "invoke_agent",
+    /// Tool execution.
+    ExecuteTool = "execute_tool",
+    /// A workflow.
+    InvokeWorkflow = "invoke_workflow",
+    /// A conversation between agents.
+    Conversation = "conversation",
+    /// Several conversations as one job.
+    MultiConversation = "multi_conversation",
+    /// A group chat choosing its next speaker.
+    SpeakerSelection = "speaker_selection",
+    /// Waiting for a human.
+    HumanInput = "human_input",
+    /// Running code.
+    CodeExecution = "code_execution",
+    /// Control passed between agents.
+    Handoff = "handoff",
+    /// A guardrail check.
+    Guardrail = "guardrail",
 }
 
 impl std::str::FromStr for Operation {

@@ -49,7 +49,7 @@ impl OtlpProtocol {
         match value.trim() {
             "" | "http/protobuf" => Ok(Self::HttpProtobuf),
             "grpc" => Ok(Self::Grpc),
-            other => Err(Error::Exporter(format!(
+            other => Err(Error::exporter(format!(
                 "OTLP protocol `{other}` is not supported: use `grpc` or `http/protobuf`"
             ))),
         }
@@ -110,7 +110,7 @@ impl ExportTarget {
             Ok("otlp") => return otlp(),
             Ok("") | Err(_) => {}
             Ok(other) => {
-                return Err(Error::Exporter(format!(
+                return Err(Error::exporter(format!(
                     "OTEL_TRACES_EXPORTER=`{other}` is not supported: use otlp, console or none"
                 )));
             }
@@ -209,7 +209,10 @@ pub(crate) fn build_sinks(
     let create = |path: &PathBuf| {
         File::create(path)
             .map(BufWriter::new)
-            .map_err(|e| Error::Exporter(format!("cannot create {}: {e}", path.display())))
+            .map_err(|e| Error::Exporter {
+                what: format!("cannot create {}: {e}", path.display()),
+                source: Some(e.into()),
+            })
     };
     Ok(match target {
         ExportTarget::Otlp {
@@ -217,7 +220,10 @@ pub(crate) fn build_sinks(
             endpoint,
             timeout,
         } => {
-            let fail = |e: opentelemetry_otlp::ExporterBuildError| Error::Exporter(e.to_string());
+            let fail = |e: opentelemetry_otlp::ExporterBuildError| Error::Exporter {
+                what: format!("cannot build the OTLP exporter: {e}"),
+                source: Some(e.into()),
+            };
             let (mut spans, metrics) = match protocol {
                 OtlpProtocol::Grpc => {
                     let mut s = opentelemetry_otlp::SpanExporter::builder().with_tonic();

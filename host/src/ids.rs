@@ -27,6 +27,32 @@ pub struct SpanContext {
     pub sampled: bool,
 }
 
+/// Ids travel as lowercase hex in the JSON forms (32 digits for a trace, 16 for a span); a
+/// malformed or all-zero id is a decoding error that names the problem.
+macro_rules! hex_serde {
+    ($id:ty) => {
+        impl serde::Serialize for $id {
+            fn serialize<S: serde::Serializer>(
+                &self,
+                s: S,
+            ) -> std::result::Result<S::Ok, S::Error> {
+                s.collect_str(self)
+            }
+        }
+
+        impl<'de> serde::Deserialize<'de> for $id {
+            fn deserialize<D: serde::Deserializer<'de>>(
+                d: D,
+            ) -> std::result::Result<Self, D::Error> {
+                let text = <std::borrow::Cow<'de, str>>::deserialize(d)?;
+                <$id>::from_hex(&text).map_err(serde::de::Error::custom)
+            }
+        }
+    };
+}
+hex_serde!(TraceId);
+hex_serde!(SpanId);
+
 thread_local! {
     static RNG_STATE: Cell<u64> = Cell::new(seed());
 }

@@ -4,7 +4,8 @@
 //! A runtime reports span lifecycles (start, update, event, end) through a [`Tracer`]. A worker
 //! thread assembles finished spans, maps them in batches through the mapper component (the
 //! embedded default follows GenAI semconv v1.41; any component implementing the
-//! `agentrace:plugin/mapper-plugin` world can replace it) and exports OTLP.
+//! `agentrace:plugin/mapper-plugin` world can replace it), runs the policy chain and exports
+//! OTLP.
 //!
 //! ```no_run
 //! use std::time::Duration;
@@ -20,34 +21,59 @@
 //! tracer.shutdown(Duration::from_secs(5))?;
 //! # Ok::<(), agentrace::Error>(())
 //! ```
+//!
+//! The modules follow the data flow: [`api`](crate#reexports) (the types below) → `assembly`
+//! (open spans to finished spans) → `component` (the sandboxed mapper and policy components)
+//! → `policy` (the chain, failing closed) → `pipeline` (the worker, retry, metrics) → `export`
+//! (OTLP and files). Only the re-exports below are public; `docs/architecture.md` draws the
+//! whole.
 
-pub mod bindings;
-pub mod convert;
-mod doorbell;
-pub mod error;
+mod api;
+mod assembly;
+#[cfg(feature = "bench-internals")]
+pub mod bench_internals;
+mod component;
+mod convert;
+mod error;
 pub mod events;
-pub mod export;
-pub mod fail_closed;
-mod fallback;
-pub mod ids;
-#[cfg(feature = "native-mapper")]
-pub mod native;
+mod export;
+mod ids;
 mod pipeline;
-pub mod plugin;
-pub mod record;
-mod recycle;
-mod slot;
+mod policy;
+mod record;
 mod stats;
-pub mod tracer;
-pub mod tree;
+mod tree;
 
-pub use error::{Error, Result};
+pub use api::builder::{Compat, TracerBuilder};
+pub use api::dry_run::{AgentRecord, ComponentReport, DryRunMapper, MappedBatch, inspect};
+pub use api::tracer::{SpanParent, Tracer};
+pub use component::engine::cache_directory;
+pub use component::sandbox::{Grants, Limits};
+pub use component::{WIT_PACKAGE, WIT_VERSION, WorldKind};
+pub use error::{BoxError, Error, Result};
 pub use events::{Lifecycle, Operation, Parent};
 pub use export::{ExportTarget, OtlpProtocol};
 pub use ids::{SpanContext, SpanId, TraceId};
-pub use record::*;
+pub use policy::{BuiltinPolicy, Policy, PolicySource};
+pub use record::{
+    AgentInfo, AttrValue, Attributes, CodeExecutionInfo, ConversationInfo, ErrorInfo,
+    GuardrailInfo, HandoffInfo, HumanInputInfo, LinkInfo, Message, ModelRequest, ModelResponse,
+    MultiConversationInfo, Part, RetrievalInfo, ServerEndpoint, SpanFields, SpeakerSelectionInfo,
+    ToolCall, ToolDefinition, Usage,
+};
 pub use stats::StatsSnapshot;
-pub use tracer::{Policy, PolicySource, Tracer, TracerBuilder};
+pub use tree::render as render_tree;
+
+/// The embedded default mapper component (GenAI semconv v1.41), as `.wasm` bytes: to write it
+/// to a file, inspect it, or start from it.
+pub fn default_mapper_component() -> &'static [u8] {
+    component::embedded::DEFAULT_MAPPER
+}
+
+/// The embedded component holding the [`BuiltinPolicy`]s, as `.wasm` bytes.
+pub fn builtin_policies_component() -> &'static [u8] {
+    component::embedded::BUILTIN_POLICIES
+}
 
 /// Re-exported so tests and tools can read exported spans without naming the SDK version.
 pub use opentelemetry_sdk;

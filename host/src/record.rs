@@ -4,11 +4,20 @@
 //! field by field, later values winning, so a runtime can report what it knows when it knows it
 //! (a tool's arguments at start, its result at end). Message parts use the GenAI parts format
 //! itself (`{"type": "text", "content": ...}`), so the JSON form reads like the spec.
+//!
+//! Each record is declared once (`record!`, `span_fields!`): the Rust struct and its JSON
+//! form, the merge, and the conversion to the WIT record the mapper receives come from the same
+//! field list.
 
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value as Json;
+
+use crate::assembly::FinishedSpan;
+use crate::component::bindings::types as wit;
+use crate::convert::ToWit;
+use crate::ids::{SpanId, TraceId};
 
 /// Field-by-field merge: `later` wins wherever it says something.
 pub trait Merge {
@@ -26,40 +35,83 @@ impl<T: Merge> Merge for Option<T> {
     }
 }
 
-/// Implements [`Merge`] for a struct: `leaf` fields are replaced when the later value is set,
-/// `nested` fields merge recursively.
-macro_rules! merge_struct {
-    ($ty:ty { leaf: [$($leaf:ident),* $(,)?] $(, nested: [$($nested:ident),* $(,)?])? }) => {
-        impl Merge for $ty {
+/// Values that merge by replacement: a later value replaces the earlier one whole.
+macro_rules! merge_by_replacing {
+    ($($ty:ty),*) => {
+        $(impl Merge for $ty {
             fn merge(&mut self, later: Self) {
-                $(if later.$leaf.is_some() { self.$leaf = later.$leaf; })*
-                $($(self.$nested.merge(later.$nested);)*)?
+                *self = later;
+            }
+        })*
+    };
+}
+merge_by_replacing!(String, i64, f64, bool, Json, ServerEndpoint, ErrorInfo);
+
+impl<T> Merge for Vec<T> {
+    /// A later list replaces the earlier one (messages, stop sequences...): lists are reported
+    /// whole, not in pieces.
+    fn merge(&mut self, later: Self) {
+        *self = later;
+    }
+}
+
+impl Merge for Attributes {
+    /// Later attributes are added; a key given again takes the later value.
+    fn merge(&mut self, later: Self) {
+        self.extend(later);
+    }
+}
+
+/// Declares a record of optional fields once: the struct with its JSON form (every field
+/// optional, omitted when unset, unknown fields refused), its field-by-field [`Merge`], and its
+/// conversion to the WIT record of the same name (`wit::$name`, whose fields have the same
+/// names; each field converts by [`ToWit`], chosen by the WIT field's type). Adding a field is
+/// one line here and one in `wit/types.wit`.
+macro_rules! record {
+    (
+        $(#[$meta:meta])*
+        $name:ident {
+            $( $(#[$field_meta:meta])* $field:ident : $ty:ty ),* $(,)?
+        }
+    ) => {
+        $(#[$meta])*
+        #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+        #[serde(deny_unknown_fields)]
+        pub struct $name {
+            $(
+                $(#[$field_meta])*
+                #[serde(default, skip_serializing_if = "Option::is_none")]
+                pub $field: Option<$ty>,
+            )*
+        }
+
+        impl Merge for $name {
+            fn merge(&mut self, later: Self) {
+                $( self.$field.merge(later.$field); )*
+            }
+        }
+
+        impl ToWit<wit::$name> for $name {
+            fn to_wit(&self) -> wit::$name {
+                wit::$name { $( $field: self.$field.to_wit(), )* }
             }
         }
     };
 }
 
-/// Who an operation is about.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct AgentInfo {
-    /// `gen_ai.agent.name`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub name: Option<String>,
-    /// `gen_ai.agent.id`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub id: Option<String>,
-    /// `gen_ai.agent.description`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub description: Option<String>,
-    /// `gen_ai.agent.version`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub version: Option<String>,
-}
-merge_struct!(AgentInfo {
-    leaf: [name, id, description, version]
-});
-
+record!(
+    /// Who an operation is about.
+    AgentInfo {
+        /// The agent's human-readable name (`gen_ai.agent.name`).
+        name: String,
+        /// A unique id of the agent (`gen_ai.agent.id`).
+        id: String,
+        /// A free-text description (`gen_ai.agent.description`).
+        description: String,
+        /// The agent's version (`gen_ai.agent.version`).
+        version: String,
+    }
+);
 impl AgentInfo {
     /// An agent known by name only.
     pub fn named(name: impl Into<String>) -> Self {
@@ -80,120 +132,72 @@ pub struct ServerEndpoint {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub port: Option<u16>,
 }
-impl Merge for ServerEndpoint {
-    fn merge(&mut self, later: Self) {
-        *self = later;
+
+record!(
+    /// The parameters of a model request, as the runtime sent them.
+    ModelRequest {
+        /// The model asked for (`gen_ai.request.model`).
+        model: String,
+        /// Sampling temperature.
+        temperature: f64,
+        /// Nucleus sampling.
+        top_p: f64,
+        /// Top-k sampling (a double in the spec).
+        top_k: f64,
+        /// Maximum number of tokens to generate.
+        max_tokens: i64,
+        /// Frequency penalty.
+        frequency_penalty: f64,
+        /// Presence penalty.
+        presence_penalty: f64,
+        /// Stop sequences.
+        stop_sequences: Vec<String>,
+        /// Seed, when the request carries one.
+        seed: i64,
+        /// Number of candidate completions asked for.
+        choice_count: i64,
+        /// Whether the request streamed its response.
+        stream: bool,
+        /// Requested output modality (`text`, `json`, `image`, `speech`).
+        output_type: String,
+        /// Embeddings only: requested dimension count.
+        dimension_count: i64,
+        /// Embeddings only: requested encoding formats.
+        encoding_formats: Vec<String>,
     }
-}
+);
 
-/// Model request parameters; see the WIT `model-request` for each field.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-#[allow(
-    missing_docs,
-    reason = "fields mirror the WIT record, documented there"
-)]
-pub struct ModelRequest {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub model: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub temperature: Option<f64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub top_p: Option<f64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub top_k: Option<f64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub max_tokens: Option<i64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub frequency_penalty: Option<f64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub presence_penalty: Option<f64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub stop_sequences: Option<Vec<String>>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub seed: Option<i64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub choice_count: Option<i64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub stream: Option<bool>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub output_type: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub dimension_count: Option<i64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub encoding_formats: Option<Vec<String>>,
-}
-merge_struct!(ModelRequest {
-    leaf: [
-        model,
-        temperature,
-        top_p,
-        top_k,
-        max_tokens,
-        frequency_penalty,
-        presence_penalty,
-        stop_sequences,
-        seed,
-        choice_count,
-        stream,
-        output_type,
-        dimension_count,
-        encoding_formats
-    ]
-});
+record!(
+    /// What the model said about its response.
+    ModelResponse {
+        /// The model that answered (`gen_ai.response.model`).
+        model: String,
+        /// The provider's id of the completion (`gen_ai.response.id`).
+        id: String,
+        /// Why generation stopped, one per choice.
+        finish_reasons: Vec<String>,
+        /// Seconds from the request to the first chunk of a streamed response.
+        time_to_first_chunk: f64,
+    }
+);
 
-/// Model response metadata.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-#[allow(
-    missing_docs,
-    reason = "fields mirror the WIT record, documented there"
-)]
-pub struct ModelResponse {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub model: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub id: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub finish_reasons: Option<Vec<String>>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub time_to_first_chunk: Option<f64>,
-}
-merge_struct!(ModelResponse {
-    leaf: [model, id, finish_reasons, time_to_first_chunk]
-});
-
-/// Token usage; `input_tokens` includes cached tokens.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-#[allow(
-    missing_docs,
-    reason = "fields mirror the WIT record, documented there"
-)]
-pub struct Usage {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub input_tokens: Option<i64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub output_tokens: Option<i64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub cache_read_input_tokens: Option<i64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub cache_creation_input_tokens: Option<i64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub reasoning_output_tokens: Option<i64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub cost: Option<f64>,
-}
-merge_struct!(Usage {
-    leaf: [
-        input_tokens,
-        output_tokens,
-        cache_read_input_tokens,
-        cache_creation_input_tokens,
-        reasoning_output_tokens,
-        cost
-    ]
-});
+record!(
+    /// Token usage; `input_tokens` includes cached tokens.
+    Usage {
+        /// Tokens in the prompt, cached ones included.
+        input_tokens: i64,
+        /// Tokens generated.
+        output_tokens: i64,
+        /// Input tokens served from the provider's cache.
+        cache_read_input_tokens: i64,
+        /// Input tokens written to the provider's cache.
+        cache_creation_input_tokens: i64,
+        /// Output tokens spent on reasoning.
+        reasoning_output_tokens: i64,
+        /// The call's cost, in the runtime's currency (AG2 reports it).
+        cost: f64,
+    }
+);
 
 /// One message part, in the GenAI parts format: `{"type": "text", "content": "..."}`,
 /// `tool_call` (`id`, `name`, `arguments`), `tool_call_response` (`id`, `response`),
@@ -334,62 +338,110 @@ pub struct ToolCall {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub result: Option<Json>,
 }
-merge_struct!(ToolCall {
-    leaf: [name, call_id, kind, description, arguments, result]
-});
-
-/// Generates a struct of optional leaf fields mirroring a WIT record, with its merge.
-macro_rules! leaf_record {
-    ($(#[$meta:meta])* $name:ident { $($field:ident : $ty:ty),* $(,)? }) => {
-        $(#[$meta])*
-        #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-        #[serde(deny_unknown_fields)]
-        #[allow(missing_docs, reason = "fields mirror the WIT record, documented there")]
-        pub struct $name {
-            $(
-                #[serde(default, skip_serializing_if = "Option::is_none")]
-                pub $field: Option<$ty>,
-            )*
-        }
-        merge_struct!($name { leaf: [$($field),*] });
-    };
+impl Merge for ToolCall {
+    fn merge(&mut self, later: Self) {
+        self.name.merge(later.name);
+        self.call_id.merge(later.call_id);
+        self.kind.merge(later.kind);
+        self.description.merge(later.description);
+        self.arguments.merge(later.arguments);
+        self.result.merge(later.result);
+    }
 }
 
-leaf_record!(
+record!(
     /// A retrieval's source, query and results.
-    RetrievalInfo { data_source_id: String, query_text: String, documents: Json }
+    RetrievalInfo {
+        /// The data source (`gen_ai.data_source.id`).
+        data_source_id: String,
+        /// The query text.
+        query_text: String,
+        /// The documents retrieved, any JSON.
+        documents: Json,
+    }
 );
-leaf_record!(
+record!(
     /// How a conversation was started and how it went.
     ConversationInfo {
-        recipient: String, method: String, max_turns: i64, turns: i64, summary: String
+        /// The agent the conversation was started with.
+        recipient: String,
+        /// How it was started (`initiate_chat`, `run_chat`, `resume`...).
+        method: String,
+        /// The turn limit it was started with.
+        max_turns: i64,
+        /// The turns it took.
+        turns: i64,
+        /// Its summary (content).
+        summary: String,
     }
 );
-leaf_record!(
+record!(
     /// Several conversations run as one job.
-    MultiConversationInfo { mode: String, recipients: Vec<String> }
+    MultiConversationInfo {
+        /// `sequential` or `parallel`.
+        mode: String,
+        /// The agents the conversations were started with, in order.
+        recipients: Vec<String>,
+    }
 );
-leaf_record!(
+record!(
     /// A speaker selection.
-    SpeakerSelectionInfo { candidates: Vec<String>, selected: String, method: String }
+    SpeakerSelectionInfo {
+        /// The agents that could speak next.
+        candidates: Vec<String>,
+        /// The one chosen.
+        selected: String,
+        /// How (`auto`, `round_robin`, `random`, `manual`, a function).
+        method: String,
+    }
 );
-leaf_record!(
+record!(
     /// A request for human input.
-    HumanInputInfo { prompt: String, response: String, input_mode: String }
+    HumanInputInfo {
+        /// What the human was asked (content).
+        prompt: String,
+        /// What the human answered (content).
+        response: String,
+        /// `ALWAYS`, `TERMINATE`, `NEVER`, or the runtime's own mode.
+        input_mode: String,
+    }
 );
-leaf_record!(
+record!(
     /// A code execution.
     CodeExecutionInfo {
-        language: String, executor: String, exit_code: i64, code: String, output: String
+        /// The code's language.
+        language: String,
+        /// What ran it (`local`, `docker`, `jupyter`...).
+        executor: String,
+        /// Its exit code.
+        exit_code: i64,
+        /// The code (content).
+        code: String,
+        /// What it printed (content).
+        output: String,
     }
 );
-leaf_record!(
+record!(
     /// A handoff between agents.
-    HandoffInfo { source: String, target: String, reason: String }
+    HandoffInfo {
+        /// The agent handing off.
+        source: String,
+        /// The agent taking over.
+        target: String,
+        /// Why.
+        reason: String,
+    }
 );
-leaf_record!(
+record!(
     /// A guardrail's verdict.
-    GuardrailInfo { name: String, triggered: bool, action: String }
+    GuardrailInfo {
+        /// The guardrail's name.
+        name: String,
+        /// Whether it fired.
+        triggered: bool,
+        /// What it did (`block`, `warn`, `rewrite`...).
+        action: String,
+    }
 );
 
 /// Why an operation failed.
@@ -402,11 +454,6 @@ pub struct ErrorInfo {
     /// Human-readable message.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub message: Option<String>,
-}
-impl Merge for ErrorInfo {
-    fn merge(&mut self, later: Self) {
-        *self = later;
-    }
 }
 
 /// A typed attribute value. In JSON: strings, integers, floats, booleans and homogeneous arrays
@@ -505,102 +552,110 @@ pub type Attributes = BTreeMap<String, AttrValue>;
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct LinkInfo {
-    /// The linked span's trace, 32 hex digits.
-    pub trace_id: String,
-    /// The linked span, 16 hex digits.
-    pub span_id: String,
+    /// The linked span's trace (32 hex digits in JSON).
+    pub trace_id: TraceId,
+    /// The linked span (16 hex digits in JSON).
+    pub span_id: SpanId,
     /// Attributes of the link.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub attributes: Attributes,
 }
 
-/// Everything a runtime may report about a span at start, update or end. Every field is
-/// optional; see `docs/events.md` for the JSON form and the WIT `agent-span` for meanings.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-#[allow(
-    missing_docs,
-    reason = "fields mirror the WIT agent-span record, documented there"
-)]
-pub struct SpanFields {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub agent: Option<AgentInfo>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub conversation_id: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub provider: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub request: Option<ModelRequest>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub response: Option<ModelResponse>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub usage: Option<Usage>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub server: Option<ServerEndpoint>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub system_instructions: Option<Vec<Part>>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub input_messages: Option<Vec<Message>>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub output_messages: Option<Vec<Message>>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub tool_definitions: Option<Vec<ToolDefinition>>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub tool: Option<ToolCall>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub workflow_name: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub retrieval: Option<RetrievalInfo>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub conversation: Option<ConversationInfo>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub multi_conversation: Option<MultiConversationInfo>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub speaker_selection: Option<SpeakerSelectionInfo>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub human_input: Option<HumanInputInfo>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub code_execution: Option<CodeExecutionInfo>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub handoff: Option<HandoffInfo>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub guardrail: Option<GuardrailInfo>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub error: Option<ErrorInfo>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub links: Option<Vec<LinkInfo>>,
-    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
-    pub attributes: Attributes,
-}
+/// Declares `SpanFields` once: the struct with its JSON form, its merge, and
+/// `to_agent_span`, which makes the WIT `agent-span` of a finished span from its identity and
+/// these fields (each converted by [`ToWit`] into the `agent-span` field of the same name).
+/// Adding a field is one line here and one in `wit/types.wit`.
+macro_rules! span_fields {
+    ( $( $(#[$field_meta:meta])* $field:ident : $ty:ty ),* $(,)? ) => {
+        /// Everything a runtime may report about a span at start, update or end. Every field is
+        /// optional; `docs/events.md` gives the JSON form, the WIT `agent-span` the meanings.
+        #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+        #[serde(deny_unknown_fields)]
+        pub struct SpanFields {
+            $(
+                $(#[$field_meta])*
+                #[serde(default, skip_serializing_if = "Option::is_none")]
+                pub $field: Option<$ty>,
+            )*
+            /// Further attributes, passed through by the default mapper.
+            #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+            pub attributes: Attributes,
+        }
 
-/// Replaces each named `Option` field of `$target` by `$later`'s when that one is set.
-macro_rules! merge_leaves {
-    ($target:ident, $later:ident; $($field:ident),* $(,)?) => {
-        $(if $later.$field.is_some() { $target.$field = $later.$field; })*
+        impl Merge for SpanFields {
+            fn merge(&mut self, later: Self) {
+                $( self.$field.merge(later.$field); )*
+                Merge::merge(&mut self.attributes, later.attributes);
+            }
+        }
+
+        /// The WIT record handed to the mapper for a finished span.
+        pub(crate) fn to_agent_span(span: &FinishedSpan) -> wit::AgentSpan {
+            let fields = &span.fields;
+            wit::AgentSpan {
+                trace_id: span.trace_id.halves(),
+                span_id: span.span_id.0,
+                parent_span_id: span.parent_span_id.map(|p| p.0),
+                parent_is_remote: span.parent_is_remote,
+                operation: span.operation.to_wit(),
+                start_time: span.start_time,
+                end_time: span.end_time,
+                incomplete: span.incomplete,
+                events: span.events.to_wit(),
+                attributes: fields.attributes.to_wit(),
+                $( $field: fields.$field.to_wit(), )*
+            }
+        }
     };
 }
 
-impl Merge for SpanFields {
-    fn merge(&mut self, later: Self) {
-        merge_leaves!(self, later; conversation_id, provider, system_instructions, input_messages,
-            output_messages, tool_definitions, workflow_name, links);
-        self.agent.merge(later.agent);
-        self.request.merge(later.request);
-        self.response.merge(later.response);
-        self.usage.merge(later.usage);
-        self.server.merge(later.server);
-        self.tool.merge(later.tool);
-        self.retrieval.merge(later.retrieval);
-        self.conversation.merge(later.conversation);
-        self.multi_conversation.merge(later.multi_conversation);
-        self.speaker_selection.merge(later.speaker_selection);
-        self.human_input.merge(later.human_input);
-        self.code_execution.merge(later.code_execution);
-        self.handoff.merge(later.handoff);
-        self.guardrail.merge(later.guardrail);
-        self.error.merge(later.error);
-        self.attributes.extend(later.attributes);
-    }
+span_fields! {
+    /// Who the operation is about.
+    agent: AgentInfo,
+    /// The conversation (or session) it belongs to (`gen_ai.conversation.id`).
+    conversation_id: String,
+    /// The model provider (`openai`, `anthropic`, ...; normalised by the mapper).
+    provider: String,
+    /// What was asked of the model.
+    request: ModelRequest,
+    /// What the model said about its answer.
+    response: ModelResponse,
+    /// Tokens used.
+    usage: Usage,
+    /// Where a remote call went.
+    server: ServerEndpoint,
+    /// System instructions given to the model (content).
+    system_instructions: Vec<Part>,
+    /// Messages sent to the model or the agent (content).
+    input_messages: Vec<Message>,
+    /// Messages the model or the agent answered with (content).
+    output_messages: Vec<Message>,
+    /// Tools offered to the model.
+    tool_definitions: Vec<ToolDefinition>,
+    /// A tool execution.
+    tool: ToolCall,
+    /// The workflow's name (`invoke_workflow`).
+    workflow_name: String,
+    /// A retrieval.
+    retrieval: RetrievalInfo,
+    /// A conversation between agents.
+    conversation: ConversationInfo,
+    /// Several conversations as one job.
+    multi_conversation: MultiConversationInfo,
+    /// A speaker selection.
+    speaker_selection: SpeakerSelectionInfo,
+    /// A request for human input.
+    human_input: HumanInputInfo,
+    /// A code execution.
+    code_execution: CodeExecutionInfo,
+    /// A handoff between agents.
+    handoff: HandoffInfo,
+    /// A guardrail's verdict.
+    guardrail: GuardrailInfo,
+    /// Why the operation failed.
+    error: ErrorInfo,
+    /// Links to other spans.
+    links: Vec<LinkInfo>,
 }
 
 #[cfg(test)]
@@ -663,6 +718,44 @@ mod tests {
         assert_eq!(attrs["fa"], AttrValue::FloatArray(vec![1.5, 2.0]));
         assert_eq!(attrs["mixed"], AttrValue::Json(r#"[1,"a"]"#.into()));
         assert_eq!(attrs["obj"], AttrValue::Json(r#"{"k":1}"#.into()));
+    }
+
+    #[test]
+    fn links_carry_typed_ids_and_a_malformed_one_is_refused_not_dropped() {
+        let fields: SpanFields = serde_json::from_value(serde_json::json!({
+            "links": [{"trace_id": "4bf92f3577b34da6a3ce929d0e0e4736", "span_id": "00f067aa0ba902b7"}]
+        }))
+        .unwrap();
+        let link = &fields.links.as_ref().unwrap()[0];
+        assert_eq!(link.span_id, SpanId(0x00f0_67aa_0ba9_02b7));
+        assert_eq!(
+            serde_json::to_value(&fields).unwrap()["links"][0]["trace_id"],
+            "4bf92f3577b34da6a3ce929d0e0e4736"
+        );
+        let err = serde_json::from_value::<SpanFields>(serde_json::json!({
+            "links": [{"trace_id": "4bf92f3577b34da6a3ce929d0e0e4736", "span_id": "xyz"}]
+        }))
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("span id"), "{err}");
+    }
+
+    #[test]
+    fn every_declared_field_reaches_the_wit_record() {
+        // One value in each field of a declared record: the generated conversion carries each
+        // to the WIT field of the same name.
+        let request: ModelRequest = serde_json::from_value(serde_json::json!({
+            "model": "m", "temperature": 0.5, "top_p": 0.9, "top_k": 3.0, "max_tokens": 7,
+            "frequency_penalty": 0.1, "presence_penalty": 0.2, "stop_sequences": ["x"],
+            "seed": 11, "choice_count": 2, "stream": true, "output_type": "json",
+            "dimension_count": 64, "encoding_formats": ["float"]
+        }))
+        .unwrap();
+        let wit: wit::ModelRequest = request.to_wit();
+        assert_eq!(
+            serde_json::to_value(&wit).unwrap(),
+            serde_json::to_value(&request).unwrap()
+        );
     }
 
     #[test]

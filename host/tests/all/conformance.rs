@@ -5,76 +5,29 @@
 //! from what the Rust host produces (review the diff: that is the point of the files).
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::PathBuf;
 
-use agentrace::bindings::types as wit;
-use agentrace::plugin::{self, Grants, Limits, MapperComponent};
+use agentrace::{AgentRecord, DryRunMapper};
 use serde_json::Value as Json;
 
 use crate::common::repo;
 
-/// One vector file.
-pub struct Vector {
-    pub name: String,
-    path: PathBuf,
-    document: Json,
-}
-
-impl Vector {
-    /// The mapper configuration the vector is for.
-    pub fn config(&self) -> BTreeMap<String, String> {
-        serde_json::from_value(self.document["config"].clone()).expect("config is a string map")
-    }
-
-    /// The input records, in their JSON form.
-    pub fn records(&self) -> &Json {
-        &self.document["records"]
-    }
-
-    /// The mapped batch every host must produce.
-    pub fn expected(&self) -> &Json {
-        &self.document["expected"]
-    }
-}
+#[path = "../../../tests/conformance/load.rs"]
+mod load;
+pub use load::Vector;
 
 /// Every vector, by name.
 pub fn vectors() -> Vec<Vector> {
-    let dir = repo().join("tests/conformance/vectors");
-    let mut vectors: Vec<Vector> = std::fs::read_dir(&dir)
-        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
-        .map(|entry| entry.unwrap().path())
-        .filter(|path| path.extension().is_some_and(|e| e == "json"))
-        .map(|path| Vector {
-            name: path.file_stem().unwrap().to_string_lossy().into_owned(),
-            document: serde_json::from_str(&std::fs::read_to_string(&path).unwrap())
-                .unwrap_or_else(|e| panic!("{}: {e}", path.display())),
-            path,
-        })
-        .collect();
-    vectors.sort_by(|a, b| a.name.cmp(&b.name));
-    vectors
+    load::vectors(&repo())
 }
 
-/// What the Rust host's default mapper makes of the vector's records.
+/// What the Rust host's default mapper makes of the vector's records (a dry run).
 fn map_in_process(vector: &Vector) -> Json {
-    let records: Vec<wit::AgentSpan> =
+    let records: Vec<AgentRecord> =
         serde_json::from_value(vector.records().clone()).expect("records in their JSON form");
-    let component = plugin::compile(plugin::default_mapper_bytes()).unwrap();
-    let mut mapper = MapperComponent::new(
-        &component,
-        vector.config(),
-        Limits::default(),
-        Grants::default(),
-    )
-    .unwrap()
-    .instantiate()
-    .unwrap();
-    let batch = mapper
-        .map_spans(&records)
-        .expect("the mapper maps the vector");
+    let mut mapper = DryRunMapper::embedded(vector.config()).unwrap();
+    let batch = mapper.map(&records).expect("the mapper maps the vector");
     serde_json::to_value(batch).unwrap()
 }
-
 #[test]
 fn the_rust_host_maps_every_vector_as_expected() {
     let bless = std::env::var_os("AGENTRACE_BLESS").is_some();

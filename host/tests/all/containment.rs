@@ -8,10 +8,10 @@ use std::net::TcpListener;
 use std::time::{Duration, Instant};
 
 use agentrace::opentelemetry_sdk::trace::InMemorySpanExporter;
-use agentrace::plugin::{Grants, Limits};
 use agentrace::{
     ExportTarget, Lifecycle, Operation, SpanFields, StatsSnapshot, Tracer, TracerBuilder,
 };
+use agentrace::{Grants, Limits};
 use opentelemetry::Value;
 
 use crate::common::{WAIT, attr};
@@ -29,11 +29,11 @@ fn hostile(behavior: &str, spans: &InMemorySpanExporter) -> TracerBuilder {
             spans: spans.clone(),
             metrics: Default::default(),
         })
-        .with_limits(Limits {
-            call_deadline: Duration::from_millis(200),
-            max_memory_bytes: 32 << 20,
-            ..Limits::default()
-        })
+        .with_limits(
+            Limits::default()
+                .with_call_deadline(Duration::from_millis(200))
+                .with_max_memory_bytes(32 << 20),
+        )
 }
 
 /// Reports `batches` batches of `per_batch` finished spans, flushing after each.
@@ -105,10 +105,7 @@ fn every_hostile_behaviour_is_contained_and_counted() {
 fn the_runtime_never_waits_for_a_stuck_component() {
     let spans = InMemorySpanExporter::default();
     let tracer = hostile("loop", &spans)
-        .with_limits(Limits {
-            call_deadline: Duration::from_secs(3),
-            ..Limits::default()
-        })
+        .with_limits(Limits::default().with_call_deadline(Duration::from_secs(3)))
         .with_flush_interval(Duration::from_millis(10))
         .build()
         .unwrap();
@@ -184,11 +181,9 @@ fn files_environment_and_sockets_are_denied_unless_granted() {
     );
 
     // What an operator grants, and only that, is reachable.
-    let granted = Grants {
-        env: vec![("GRANTED".into(), "yes".into())],
-        read_only_dirs: vec![dir.path().to_path_buf()],
-        network: false,
-    };
+    let granted = Grants::default()
+        .with_env("GRANTED", "yes")
+        .with_read_only_dir(dir.path());
     assert_eq!(
         probe("read-file", granted.clone()),
         "allowed: secret-token-123"
@@ -196,13 +191,7 @@ fn files_environment_and_sockets_are_denied_unless_granted() {
     assert_eq!(probe("read-env", granted.clone()), "allowed: GRANTED=yes");
     // Network is its own grant: with it, the same probe connects, so the denial above is the
     // sandbox's doing and not a limit of the guest.
-    let socket = probe(
-        "socket",
-        Grants {
-            network: true,
-            ..granted
-        },
-    );
+    let socket = probe("socket", granted.with_network(true));
     assert_eq!(socket, format!("allowed: connected to {address}"));
 }
 
@@ -214,10 +203,7 @@ fn instances_are_recycled_after_a_number_of_calls() {
             spans: spans.clone(),
             metrics: Default::default(),
         })
-        .with_limits(Limits {
-            recycle_after_calls: Some(2),
-            ..Limits::default()
-        })
+        .with_limits(Limits::default().with_recycle_after_calls(Some(2)))
         .build()
         .unwrap();
     run_batches(&tracer, 5, 3);

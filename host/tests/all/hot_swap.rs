@@ -6,7 +6,9 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use agentrace::opentelemetry_sdk::trace::InMemorySpanExporter;
-use agentrace::{AgentInfo, ExportTarget, Operation, Policy, SpanFields, SpanId, Tracer};
+use agentrace::{
+    AgentInfo, BuiltinPolicy, ExportTarget, Operation, Policy, SpanFields, SpanId, Tracer,
+};
 
 use crate::common::WAIT;
 
@@ -61,7 +63,10 @@ fn a_mapper_and_a_policy_chain_swapped_under_load_lose_and_duplicate_nothing() {
     // A policy chain swapped in under the same load: every span still comes out once.
     tracer
         .swap_policies(
-            &[Policy::builtin("truncate"), Policy::builtin("redact")],
+            &[
+                Policy::builtin(BuiltinPolicy::Truncate),
+                Policy::builtin(BuiltinPolicy::Redact),
+            ],
             WAIT,
         )
         .unwrap();
@@ -112,7 +117,7 @@ fn a_bad_replacement_is_refused_and_the_old_mapper_keeps_running() {
         .to_string();
     assert!(error.contains("component header"), "{error}");
     let error = tracer
-        .swap_mapper(agentrace::plugin::builtin_policies_bytes(), WAIT)
+        .swap_mapper(agentrace::builtin_policies_component(), WAIT)
         .unwrap_err()
         .to_string();
     assert!(
@@ -155,7 +160,7 @@ fn policies_can_be_added_at_run_time() {
     };
     tool("before@example.com");
     tracer
-        .swap_policies(&[Policy::builtin("redact")], WAIT)
+        .swap_policies(&[Policy::builtin(BuiltinPolicy::Redact)], WAIT)
         .unwrap();
     tool("after@example.com");
     tracer.shutdown(WAIT).unwrap();

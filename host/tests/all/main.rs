@@ -1,8 +1,7 @@
-//! Integration tests of the agentrace host: the default mapper component run through the real
-//! pipeline, the spec's worked examples as vectors, JSON Schema validation of content, the CLI,
-//! the sidecar, the Node host, and export to a real OTLP receiver.
+//! Integration tests of the agentrace library: the default mapper component run through the real
+//! pipeline, the spec's worked examples as vectors, JSON Schema validation of content, the Node
+//! host, and export to a real OTLP receiver. The CLI and the sidecar are tested in `cli/`.
 
-mod cli;
 mod common;
 mod conformance;
 mod containment;
@@ -12,5 +11,4 @@ mod otlp_receiver;
 mod pipeline;
 mod policies;
 mod schemas;
-mod sidecar;
 mod vectors;

@@ -5,7 +5,9 @@ use std::time::Duration;
 
 use agentrace::opentelemetry_sdk::metrics::data::{AggregatedMetrics, MetricData};
 use agentrace::opentelemetry_sdk::trace::InMemorySpanExporter;
-use agentrace::{AgentInfo, Error, ExportTarget, Operation, SpanFields, Tracer};
+use agentrace::{
+    AgentInfo, Compat, Error, ExportTarget, Operation, SpanContext, SpanFields, SpanParent, Tracer,
+};
 use opentelemetry::trace::{SpanKind, Status};
 use opentelemetry::{Array, Value};
 
@@ -155,7 +157,7 @@ fn content_is_absent_unless_capture_is_enabled() {
 
 #[test]
 fn ag2_compatibility_reproduces_ag2_names() {
-    let run = run_lines(&ag2_example(), |b| b.with_compat("ag2"));
+    let run = run_lines(&ag2_example(), |b| b.with_compat(Compat::Ag2));
     let names: Vec<&str> = run.spans.iter().map(|s| s.name.as_ref()).collect();
     for expected in [
         "agent.initiate_chats",
@@ -299,9 +301,11 @@ fn the_library_api_links_spans_and_ends_open_ones_at_shutdown() {
         ..Default::default()
     };
     let incoming = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
-    let server = tracer
-        .start_remote(Operation::InvokeAgent, incoming, agent("served"))
-        .unwrap();
+    let server = tracer.start(
+        Operation::InvokeAgent,
+        SpanParent::Remote(SpanContext::from_traceparent(incoming).unwrap()),
+        agent("served"),
+    );
     assert_eq!(
         server.trace_id.to_string(),
         "4bf92f3577b34da6a3ce929d0e0e4736"
@@ -352,9 +356,9 @@ fn the_library_api_links_spans_and_ends_open_ones_at_shutdown() {
 fn a_mapper_loaded_from_a_file_replaces_the_embedded_one() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("mapper.wasm");
-    std::fs::write(&path, agentrace::plugin::default_mapper_bytes()).unwrap();
+    std::fs::write(&path, agentrace::default_mapper_component()).unwrap();
     let run = run_lines(&ag2_example(), |b| {
-        b.with_mapper_file(&path).with_compat("ag2")
+        b.with_mapper_file(&path).with_compat(Compat::Ag2)
     });
     assert_eq!(run.spans.len(), 33);
     assert_eq!(named(&run.spans, "agent.initiate_chats").len(), 1);
@@ -393,7 +397,7 @@ fn a_full_queue_drops_and_counts_instead_of_blocking() {
 fn bad_configuration_and_components_fail_at_build_with_the_reason() {
     let err = Tracer::builder()
         .with_export(ExportTarget::None)
-        .with_compat("otel")
+        .with_config("compat", "otel")
         .build()
         .unwrap_err()
         .to_string();

@@ -1,7 +1,9 @@
 //! Redaction policies in the pipeline: no raw personal data of the corpus in the exported
 //! bytes, stable keyed hashes, chains in order, and fail-closed exports when a policy fails.
 
-use agentrace::{ExportTarget, Policy, StatsSnapshot, Tracer, TracerBuilder, events};
+use agentrace::{
+    BuiltinPolicy, ExportTarget, Policy, StatsSnapshot, Tracer, TracerBuilder, events,
+};
 
 use std::path::PathBuf;
 use std::process::Command;
@@ -65,7 +67,7 @@ fn redact_policies(config: &[(&str, &str)]) -> Vec<(&'static str, Policy)> {
         policy
     };
     vec![
-        ("rust", configure(Policy::builtin("redact"))),
+        ("rust", configure(Policy::builtin(BuiltinPolicy::Redact))),
         ("python", configure(Policy::file(python_redact()))),
     ]
 }
@@ -296,11 +298,11 @@ fn a_failing_policy_fails_closed() {
         "error", "panic", "loop", "memory", "huge", "fewer", "stranger",
     ] {
         let (output, stats) = export(&corpus_events(), |b| {
-            b.with_limits(agentrace::plugin::Limits {
-                call_deadline: std::time::Duration::from_millis(200),
-                max_memory_bytes: 32 << 20,
-                ..Default::default()
-            })
+            b.with_limits(
+                agentrace::Limits::default()
+                    .with_call_deadline(std::time::Duration::from_millis(200))
+                    .with_max_memory_bytes(32 << 20),
+            )
             .with_policy(Policy::file(&path).with_config("behavior", behavior))
         });
         assert_eq!(
@@ -345,8 +347,8 @@ fn a_failing_policy_fails_closed() {
 #[test]
 fn chains_run_in_order_and_shape_is_kept() {
     let (output, stats) = export(&corpus_events(), |b| {
-        b.with_policy(Policy::builtin("truncate").with_config("max-bytes", "300"))
-            .with_policy(Policy::builtin("drop-content"))
+        b.with_policy(Policy::builtin(BuiltinPolicy::Truncate).with_config("max-bytes", "300"))
+            .with_policy(Policy::builtin(BuiltinPolicy::DropContent))
     });
     assert_eq!(stats.policy_failures, 0);
     assert!(!output.contains(r#""key":"gen_ai.input.messages""#));
@@ -360,8 +362,8 @@ fn chains_run_in_order_and_shape_is_kept() {
     assert!(output.contains("agentrace.truncated.keys"));
 
     let (output, _) = export(&corpus_events(), |b| {
-        b.with_policy(Policy::builtin("redact"))
-            .with_policy(Policy::builtin("truncate").with_config("max-bytes", "256"))
+        b.with_policy(Policy::builtin(BuiltinPolicy::Redact))
+            .with_policy(Policy::builtin(BuiltinPolicy::Truncate).with_config("max-bytes", "256"))
     });
     let exported: serde_json::Value = serde_json::from_str(output.lines().next().unwrap()).unwrap();
     let mut checked = 0;
@@ -392,22 +394,22 @@ fn policy_mistakes_fail_at_build_with_the_reason() {
             .unwrap_err()
             .to_string()
     };
-    let message = err(Policy::builtin("redactt"));
-    assert!(
-        message
-            .contains("no built-in policy `redactt`: choose one of redact, drop-content, truncate"),
-        "{message}"
+    // A misspelt built-in name is refused before any tracer is built.
+    let message = Policy::from_source("redactt").unwrap_err().to_string();
+    assert_eq!(
+        message,
+        "no built-in policy `redactt`: choose one of redact, drop-content, truncate"
     );
-    let message = err(Policy::builtin("redact").with_config("action", "hash"));
+    let message = err(Policy::builtin(BuiltinPolicy::Redact).with_config("action", "hash"));
     assert!(message.contains("needs a `hash-key`"), "{message}");
-    let message = err(Policy::builtin("truncate").with_config("max-bytes", "lots"));
+    let message = err(Policy::builtin(BuiltinPolicy::Truncate).with_config("max-bytes", "lots"));
     assert!(
         message.contains("config `max-bytes`: expected a number of bytes, got `lots`"),
         "{message}"
     );
     let dir = tempfile::tempdir().unwrap();
     let mapper = dir.path().join("mapper.wasm");
-    std::fs::write(&mapper, agentrace::plugin::default_mapper_bytes()).unwrap();
+    std::fs::write(&mapper, agentrace::default_mapper_component()).unwrap();
     let message = err(Policy::file(&mapper));
     assert!(
         message.contains("this role needs an export `agentrace:plugin/policy@0.2.0`"),

@@ -11,7 +11,8 @@
 use std::time::Duration;
 
 use agentrace::{
-    Attributes, ExportTarget, Operation, Policy, SpanContext, SpanFields, SpanId, TraceId, Tracer,
+    AgentRecord, Attributes, Compat, ExportTarget, Operation, Policy, SpanContext, SpanFields,
+    SpanId, SpanParent, TraceId, Tracer,
 };
 use pyo3::exceptions::{PyRuntimeError, PyValueError};
 use pyo3::prelude::*;
@@ -84,15 +85,18 @@ struct NativeTracer {
 
 /// Reads one policy: a name or `.wasm` path, or a `(name_or_path, {key: value})` pair.
 fn policy_from(item: &Bound<'_, PyAny>) -> PyResult<Policy> {
+    let from_source = |source: &str| {
+        Policy::from_source(source).map_err(|e| PyValueError::new_err(format!("agentrace: {e}")))
+    };
     if let Ok(source) = item.extract::<String>() {
-        return Ok(Policy::from_source(&source));
+        return from_source(&source);
     }
     let (source, config): (String, Bound<'_, PyDict>) = item.extract().map_err(|_| {
         PyValueError::new_err(
             "a policy is a name or .wasm path, or a (name_or_path, {key: value}) pair",
         )
     })?;
-    let mut policy = Policy::from_source(&source);
+    let mut policy = from_source(&source)?;
     for (key, value) in config.iter() {
         let key: String = key.extract()?;
         let value = if let Ok(flag) = value.extract::<bool>() {
@@ -172,6 +176,9 @@ impl NativeTracer {
             builder = builder.with_capture_content(capture);
         }
         if let Some(compat) = compat {
+            let compat: Compat = compat
+                .parse()
+                .map_err(|e| PyValueError::new_err(format!("agentrace: {e}")))?;
             builder = builder.with_compat(compat);
         }
         for item in policies.unwrap_or_default() {
@@ -220,15 +227,11 @@ impl NativeTracer {
     ) -> PyResult<SpanHandle> {
         let operation = self.operation(operation)?;
         let fields = self.fields("start", fields)?;
-        let context = match parent.map(Bound::get) {
-            Some(remote) if remote.remote => {
-                self.tracer
-                    .start_under_remote(operation, remote.context, fields)
-            }
-            parent => self
-                .tracer
-                .start(operation, parent.map(|p| &p.context), fields),
+        let parent = match parent.map(Bound::get) {
+            Some(remote) if remote.remote => SpanParent::Remote(remote.context),
+            parent => parent.map(|p| &p.context).into(),
         };
+        let context = self.tracer.start(operation, parent, fields);
         Ok(SpanHandle {
             context,
             remote: false,
@@ -251,7 +254,9 @@ impl NativeTracer {
         }
         let fields = self.fields("start", fields)?;
         let remote = SpanContext::new(TraceId(trace_id), SpanId(span_id));
-        let context = self.tracer.start_under_remote(operation, remote, fields);
+        let context = self
+            .tracer
+            .start(operation, SpanParent::Remote(remote), fields);
         Ok(SpanHandle {
             context,
             remote: false,
@@ -309,10 +314,10 @@ impl NativeTracer {
     #[pyo3(signature = (records, timeout = 5.0))]
     fn map_records(&self, py: Python<'_>, records: &str, timeout: f64) -> PyResult<String> {
         let timeout = seconds(timeout)?;
-        let records = serde_json::from_str(records)
+        let records: Vec<AgentRecord> = serde_json::from_str(records)
             .map_err(|e| PyValueError::new_err(format!("records: {e}")))?;
         let batch = py
-            .detach(|| self.tracer.map_records(records, timeout))
+            .detach(|| self.tracer.map_records(&records, timeout))
             .map_err(|e| PyRuntimeError::new_err(format!("agentrace: {e}")))?;
         serde_json::to_string(&batch).map_err(|e| PyRuntimeError::new_err(e.to_string()))
     }

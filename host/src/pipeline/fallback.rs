@@ -3,14 +3,14 @@
 //! operation, ids, times and status, marked `agentrace.mapper.fallback = true`. No content is
 //! ever written here.
 
-use crate::bindings::types as wit;
-use crate::convert::FinishedSpan;
+use crate::assembly::FinishedSpan;
+use crate::component::bindings::types as wit;
 
 /// Marks spans mapped by the fallback.
-pub const FALLBACK_ATTRIBUTE: &str = "agentrace.mapper.fallback";
+pub(crate) const FALLBACK_ATTRIBUTE: &str = "agentrace.mapper.fallback";
 
 /// Maps one span without the component.
-pub fn map(span: &FinishedSpan) -> wit::OtelSpan {
+pub(crate) fn map(span: &FinishedSpan) -> wit::OtelSpan {
     let fields = &span.fields;
     let target = fields
         .agent

@@ -5,8 +5,8 @@
 
 use std::time::{Duration, Instant};
 
+use super::{CallError, Component, Instance, World};
 use crate::error::Result;
-use crate::plugin::{CallError, MapperComponent, MapperInstance, PolicyComponent, PolicyInstance};
 use crate::stats::Stats;
 
 /// First wait after a failure; doubles up to [`MAX_BACKOFF`].
@@ -21,7 +21,8 @@ pub(crate) fn backoff(failures: u32) -> Duration {
         .min(MAX_BACKOFF)
 }
 
-/// A compiled component that makes instances: the mapper or a policy.
+/// What a slot needs of a component: fresh instances, and when to retire one. Implemented by
+/// [`Component`] for every world, and by test doubles.
 pub(crate) trait Role {
     /// Its live instance.
     type Instance;
@@ -31,23 +32,27 @@ pub(crate) trait Role {
     fn due_for_recycling(instance: &Self::Instance) -> bool;
 }
 
-impl Role for MapperComponent {
-    type Instance = MapperInstance;
-    fn instantiate(&self) -> Result<MapperInstance> {
-        MapperComponent::instantiate(self)
+impl<W: World> Role for Component<W> {
+    type Instance = Instance<W>;
+    fn instantiate(&self) -> Result<Instance<W>> {
+        Component::instantiate(self)
     }
-    fn due_for_recycling(instance: &MapperInstance) -> bool {
+    fn due_for_recycling(instance: &Instance<W>) -> bool {
         instance.due_for_recycling()
     }
 }
 
-impl Role for PolicyComponent {
-    type Instance = PolicyInstance;
-    fn instantiate(&self) -> Result<PolicyInstance> {
-        PolicyComponent::instantiate(self)
-    }
-    fn due_for_recycling(instance: &PolicyInstance) -> bool {
-        instance.due_for_recycling()
+impl<W: World> Slot<Component<W>> {
+    /// Loads a component into a slot through the one load path ([`Component::load`]).
+    pub(crate) fn load(
+        bytes: &[u8],
+        name: &str,
+        config: std::collections::BTreeMap<String, String>,
+        limits: super::sandbox::Limits,
+        grants: super::sandbox::Grants,
+    ) -> Result<Self> {
+        let (component, instance) = Component::load(bytes, name, config, limits, grants)?;
+        Ok(Slot::new(component, instance))
     }
 }
 
@@ -65,6 +70,16 @@ impl<C: Role> Slot<C> {
         Self {
             component,
             instance: Some(instance),
+            failures: 0,
+            retry_at: None,
+        }
+    }
+
+    /// A slot whose first instance is made on the first call.
+    pub(crate) fn empty(component: C) -> Self {
+        Self {
+            component,
+            instance: None,
             failures: 0,
             retry_at: None,
         }

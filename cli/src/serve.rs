@@ -208,7 +208,7 @@ async fn map(
     #[derive(serde::Deserialize)]
     #[serde(deny_unknown_fields)]
     struct Request {
-        records: Vec<agentrace::bindings::types::AgentSpan>,
+        records: Vec<agentrace::AgentRecord>,
     }
     let request: Request = match serde_json::from_slice(&body) {
         Ok(request) => request,
@@ -221,7 +221,7 @@ async fn map(
     };
     let tracer = state.tracer.clone();
     let mapped = tokio::task::spawn_blocking(move || {
-        tracer.map_records(request.records, Duration::from_secs(30))
+        tracer.map_records(&request.records, Duration::from_secs(30))
     })
     .await;
     match mapped {
@@ -316,7 +316,11 @@ impl Sidecar {
             Err(reason) => return json!({ "status": "rejected", "error": reason }),
         };
         let mut answer = json!({ "status": "accepted" });
+        // Held across the report, so that the map changes only for events the pipeline took,
+        // in the order it took them.
         let mut open = self.open.lock().unwrap_or_else(|e| e.into_inner());
+        let mut remember = None;
+        let mut forget = None;
         match &event {
             Lifecycle::Start {
                 span_id,
@@ -334,22 +338,27 @@ impl Sidecar {
                     answer["trace_id"] = json!(trace.to_string());
                     answer["traceparent"] =
                         json!(agentrace::SpanContext::new(trace, *span_id).traceparent());
-                    if open.len() < REMEMBERED_OPEN_SPANS {
-                        open.insert(*span_id, trace);
-                    }
+                    remember = Some((*span_id, trace));
                 }
             }
-            Lifecycle::End { span_id, .. } => {
-                open.remove(span_id);
-            }
+            Lifecycle::End { span_id, .. } => forget = Some(*span_id),
             _ => {}
         }
-        drop(open);
         if !self.tracer.report(event) {
+            // Dropped: the span did not start (or has not ended) in the pipeline, so the map
+            // keeps no entry for it (and keeps the one of a span whose end was dropped).
             return json!({
                 "status": "dropped",
                 "error": "the pipeline's queue is full; send this event again later",
             });
+        }
+        if let Some((span_id, trace)) = remember
+            && open.len() < REMEMBERED_OPEN_SPANS
+        {
+            open.insert(span_id, trace);
+        }
+        if let Some(span_id) = forget {
+            open.remove(&span_id);
         }
         answer
     }

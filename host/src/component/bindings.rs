@@ -1,5 +1,6 @@
 //! The only `bindgen!` of the crate: Rust types and call glue for the `agentrace:plugin` WIT
-//! package, plus the host side of the `host` interface every plugin imports.
+//! package, plus the host side of the `host` interface every plugin imports. Private to the
+//! crate: no generated type appears in the public API.
 
 #![allow(
     missing_docs,
@@ -9,16 +10,16 @@
 wasmtime::component::bindgen!({
     path: "../wit",
     world: "mapper-plugin",
-    // Serde forms of the WIT records: for data files (conformance vectors) and for handing the
-    // same records to natively compiled mapping code in benchmarks.
+    // Serde forms of the WIT records: the JSON form of agent-span records and mapped batches
+    // (conformance vectors, dry runs), and the natively linked mapping of the benchmarks.
     additional_derives: [serde::Serialize, serde::Deserialize],
 });
 
-pub use self::agentrace::plugin::host::LogLevel;
-pub use self::agentrace::plugin::types;
-pub use self::exports::agentrace::plugin::mapper::PluginInfo;
+pub(crate) use self::agentrace::plugin::host::LogLevel;
+pub(crate) use self::agentrace::plugin::types;
+pub(crate) use self::exports::agentrace::plugin::mapper::PluginInfo;
 
-use crate::plugin::PluginState;
+use super::sandbox::PluginState;
 
 impl self::agentrace::plugin::types::Host for PluginState {}
 
@@ -34,7 +35,7 @@ impl self::agentrace::plugin::host::Host for PluginState {
 
 /// Bindings for the `policy-plugin` world. Its `types` and `host` interfaces are the ones
 /// generated above, so spans pass between mapper and policies without conversion.
-pub mod policy {
+pub(crate) mod policy {
     wasmtime::component::bindgen!({
         path: "../wit",
         world: "policy-plugin",
@@ -44,5 +45,5 @@ pub mod policy {
         },
     });
 
-    pub use self::exports::agentrace::plugin::policy::{PolicyInfo, Verdict};
+    pub(crate) use self::exports::agentrace::plugin::policy::{PolicyInfo, Verdict};
 }

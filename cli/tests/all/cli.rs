@@ -106,7 +106,7 @@ fn bad_lines_are_reported_by_line_and_the_rest_still_exported() {
 fn check_names_the_world_or_the_reason() {
     let dir = tempfile::tempdir().unwrap();
     let mapper = dir.path().join("mapper.wasm");
-    std::fs::write(&mapper, agentrace::plugin::default_mapper_bytes()).unwrap();
+    std::fs::write(&mapper, agentrace::default_mapper_component()).unwrap();
     let result = agentrace(&["check", mapper.to_str().unwrap()]);
     assert!(result.status.success(), "{}", text(&result.stdout));
     let stdout = text(&result.stdout);
@@ -118,7 +118,7 @@ fn check_names_the_world_or_the_reason() {
     assert!(stdout.contains("agentrace:plugin/host@0.2.0"));
 
     let policies = dir.path().join("policies.wasm");
-    std::fs::write(&policies, agentrace::plugin::builtin_policies_bytes()).unwrap();
+    std::fs::write(&policies, agentrace::builtin_policies_component()).unwrap();
     // Without its `policy` key it refuses to start, and check says why.
     let result = agentrace(&["check", policies.to_str().unwrap()]);
     assert_eq!(result.status.code(), Some(1));
@@ -207,7 +207,7 @@ fn watch_reloads_a_replaced_mapper_between_batches() {
 
     let dir = tempfile::tempdir().unwrap();
     let mapper = dir.path().join("mapper.wasm");
-    std::fs::write(&mapper, agentrace::plugin::default_mapper_bytes()).unwrap();
+    std::fs::write(&mapper, agentrace::default_mapper_component()).unwrap();
     let out = dir.path().join("out.jsonl");
     let mut child = Command::new(env!("CARGO_BIN_EXE_agentrace"))
         .args(["replay", "-", "--watch", "--no-tree", "--mapper"])
@@ -245,7 +245,7 @@ fn watch_reloads_a_replaced_mapper_between_batches() {
     let staged = dir.path().join("mapper.wasm.new");
     std::fs::write(
         &staged,
-        std::fs::read(env!("AGENTRACE_HOSTILE_MAPPER")).unwrap(),
+        std::fs::read(crate::common::hostile_mapper()).unwrap(),
     )
     .unwrap();
     std::fs::rename(&staged, &mapper).unwrap();

@@ -493,7 +493,7 @@ fn the_readme_python_client_drives_it() {
 
 #[test]
 fn the_sidecar_maps_every_conformance_vector_like_the_rust_host() {
-    for vector in crate::conformance::vectors() {
+    for vector in crate::common::vectors() {
         let args: Vec<String> = vector
             .config()
             .iter()

@@ -5,10 +5,10 @@
 //! carry what the policy was meant to remove); the span is marked
 //! `agentrace.policy.failed = <policy>`.
 
-use crate::bindings::types as wit;
+use crate::component::bindings::types as wit;
 
 /// Marks spans whose policy failed.
-pub const FAILED_POLICY_ATTRIBUTE: &str = "agentrace.policy.failed";
+pub(crate) const FAILED_POLICY_ATTRIBUTE: &str = "agentrace.policy.failed";
 
 /// String attributes that never hold content (names, ids, models, enumerations).
 const SAFE_STRING_KEYS: &[&str] = &[
@@ -58,7 +58,7 @@ fn keep(attribute: &wit::Attribute) -> bool {
 }
 
 /// Strips `span` down to what cannot carry content, and marks it with the failed policy.
-pub fn strip(span: &mut wit::OtelSpan, policy: &str) {
+pub(crate) fn strip(span: &mut wit::OtelSpan, policy: &str) {
     span.attributes.retain(keep);
     span.name = span
         .attributes

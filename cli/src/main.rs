@@ -1,5 +1,7 @@
 //! The `agentrace` command: replay lifecycle events through the mapper and export them, serve
-//! them over HTTP as a sidecar, or check whether a component fits.
+//! them over HTTP as a sidecar, or check whether a component fits. Its own crate, on the
+//! library's public API only, so that the library compiles none of its dependencies (clap,
+//! axum, tower, notify, anyhow).
 
 mod serve;
 
@@ -9,7 +11,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use agentrace::opentelemetry_sdk::trace::InMemorySpanExporter;
-use agentrace::{ExportTarget, OtlpProtocol, Policy, Tracer, events, plugin};
+use agentrace::{Compat, ExportTarget, Grants, Limits, OtlpProtocol, Policy, Tracer, events};
 use anyhow::{Context, bail};
 use clap::{Parser, Subcommand};
 
@@ -102,8 +104,8 @@ struct PipelineArgs {
     #[arg(long)]
     capture_content: bool,
     /// Names for concepts the spec lacks: `semconv` (agentrace.*) or `ag2` (AG2's own).
-    #[arg(long, value_name = "MODE")]
-    compat: Option<String>,
+    #[arg(long, value_name = "MODE", value_parser = parse_compat)]
+    compat: Option<Compat>,
     /// A policy to run after the mapper, in order (repeatable): a built-in name (`redact`,
     /// `drop-content`, `truncate`) or a `.wasm` file, optionally followed by `:key=value,...`
     /// configuration, e.g. `redact:action=hash,hash-key=$KEY`.
@@ -208,7 +210,7 @@ fn pipeline_builder(args: &PipelineArgs) -> anyhow::Result<agentrace::TracerBuil
     if args.capture_content {
         builder = builder.with_capture_content(true);
     }
-    if let Some(compat) = &args.compat {
+    if let Some(compat) = args.compat {
         builder = builder.with_compat(compat);
     }
     for (key, value) in parse_configs(&args.configs)? {
@@ -220,20 +222,18 @@ fn pipeline_builder(args: &PipelineArgs) -> anyhow::Result<agentrace::TracerBuil
     for policy in all_policies(args)? {
         builder = builder.with_policy(policy);
     }
-    let limits = plugin::Limits {
-        call_deadline: Duration::from_millis(args.call_deadline_ms),
-        max_memory_bytes: args.max_memory_mib << 20,
-        ..plugin::Limits::default()
-    };
-    let grants = plugin::Grants {
-        env: args
-            .allow_env
-            .iter()
-            .filter_map(|name| std::env::var(name).ok().map(|value| (name.clone(), value)))
-            .collect(),
-        read_only_dirs: args.allow_dir.clone(),
-        network: args.allow_network,
-    };
+    let limits = Limits::default()
+        .with_call_deadline(Duration::from_millis(args.call_deadline_ms))
+        .with_max_memory_bytes(args.max_memory_mib << 20);
+    let mut grants = Grants::default().with_network(args.allow_network);
+    for name in &args.allow_env {
+        if let Ok(value) = std::env::var(name) {
+            grants = grants.with_env(name, value);
+        }
+    }
+    for dir in &args.allow_dir {
+        grants = grants.with_read_only_dir(dir);
+    }
     Ok(builder.with_limits(limits).with_grants(grants))
 }
 
@@ -329,7 +329,7 @@ fn replay(args: ReplayArgs) -> anyhow::Result<ExitCode> {
     let stats = tracer.stats();
 
     if !args.no_tree {
-        let tree = agentrace::tree::render(&observer.get_finished_spans().unwrap_or_default());
+        let tree = agentrace::render_tree(&observer.get_finished_spans().unwrap_or_default());
         if tree_to_stderr {
             eprint!("{tree}");
         } else {
@@ -413,9 +413,9 @@ fn watch(
     let policies = all_policies(args)?;
     let policy_files: Vec<PathBuf> = policies
         .iter()
-        .filter_map(|p| match &p.source {
+        .filter_map(|p| match p.source() {
             agentrace::PolicySource::File(path) => Some(absolute(path)),
-            agentrace::PolicySource::Builtin(_) => None,
+            _ => None,
         })
         .collect();
     let mapper = args.mapper.as_deref().map(absolute);
@@ -477,7 +477,7 @@ fn parse_policy(spec: &str) -> anyhow::Result<Policy> {
         Some((source, settings)) => (source, settings),
         None => (spec, ""),
     };
-    let mut policy = Policy::from_source(source);
+    let mut policy = Policy::from_source(source).with_context(|| format!("--policy `{spec}`"))?;
     for pair in settings.split(',').filter(|p| !p.trim().is_empty()) {
         let (key, value) = pair
             .split_once('=')
@@ -502,39 +502,11 @@ fn parse_configs(pairs: &[String]) -> anyhow::Result<std::collections::BTreeMap<
 fn check(path: &PathBuf, configs: &[String]) -> anyhow::Result<ExitCode> {
     let config = parse_configs(configs)?;
     let bytes = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
-    let verdict = plugin::compile(&bytes).and_then(|component| {
-        let world = plugin::identify_world(&component)?;
-        let (limits, grants) = (plugin::Limits::default(), plugin::Grants::default());
-        // Instantiate it the way the host would, so that start-up failures show here too.
-        let about = match world {
-            plugin::World::Mapper => {
-                let mapper = plugin::MapperComponent::new(&component, config, limits, grants)?;
-                mapper.instantiate()?.info().map(|i| {
-                    format!(
-                        "{} {} (semantic conventions {})",
-                        i.name, i.version, i.semconv_version
-                    )
-                })
-            }
-            plugin::World::Policy => {
-                let policy =
-                    plugin::PolicyComponent::new(&component, "checked", config, limits, grants)?;
-                policy
-                    .instantiate()?
-                    .info()
-                    .map(|i| format!("{} {}", i.name, i.version))
-            }
-        };
-        let imports = plugin::item_names(&component, plugin::Side::Imports)?;
-        Ok((world, about, imports))
-    });
-    match verdict {
-        Ok((world, about, imports)) => {
-            println!("{}: implements {world}", path.display());
-            if let Some(about) = about {
-                println!("  plugin: {about}");
-            }
-            println!("  imports: {}", imports.join(", "));
+    match agentrace::inspect(&bytes, config) {
+        Ok(report) => {
+            println!("{}: implements {}", path.display(), report.world);
+            println!("  plugin: {}", report.about);
+            println!("  imports: {}", report.imports.join(", "));
             Ok(ExitCode::SUCCESS)
         }
         Err(error) => {
@@ -542,4 +514,9 @@ fn check(path: &PathBuf, configs: &[String]) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::from(1))
         }
     }
+}
+
+/// Parses `--compat`, with the library's message for a wrong value.
+fn parse_compat(value: &str) -> Result<Compat, String> {
+    value.parse().map_err(|e: agentrace::Error| e.to_string())
 }

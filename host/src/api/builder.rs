@@ -1,0 +1,365 @@
+//! Configuring a [`Tracer`]: which mapper, its configuration (content capture, [`Compat`]
+//! naming), the policy chain, export, queue and batch sizes, the sandbox's limits and grants.
+//! [`TracerBuilder::build`] loads and checks every component before anything runs, so a
+//! misconfiguration fails there, with its reason.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use opentelemetry_sdk::Resource;
+use opentelemetry_sdk::trace::InMemorySpanExporter;
+
+use super::dry_run::DryRunMapper;
+use super::tracer::Tracer;
+use crate::component::embedded;
+use crate::component::sandbox::{Grants, Limits};
+use crate::component::slot::Slot;
+use crate::error::{Error, Result};
+use crate::export::{ExportTarget, build_sinks};
+use crate::pipeline::BatchSettings;
+use crate::pipeline::doorbell::Doorbell;
+use crate::pipeline::recycle::FieldBoxes;
+use crate::pipeline::worker::{Worker, WorkerParts};
+use crate::policy::Policy;
+use crate::stats::Stats;
+
+/// How the default mapper names the agent concepts GenAI semconv lacks (speaker selection,
+/// human input, code execution, conversations).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+#[non_exhaustive]
+pub enum Compat {
+    /// `agentrace.*` attributes beside the standard ones (the default).
+    #[default]
+    Semconv,
+    /// AG2's own span names and `ag2.*` attributes, for dashboards built on AG2's tracing.
+    Ag2,
+}
+
+impl Compat {
+    /// The value the mapper reads from its `compat` configuration key.
+    pub fn name(self) -> &'static str {
+        match self {
+            Compat::Semconv => "semconv",
+            Compat::Ag2 => "ag2",
+        }
+    }
+}
+
+impl std::fmt::Display for Compat {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl std::str::FromStr for Compat {
+    type Err = Error;
+
+    fn from_str(value: &str) -> Result<Self> {
+        match value.trim() {
+            "semconv" => Ok(Compat::Semconv),
+            "ag2" => Ok(Compat::Ag2),
+            other => Err(Error::BadSetting {
+                setting: "compat".into(),
+                reason: format!("`{other}` is not a mode: choose `semconv` or `ag2`"),
+            }),
+        }
+    }
+}
+
+/// Which mapper component to load.
+#[derive(Debug, Clone)]
+enum MapperSource {
+    Embedded,
+    File(PathBuf),
+    Bytes(Arc<[u8]>),
+}
+
+/// Configures and starts a [`Tracer`].
+///
+/// Defaults: the embedded mapper; content capture from
+/// `OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT`; exporter from the `OTEL_*` variables
+/// ([`ExportTarget::from_env`]); resource from `OTEL_SERVICE_NAME` and
+/// `OTEL_RESOURCE_ATTRIBUTES`; a queue of 65 536 events; batches of up to 512 spans or every
+/// 200 ms; metrics exported every `OTEL_METRIC_EXPORT_INTERVAL` ms (60 s) and at flush.
+#[derive(Debug, Clone)]
+pub struct TracerBuilder {
+    mapper: MapperSource,
+    config: BTreeMap<String, String>,
+    export: Option<ExportTarget>,
+    service_name: Option<String>,
+    queue_capacity: usize,
+    block_when_full: bool,
+    max_batch: usize,
+    flush_interval: Duration,
+    limits: Limits,
+    grants: Grants,
+    export_buffer_spans: usize,
+    observer: Option<InMemorySpanExporter>,
+    policies: Vec<Policy>,
+    #[cfg(feature = "bench-internals")]
+    native: Option<crate::bench_internals::NativeMapperFactory>,
+}
+
+impl Default for TracerBuilder {
+    fn default() -> Self {
+        let mut config = BTreeMap::new();
+        if let Ok(value) = std::env::var("OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT") {
+            config.insert(
+                "capture-content".to_string(),
+                value.trim().to_ascii_lowercase(),
+            );
+        }
+        Self {
+            mapper: MapperSource::Embedded,
+            config,
+            export: None,
+            service_name: None,
+            queue_capacity: 65_536,
+            block_when_full: false,
+            max_batch: 512,
+            flush_interval: Duration::from_millis(200),
+            limits: Limits::default(),
+            grants: Grants::default(),
+            export_buffer_spans: 100_000,
+            observer: None,
+            policies: Vec::new(),
+            #[cfg(feature = "bench-internals")]
+            native: None,
+        }
+    }
+}
+
+impl TracerBuilder {
+    /// Loads the mapper from a `.wasm` component file instead of the embedded default.
+    pub fn with_mapper_file(mut self, path: impl Into<PathBuf>) -> Self {
+        self.mapper = MapperSource::File(path.into());
+        self
+    }
+
+    /// Uses these component bytes as the mapper.
+    pub fn with_mapper_bytes(mut self, bytes: impl Into<Arc<[u8]>>) -> Self {
+        self.mapper = MapperSource::Bytes(bytes.into());
+        self
+    }
+
+    /// Sets one configuration value the mapper reads through `host.config`.
+    pub fn with_config(mut self, key: impl Into<String>, value: impl Into<String>) -> Self {
+        self.config.insert(key.into(), value.into());
+        self
+    }
+
+    /// Records message content, tool arguments and results (off unless enabled).
+    pub fn with_capture_content(self, capture: bool) -> Self {
+        self.with_config("capture-content", if capture { "true" } else { "false" })
+    }
+
+    /// How agent concepts the spec lacks are named ([`Compat::Semconv`] by default).
+    pub fn with_compat(self, compat: Compat) -> Self {
+        self.with_config("compat", compat.name())
+    }
+
+    /// Where to export; overrides the `OTEL_*` variables.
+    pub fn with_export(mut self, target: ExportTarget) -> Self {
+        self.export = Some(target);
+        self
+    }
+
+    /// The `service.name` resource attribute; overrides `OTEL_SERVICE_NAME`.
+    pub fn with_service_name(mut self, name: impl Into<String>) -> Self {
+        self.service_name = Some(name.into());
+        self
+    }
+
+    /// Capacity of the queue between the runtime and the worker, in events.
+    pub fn with_queue_capacity(mut self, events: usize) -> Self {
+        self.queue_capacity = events.max(1);
+        self
+    }
+
+    /// When the queue is full: `false` (default) drops the event and counts it, never blocking
+    /// the runtime; `true` waits for room (for replaying files, where nothing may be lost).
+    pub fn with_block_when_full(mut self, block: bool) -> Self {
+        self.block_when_full = block;
+        self
+    }
+
+    /// Largest number of spans mapped in one call into the component.
+    pub fn with_max_batch(mut self, spans: usize) -> Self {
+        self.max_batch = spans.max(1);
+        self
+    }
+
+    /// Longest a finished span waits before its batch is mapped.
+    pub fn with_flush_interval(mut self, interval: Duration) -> Self {
+        self.flush_interval = interval;
+        self
+    }
+
+    /// Limits every component instance runs under.
+    pub fn with_limits(mut self, limits: Limits) -> Self {
+        self.limits = limits;
+        self
+    }
+
+    /// Appends a policy to the chain; policies run in the order they are added, after the
+    /// mapper and before export.
+    pub fn with_policy(mut self, policy: Policy) -> Self {
+        self.policies.push(policy);
+        self
+    }
+
+    /// Grants components capabilities (environment variables, read-only directories, network).
+    /// The default grants nothing.
+    pub fn with_grants(mut self, grants: Grants) -> Self {
+        self.grants = grants;
+        self
+    }
+
+    /// Most spans kept in memory for retry while the exporter fails (default 100 000); older
+    /// spans beyond it are dropped and counted.
+    pub fn with_export_buffer(mut self, spans: usize) -> Self {
+        self.export_buffer_spans = spans;
+        self
+    }
+
+    /// Also hands every exported batch to `observer` (e.g. to print a span tree), in addition to
+    /// the export target.
+    pub fn with_span_observer(mut self, observer: InMemorySpanExporter) -> Self {
+        self.observer = Some(observer);
+        self
+    }
+
+    /// `OTEL_METRIC_EXPORT_INTERVAL` in milliseconds; 60 s when unset or not a number (an
+    /// unexpected value never stops the application from starting).
+    fn metric_interval() -> Duration {
+        std::env::var("OTEL_METRIC_EXPORT_INTERVAL")
+            .ok()
+            .and_then(|v| v.trim().parse::<u64>().ok())
+            .map(Duration::from_millis)
+            .unwrap_or(Duration::from_secs(60))
+    }
+
+    /// Runs `make()`'s natively linked mapping code in the worker instead of the mapper
+    /// component (which is still loaded, and still used by dry runs). For benchmarks only: see
+    /// [`crate::bench_internals`].
+    #[cfg(feature = "bench-internals")]
+    pub fn with_native_mapper(
+        mut self,
+        make: impl Fn() -> Box<dyn crate::bench_internals::NativeMapper> + Send + Sync + 'static,
+    ) -> Self {
+        self.native = Some(crate::bench_internals::NativeMapperFactory(Arc::new(make)));
+        self
+    }
+
+    /// Loads and checks the mapper and the policies, builds the exporters and starts the worker
+    /// thread. Errors say which part failed: the component file, its world, its configuration,
+    /// the exporter.
+    pub fn build(self) -> Result<Tracer> {
+        let bytes: Arc<[u8]> = match &self.mapper {
+            MapperSource::Embedded => Arc::from(embedded::DEFAULT_MAPPER),
+            MapperSource::File(path) => {
+                Arc::from(std::fs::read(path).map_err(|source| Error::ReadComponent {
+                    path: path.clone(),
+                    source,
+                })?)
+            }
+            MapperSource::Bytes(bytes) => bytes.clone(),
+        };
+        let mapper = Slot::load(
+            &bytes,
+            "mapper",
+            self.config.clone(),
+            self.limits,
+            self.grants.clone(),
+        )?;
+        let policies = self
+            .policies
+            .iter()
+            .map(|policy| policy.load(self.limits, &self.grants))
+            .collect::<Result<Vec<_>>>()?;
+        // Dry runs get their own instance of the same component: a trap there must not touch
+        // the live instance's health.
+        let dry_run = DryRunMapper::from_component(mapper.component.clone());
+
+        let mut resource = Resource::builder();
+        if let Some(name) = &self.service_name {
+            resource = resource.with_service_name(name.clone());
+        }
+        let resource = resource.build();
+        let export = match &self.export {
+            Some(target) => target.clone(),
+            None => ExportTarget::from_env()?,
+        };
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map_err(|e| Error::engine("cannot start the export runtime", e))?;
+        let (spans, metrics) = {
+            let _guard = runtime.enter();
+            build_sinks(&export, &resource)?
+        };
+
+        let stats = Arc::new(Stats::default());
+        let (sender, queue) = crossbeam_channel::bounded(self.queue_capacity);
+        let boxes = FieldBoxes::default();
+        let (swap_sender, swaps) = crossbeam_channel::bounded(16);
+        let doorbell = Arc::new(Doorbell::new());
+        let worker = Worker::new(WorkerParts {
+            queue,
+            swaps,
+            stats: stats.clone(),
+            settings: BatchSettings {
+                max_batch: self.max_batch,
+                flush_interval: self.flush_interval,
+                metric_interval: Self::metric_interval(),
+                export_buffer_spans: self.export_buffer_spans,
+            },
+            mapper,
+            policies,
+            spans,
+            metrics,
+            resource,
+            runtime,
+            observer: self.observer,
+            boxes: boxes.clone(),
+            doorbell: doorbell.clone(),
+            #[cfg(feature = "bench-internals")]
+            native: self.native.as_ref().map(|factory| (factory.0)()),
+        });
+        let handle = std::thread::Builder::new()
+            .name("agentrace-worker".into())
+            .spawn(move || worker.run())
+            .map_err(|e| Error::engine("cannot start the worker thread", e))?;
+        Ok(Tracer {
+            worker_thread: handle.thread().clone(),
+            doorbell,
+            sender,
+            swaps: swap_sender,
+            boxes,
+            stats,
+            worker: Mutex::new(Some(handle)),
+            block_when_full: self.block_when_full,
+            config: self.config,
+            limits: self.limits,
+            grants: self.grants,
+            dry_run: Mutex::new(dry_run),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn compat_modes_parse_and_a_wrong_one_names_the_choices() {
+        assert_eq!("ag2".parse::<Compat>().unwrap(), Compat::Ag2);
+        assert_eq!(" semconv ".parse::<Compat>().unwrap(), Compat::Semconv);
+        assert_eq!(
+            "AG2".parse::<Compat>().unwrap_err().to_string(),
+            "compat: `AG2` is not a mode: choose `semconv` or `ag2`"
+        );
+    }
+}

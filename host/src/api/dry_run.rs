@@ -1,0 +1,214 @@
+//! Mapping without exporting, and looking inside a component without running a pipeline.
+//!
+//! - [`AgentRecord`] and [`MappedBatch`] are the mapper's input and output in the host's own
+//!   types. Their JSON form (serde) is the one of the conformance vectors
+//!   (`tests/conformance/README.md`): each WIT record as an object with its snake_case field
+//!   names, each variant as `{"Case": value}`.
+//! - [`DryRunMapper`] maps records with a mapper component loaded on its own (the conformance
+//!   vectors, fuzzing); [`crate::Tracer::map_records`] does the same with the tracer's mapper.
+//!   A dry run has its own instance: a trap there never touches the health of the instance that
+//!   maps live traffic.
+//! - [`inspect`] says which world a component implements and what it reports about itself:
+//!   `agentrace check`.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use crate::component::bindings::types as wit;
+use crate::component::mapper::MapperWorld;
+use crate::component::policy::PolicyWorld;
+use crate::component::sandbox::{Grants, Limits};
+use crate::component::slot::Slot;
+use crate::component::{Component, Side, WorldKind, embedded, engine, identify_world, item_names};
+use crate::error::{Error, Result};
+use crate::stats::Stats;
+
+/// One agent-span record as the mapper receives it (the WIT `agent-span`): what a runtime
+/// reported about one finished operation.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct AgentRecord(pub(crate) wit::AgentSpan);
+
+impl AgentRecord {
+    /// The record's span id.
+    pub fn span_id(&self) -> crate::SpanId {
+        crate::SpanId(self.0.span_id)
+    }
+
+    /// The record of one finished operation, as the pipeline would hand it to the mapper:
+    /// for a dry run of data that did not come through a [`crate::Tracer`].
+    pub fn new(
+        operation: crate::Operation,
+        context: crate::SpanContext,
+        parent: Option<crate::SpanId>,
+        (start_time, end_time): (u64, u64),
+        fields: crate::SpanFields,
+    ) -> Self {
+        let span = crate::assembly::FinishedSpan {
+            trace_id: context.trace_id,
+            span_id: context.span_id,
+            parent_span_id: parent,
+            parent_is_remote: false,
+            operation,
+            start_time,
+            end_time,
+            incomplete: false,
+            fields: Box::new(fields),
+            events: Vec::new(),
+        };
+        AgentRecord(crate::convert::to_agent_span(&span))
+    }
+}
+
+/// What a mapper made of a batch of records (the WIT `mapped-batch`): OpenTelemetry spans,
+/// metric points, the records it rejected with their reasons, and the schema URL.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct MappedBatch(pub(crate) wit::MappedBatch);
+
+impl MappedBatch {
+    /// How many spans the batch holds.
+    pub fn span_count(&self) -> usize {
+        self.0.spans.len()
+    }
+
+    /// How many metric points the batch holds.
+    pub fn metric_point_count(&self) -> usize {
+        self.0.metrics.len()
+    }
+
+    /// The rejected records: span id and the mapper's reason.
+    pub fn rejected(&self) -> Vec<(crate::SpanId, String)> {
+        self.0
+            .rejected
+            .iter()
+            .map(|r| (crate::SpanId(r.span_id), r.reason.clone()))
+            .collect()
+    }
+
+    /// The schema URL the mapper declared (empty when none).
+    pub fn schema_url(&self) -> &str {
+        &self.0.schema_url
+    }
+
+    /// The span names, in order.
+    pub fn span_names(&self) -> Vec<&str> {
+        self.0.spans.iter().map(|s| s.name.as_str()).collect()
+    }
+}
+
+/// A mapper component loaded on its own, for dry runs: records in, mapped batch out, nothing
+/// exported, no policy run. It runs in the same sandbox as the pipeline's mapper (limits,
+/// grants, a fresh instance after a trap).
+pub struct DryRunMapper {
+    slot: Option<Slot<Component<MapperWorld>>>,
+    component: Component<MapperWorld>,
+    /// Boxed: the counters are cache-line aligned (128 bytes), and a `Tracer` holding a dry-run
+    /// mapper must stay placeable anywhere (a Python object is only 16-byte aligned).
+    stats: Box<Stats>,
+}
+
+impl std::fmt::Debug for DryRunMapper {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DryRunMapper")
+            .field("name", &self.component.name())
+            .finish()
+    }
+}
+
+impl DryRunMapper {
+    /// The embedded default mapper with `config`, default limits and no grants.
+    pub fn embedded(config: BTreeMap<String, String>) -> Result<Self> {
+        Self::from_bytes(
+            embedded::DEFAULT_MAPPER,
+            config,
+            Limits::default(),
+            Grants::default(),
+        )
+    }
+
+    /// The mapper component in `bytes`.
+    pub fn from_bytes(
+        bytes: &[u8],
+        config: BTreeMap<String, String>,
+        limits: Limits,
+        grants: Grants,
+    ) -> Result<Self> {
+        let slot = Slot::load(bytes, "mapper", config, limits, grants)?;
+        Ok(Self {
+            component: slot.component.clone(),
+            slot: Some(slot),
+            stats: Box::default(),
+        })
+    }
+
+    /// A dry-run mapper over an already checked component; its instance is made on first use.
+    pub(crate) fn from_component(component: Component<MapperWorld>) -> Self {
+        Self {
+            component,
+            slot: None,
+            stats: Box::default(),
+        }
+    }
+
+    /// Maps `records`. A failure of the component (trap, error, oversized output) is an
+    /// [`Error::Mapper`] with its reason; the next call gets a fresh instance once the
+    /// backoff has passed.
+    pub fn map(&mut self, records: &[AgentRecord]) -> Result<MappedBatch> {
+        let component = &self.component;
+        let slot = self
+            .slot
+            .get_or_insert_with(|| Slot::empty(component.clone()));
+        // The records are borrowed as the generated type the instance takes.
+        let records: Vec<wit::AgentSpan> = records.iter().map(|r| r.0.clone()).collect();
+        slot.call(&self.stats, |instance| instance.map_spans(&records))
+            .map(MappedBatch)
+            .map_err(Error::Mapper)
+    }
+}
+
+/// What [`inspect`] found out about a component.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct ComponentReport {
+    /// The agentrace world it implements.
+    pub world: WorldKind,
+    /// What it says about itself: name, version, and for a mapper its semantic conventions.
+    pub about: String,
+    /// What it imports from its host.
+    pub imports: Vec<String>,
+}
+
+/// Says which agentrace world the component in `bytes` implements and starts it the way the
+/// host would (with `config`, default limits, no grants), so that start-up failures show too;
+/// or says exactly why it does not fit.
+pub fn inspect(bytes: &[u8], config: BTreeMap<String, String>) -> Result<ComponentReport> {
+    let compiled = engine::compile(bytes)?;
+    let world = identify_world(&compiled)?;
+    let (limits, grants) = (Limits::default(), Grants::default());
+    let about = match world {
+        WorldKind::Mapper => {
+            let mapper =
+                Component::<MapperWorld>::new(&compiled, "checked", config, limits, grants)?;
+            let instance = mapper.instantiate()?;
+            let info = instance.info();
+            format!(
+                "{} {} (semantic conventions {})",
+                info.name, info.version, info.semconv_version
+            )
+        }
+        WorldKind::Policy => {
+            let policy =
+                Component::<PolicyWorld>::new(&compiled, "checked", config, limits, grants)?;
+            let instance = policy.instantiate()?;
+            let info = instance.info();
+            format!("{} {}", info.name, info.version)
+        }
+    };
+    Ok(ComponentReport {
+        world,
+        about,
+        imports: item_names(&compiled, Side::Imports)?,
+    })
+}

@@ -1,0 +1,324 @@
+//! The API an in-process runtime uses: a [`Tracer`] to report span lifecycles (built by
+//! [`crate::TracerBuilder`]). Reporting never waits for wasm or export: each call builds one
+//! message and pushes it onto a bounded queue read by the pipeline's worker thread.
+
+use std::collections::BTreeMap;
+use std::sync::Mutex;
+use std::thread::{JoinHandle, Thread};
+use std::time::Duration;
+
+use crossbeam_channel::{Sender, TrySendError};
+
+use super::dry_run::{AgentRecord, DryRunMapper, MappedBatch};
+use crate::component::sandbox::{Grants, Limits};
+use crate::component::slot::Slot;
+use crate::error::{Error, Result};
+use crate::events::{Lifecycle, Operation, Parent, now_nanos};
+use crate::ids::{SpanContext, SpanId};
+use crate::pipeline::doorbell::{Doorbell, WAKE_BACKLOG};
+use crate::pipeline::recycle::FieldBoxes;
+use crate::pipeline::{Message, Swap, SwapRequest};
+use crate::policy::Policy;
+use crate::record::{Attributes, SpanFields};
+use crate::stats::{Stats, StatsSnapshot};
+
+/// Where a span started with [`Tracer::start`] hangs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SpanParent<'a> {
+    /// None: the span starts a new trace.
+    Root,
+    /// A span this tracer started: the new span joins its trace.
+    Local(&'a SpanContext),
+    /// A span outside this tracer — in another process (from a W3C `traceparent`, see
+    /// [`SpanContext::from_traceparent`]) or in another tracing library of the same process (an
+    /// OpenTelemetry SDK span, say). The new span joins its trace.
+    Remote(SpanContext),
+}
+
+impl<'a> From<Option<&'a SpanContext>> for SpanParent<'a> {
+    /// `None` is [`SpanParent::Root`], `Some(span)` is [`SpanParent::Local`].
+    fn from(parent: Option<&'a SpanContext>) -> Self {
+        parent.map_or(SpanParent::Root, SpanParent::Local)
+    }
+}
+
+impl<'a> From<&'a SpanContext> for SpanParent<'a> {
+    fn from(parent: &'a SpanContext) -> Self {
+        SpanParent::Local(parent)
+    }
+}
+
+/// Reports agent-span lifecycles. Cheap to share (`Arc<Tracer>`); every method takes `&self`
+/// and is safe to call from any thread. No reporting method panics or waits for wasm or export;
+/// [`Tracer::flush`], [`Tracer::shutdown`], the swaps and [`Tracer::map_records`] wait, each up
+/// to the timeout it is given.
+///
+/// Dropping a tracer that was not shut down shuts it down: open spans end as incomplete,
+/// everything is mapped and exported, and failed exports are retried for up to 5 s, so the
+/// drop can hold the dropping thread for about 7 s when the exporter is unreachable. Call
+/// [`Tracer::shutdown`] to choose the deadline.
+pub struct Tracer {
+    pub(super) sender: Sender<Message>,
+    pub(super) swaps: Sender<SwapRequest>,
+    pub(super) boxes: FieldBoxes,
+    pub(super) stats: std::sync::Arc<Stats>,
+    pub(super) worker: Mutex<Option<JoinHandle<()>>>,
+    /// The worker's thread, to wake through `doorbell`.
+    pub(super) worker_thread: Thread,
+    pub(super) doorbell: std::sync::Arc<Doorbell>,
+    pub(super) block_when_full: bool,
+    pub(super) config: BTreeMap<String, String>,
+    pub(super) limits: Limits,
+    pub(super) grants: Grants,
+    /// The dry runs' own instance of the live mapper component.
+    pub(super) dry_run: Mutex<DryRunMapper>,
+}
+
+impl std::fmt::Debug for Tracer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Tracer")
+            .field("stats", &self.stats())
+            .finish()
+    }
+}
+
+impl Tracer {
+    /// A builder with the defaults described on [`crate::TracerBuilder`].
+    pub fn builder() -> super::builder::TracerBuilder {
+        super::builder::TracerBuilder::default()
+    }
+
+    /// Queues one lifecycle event. Returns `false` when it was dropped (queue full, or the
+    /// tracer shut down); drops are counted in [`Tracer::stats`].
+    pub fn report(&self, event: Lifecycle) -> bool {
+        let message = Message::Event(event);
+        let sent = if self.block_when_full {
+            self.sender.send(message).is_ok()
+        } else {
+            match self.sender.try_send(message) {
+                Ok(()) => true,
+                Err(TrySendError::Full(_)) => {
+                    Stats::add(&self.stats.events_dropped_queue_full, 1);
+                    false
+                }
+                Err(TrySendError::Disconnected(_)) => false,
+            }
+        };
+        if sent {
+            Stats::add(&self.stats.events_queued, 1);
+            // The queue's length is read only while the worker naps.
+            if self.doorbell.is_napping() && self.sender.len() >= WAKE_BACKLOG {
+                self.doorbell.ring(&self.worker_thread);
+            }
+        }
+        sent
+    }
+
+    /// Wakes a napping worker for a control message just sent.
+    fn wake_worker(&self) {
+        self.doorbell.ring(&self.worker_thread);
+    }
+
+    /// Starts a span under `parent` and returns its context, to pass to [`Tracer::end`] and to
+    /// children, or to propagate as a `traceparent`. `parent` is a [`SpanParent`], or an
+    /// `Option<&SpanContext>` (`None` for a new trace).
+    pub fn start<'a>(
+        &self,
+        operation: Operation,
+        parent: impl Into<SpanParent<'a>>,
+        fields: SpanFields,
+    ) -> SpanContext {
+        let (trace_id, parent) = match parent.into() {
+            SpanParent::Root => (crate::TraceId::random(), Parent::Root),
+            SpanParent::Local(local) => (local.trace_id, Parent::Local(local.span_id)),
+            SpanParent::Remote(remote) => (remote.trace_id, Parent::Remote(remote)),
+        };
+        let context = SpanContext::new(trace_id, SpanId::random());
+        self.report(Lifecycle::Start {
+            span_id: context.span_id,
+            trace_id: Some(trace_id),
+            parent,
+            operation,
+            time: now_nanos(),
+            fields: self.boxes.boxed(fields),
+        });
+        context
+    }
+
+    /// Counts an event that a binding refused before it reached the queue (bad input from the
+    /// runtime, e.g. a field of the wrong type), as `agentrace.events.rejected`, and keeps
+    /// `message` among the recent errors of [`Tracer::stats`].
+    pub fn reject(&self, message: impl Into<String>) {
+        Stats::add(&self.stats.events_rejected, 1);
+        self.stats.error(message.into());
+    }
+
+    /// Whether the mapper is configured to record content (`capture-content`), so a runtime
+    /// can skip assembling messages that would be dropped anyway.
+    pub fn captures_content(&self) -> bool {
+        self.config
+            .get("capture-content")
+            .is_some_and(|value| value.trim().eq_ignore_ascii_case("true"))
+    }
+
+    /// Adds fields known only later (e.g. a conversation id) to an open span.
+    pub fn update(&self, span: &SpanContext, fields: SpanFields) {
+        self.report(Lifecycle::Update {
+            span_id: span.span_id,
+            fields: self.boxes.boxed(fields),
+        });
+    }
+
+    /// Records a point in time inside an open span.
+    pub fn event(&self, span: &SpanContext, name: impl Into<String>, attributes: Attributes) {
+        self.report(Lifecycle::Event {
+            span_id: span.span_id,
+            name: name.into(),
+            time: now_nanos(),
+            attributes,
+        });
+    }
+
+    /// Ends a span with what is known at the end (usage, result, error).
+    pub fn end(&self, span: &SpanContext, fields: SpanFields) {
+        self.report(Lifecycle::End {
+            span_id: span.span_id,
+            time: now_nanos(),
+            fields: self.boxes.boxed(fields),
+        });
+    }
+
+    /// Replaces the mapper at run time with the component in `bytes` (same configuration,
+    /// limits and grants as at build). The new component is compiled and checked here, on the
+    /// caller's thread: if it does not load, this returns the reason and the old one keeps
+    /// running. Otherwise the worker switches at its next event, without waiting for the queue
+    /// to drain: spans it has already received are mapped by the old mapper, every later one
+    /// (including spans still queued) by the new; none is lost or mapped twice. Returns once the
+    /// new mapper is active (or after `timeout`): every span ended after that goes through it.
+    /// Dry runs ([`Tracer::map_records`]) use the new mapper from then on too.
+    pub fn swap_mapper(&self, bytes: &[u8], timeout: Duration) -> Result<()> {
+        let loaded = Slot::load(
+            bytes,
+            "mapper",
+            self.config.clone(),
+            self.limits,
+            self.grants.clone(),
+        );
+        let dry_run = loaded
+            .as_ref()
+            .ok()
+            .map(|slot| DryRunMapper::from_component(slot.component.clone()));
+        self.swap(loaded.map(|slot| Swap::Mapper(Box::new(slot))), timeout)?;
+        if let Some(dry_run) = dry_run {
+            *self.dry_run.lock().unwrap_or_else(|e| e.into_inner()) = dry_run;
+        }
+        Ok(())
+    }
+
+    /// Replaces the whole policy chain at run time, with the same guarantees as
+    /// [`Tracer::swap_mapper`]. An empty list removes every policy.
+    pub fn swap_policies(&self, policies: &[Policy], timeout: Duration) -> Result<()> {
+        let loaded = policies
+            .iter()
+            .map(|policy| policy.load(self.limits, &self.grants))
+            .collect::<Result<Vec<_>>>()
+            .map(Swap::Policies);
+        self.swap(loaded, timeout)
+    }
+
+    fn swap(&self, checked: Result<Swap>, timeout: Duration) -> Result<()> {
+        let swap = checked.inspect_err(|error| {
+            Stats::add(&self.stats.component_reload_failures, 1);
+            self.stats.error(format!("reload refused: {error}"));
+        })?;
+        let (ack, done) = crossbeam_channel::bounded(1);
+        self.swaps
+            .send_timeout((Box::new(swap), ack), timeout)
+            .map_err(|_| Error::Timeout(timeout))?;
+        // An idle worker waits on the event queue: wake it. A full queue needs no wake-up (the
+        // worker checks for swaps before every event).
+        let _ = self.sender.try_send(Message::Wake);
+        self.wake_worker();
+        done.recv_timeout(timeout)
+            .map_err(|_| Error::Timeout(timeout))
+    }
+
+    /// A dry run: maps `records` with the tracer's mapper component (its configuration, limits
+    /// and any swap so far) and returns what it made of them; nothing is exported and no policy
+    /// runs. It runs on the caller's thread, in an instance of its own, so a record that makes
+    /// the mapper trap never touches the instance that maps live traffic (nor its counters).
+    /// For checking what a host in another language sends (the sidecar's `POST /v1/map`, the
+    /// conformance vectors). Waits up to `timeout` for another dry run in progress.
+    pub fn map_records(&self, records: &[AgentRecord], timeout: Duration) -> Result<MappedBatch> {
+        let deadline = std::time::Instant::now() + timeout;
+        loop {
+            match self.dry_run.try_lock() {
+                Ok(mut mapper) => return mapper.map(records),
+                Err(std::sync::TryLockError::Poisoned(poisoned)) => {
+                    return poisoned.into_inner().map(records);
+                }
+                Err(std::sync::TryLockError::WouldBlock) => {
+                    if std::time::Instant::now() >= deadline {
+                        return Err(Error::Timeout(timeout));
+                    }
+                    std::thread::sleep(Duration::from_millis(1));
+                }
+            }
+        }
+    }
+
+    /// Maps and exports everything ended so far, and exports metrics; waits up to `timeout`.
+    pub fn flush(&self, timeout: Duration) -> Result<()> {
+        let (ack, done) = crossbeam_channel::bounded(1);
+        self.sender
+            .send_timeout(Message::Flush(ack), timeout)
+            .map_err(|_| Error::ShutDown)?;
+        self.wake_worker();
+        done.recv_timeout(timeout)
+            .map_err(|_| Error::Timeout(timeout))
+    }
+
+    /// Ends spans still open (marked incomplete), flushes, and stops the worker; retries failed
+    /// exports until `timeout`, then counts what is left as dropped. Later calls report
+    /// nothing.
+    pub fn shutdown(&self, timeout: Duration) -> Result<()> {
+        let Some(handle) = self.worker.lock().ok().and_then(|mut w| w.take()) else {
+            return Err(Error::ShutDown);
+        };
+        let (ack, done) = crossbeam_channel::bounded(1);
+        let deadline = std::time::Instant::now() + timeout;
+        self.sender
+            .send_timeout(Message::Shutdown(ack, deadline), timeout)
+            .map_err(|_| Error::Timeout(timeout))?;
+        self.wake_worker();
+        // The worker gives up on retries at the deadline; allow it a moment to report.
+        done.recv_timeout(timeout + Duration::from_secs(2))
+            .map_err(|_| Error::Timeout(timeout))?;
+        let _ = handle.join();
+        Ok(())
+    }
+
+    /// The pipeline's counters now.
+    pub fn stats(&self) -> StatsSnapshot {
+        self.stats.snapshot()
+    }
+}
+
+impl Drop for Tracer {
+    fn drop(&mut self) {
+        let _ = self.shutdown(Duration::from_secs(5));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_tracer_can_live_in_memory_aligned_to_16_bytes() {
+        // Language hosts embed a Tracer in objects their runtime allocates (a Python object is
+        // 16-byte aligned); a cache-padded counter held by value once made that undefined
+        // behaviour (pyo3 caught it as a misaligned pointer).
+        assert!(std::mem::align_of::<Tracer>() <= 16);
+    }
+}

@@ -1,0 +1,430 @@
+//! The component layer: loading a WebAssembly component, checking which agentrace world it
+//! implements, and running instances of it inside the sandbox.
+//!
+//! It is generic over worlds. A world (the mapper, a policy, and the ingest and lifecycle worlds
+//! to come) says in one [`World`] impl how its bindings are linked, instantiated and asked for
+//! their `info`; everything else — compiling, the world check, the store with its limits, the
+//! call deadline, turning traps into [`CallError`]s, recycling, and the [`slot::Slot`] that
+//! restarts a failed instance with backoff — is written once here, and one load path
+//! ([`Component::load`]) serves both the tracer's start and a hot swap.
+
+pub(crate) mod bindings;
+pub(crate) mod engine;
+pub(crate) mod mapper;
+pub(crate) mod policy;
+pub(crate) mod sandbox;
+pub(crate) mod slot;
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use wasmtime::Store;
+use wasmtime::component::{InstancePre, Linker};
+
+use crate::error::{Error, Result};
+use engine::{compile, engine};
+use sandbox::{Grants, Limits, PluginState, new_store};
+
+/// The WIT package this host speaks.
+pub const WIT_PACKAGE: &str = "agentrace:plugin";
+/// The version of [`WIT_PACKAGE`].
+pub const WIT_VERSION: &str = "0.2.0";
+
+/// One world of the `agentrace:plugin` package, as the host links and calls it.
+pub(crate) trait World: Sized + 'static {
+    /// Which world this is.
+    const KIND: WorldKind;
+    /// The generated pre-instantiated form of the world's bindings.
+    type Pre: Clone + Send + Sync;
+    /// The generated bindings of one instance.
+    type Bindings: Send;
+    /// What the component says about itself.
+    type Info: Send;
+    /// Adds the world's host imports to `linker`.
+    fn add_to_linker(linker: &mut Linker<PluginState>) -> wasmtime::Result<()>;
+    /// Type-checks the exports of a pre-instantiated component.
+    fn pre(pre: InstancePre<PluginState>) -> wasmtime::Result<Self::Pre>;
+    /// Instantiates the component in `store`.
+    fn instantiate(
+        pre: &Self::Pre,
+        store: &mut Store<PluginState>,
+    ) -> wasmtime::Result<Self::Bindings>;
+    /// Calls the component's `info`.
+    fn info(
+        bindings: &Self::Bindings,
+        store: &mut Store<PluginState>,
+    ) -> wasmtime::Result<Self::Info>;
+    /// The component's own name in its `info`, which labels its log lines.
+    fn info_name(info: &Self::Info) -> &str;
+    /// A call on no data that a healthy instance answers, so that a component that traps at
+    /// start or rejects its configuration fails at load, with its message, not on live data.
+    fn smoke_test(instance: &mut Instance<Self>) -> std::result::Result<(), CallError>;
+}
+
+/// Implements [`World`] for a world whose bindings `bindgen!` generated: the linking,
+/// pre-instantiation, instantiation and `info` call are the same for every world but for the
+/// generated names, given here; the smoke test is the world's own.
+macro_rules! generated_world {
+    (
+        $(#[$meta:meta])*
+        $marker:ident: $kind:expr, $plugin:ident, $pre:ident, $info:ty, $interface:ident,
+        smoke_test: $smoke:expr
+    ) => {
+        $(#[$meta])*
+        pub(crate) struct $marker;
+
+        impl $crate::component::World for $marker {
+            const KIND: $crate::component::WorldKind = $kind;
+            type Pre = $pre<PluginState>;
+            type Bindings = $plugin;
+            type Info = $info;
+
+            fn add_to_linker(
+                linker: &mut wasmtime::component::Linker<PluginState>,
+            ) -> wasmtime::Result<()> {
+                $plugin::add_to_linker::<_, wasmtime::component::HasSelf<_>>(linker, |state| state)
+            }
+
+            fn pre(
+                pre: wasmtime::component::InstancePre<PluginState>,
+            ) -> wasmtime::Result<Self::Pre> {
+                $pre::new(pre)
+            }
+
+            fn instantiate(
+                pre: &Self::Pre,
+                store: &mut wasmtime::Store<PluginState>,
+            ) -> wasmtime::Result<Self::Bindings> {
+                pre.instantiate(store)
+            }
+
+            fn info(
+                bindings: &Self::Bindings,
+                store: &mut wasmtime::Store<PluginState>,
+            ) -> wasmtime::Result<Self::Info> {
+                bindings.$interface().call_info(store)
+            }
+
+            fn info_name(info: &Self::Info) -> &str {
+                &info.name
+            }
+
+            fn smoke_test(
+                instance: &mut $crate::component::Instance<Self>,
+            ) -> Result<(), $crate::component::CallError> {
+                let smoke: fn(&mut $crate::component::Instance<Self>) -> Result<(), _> = $smoke;
+                smoke(instance)
+            }
+        }
+    };
+}
+pub(crate) use generated_world;
+
+/// Which agentrace world a component implements.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum WorldKind {
+    /// `agentrace:plugin/mapper-plugin`: exports `mapper`.
+    Mapper,
+    /// `agentrace:plugin/policy-plugin`: exports `policy`.
+    Policy,
+}
+
+impl WorldKind {
+    /// Every world this host speaks.
+    pub const ALL: [WorldKind; 2] = [WorldKind::Mapper, WorldKind::Policy];
+
+    /// The interface the world exports, without package or version (`mapper`).
+    pub fn export(self) -> &'static str {
+        match self {
+            WorldKind::Mapper => "mapper",
+            WorldKind::Policy => "policy",
+        }
+    }
+
+    /// The world's name in the package (`mapper-plugin`).
+    pub fn world(self) -> &'static str {
+        match self {
+            WorldKind::Mapper => "mapper-plugin",
+            WorldKind::Policy => "policy-plugin",
+        }
+    }
+
+    /// The fully qualified export: `agentrace:plugin/mapper@0.2.0`.
+    fn qualified_export(self) -> String {
+        format!("{WIT_PACKAGE}/{}@{WIT_VERSION}", self.export())
+    }
+}
+
+impl std::fmt::Display for WorldKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{WIT_PACKAGE}/{}@{WIT_VERSION}", self.world())
+    }
+}
+
+/// Says which world `component` implements, or exactly why it implements none this host speaks
+/// (an export of another package version, or only unrelated exports).
+pub(crate) fn identify_world(component: &wasmtime::component::Component) -> Result<WorldKind> {
+    let exports = item_names(component, Side::Exports)?;
+    if let Some(kind) = WorldKind::ALL
+        .into_iter()
+        .find(|kind| exports.contains(&kind.qualified_export()))
+    {
+        return Ok(kind);
+    }
+    let prefix = format!("{WIT_PACKAGE}/");
+    if let Some(other) = exports.iter().find(|e| e.starts_with(&prefix)) {
+        let version = other
+            .rsplit_once('@')
+            .map(|(_, v)| v)
+            .unwrap_or("no version");
+        return Err(Error::WrongWorld(format!(
+            "it exports `{other}`, built for {WIT_PACKAGE}@{version}; this host speaks \
+             {WIT_PACKAGE}@{WIT_VERSION}: rebuild it against this host's wit/"
+        )));
+    }
+    let listed = if exports.is_empty() {
+        "nothing".to_string()
+    } else {
+        exports.join(", ")
+    };
+    let expected: Vec<String> = WorldKind::ALL
+        .iter()
+        .map(|kind| format!("`{}`", kind.qualified_export()))
+        .collect();
+    Err(Error::WrongWorld(format!(
+        "it implements no agentrace world: expected an export {}, found {listed}",
+        expected.join(" or ")
+    )))
+}
+
+/// Which side of a component's type to list.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Side {
+    /// What the component needs from its host.
+    Imports,
+    /// What the component offers.
+    Exports,
+}
+
+/// Lists the names of a component's imports or exports, for diagnostics.
+pub(crate) fn item_names(
+    component: &wasmtime::component::Component,
+    side: Side,
+) -> Result<Vec<String>> {
+    let engine = engine()?;
+    let ty = component.component_type();
+    Ok(match side {
+        Side::Imports => ty
+            .imports(engine)
+            .map(|(name, _)| name.to_string())
+            .collect(),
+        Side::Exports => ty
+            .exports(engine)
+            .map(|(name, _)| name.to_string())
+            .collect(),
+    })
+}
+
+/// Why a call into a component failed.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum CallError {
+    /// The component trapped, ran out of time or memory; the instance must be replaced.
+    #[error("trapped: {0}")]
+    Trap(String),
+    /// The component returned an error for the whole batch.
+    #[error("returned an error: {0}")]
+    Rejected(String),
+    /// The component returned more than the limits allow.
+    #[error("returned too much: {0}")]
+    Oversized(String),
+    /// The component's output broke the contract, e.g. a policy's verdicts did not match its
+    /// spans.
+    #[error("returned invalid output: {0}")]
+    Invalid(String),
+}
+
+/// The reason of a trap in one line (`wasm trap: interrupt`, `... out of bounds memory
+/// access`), without the wasm backtrace wasmtime attaches as context.
+fn trap_reason(error: &wasmtime::Error) -> String {
+    match error.downcast_ref::<wasmtime::Trap>() {
+        Some(wasmtime::Trap::Interrupt) => "deadline exceeded (wasm trap: interrupt)".to_string(),
+        Some(trap) => trap.to_string(),
+        None => error.root_cause().to_string(),
+    }
+}
+
+/// A compiled component, type-checked against world `W` and linked with the host imports, from
+/// which instances are made.
+pub(crate) struct Component<W: World> {
+    pre: W::Pre,
+    config: Arc<BTreeMap<String, String>>,
+    limits: Limits,
+    grants: Grants,
+    name: Arc<str>,
+}
+
+impl<W: World> Clone for Component<W> {
+    fn clone(&self) -> Self {
+        Self {
+            pre: self.pre.clone(),
+            config: self.config.clone(),
+            limits: self.limits,
+            grants: self.grants.clone(),
+            name: self.name.clone(),
+        }
+    }
+}
+
+impl<W: World> Component<W> {
+    /// The one load path: compiles `bytes`, checks them against `W`, and makes a first instance
+    /// (which passes the world's smoke test). Used at build, for a hot swap, and for dry runs.
+    /// `name` labels the component in logs, counters and the fail-closed marker.
+    pub(crate) fn load(
+        bytes: &[u8],
+        name: &str,
+        config: BTreeMap<String, String>,
+        limits: Limits,
+        grants: Grants,
+    ) -> Result<(Self, Instance<W>)> {
+        let compiled = compile(bytes)?;
+        let component = Self::new(&compiled, name, config, limits, grants)?;
+        let instance = component.instantiate()?;
+        Ok((component, instance))
+    }
+
+    /// Type-checks a compiled component against `W` and links it with the host imports.
+    pub(crate) fn new(
+        component: &wasmtime::component::Component,
+        name: &str,
+        config: BTreeMap<String, String>,
+        limits: Limits,
+        grants: Grants,
+    ) -> Result<Self> {
+        // A component may implement several worlds; it fits when it exports this one's
+        // interface. Otherwise say which world it implements instead, or why none.
+        let wanted = W::KIND.qualified_export();
+        if !item_names(component, Side::Exports)?.contains(&wanted) {
+            let found = identify_world(component)?;
+            return Err(Error::WrongWorld(format!(
+                "it implements {found}, but this role needs an export `{wanted}`"
+            )));
+        }
+        let mut linker = Linker::<PluginState>::new(engine()?);
+        wasmtime_wasi::p2::add_to_linker_sync(&mut linker)
+            .map_err(|e| Error::engine("cannot link WASI", format!("{e:#}")))?;
+        W::add_to_linker(&mut linker)
+            .map_err(|e| Error::engine("cannot link the host interface", format!("{e:#}")))?;
+        let pre = linker.instantiate_pre(component).map_err(|e| {
+            Error::WrongWorld(format!(
+                "it imports something this host does not offer: {e:#}"
+            ))
+        })?;
+        let pre = W::pre(pre).map_err(|e| {
+            Error::WrongWorld(format!(
+                "its exports do not match the {} world: {e:#}",
+                W::KIND.export()
+            ))
+        })?;
+        Ok(Self {
+            pre,
+            config: Arc::new(config),
+            limits,
+            grants,
+            name: Arc::from(name),
+        })
+    }
+
+    /// The name the component was configured under.
+    pub(crate) fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// A fresh instance that has answered `info` and the world's smoke test.
+    pub(crate) fn instantiate(&self) -> Result<Instance<W>> {
+        let failed = |e: String| Error::ComponentStart {
+            component: self.name.to_string(),
+            reason: e,
+        };
+        let mut store = new_store(&self.config, &self.name, &self.limits, &self.grants)?;
+        let bindings =
+            W::instantiate(&self.pre, &mut store).map_err(|e| failed(format!("{e:#}")))?;
+        let info = W::info(&bindings, &mut store).map_err(|e| failed(format!("{e:#}")))?;
+        store.data_mut().plugin_name = Arc::from(W::info_name(&info));
+        let mut instance = Instance {
+            store,
+            bindings,
+            limits: self.limits,
+            calls: 0,
+            info,
+        };
+        W::smoke_test(&mut instance).map_err(|e| failed(e.to_string()))?;
+        // The check above is not a call the recycling policy should count.
+        instance.calls = 0;
+        Ok(instance)
+    }
+}
+
+/// One live instance of a component implementing `W`, in its own store.
+pub(crate) struct Instance<W: World> {
+    store: Store<PluginState>,
+    bindings: W::Bindings,
+    limits: Limits,
+    calls: u64,
+    info: W::Info,
+}
+
+impl<W: World> Instance<W> {
+    /// What the component said about itself.
+    pub(crate) fn info(&self) -> &W::Info {
+        &self.info
+    }
+
+    /// The limits the instance runs under.
+    pub(crate) fn limits(&self) -> &Limits {
+        &self.limits
+    }
+
+    /// The largest linear memory the instance has grown to, in bytes.
+    pub(crate) fn peak_memory_bytes(&self) -> usize {
+        self.store.data().limiter.peak_memory
+    }
+
+    /// Whether the limits say this instance should be replaced before its next call.
+    pub(crate) fn due_for_recycling(&self) -> bool {
+        self.limits
+            .recycle_after_calls
+            .is_some_and(|n| self.calls >= n)
+            || self
+                .limits
+                .recycle_above_memory_bytes
+                .is_some_and(|bytes| self.peak_memory_bytes() > bytes)
+    }
+
+    /// Makes one call into the component within the call deadline: counts it, and turns a trap
+    /// into [`CallError::Trap`] and an error the component returned into
+    /// [`CallError::Rejected`].
+    pub(crate) fn call<T>(
+        &mut self,
+        call: impl FnOnce(
+            &W::Bindings,
+            &mut Store<PluginState>,
+        ) -> wasmtime::Result<std::result::Result<T, String>>,
+    ) -> std::result::Result<T, CallError> {
+        self.calls += 1;
+        self.store.set_epoch_deadline(self.limits.deadline_ticks());
+        match call(&self.bindings, &mut self.store) {
+            Ok(Ok(value)) => Ok(value),
+            Ok(Err(message)) => Err(CallError::Rejected(message)),
+            Err(trap) => Err(CallError::Trap(trap_reason(&trap))),
+        }
+    }
+}
+
+/// The components built from this repository by `host/build.rs` and embedded at compile time.
+pub(crate) mod embedded {
+    /// The default mapper (`guest/`), GenAI semconv v1.41.
+    pub(crate) const DEFAULT_MAPPER: &[u8] = include_bytes!(env!("AGENTRACE_DEFAULT_MAPPER"));
+    /// The built-in policies (`policies/`), one component for all of them.
+    pub(crate) const BUILTIN_POLICIES: &[u8] = include_bytes!(env!("AGENTRACE_BUILTIN_POLICIES"));
+}

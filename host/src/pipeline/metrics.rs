@@ -1,0 +1,147 @@
+//! The pipeline's metrics: the mapper's `gen_ai.client.*` metric points recorded into SDK
+//! histograms (created on first use, with the boundaries the mapper gives), the pipeline's own
+//! counters and batch duration, collected by a manual reader and exported on an interval and at
+//! every flush.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use opentelemetry::metrics::{Histogram, MeterProvider as _};
+use opentelemetry_sdk::Resource;
+use opentelemetry_sdk::metrics::data::ResourceMetrics;
+use opentelemetry_sdk::metrics::reader::MetricReader;
+use opentelemetry_sdk::metrics::{ManualReader, SdkMeterProvider};
+
+use crate::component::bindings::types as wit;
+use crate::convert;
+use crate::export::MetricSink;
+use crate::stats::Stats;
+
+/// The meter provider, its reader, and where collected metrics go.
+pub(crate) struct Metrics {
+    provider: SdkMeterProvider,
+    reader: Arc<ManualReader>,
+    histograms: HashMap<String, Histogram<f64>>,
+    batch_duration: Histogram<f64>,
+    sink: MetricSink,
+    last_export: Instant,
+    interval: Duration,
+}
+
+/// Shares one manual reader between the meter provider and the worker that collects from it.
+#[derive(Debug, Clone)]
+struct SharedReader(Arc<ManualReader>);
+
+impl MetricReader for SharedReader {
+    fn register_pipeline(&self, pipeline: std::sync::Weak<opentelemetry_sdk::metrics::Pipeline>) {
+        self.0.register_pipeline(pipeline)
+    }
+    fn collect(&self, rm: &mut ResourceMetrics) -> opentelemetry_sdk::error::OTelSdkResult {
+        self.0.collect(rm)
+    }
+    fn force_flush(&self) -> opentelemetry_sdk::error::OTelSdkResult {
+        self.0.force_flush()
+    }
+    fn shutdown_with_timeout(&self, timeout: Duration) -> opentelemetry_sdk::error::OTelSdkResult {
+        self.0.shutdown_with_timeout(timeout)
+    }
+    fn temporality(
+        &self,
+        kind: opentelemetry_sdk::metrics::InstrumentKind,
+    ) -> opentelemetry_sdk::metrics::Temporality {
+        self.0.temporality(kind)
+    }
+}
+
+impl Metrics {
+    /// Metrics for `resource`, exported to `sink` every `interval`; registers the pipeline's
+    /// own counters (`stats`).
+    pub(crate) fn new(
+        sink: MetricSink,
+        resource: Resource,
+        interval: Duration,
+        stats: &Arc<Stats>,
+    ) -> Self {
+        let reader = Arc::new(
+            ManualReader::builder()
+                .with_temporality(sink.temporality())
+                .build(),
+        );
+        let provider = SdkMeterProvider::builder()
+            .with_resource(resource)
+            .with_reader(SharedReader(reader.clone()))
+            .build();
+        let own = provider.meter("agentrace");
+        stats.register(&own);
+        let batch_duration = own
+            .f64_histogram("agentrace.batch.duration")
+            .with_unit("s")
+            .with_description("Time to map and export one batch.")
+            .build();
+        Self {
+            provider,
+            reader,
+            histograms: HashMap::new(),
+            batch_duration,
+            sink,
+            last_export: Instant::now(),
+            interval,
+        }
+    }
+
+    /// Records one of the mapper's metric points.
+    pub(crate) fn record(&mut self, point: wit::MetricPoint) {
+        let provider = &self.provider;
+        let histogram = self
+            .histograms
+            .entry(point.name.clone())
+            .or_insert_with(|| {
+                provider
+                    .meter("agentrace")
+                    .f64_histogram(point.name.clone())
+                    .with_unit(point.unit.clone())
+                    .with_description(point.description.clone())
+                    .with_boundaries(point.boundaries.clone())
+                    .build()
+            });
+        let attributes: Vec<_> = point
+            .attributes
+            .into_iter()
+            .map(convert::key_value)
+            .collect();
+        histogram.record(point.value, &attributes);
+    }
+
+    /// Records how long one batch took to map and export.
+    pub(crate) fn record_batch(&self, took: Duration) {
+        self.batch_duration.record(took.as_secs_f64(), &[]);
+    }
+
+    /// Whether the export interval has passed since the last export.
+    pub(crate) fn due(&self) -> bool {
+        self.last_export.elapsed() >= self.interval
+    }
+
+    /// Collects and exports everything recorded; failures are counted.
+    pub(crate) fn export(&mut self, runtime: &tokio::runtime::Runtime, stats: &Stats) {
+        self.last_export = Instant::now();
+        let mut collected = ResourceMetrics::default();
+        if let Err(error) = self.reader.collect(&mut collected) {
+            Stats::add(&stats.metric_export_failures, 1);
+            stats.error(format!("collecting metrics failed: {error}"));
+            return;
+        }
+        if let Err(error) = runtime.block_on(self.sink.export(&collected)) {
+            Stats::add(&stats.metric_export_failures, 1);
+            stats.error(format!("metric export failed: {error}"));
+        }
+    }
+
+    /// Shuts the metric exporter down.
+    pub(crate) fn shutdown(&self, stats: &Stats) {
+        if let Err(error) = self.sink.shutdown() {
+            stats.error(format!("metric exporter shutdown: {error}"));
+        }
+    }
+}

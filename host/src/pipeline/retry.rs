@@ -1,0 +1,156 @@
+//! Export with retry: a batch the exporter refused is kept, bounded in spans, and sent again
+//! oldest first after a backoff, so that a collector that is briefly away loses nothing; what
+//! exceeds the bound, or is still unsent at the shutdown deadline, is dropped and counted.
+
+use std::collections::VecDeque;
+use std::time::Instant;
+
+use opentelemetry_sdk::trace::SpanData;
+
+use crate::component::slot::backoff;
+use crate::export::SpanSink;
+use crate::stats::Stats;
+
+/// Batches waiting for the exporter to come back, oldest first, bounded in spans.
+pub(crate) struct RetryBuffer {
+    batches: VecDeque<Vec<SpanData>>,
+    spans: usize,
+    capacity_spans: usize,
+    failures: u32,
+    next_attempt: Option<Instant>,
+}
+
+impl RetryBuffer {
+    /// An empty buffer holding at most `capacity_spans` spans.
+    pub(crate) fn new(capacity_spans: usize) -> Self {
+        Self {
+            batches: VecDeque::new(),
+            spans: 0,
+            capacity_spans,
+            failures: 0,
+            next_attempt: None,
+        }
+    }
+
+    /// When the next retry is due, if anything waits.
+    pub(crate) fn next_attempt(&self) -> Option<Instant> {
+        self.next_attempt
+    }
+
+    /// Exports a batch, or keeps it for retry when the exporter fails. Order is kept: while
+    /// older batches wait, new ones queue behind them.
+    pub(crate) fn deliver(
+        &mut self,
+        sink: &SpanSink,
+        runtime: &tokio::runtime::Runtime,
+        stats: &Stats,
+        data: Vec<SpanData>,
+    ) {
+        if data.is_empty() {
+            return;
+        }
+        if !self.batches.is_empty() {
+            self.buffer(stats, data);
+            self.retry_due(sink, runtime, stats);
+            return;
+        }
+        // Only an exporter that can fail transiently (OTLP) needs a copy to retry with.
+        let copy = sink.can_fail_transiently().then(|| data.clone());
+        let count = data.len() as u64;
+        match runtime.block_on(sink.export(data)) {
+            Ok(()) => Stats::add(&stats.spans_exported, count),
+            Err(error) => {
+                self.failed(stats, &error.to_string(), count);
+                match copy {
+                    Some(copy) => self.buffer(stats, copy),
+                    None => Stats::add(&stats.spans_dropped_buffer_full, count),
+                }
+            }
+        }
+    }
+
+    /// Sends buffered batches, oldest first, if their retry time has come.
+    pub(crate) fn retry_due(
+        &mut self,
+        sink: &SpanSink,
+        runtime: &tokio::runtime::Runtime,
+        stats: &Stats,
+    ) {
+        while let Some(at) = self.next_attempt {
+            if Instant::now() < at {
+                return;
+            }
+            let Some(batch) = self.batches.pop_front() else {
+                self.next_attempt = None;
+                return;
+            };
+            let count = batch.len();
+            match runtime.block_on(sink.export(batch.clone())) {
+                Ok(()) => {
+                    Stats::add(&stats.spans_exported, count as u64);
+                    self.spans -= count;
+                    self.failures = 0;
+                    if self.batches.is_empty() {
+                        self.next_attempt = None;
+                    }
+                }
+                Err(error) => {
+                    self.batches.push_front(batch);
+                    self.failed(stats, &error.to_string(), count as u64);
+                }
+            }
+        }
+    }
+
+    /// Retries until nothing waits or the next attempt would fall after `deadline`; then
+    /// counts what is left as dropped at shutdown.
+    pub(crate) fn drain_until(
+        &mut self,
+        deadline: Instant,
+        sink: &SpanSink,
+        runtime: &tokio::runtime::Runtime,
+        stats: &Stats,
+    ) {
+        while !self.batches.is_empty() {
+            let Some(at) = self.next_attempt else {
+                break;
+            };
+            if at > deadline {
+                break;
+            }
+            std::thread::sleep(at.saturating_duration_since(Instant::now()));
+            self.retry_due(sink, runtime, stats);
+        }
+        if self.spans > 0 {
+            Stats::add(&stats.spans_dropped_at_shutdown, self.spans as u64);
+            stats.error(format!(
+                "{} spans were still unexported at the shutdown deadline",
+                self.spans
+            ));
+            *self = Self::new(self.capacity_spans);
+        }
+    }
+
+    fn failed(&mut self, stats: &Stats, error: &str, count: u64) {
+        Stats::add(&stats.export_failures, 1);
+        self.failures += 1;
+        let wait = backoff(self.failures);
+        self.next_attempt = Some(Instant::now() + wait);
+        stats.error(format!(
+            "export of {count} spans failed ({error}); retrying in {wait:?}"
+        ));
+    }
+
+    /// Adds a batch, dropping (and counting) the oldest spans past the capacity.
+    fn buffer(&mut self, stats: &Stats, data: Vec<SpanData>) {
+        self.spans += data.len();
+        self.batches.push_back(data);
+        while self.spans > self.capacity_spans {
+            let Some(oldest) = self.batches.pop_front() else {
+                break;
+            };
+            self.spans -= oldest.len();
+            Stats::add(&stats.spans_dropped_buffer_full, oldest.len() as u64);
+        }
+    }
+}

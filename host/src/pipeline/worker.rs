@@ -1,0 +1,400 @@
+//! The worker thread: it owns the span assembly, batches finished spans, maps them through the
+//! mapper component (or the fallback), runs the policy chain, and hands the result to the
+//! exporters and the metrics.
+//!
+//! Everything the runtime reports arrives here through one bounded queue, so the runtime's calls
+//! cost an allocation and a queue push; wasm and export happen only on this thread.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use crossbeam_channel::{Receiver, RecvTimeoutError};
+use opentelemetry::InstrumentationScope;
+use opentelemetry_sdk::Resource;
+use opentelemetry_sdk::trace::InMemorySpanExporter;
+
+use super::doorbell::Doorbell;
+use super::metrics::Metrics;
+use super::recycle::FieldBoxes;
+use super::retry::RetryBuffer;
+use super::{BatchSettings, Message, Swap, SwapRequest, fallback};
+use crate::assembly::{Applied, Assembly, FinishedSpan};
+use crate::component::Component;
+use crate::component::bindings::types as wit;
+use crate::component::mapper::MapperWorld;
+use crate::component::policy::{PolicyWorld, pass_on};
+use crate::component::slot::Slot;
+use crate::convert;
+use crate::events::Lifecycle;
+use crate::export::{MetricSink, SpanSink};
+use crate::ids::SpanId;
+use crate::policy::fail_closed;
+use crate::stats::Stats;
+
+/// How long the worker sleeps on an empty queue while events are flowing
+/// ([`Worker::next_message`]).
+const IDLE_POLL: Duration = Duration::from_millis(1);
+/// Empty polls in a row (about 50 ms without an event) before the worker blocks instead.
+const IDLE_POLLS_BEFORE_BLOCKING: u32 = 50;
+
+/// Everything a worker is made of, gathered by the tracer's builder.
+pub(crate) struct WorkerParts {
+    /// The queue the tracer pushes onto.
+    pub(crate) queue: Receiver<Message>,
+    /// Checked replacements of the mapper or the policy chain.
+    pub(crate) swaps: Receiver<SwapRequest>,
+    /// The counters, shared with the tracer.
+    pub(crate) stats: Arc<Stats>,
+    /// Batching and export settings.
+    pub(crate) settings: BatchSettings,
+    /// The mapper, with its first instance.
+    pub(crate) mapper: Slot<Component<MapperWorld>>,
+    /// The policy chain, in order.
+    pub(crate) policies: Vec<Slot<Component<PolicyWorld>>>,
+    /// Where spans go.
+    pub(crate) spans: SpanSink,
+    /// Where metrics go.
+    pub(crate) metrics: MetricSink,
+    /// The resource of the metrics.
+    pub(crate) resource: Resource,
+    /// The runtime the exporters run on (owned by the worker thread).
+    pub(crate) runtime: tokio::runtime::Runtime,
+    /// Also receives every exported batch (the CLI's tree).
+    pub(crate) observer: Option<InMemorySpanExporter>,
+    /// The pool the tracer takes field boxes from.
+    pub(crate) boxes: FieldBoxes,
+    /// Rung by senders to end a nap early.
+    pub(crate) doorbell: Arc<Doorbell>,
+    /// Natively linked mapping code that replaces the mapper component (benchmarks only).
+    #[cfg(feature = "bench-internals")]
+    pub(crate) native: Option<Box<dyn crate::bench_internals::NativeMapper>>,
+}
+
+/// The worker's state; see the module docs.
+pub(crate) struct Worker {
+    queue: Receiver<Message>,
+    swaps: Receiver<SwapRequest>,
+    stats: Arc<Stats>,
+    settings: BatchSettings,
+    assembly: Assembly,
+    pending: Vec<FinishedSpan>,
+    mapper: Slot<Component<MapperWorld>>,
+    policies: Vec<Slot<Component<PolicyWorld>>>,
+    spans: SpanSink,
+    runtime: tokio::runtime::Runtime,
+    observer: Option<InMemorySpanExporter>,
+    retry: RetryBuffer,
+    metrics: Metrics,
+    scopes: HashMap<String, InstrumentationScope>,
+    boxes: FieldBoxes,
+    doorbell: Arc<Doorbell>,
+    #[cfg(feature = "bench-internals")]
+    native: Option<Box<dyn crate::bench_internals::NativeMapper>>,
+}
+
+impl Worker {
+    /// A worker from its parts; [`Worker::run`] starts it.
+    pub(crate) fn new(parts: WorkerParts) -> Self {
+        let metrics = Metrics::new(
+            parts.metrics,
+            parts.resource,
+            parts.settings.metric_interval,
+            &parts.stats,
+        );
+        Self {
+            queue: parts.queue,
+            swaps: parts.swaps,
+            settings: parts.settings,
+            assembly: Assembly::default(),
+            pending: Vec::new(),
+            mapper: parts.mapper,
+            policies: parts.policies,
+            spans: parts.spans,
+            runtime: parts.runtime,
+            observer: parts.observer,
+            retry: RetryBuffer::new(parts.settings.export_buffer_spans),
+            metrics,
+            scopes: HashMap::new(),
+            boxes: parts.boxes,
+            doorbell: parts.doorbell,
+            stats: parts.stats,
+            #[cfg(feature = "bench-internals")]
+            native: parts.native,
+        }
+    }
+
+    /// The next message, waiting up to `wait`. While events keep coming, an empty queue is
+    /// polled every [`IDLE_POLL`] instead of waited on: a blocked receiver would make every
+    /// `try_send` on the runtime's thread wake it (a futex call, measured at 1–2 µs per span
+    /// from Python when the worker keeps up and sleeps between events). Senders cut a nap
+    /// short through the [`Doorbell`]: control messages always, events once a backlog builds
+    /// up. After [`IDLE_POLLS_BEFORE_BLOCKING`] empty polls the worker blocks until the next
+    /// message.
+    fn next_message(
+        &self,
+        wait: Duration,
+        idle_polls: &mut u32,
+    ) -> Result<Message, RecvTimeoutError> {
+        let began = Instant::now();
+        while *idle_polls < IDLE_POLLS_BEFORE_BLOCKING {
+            match self.queue.try_recv() {
+                Ok(message) => {
+                    *idle_polls = 0;
+                    return Ok(message);
+                }
+                Err(crossbeam_channel::TryRecvError::Disconnected) => {
+                    return Err(RecvTimeoutError::Disconnected);
+                }
+                Err(crossbeam_channel::TryRecvError::Empty) => {
+                    if began.elapsed() >= wait {
+                        return Err(RecvTimeoutError::Timeout);
+                    }
+                    *idle_polls += 1;
+                    self.doorbell
+                        .nap(IDLE_POLL.min(wait.saturating_sub(began.elapsed())), || {
+                            self.queue.is_empty()
+                        });
+                }
+            }
+        }
+        let message = self
+            .queue
+            .recv_timeout(wait.saturating_sub(began.elapsed()));
+        if message.is_ok() {
+            *idle_polls = 0;
+        }
+        message
+    }
+
+    /// Runs until shutdown (or until every sender is gone).
+    pub(crate) fn run(mut self) {
+        let mut last_batch = Instant::now();
+        let mut idle_polls = 0;
+        loop {
+            let mut wait = self
+                .settings
+                .flush_interval
+                .saturating_sub(last_batch.elapsed());
+            if let Some(at) = self.retry.next_attempt() {
+                wait = wait.min(at.saturating_duration_since(Instant::now()));
+            }
+            let message = self.next_message(wait, &mut idle_polls);
+            if self.apply_swaps() {
+                last_batch = Instant::now();
+            }
+            match message {
+                Ok(Message::Event(event)) => {
+                    self.handle(event);
+                    if self.pending.len() >= self.settings.max_batch {
+                        self.map_pending();
+                        last_batch = Instant::now();
+                    }
+                }
+                Ok(Message::Wake) => {}
+                Ok(Message::Flush(ack)) => {
+                    self.map_pending();
+                    self.metrics.export(&self.runtime, &self.stats);
+                    last_batch = Instant::now();
+                    let _ = ack.send(());
+                }
+                Ok(Message::Shutdown(ack, deadline)) => {
+                    self.finish(deadline);
+                    let _ = ack.send(());
+                    return;
+                }
+                Err(RecvTimeoutError::Timeout) => {
+                    self.retry
+                        .retry_due(&self.spans, &self.runtime, &self.stats);
+                    self.map_pending();
+                    if self.metrics.due() {
+                        self.metrics.export(&self.runtime, &self.stats);
+                    }
+                    last_batch = Instant::now();
+                }
+                Err(RecvTimeoutError::Disconnected) => {
+                    self.finish(Instant::now() + Duration::from_secs(5));
+                    return;
+                }
+            }
+        }
+    }
+
+    /// Applies the swaps waiting, if any: spans already received go through the old components
+    /// first. Returns whether there was one.
+    fn apply_swaps(&mut self) -> bool {
+        let mut swapped = false;
+        while let Ok((swap, ack)) = self.swaps.try_recv() {
+            self.map_pending();
+            match *swap {
+                Swap::Mapper(mapper) => self.mapper = *mapper,
+                Swap::Policies(policies) => self.policies = policies,
+            }
+            Stats::add(&self.stats.component_reloads, 1);
+            let _ = ack.send(());
+            swapped = true;
+        }
+        swapped
+    }
+
+    /// Feeds one event to the assembly; a refused event is counted with its reason.
+    fn handle(&mut self, event: Lifecycle) {
+        let boxes = &self.boxes;
+        match self.assembly.apply(event, |fields| boxes.unbox(fields)) {
+            Ok(Applied::Started) => Stats::add(&self.stats.spans_started, 1),
+            Ok(Applied::Updated) => {}
+            Ok(Applied::Ended(span)) => self.ended(span),
+            Err(reason) => {
+                Stats::add(&self.stats.events_rejected, 1);
+                self.stats.error(reason);
+            }
+        }
+    }
+
+    fn ended(&mut self, span: FinishedSpan) {
+        Stats::add(&self.stats.spans_ended, 1);
+        if span.incomplete {
+            Stats::add(&self.stats.spans_ended_incomplete, 1);
+        }
+        self.pending.push(span);
+    }
+
+    /// Maps, converts and exports everything pending.
+    fn map_pending(&mut self) {
+        if self.pending.is_empty() {
+            return;
+        }
+        let began = Instant::now();
+        let pending = std::mem::take(&mut self.pending);
+        Stats::add(&self.stats.batches, 1);
+        let records: Vec<wit::AgentSpan> = pending.iter().map(convert::to_agent_span).collect();
+        let mapped = match self.map_batch(records) {
+            Ok(batch) => batch,
+            Err(error) => {
+                Stats::add(&self.stats.spans_fallback_mapped, pending.len() as u64);
+                self.stats.error(format!(
+                    "mapper {error}; {} spans exported by the fallback mapping",
+                    pending.len()
+                ));
+                wit::MappedBatch {
+                    spans: pending.iter().map(fallback::map).collect(),
+                    metrics: Vec::new(),
+                    rejected: Vec::new(),
+                    schema_url: String::new(),
+                }
+            }
+        };
+        for rejected in &mapped.rejected {
+            Stats::add(&self.stats.spans_rejected_by_mapper, 1);
+            self.stats.error(format!(
+                "mapper rejected span {}: {}",
+                SpanId(rejected.span_id),
+                rejected.reason
+            ));
+        }
+        let scope = self.scope(&mapped.schema_url);
+        let spans = self.apply_policies(mapped.spans);
+        let data: Vec<_> = spans
+            .into_iter()
+            .map(|span| convert::to_span_data(span, &scope))
+            .collect();
+        if let Some(observer) = &self.observer {
+            use opentelemetry_sdk::trace::SpanExporter as _;
+            let _ = self.runtime.block_on(observer.export(data.clone()));
+        }
+        self.retry
+            .deliver(&self.spans, &self.runtime, &self.stats, data);
+        for point in mapped.metrics {
+            self.metrics.record(point);
+        }
+        for span in pending {
+            self.boxes.recycle(span.fields);
+        }
+        self.metrics.record_batch(began.elapsed());
+    }
+
+    /// Runs the policy chain in order. A policy that fails (trap, deadline, memory, error,
+    /// invalid output, or backing off after failures) fails closed: the batch goes on with its
+    /// content stripped (`fail_closed::strip`), and the next policies still run.
+    fn apply_policies(&mut self, mut spans: Vec<wit::OtelSpan>) -> Vec<wit::OtelSpan> {
+        for policy in &mut self.policies {
+            if spans.is_empty() {
+                break;
+            }
+            match policy.call(&self.stats, |instance| instance.apply(&spans)) {
+                Ok(verdicts) => {
+                    let before = spans.len();
+                    spans = pass_on(spans, verdicts);
+                    let dropped = (before - spans.len()) as u64;
+                    Stats::add(&self.stats.spans_dropped_by_policy, dropped);
+                }
+                Err(error) => {
+                    let name = policy.component.name().to_string();
+                    Stats::add(&self.stats.policy_failures, 1);
+                    Stats::add(&self.stats.spans_failed_closed, spans.len() as u64);
+                    self.stats.error(format!(
+                        "policy `{name}` {error}; {} spans exported without content",
+                        spans.len()
+                    ));
+                    for span in &mut spans {
+                        fail_closed::strip(span, &name);
+                    }
+                }
+            }
+        }
+        spans
+    }
+
+    /// Maps a batch of the pipeline: through the mapper component, or through the native stage
+    /// when one replaces it.
+    fn map_batch(&mut self, records: Vec<wit::AgentSpan>) -> Result<wit::MappedBatch, String> {
+        #[cfg(feature = "bench-internals")]
+        if let Some(native) = &mut self.native {
+            let records = records.into_iter().map(crate::AgentRecord).collect();
+            return native.map_spans(records).map(crate::MappedBatch::into_wit);
+        }
+        self.mapper
+            .call(&self.stats, |instance| instance.map_spans(&records))
+    }
+
+    fn scope(&mut self, schema_url: &str) -> InstrumentationScope {
+        self.scopes
+            .entry(schema_url.to_string())
+            .or_insert_with(|| {
+                let builder = InstrumentationScope::builder("agentrace")
+                    .with_version(env!("CARGO_PKG_VERSION"));
+                if schema_url.is_empty() {
+                    builder.build()
+                } else {
+                    builder.with_schema_url(schema_url.to_string()).build()
+                }
+            })
+            .clone()
+    }
+
+    /// Ends the spans still open (marked incomplete), maps and exports everything, retries
+    /// failed exports until `deadline` (what is still unsent then is counted as dropped), and
+    /// shuts the exporters down.
+    fn finish(&mut self, deadline: Instant) {
+        for span in self.assembly.end_all_incomplete(crate::events::now_nanos()) {
+            self.ended(span);
+        }
+        // Map in batches of the configured size so that a large backlog stays bounded per call.
+        while !self.pending.is_empty() {
+            let rest = if self.pending.len() > self.settings.max_batch {
+                self.pending.split_off(self.settings.max_batch)
+            } else {
+                Vec::new()
+            };
+            self.map_pending();
+            self.pending = rest;
+        }
+        self.retry
+            .drain_until(deadline, &self.spans, &self.runtime, &self.stats);
+        self.metrics.export(&self.runtime, &self.stats);
+        if let Err(error) = self.spans.shutdown() {
+            self.stats.error(format!("span exporter shutdown: {error}"));
+        }
+        self.metrics.shutdown(&self.stats);
+    }
+}

@@ -1,0 +1,254 @@
+//! Policies: what runs after the mapper and before export, in order. A [`Policy`] names its
+//! component — one of the [`BuiltinPolicy`]s embedded in the host, or a `.wasm` file — and its
+//! configuration; [`Policy::load_chain`] reads a whole chain from a JSON file. When a policy
+//! fails, the batch fails closed ([`fail_closed`]).
+
+pub(crate) mod fail_closed;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use crate::component::policy::PolicyWorld;
+use crate::component::sandbox::{Grants, Limits};
+use crate::component::slot::Slot;
+use crate::component::{Component, embedded};
+use crate::error::{Error, Result};
+
+/// The policies shipped with agentrace, all in one embedded component (`policies/`) that reads
+/// its `policy` configuration key to know which one it is. `docs/policies.md` documents each.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum BuiltinPolicy {
+    /// `redact`: detectors for personal data and secrets; masking or keyed hashing.
+    Redact,
+    /// `drop-content`: removes every content attribute.
+    DropContent,
+    /// `truncate`: caps the length of content attributes.
+    Truncate,
+}
+
+impl BuiltinPolicy {
+    /// Every built-in policy.
+    pub const ALL: [BuiltinPolicy; 3] = [
+        BuiltinPolicy::Redact,
+        BuiltinPolicy::DropContent,
+        BuiltinPolicy::Truncate,
+    ];
+
+    /// Its name, as the CLI, the chain file and the language hosts spell it.
+    pub fn name(self) -> &'static str {
+        match self {
+            BuiltinPolicy::Redact => "redact",
+            BuiltinPolicy::DropContent => "drop-content",
+            BuiltinPolicy::Truncate => "truncate",
+        }
+    }
+
+    /// The names of every built-in policy, for messages.
+    pub(crate) fn names() -> String {
+        Self::ALL.map(Self::name).join(", ")
+    }
+}
+
+impl std::fmt::Display for BuiltinPolicy {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl std::str::FromStr for BuiltinPolicy {
+    type Err = Error;
+
+    fn from_str(name: &str) -> Result<Self> {
+        Self::ALL
+            .into_iter()
+            .find(|policy| policy.name() == name)
+            .ok_or_else(|| Error::UnknownPolicy {
+                name: name.to_string(),
+            })
+    }
+}
+
+/// Where a policy component comes from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum PolicySource {
+    /// A policy shipped with agentrace.
+    Builtin(BuiltinPolicy),
+    /// A `.wasm` component file implementing `agentrace:plugin/policy-plugin`.
+    File(PathBuf),
+}
+
+/// A policy in the chain, with its configuration.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Policy {
+    source: PolicySource,
+    config: BTreeMap<String, String>,
+}
+
+impl Policy {
+    /// A shipped policy with no configuration.
+    pub fn builtin(policy: BuiltinPolicy) -> Self {
+        Self {
+            source: PolicySource::Builtin(policy),
+            config: BTreeMap::new(),
+        }
+    }
+
+    /// A policy component from a file.
+    pub fn file(path: impl Into<PathBuf>) -> Self {
+        Self {
+            source: PolicySource::File(path.into()),
+            config: BTreeMap::new(),
+        }
+    }
+
+    /// A built-in policy by name, or a component file when `source` ends in `.wasm`: the
+    /// spelling the CLI's `--policy` and the language hosts accept. An unknown name is an
+    /// [`Error::UnknownPolicy`].
+    pub fn from_source(source: &str) -> Result<Self> {
+        if source.ends_with(".wasm") {
+            Ok(Policy::file(source))
+        } else {
+            Ok(Policy::builtin(source.parse()?))
+        }
+    }
+
+    /// Reads a policy chain from a JSON file:
+    ///
+    /// ```json
+    /// {"policies": [
+    ///   {"policy": "redact", "config": {"action": "hash", "hash-key": "change-me"}},
+    ///   {"policy": "my-policy.wasm", "config": {"environment": "prod", "limit": 3}}
+    /// ]}
+    /// ```
+    ///
+    /// `policy` is a built-in name or a `.wasm` path (relative paths are taken from the file's
+    /// folder); configuration values may be strings, numbers or booleans. Errors
+    /// ([`Error::BadSetting`]) name the file and the entry.
+    pub fn load_chain(path: &Path) -> Result<Vec<Policy>> {
+        #[derive(serde::Deserialize)]
+        #[serde(deny_unknown_fields)]
+        struct Chain {
+            policies: Vec<Entry>,
+        }
+        #[derive(serde::Deserialize)]
+        #[serde(deny_unknown_fields)]
+        struct Entry {
+            policy: String,
+            #[serde(default)]
+            config: BTreeMap<String, serde_json::Value>,
+        }
+        let bad = |reason: String| Error::BadSetting {
+            setting: format!("policy file {}", path.display()),
+            reason,
+        };
+        let text = std::fs::read_to_string(path).map_err(|e| bad(e.to_string()))?;
+        let chain: Chain = serde_json::from_str(&text).map_err(|e| bad(e.to_string()))?;
+        let folder = path.parent().unwrap_or(Path::new("."));
+        chain
+            .policies
+            .into_iter()
+            .enumerate()
+            .map(|(index, entry)| {
+                let mut policy = if entry.policy.ends_with(".wasm") {
+                    Policy::file(folder.join(&entry.policy))
+                } else {
+                    let builtin = entry
+                        .policy
+                        .parse()
+                        .map_err(|e: Error| bad(format!("policy {index}: {e}")))?;
+                    Policy::builtin(builtin)
+                };
+                for (key, value) in entry.config {
+                    let value = match value {
+                        serde_json::Value::String(s) => s,
+                        serde_json::Value::Number(n) => n.to_string(),
+                        serde_json::Value::Bool(b) => b.to_string(),
+                        other => {
+                            return Err(bad(format!(
+                                "policy {index}: `{key}` must be a string, number or boolean, \
+                                 got {other}"
+                            )));
+                        }
+                    };
+                    policy = policy.with_config(key, value);
+                }
+                Ok(policy)
+            })
+            .collect()
+    }
+
+    /// Adds one configuration value, read by the component through `host.config`.
+    pub fn with_config(mut self, key: impl Into<String>, value: impl Into<String>) -> Self {
+        self.config.insert(key.into(), value.into());
+        self
+    }
+
+    /// Where the component comes from.
+    pub fn source(&self) -> &PolicySource {
+        &self.source
+    }
+
+    /// Its configuration.
+    pub fn config(&self) -> &BTreeMap<String, String> {
+        &self.config
+    }
+
+    /// The name used in logs, counters and the fail-closed marker: the built-in name, or the
+    /// file's stem.
+    pub fn name(&self) -> String {
+        match &self.source {
+            PolicySource::Builtin(policy) => policy.name().to_string(),
+            PolicySource::File(path) => path
+                .file_stem()
+                .map(|s| s.to_string_lossy().into_owned())
+                .unwrap_or_else(|| path.display().to_string()),
+        }
+    }
+
+    /// Loads the component (embedded or from its file) into a pipeline slot.
+    pub(crate) fn load(
+        &self,
+        limits: Limits,
+        grants: &Grants,
+    ) -> Result<Slot<Component<PolicyWorld>>> {
+        let mut config = self.config.clone();
+        let file_bytes;
+        let bytes: &[u8] = match &self.source {
+            PolicySource::Builtin(policy) => {
+                config.insert("policy".to_string(), policy.name().to_string());
+                embedded::BUILTIN_POLICIES
+            }
+            PolicySource::File(path) => {
+                file_bytes = std::fs::read(path).map_err(|source| Error::ReadComponent {
+                    path: path.clone(),
+                    source,
+                })?;
+                &file_bytes
+            }
+        };
+        Slot::load(bytes, &self.name(), config, limits, grants.clone())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn built_in_names_round_trip_and_unknown_names_list_the_choices() {
+        for policy in BuiltinPolicy::ALL {
+            assert_eq!(policy.name().parse::<BuiltinPolicy>().unwrap(), policy);
+        }
+        let error = Policy::from_source("redcat").unwrap_err().to_string();
+        assert_eq!(
+            error,
+            "no built-in policy `redcat`: choose one of redact, drop-content, truncate"
+        );
+        assert!(matches!(
+            Policy::from_source("x/y.wasm").unwrap().source(),
+            PolicySource::File(_)
+        ));
+    }
+}
