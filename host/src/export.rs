@@ -27,6 +27,7 @@ use crate::error::{Error, Result};
 
 /// OTLP transport.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum OtlpProtocol {
     /// OTLP/gRPC (default port 4317).
     Grpc,
@@ -58,6 +59,7 @@ impl OtlpProtocol {
 
 /// Where the pipeline sends what it maps.
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub enum ExportTarget {
     /// OTLP to a collector. `endpoint` overrides `OTEL_EXPORTER_OTLP_ENDPOINT` (a base URL such
     /// as `http://localhost:4318`; the signal paths are added for HTTP).

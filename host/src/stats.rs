@@ -26,8 +26,10 @@ macro_rules! counters {
             recent_errors: Mutex<VecDeque<String>>,
         }
 
-        /// A copy of the counters at one moment.
+        /// A copy of the counters at one moment. Counters are added over time: read the fields,
+        /// or every counter at once with [`StatsSnapshot::rows`].
         #[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+        #[non_exhaustive]
         pub struct StatsSnapshot {
             $($(#[doc = $doc])* pub $field: u64,)*
             /// The most recent error messages, oldest first.
