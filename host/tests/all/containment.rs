@@ -9,7 +9,8 @@ use std::time::{Duration, Instant};
 
 use agentrace::opentelemetry_sdk::trace::InMemorySpanExporter;
 use agentrace::{
-    ExportTarget, Lifecycle, Operation, SpanFields, StatsSnapshot, Tracer, TracerBuilder,
+    AgentInfo, AgentRecord, ExportTarget, Lifecycle, Operation, SpanContext, SpanFields, SpanId,
+    StatsSnapshot, TraceId, Tracer, TracerBuilder,
 };
 use agentrace::{Grants, Limits};
 use opentelemetry::Value;
@@ -99,6 +100,44 @@ fn every_hostile_behaviour_is_contained_and_counted() {
         // itself is unit-tested in `slot.rs`.
         assert!(stats.component_calls <= 3, "{behavior}: {stats:?}");
     }
+}
+
+#[test]
+fn a_dry_run_that_traps_leaves_the_live_mapper_healthy() {
+    let spans = InMemorySpanExporter::default();
+    let tracer = hostile("trap-on-agent", &spans).build().unwrap();
+    let record = |agent: &str| {
+        AgentRecord::new(
+            Operation::InvokeAgent,
+            SpanContext::new(TraceId::random(), SpanId::random()),
+            None,
+            (1, 2),
+            SpanFields {
+                agent: Some(AgentInfo::named(agent)),
+                ..Default::default()
+            },
+        )
+    };
+    let error = tracer
+        .map_records(&[record("trap")], WAIT)
+        .unwrap_err()
+        .to_string();
+    assert!(error.contains("trapped"), "{error}");
+    // The dry run's own instance is gone; the next dry run gets a fresh one after its backoff.
+    // The live instance never saw the record: live spans are mapped by the component, not
+    // by the fallback, and no trap is counted against it.
+    run_batches(&tracer, 2, 3);
+    let stats = finish(tracer);
+    assert_eq!(stats.spans_exported, 6);
+    assert_eq!(stats.spans_fallback_mapped, 0);
+    assert_eq!(stats.component_traps, 0);
+    let names: Vec<_> = spans
+        .get_finished_spans()
+        .unwrap()
+        .iter()
+        .map(|span| span.name.to_string())
+        .collect();
+    assert!(names.iter().all(|name| name == "hostile ok"), "{names:?}");
 }
 
 #[test]

@@ -13,6 +13,7 @@
 //! | `read-file` | tries to read `probe-path` and reports what happened |
 //! | `read-env` | lists its environment and reports it |
 //! | `socket` | tries to connect to `probe-address` and reports what happened |
+//! | `trap-on-agent` | panics when a record's agent is named `trap`; maps other batches |
 //! | anything else | maps each record to a span named `hostile ok` |
 //!
 //! Probe results are written on every span as `hostile.probe`: `denied: <error>` or
@@ -136,6 +137,15 @@ impl Guest for Hostile {
             }
             "huge" => Ok(batch(vec![span(&records[0], None); 50_000])),
             "error" => Err("the hostile mapper refuses this batch".to_string()),
+            "trap-on-agent" => {
+                let named_trap = |r: &AgentSpan| {
+                    r.agent.as_ref().and_then(|a| a.name.as_deref()) == Some("trap")
+                };
+                if records.iter().any(named_trap) {
+                    panic!("the hostile mapper traps on a record of the agent `trap`");
+                }
+                Ok(batch(records.iter().map(|r| span(r, None)).collect()))
+            }
             "read-file" | "read-env" | "socket" => {
                 let result = probe(&behavior);
                 Ok(batch(
