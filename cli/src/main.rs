@@ -182,7 +182,7 @@ fn export_target(args: &PipelineArgs, unset: ExportTarget) -> anyhow::Result<Exp
     }
     let protocol = match &args.otlp_protocol {
         Some(p) => OtlpProtocol::parse(p)?,
-        None => OtlpProtocol::from_env()?,
+        None => OtlpProtocol::from_env(),
     };
     if let Some(endpoint) = &args.otlp_endpoint {
         return Ok(ExportTarget::Otlp {
@@ -192,10 +192,15 @@ fn export_target(args: &PipelineArgs, unset: ExportTarget) -> anyhow::Result<Exp
         });
     }
     // The standard variables decide; without any, `unset`.
-    Ok(match ExportTarget::from_env()? {
-        ExportTarget::Stdout if std::env::var_os("OTEL_TRACES_EXPORTER").is_none() => unset,
+    Ok(match ExportTarget::from_env() {
+        ExportTarget::Stdout if !console_asked_for() => unset,
         target => target,
     })
+}
+
+/// Whether `OTEL_TRACES_EXPORTER=console` asks for OTLP/JSON on standard output.
+fn console_asked_for() -> bool {
+    std::env::var("OTEL_TRACES_EXPORTER").is_ok_and(|v| v.trim() == "console")
 }
 
 /// Queue length for `replay`, in events.
@@ -378,7 +383,7 @@ fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
             args.listen
         );
     }
-    let target = export_target(&args.pipeline, ExportTarget::from_env()?)?;
+    let target = export_target(&args.pipeline, ExportTarget::from_env())?;
     let builder = pipeline_builder(&args.pipeline)?
         .with_export(target)
         .with_queue_capacity(args.queue_events);

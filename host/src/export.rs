@@ -37,12 +37,25 @@ pub enum OtlpProtocol {
 
 impl OtlpProtocol {
     /// Reads `OTEL_EXPORTER_OTLP_TRACES_PROTOCOL`, then `OTEL_EXPORTER_OTLP_PROTOCOL`;
-    /// `http/protobuf` when neither is set.
-    pub fn from_env() -> Result<Self> {
-        let value = std::env::var("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL")
-            .or_else(|_| std::env::var("OTEL_EXPORTER_OTLP_PROTOCOL"))
-            .unwrap_or_default();
-        Self::parse(&value)
+    /// `http/protobuf` when neither is set. A value this host does not speak is reported once
+    /// and replaced by `http/protobuf`: an application's start-up never fails on it.
+    pub fn from_env() -> Self {
+        let (name, value) = match crate::env::var("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL") {
+            Some(value) => ("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL", value),
+            None => match crate::env::var("OTEL_EXPORTER_OTLP_PROTOCOL") {
+                Some(value) => ("OTEL_EXPORTER_OTLP_PROTOCOL", value),
+                None => return Self::HttpProtobuf,
+            },
+        };
+        Self::parse(&value).unwrap_or_else(|_| {
+            crate::env::ignored(
+                name,
+                &value,
+                "`grpc` or `http/protobuf`",
+                "exporting over http/protobuf",
+            );
+            Self::HttpProtobuf
+        })
     }
 
     /// Parses a protocol name as the OTLP exporter spec spells it.
@@ -94,27 +107,26 @@ pub enum ExportTarget {
 impl ExportTarget {
     /// The target the standard variables ask for: `OTEL_TRACES_EXPORTER=none|console|otlp`, or
     /// OTLP when an `OTEL_EXPORTER_OTLP_ENDPOINT` / `..._TRACES_ENDPOINT` is set; otherwise
-    /// OTLP/JSON lines on stdout, which needs nothing else running.
-    pub fn from_env() -> Result<Self> {
-        let otlp = || -> Result<Self> {
-            Ok(Self::Otlp {
-                protocol: OtlpProtocol::from_env()?,
-                endpoint: None,
-                timeout: None,
-            })
+    /// OTLP/JSON lines on stdout, which needs nothing else running. An exporter name this host
+    /// does not know is reported once and treated as unset: an application's start-up never
+    /// fails on it.
+    pub fn from_env() -> Self {
+        let otlp = || Self::Otlp {
+            protocol: OtlpProtocol::from_env(),
+            endpoint: None,
+            timeout: None,
         };
-        match std::env::var("OTEL_TRACES_EXPORTER")
-            .as_deref()
-            .map(str::trim)
-        {
-            Ok("none") => return Ok(Self::None),
-            Ok("console") => return Ok(Self::Stdout),
-            Ok("otlp") => return otlp(),
-            Ok("") | Err(_) => {}
-            Ok(other) => {
-                return Err(Error::exporter(format!(
-                    "OTEL_TRACES_EXPORTER=`{other}` is not supported: use otlp, console or none"
-                )));
+        if let Some(exporter) = crate::env::var("OTEL_TRACES_EXPORTER") {
+            match exporter.as_str() {
+                "none" => return Self::None,
+                "console" => return Self::Stdout,
+                "otlp" => return otlp(),
+                other => crate::env::ignored(
+                    "OTEL_TRACES_EXPORTER",
+                    other,
+                    "`otlp`, `console` or `none`",
+                    "choosing the exporter as if it were unset",
+                ),
             }
         }
         let endpoint_set = [
@@ -123,11 +135,7 @@ impl ExportTarget {
         ]
         .iter()
         .any(|var| std::env::var(var).is_ok_and(|v| !v.trim().is_empty()));
-        if endpoint_set {
-            otlp()
-        } else {
-            Ok(Self::Stdout)
-        }
+        if endpoint_set { otlp() } else { Self::Stdout }
     }
 }
 

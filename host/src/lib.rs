@@ -34,6 +34,7 @@ mod assembly;
 pub mod bench_internals;
 mod component;
 mod convert;
+mod env;
 mod error;
 pub mod events;
 mod export;

@@ -62,6 +62,117 @@ fn replay_prints_the_tree_and_writes_otlp_json() {
     assert!(written.contains(r#""startTimeUnixNano":"1764000000000050000""#));
 }
 
+/// A minimal OTLP/HTTP endpoint on a free loopback port: answers every request `200 OK` with an
+/// empty body, and records the request lines (`POST /v1/traces HTTP/1.1`).
+fn accepting_endpoint() -> (String, std::sync::Arc<std::sync::Mutex<Vec<String>>>) {
+    use std::io::{BufRead, BufReader, Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let record = seen.clone();
+    std::thread::spawn(move || {
+        for stream in listener.incoming().flatten() {
+            let record = record.clone();
+            std::thread::spawn(move || {
+                let mut reader = BufReader::new(stream.try_clone().unwrap());
+                let mut stream = stream;
+                loop {
+                    let mut request_line = String::new();
+                    if reader.read_line(&mut request_line).unwrap_or(0) == 0 {
+                        return;
+                    }
+                    let mut length = 0usize;
+                    loop {
+                        let mut header = String::new();
+                        reader.read_line(&mut header).unwrap();
+                        if header.trim().is_empty() {
+                            break;
+                        }
+                        let lower = header.to_ascii_lowercase();
+                        if let Some(value) = lower.strip_prefix("content-length:") {
+                            length = value.trim().parse().unwrap();
+                        }
+                    }
+                    let mut body = vec![0; length];
+                    reader.read_exact(&mut body).unwrap();
+                    record.lock().unwrap().push(request_line.trim().to_string());
+                    let answer = "HTTP/1.1 200 OK\r\ncontent-type: application/x-protobuf\r\n\
+                                  content-length: 0\r\n\r\n";
+                    if stream.write_all(answer.as_bytes()).is_err() {
+                        return;
+                    }
+                }
+            });
+        }
+    });
+    (url, seen)
+}
+
+#[test]
+fn unexpected_values_of_the_standard_variables_are_warned_about_and_never_stop_start_up() {
+    let (endpoint, requests) = accepting_endpoint();
+    let example = repo().join("examples/ag2-group-chat.jsonl");
+    let result = Command::new(env!("CARGO_BIN_EXE_agentrace"))
+        .args(["replay", example.to_str().unwrap(), "--no-tree"])
+        .env_remove("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT")
+        .env_remove("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL")
+        .env("OTEL_EXPORTER_OTLP_ENDPOINT", &endpoint)
+        .env("OTEL_TRACES_EXPORTER", "zipkin")
+        .env("OTEL_EXPORTER_OTLP_PROTOCOL", "carrier-pigeon")
+        .env(
+            "OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT",
+            "maybe",
+        )
+        .env("OTEL_METRIC_EXPORT_INTERVAL", "soon")
+        .output()
+        .unwrap();
+    let stderr = text(&result.stderr);
+    assert!(result.status.success(), "{stderr}");
+    for warning in [
+        "ignoring OTEL_TRACES_EXPORTER=`zipkin` (expected `otlp`, `console` or `none`)",
+        "ignoring OTEL_EXPORTER_OTLP_PROTOCOL=`carrier-pigeon` (expected `grpc` or \
+         `http/protobuf`); exporting over http/protobuf",
+        "ignoring OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT=`maybe` (expected `true` or \
+         `false`); content is not recorded",
+        "ignoring OTEL_METRIC_EXPORT_INTERVAL=`soon`",
+    ] {
+        assert_eq!(
+            stderr.matches(warning).count(),
+            1,
+            "{warning:?} in\n{stderr}"
+        );
+    }
+    // It started, mapped everything, and exported over OTLP/HTTP as if the exporter and the
+    // protocol had been left unset.
+    assert!(
+        stderr.contains("33 spans exported; 0 bad lines"),
+        "{stderr}"
+    );
+    assert!(
+        requests
+            .lock()
+            .unwrap()
+            .iter()
+            .any(|line| line.starts_with("POST /v1/traces ")),
+        "{:?}",
+        requests.lock().unwrap()
+    );
+
+    // The same mistake given on the command line is an error.
+    let refused = agentrace(&[
+        "replay",
+        example.to_str().unwrap(),
+        "--otlp-protocol",
+        "carrier-pigeon",
+    ]);
+    assert_eq!(refused.status.code(), Some(2));
+    assert!(
+        text(&refused.stderr).contains("OTLP protocol `carrier-pigeon` is not supported"),
+        "{}",
+        text(&refused.stderr)
+    );
+}
+
 #[test]
 fn replay_to_stdout_keeps_stdout_pure_json() {
     let example = repo().join("examples/ag2-group-chat.jsonl");

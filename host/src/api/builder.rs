@@ -79,7 +79,8 @@ enum MapperSource {
 /// Configures and starts a [`Tracer`].
 ///
 /// Defaults: the embedded mapper; content capture from
-/// `OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT`; exporter from the `OTEL_*` variables
+/// `OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT` (`true` or `false`; another value is
+/// reported once and leaves content unrecorded); exporter from the `OTEL_*` variables
 /// ([`ExportTarget::from_env`]); resource from `OTEL_SERVICE_NAME` and
 /// `OTEL_RESOURCE_ATTRIBUTES`; a queue of 65 536 events; batches of up to 512 spans or every
 /// 200 ms; metrics exported every `OTEL_METRIC_EXPORT_INTERVAL` ms (60 s) and at flush.
@@ -105,11 +106,8 @@ pub struct TracerBuilder {
 impl Default for TracerBuilder {
     fn default() -> Self {
         let mut config = BTreeMap::new();
-        if let Ok(value) = std::env::var("OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT") {
-            config.insert(
-                "capture-content".to_string(),
-                value.trim().to_ascii_lowercase(),
-            );
+        if let Some(capture) = crate::env::capture_content() {
+            config.insert("capture-content".to_string(), capture.to_string());
         }
         Self {
             mapper: MapperSource::Embedded,
@@ -231,16 +229,6 @@ impl TracerBuilder {
         self
     }
 
-    /// `OTEL_METRIC_EXPORT_INTERVAL` in milliseconds; 60 s when unset or not a number (an
-    /// unexpected value never stops the application from starting).
-    fn metric_interval() -> Duration {
-        std::env::var("OTEL_METRIC_EXPORT_INTERVAL")
-            .ok()
-            .and_then(|v| v.trim().parse::<u64>().ok())
-            .map(Duration::from_millis)
-            .unwrap_or(Duration::from_secs(60))
-    }
-
     /// Runs `make()`'s natively linked mapping code in the worker instead of the mapper
     /// component (which is still loaded, and still used by dry runs). For benchmarks only: see
     /// [`crate::bench_internals`].
@@ -290,7 +278,7 @@ impl TracerBuilder {
         let resource = resource.build();
         let export = match &self.export {
             Some(target) => target.clone(),
-            None => ExportTarget::from_env()?,
+            None => ExportTarget::from_env(),
         };
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
@@ -313,7 +301,7 @@ impl TracerBuilder {
             settings: BatchSettings {
                 max_batch: self.max_batch,
                 flush_interval: self.flush_interval,
-                metric_interval: Self::metric_interval(),
+                metric_interval: crate::env::metric_interval(),
                 export_buffer_spans: self.export_buffer_spans,
             },
             mapper,
