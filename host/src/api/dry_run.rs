@@ -102,8 +102,8 @@ impl MappedBatch {
 /// exported, no policy run. It runs in the same sandbox as the pipeline's mapper (limits,
 /// grants, a fresh instance after a trap).
 pub struct DryRunMapper {
-    slot: Option<Slot<Component<MapperWorld>>>,
-    component: Component<MapperWorld>,
+    /// The component and its instance, made on first use and again after a failure.
+    slot: Slot<Component<MapperWorld>>,
     /// Boxed: the counters are cache-line aligned (128 bytes), and a `Tracer` holding a dry-run
     /// mapper must stay placeable anywhere (a Python object is only 16-byte aligned).
     stats: Box<Stats>,
@@ -112,7 +112,7 @@ pub struct DryRunMapper {
 impl std::fmt::Debug for DryRunMapper {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("DryRunMapper")
-            .field("name", &self.component.name())
+            .field("name", &self.slot.component.name())
             .finish()
     }
 }
@@ -135,10 +135,8 @@ impl DryRunMapper {
         limits: Limits,
         grants: Grants,
     ) -> Result<Self> {
-        let slot = Slot::load(bytes, "mapper", config, limits, grants)?;
         Ok(Self {
-            component: slot.component.clone(),
-            slot: Some(slot),
+            slot: Slot::load(bytes, "mapper", config, limits, grants)?,
             stats: Box::default(),
         })
     }
@@ -146,8 +144,7 @@ impl DryRunMapper {
     /// A dry-run mapper over an already checked component; its instance is made on first use.
     pub(crate) fn from_component(component: Component<MapperWorld>) -> Self {
         Self {
-            component,
-            slot: None,
+            slot: Slot::empty(component),
             stats: Box::default(),
         }
     }
@@ -156,13 +153,10 @@ impl DryRunMapper {
     /// [`Error::Mapper`] with its reason; the next call gets a fresh instance once the
     /// backoff has passed.
     pub fn map(&mut self, records: &[AgentRecord]) -> Result<MappedBatch> {
-        let component = &self.component;
-        let slot = self
-            .slot
-            .get_or_insert_with(|| Slot::empty(component.clone()));
-        // The records are borrowed as the generated type the instance takes.
+        // Copied into the generated type the instance takes; dry runs are off the hot path.
         let records: Vec<wit::AgentSpan> = records.iter().map(|r| r.0.clone()).collect();
-        slot.call(&self.stats, |instance| instance.map_spans(&records))
+        self.slot
+            .call(&self.stats, |instance| instance.map_spans(&records))
             .map(MappedBatch)
             .map_err(Error::Mapper)
     }
