@@ -11,7 +11,10 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use agentrace::opentelemetry_sdk::trace::InMemorySpanExporter;
-use agentrace::{Compat, ExportTarget, Grants, Limits, OtlpProtocol, Policy, Tracer, events};
+use agentrace::{
+    Compat, ExportTarget, Grants, Limits, OtlpCompression, OtlpExport, OtlpProtocol, Policy,
+    Tracer, events,
+};
 use anyhow::{Context, bail};
 use clap::{Parser, Subcommand};
 
@@ -94,12 +97,8 @@ struct PipelineArgs {
     /// Write OTLP/JSON lines here (`-` for standard output; the tree then goes to stderr).
     #[arg(long, short, value_name = "PATH")]
     output: Option<PathBuf>,
-    /// Export over OTLP to this base endpoint (e.g. http://localhost:4318).
-    #[arg(long, value_name = "URL")]
-    otlp_endpoint: Option<String>,
-    /// OTLP transport: `grpc` or `http/protobuf`.
-    #[arg(long, value_name = "PROTOCOL")]
-    otlp_protocol: Option<String>,
+    #[command(flatten)]
+    otlp: OtlpArgs,
     /// Record message content, tool arguments and results, human input, code output.
     #[arg(long)]
     capture_content: bool,
@@ -150,6 +149,85 @@ struct PipelineArgs {
     max_event_bytes: usize,
 }
 
+/// OTLP export settings; each overrides its standard variable (OTEL_EXPORTER_OTLP_*, with the
+/// per-signal _TRACES_ / _METRICS_ forms).
+#[derive(clap::Args)]
+struct OtlpArgs {
+    /// Export over OTLP to this base endpoint, e.g. https://otlp.example.com:4318 (TLS) or
+    /// http://localhost:4318. [OTEL_EXPORTER_OTLP_ENDPOINT]
+    #[arg(long, value_name = "URL")]
+    otlp_endpoint: Option<String>,
+    /// OTLP transport: `grpc` or `http/protobuf`. [OTEL_EXPORTER_OTLP_PROTOCOL]
+    #[arg(long, value_name = "PROTOCOL")]
+    otlp_protocol: Option<String>,
+    /// A request header (gRPC metadata) sent with every export, e.g. a backend's API key
+    /// (repeatable). [OTEL_EXPORTER_OTLP_HEADERS]
+    #[arg(long = "otlp-header", value_name = "NAME=VALUE")]
+    otlp_headers: Vec<String>,
+    /// Compress export requests: `gzip`. [OTEL_EXPORTER_OTLP_COMPRESSION]
+    #[arg(long, value_name = "ALGORITHM", value_parser = ["gzip"])]
+    otlp_compression: Option<String>,
+    /// Trust only the certificate authorities in this PEM bundle instead of the system's
+    /// roots (a private or self-signed CA). [OTEL_EXPORTER_OTLP_CERTIFICATE]
+    #[arg(long, value_name = "CA.pem")]
+    otlp_certificate: Option<PathBuf>,
+    /// Present this PEM certificate chain to the server (mutual TLS); needs
+    /// --otlp-client-key. [OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE]
+    #[arg(long, value_name = "CERT.pem", requires = "otlp_client_key")]
+    otlp_client_certificate: Option<PathBuf>,
+    /// The PEM private key of --otlp-client-certificate. [OTEL_EXPORTER_OTLP_CLIENT_KEY]
+    #[arg(long, value_name = "KEY.pem", requires = "otlp_client_certificate")]
+    otlp_client_key: Option<PathBuf>,
+    /// For a gRPC endpoint without a scheme (host:port): connect without TLS.
+    /// [OTEL_EXPORTER_OTLP_INSECURE]
+    #[arg(long)]
+    otlp_insecure: bool,
+}
+
+impl OtlpArgs {
+    /// Whether any OTLP flag was given.
+    fn given(&self) -> bool {
+        self.otlp_endpoint.is_some()
+            || self.otlp_protocol.is_some()
+            || !self.otlp_headers.is_empty()
+            || self.otlp_compression.is_some()
+            || self.otlp_certificate.is_some()
+            || self.otlp_client_certificate.is_some()
+            || self.otlp_insecure
+    }
+
+    /// The export settings: the flags, over what the standard variables say.
+    fn settings(&self) -> anyhow::Result<OtlpExport> {
+        let protocol = match &self.otlp_protocol {
+            Some(p) => OtlpProtocol::parse(p)?,
+            None => OtlpProtocol::from_env(),
+        };
+        let mut settings = OtlpExport::new(protocol);
+        if let Some(endpoint) = &self.otlp_endpoint {
+            settings = settings.with_endpoint(endpoint);
+        }
+        for header in &self.otlp_headers {
+            let Some((name, value)) = header.split_once('=') else {
+                bail!("--otlp-header `{header}`: expected NAME=VALUE");
+            };
+            settings = settings.with_header(name.trim(), value.trim());
+        }
+        if self.otlp_compression.is_some() {
+            settings = settings.with_compression(OtlpCompression::Gzip);
+        }
+        if let Some(ca) = &self.otlp_certificate {
+            settings = settings.with_certificate(ca);
+        }
+        if let (Some(cert), Some(key)) = (&self.otlp_client_certificate, &self.otlp_client_key) {
+            settings = settings.with_client_identity(cert, key);
+        }
+        if self.otlp_insecure {
+            settings = settings.with_insecure(true);
+        }
+        Ok(settings)
+    }
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
@@ -166,12 +244,12 @@ fn main() -> ExitCode {
     }
 }
 
-/// Where to export: --output, or OTLP (--otlp-endpoint / --otlp-protocol), or what the standard
-/// variables ask for; `unset` when none of them says anything.
+/// Where to export: --output, or OTLP when any --otlp-* flag is given (the variables fill in
+/// the rest, the endpoint included), or what the standard variables ask for; `unset` when none
+/// of them says anything.
 fn export_target(args: &PipelineArgs, unset: ExportTarget) -> anyhow::Result<ExportTarget> {
-    let wants_otlp = args.otlp_endpoint.is_some() || args.otlp_protocol.is_some();
     if let Some(output) = &args.output {
-        if wants_otlp {
+        if args.otlp.given() {
             bail!("choose one destination: --output or OTLP export (--otlp-endpoint)");
         }
         return Ok(if output.as_os_str() == "-" {
@@ -180,16 +258,8 @@ fn export_target(args: &PipelineArgs, unset: ExportTarget) -> anyhow::Result<Exp
             ExportTarget::JsonFile(output.clone())
         });
     }
-    let protocol = match &args.otlp_protocol {
-        Some(p) => OtlpProtocol::parse(p)?,
-        None => OtlpProtocol::from_env(),
-    };
-    if let Some(endpoint) = &args.otlp_endpoint {
-        return Ok(ExportTarget::Otlp {
-            protocol,
-            endpoint: Some(endpoint.clone()),
-            timeout: None,
-        });
+    if args.otlp.given() {
+        return Ok(ExportTarget::Otlp(args.otlp.settings()?));
     }
     // The standard variables decide; without any, `unset`.
     Ok(match ExportTarget::from_env() {

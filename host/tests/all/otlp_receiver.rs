@@ -12,7 +12,7 @@ use std::process::{Child, Command, Stdio};
 use std::sync::{Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
-use agentrace::{ExportTarget, OtlpProtocol, Tracer, events};
+use agentrace::{ExportTarget, OtlpExport, OtlpProtocol, Tracer, events};
 
 use crate::common::{WAIT, ag2_example, run_lines, run_ok};
 
@@ -184,11 +184,9 @@ fn parse_spans(log: &str) -> Vec<Received> {
 
 fn export_example(protocol: OtlpProtocol, endpoint: String) {
     let tracer = Tracer::builder()
-        .with_export(ExportTarget::Otlp {
-            protocol,
-            endpoint: Some(endpoint),
-            timeout: None,
-        })
+        .with_export(ExportTarget::Otlp(
+            OtlpExport::new(protocol).with_endpoint(endpoint),
+        ))
         .with_service_name("agentrace-e2e")
         .with_block_when_full(true)
         .build()
@@ -291,11 +289,11 @@ fn exports_to_a_real_receiver_over_otlp_grpc() {
 
 fn otlp_tracer(http_port: u16, timeout: Duration, buffer: usize) -> Tracer {
     Tracer::builder()
-        .with_export(ExportTarget::Otlp {
-            protocol: OtlpProtocol::HttpProtobuf,
-            endpoint: Some(format!("http://127.0.0.1:{http_port}")),
-            timeout: Some(timeout),
-        })
+        .with_export(ExportTarget::Otlp(
+            OtlpExport::new(OtlpProtocol::HttpProtobuf)
+                .with_endpoint(format!("http://127.0.0.1:{http_port}"))
+                .with_timeout(timeout),
+        ))
         .with_export_buffer(buffer)
         .build()
         .unwrap()

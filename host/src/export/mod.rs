@@ -1,7 +1,6 @@
-//! Where mapped spans and metrics go: OTLP over gRPC or HTTP/protobuf (opentelemetry-otlp,
-//! configured by the standard `OTEL_EXPORTER_OTLP_*` variables), OTLP/JSON lines to a file or
-//! stdout (the embedded default: needs nothing else running), in-memory exporters for tests, or
-//! nowhere.
+//! Where mapped spans and metrics go: OTLP over gRPC or HTTP/protobuf, with TLS (`otlp`,
+//! `tls`), OTLP/JSON lines to a file or stdout (the embedded default: needs nothing else
+//! running), in-memory exporters for tests, or nowhere.
 //!
 //! Exports run on the pipeline's worker thread inside its own Tokio runtime; the runtime's
 //! reporting calls never wait for them.
@@ -11,7 +10,9 @@ use std::io::{BufWriter, Write};
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
-use opentelemetry_otlp::{Protocol, WithExportConfig};
+mod otlp;
+mod tls;
+
 use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest;
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 use opentelemetry_proto::transform::common::tonic::ResourceAttributesWithSchema;
@@ -22,68 +23,18 @@ use opentelemetry_sdk::metrics::data::ResourceMetrics;
 use opentelemetry_sdk::metrics::exporter::PushMetricExporter;
 use opentelemetry_sdk::metrics::{InMemoryMetricExporter, Temporality};
 use opentelemetry_sdk::trace::{InMemorySpanExporter, SpanData, SpanExporter};
+use otlp::FailureNote;
+pub use otlp::{OtlpCompression, OtlpExport, OtlpProtocol};
 
 use crate::error::{Error, Result};
-
-/// OTLP transport.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum OtlpProtocol {
-    /// OTLP/gRPC (default port 4317).
-    Grpc,
-    /// OTLP/HTTP with protobuf bodies (default port 4318). The spec's default.
-    HttpProtobuf,
-}
-
-impl OtlpProtocol {
-    /// Reads `OTEL_EXPORTER_OTLP_TRACES_PROTOCOL`, then `OTEL_EXPORTER_OTLP_PROTOCOL`;
-    /// `http/protobuf` when neither is set. A value this host does not speak is reported once
-    /// and replaced by `http/protobuf`: an application's start-up never fails on it.
-    pub fn from_env() -> Self {
-        let (name, value) = match crate::env::var("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL") {
-            Some(value) => ("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL", value),
-            None => match crate::env::var("OTEL_EXPORTER_OTLP_PROTOCOL") {
-                Some(value) => ("OTEL_EXPORTER_OTLP_PROTOCOL", value),
-                None => return Self::HttpProtobuf,
-            },
-        };
-        Self::parse(&value).unwrap_or_else(|_| {
-            crate::env::ignored(
-                name,
-                &value,
-                "`grpc` or `http/protobuf`",
-                "exporting over http/protobuf",
-            );
-            Self::HttpProtobuf
-        })
-    }
-
-    /// Parses a protocol name as the OTLP exporter spec spells it.
-    pub fn parse(value: &str) -> Result<Self> {
-        match value.trim() {
-            "" | "http/protobuf" => Ok(Self::HttpProtobuf),
-            "grpc" => Ok(Self::Grpc),
-            other => Err(Error::exporter(format!(
-                "OTLP protocol `{other}` is not supported: use `grpc` or `http/protobuf`"
-            ))),
-        }
-    }
-}
 
 /// Where the pipeline sends what it maps.
 #[derive(Debug, Clone)]
 #[non_exhaustive]
 pub enum ExportTarget {
-    /// OTLP to a collector. `endpoint` overrides `OTEL_EXPORTER_OTLP_ENDPOINT` (a base URL such
-    /// as `http://localhost:4318`; the signal paths are added for HTTP).
-    Otlp {
-        /// Transport.
-        protocol: OtlpProtocol,
-        /// Base endpoint; `None` reads the standard variables.
-        endpoint: Option<String>,
-        /// Longest one export may take; `None` reads `OTEL_EXPORTER_OTLP_TIMEOUT` (10 s).
-        timeout: Option<std::time::Duration>,
-    },
+    /// OTLP to a collector or backend; what the settings leave unset, the standard variables
+    /// say.
+    Otlp(OtlpExport),
     /// OTLP/JSON, one export request per line, to a file.
     JsonFile(PathBuf),
     /// OTLP/JSON lines to standard output.
@@ -111,11 +62,7 @@ impl ExportTarget {
     /// does not know is reported once and treated as unset: an application's start-up never
     /// fails on it.
     pub fn from_env() -> Self {
-        let otlp = || Self::Otlp {
-            protocol: OtlpProtocol::from_env(),
-            endpoint: None,
-            timeout: None,
-        };
+        let otlp = || Self::Otlp(OtlpExport::from_env());
         if let Some(exporter) = crate::env::var("OTEL_TRACES_EXPORTER") {
             match exporter.as_str() {
                 "none" => return Self::None,
@@ -179,7 +126,7 @@ impl RequestWriter {
 
 /// The span side of an [`ExportTarget`].
 pub(crate) enum SpanSink {
-    Otlp(Box<opentelemetry_otlp::SpanExporter>),
+    Otlp(Box<opentelemetry_otlp::SpanExporter>, FailureNote),
     Writer(RequestWriter),
     Memory(InMemorySpanExporter),
     None,
@@ -187,17 +134,10 @@ pub(crate) enum SpanSink {
 
 /// The metric side of an [`ExportTarget`].
 pub(crate) enum MetricSink {
-    Otlp(Box<opentelemetry_otlp::MetricExporter>),
+    Otlp(Box<opentelemetry_otlp::MetricExporter>, FailureNote),
     Writer(RequestWriter),
     Memory(InMemoryMetricExporter),
     None,
-}
-
-fn signal_endpoint(base: &str, protocol: OtlpProtocol, path: &str) -> String {
-    match protocol {
-        OtlpProtocol::Grpc => base.to_string(),
-        OtlpProtocol::HttpProtobuf => format!("{}/{path}", base.trim_end_matches('/')),
-    }
 }
 
 /// Builds both sinks. Must run inside the worker's Tokio runtime (the gRPC channel binds to it).
@@ -225,51 +165,13 @@ pub(crate) fn build_sinks(
             })
     };
     Ok(match target {
-        ExportTarget::Otlp {
-            protocol,
-            endpoint,
-            timeout,
-        } => {
-            let fail = |e: opentelemetry_otlp::ExporterBuildError| Error::Exporter {
-                what: format!("cannot build the OTLP exporter: {e}"),
-                source: Some(e.into()),
-            };
-            let (mut spans, metrics) = match protocol {
-                OtlpProtocol::Grpc => {
-                    let mut s = opentelemetry_otlp::SpanExporter::builder().with_tonic();
-                    let mut m = opentelemetry_otlp::MetricExporter::builder().with_tonic();
-                    if let Some(base) = endpoint {
-                        s = s.with_endpoint(base.clone());
-                        m = m.with_endpoint(base.clone());
-                    }
-                    if let Some(timeout) = timeout {
-                        s = s.with_timeout(*timeout);
-                        m = m.with_timeout(*timeout);
-                    }
-                    (s.build().map_err(fail)?, m.build().map_err(fail)?)
-                }
-                OtlpProtocol::HttpProtobuf => {
-                    let mut s = opentelemetry_otlp::SpanExporter::builder()
-                        .with_http()
-                        .with_protocol(Protocol::HttpBinary);
-                    let mut m = opentelemetry_otlp::MetricExporter::builder()
-                        .with_http()
-                        .with_protocol(Protocol::HttpBinary);
-                    if let Some(base) = endpoint {
-                        s = s.with_endpoint(signal_endpoint(base, *protocol, "v1/traces"));
-                        m = m.with_endpoint(signal_endpoint(base, *protocol, "v1/metrics"));
-                    }
-                    if let Some(timeout) = timeout {
-                        s = s.with_timeout(*timeout);
-                        m = m.with_timeout(*timeout);
-                    }
-                    (s.build().map_err(fail)?, m.build().map_err(fail)?)
-                }
-            };
+        ExportTarget::Otlp(settings) => {
+            let (mut spans, span_failures) = settings.span_exporter()?;
+            let (metrics, metric_failures) = settings.metric_exporter()?;
             spans.set_resource(resource);
             (
-                SpanSink::Otlp(Box::new(spans)),
-                MetricSink::Otlp(Box::new(metrics)),
+                SpanSink::Otlp(Box::new(spans), span_failures),
+                MetricSink::Otlp(Box::new(metrics), metric_failures),
             )
         }
         ExportTarget::JsonFile(path) => writer(Box::new(create(path)?), Encoding::JsonLines),
@@ -287,7 +189,10 @@ pub(crate) fn build_sinks(
 impl SpanSink {
     pub(crate) async fn export(&self, spans: Vec<SpanData>) -> OTelSdkResult {
         match self {
-            SpanSink::Otlp(exporter) => exporter.export(spans).await,
+            SpanSink::Otlp(exporter, failures) => exporter
+                .export(spans)
+                .await
+                .map_err(|e| failures.describe(e)),
             SpanSink::Memory(exporter) => exporter.export(spans).await,
             SpanSink::Writer(requests) => requests.write(&ExportTraceServiceRequest {
                 resource_spans: group_spans_by_resource_and_scope(spans, &requests.resource),
@@ -298,7 +203,7 @@ impl SpanSink {
 
     pub(crate) fn shutdown(&mut self) -> OTelSdkResult {
         match self {
-            SpanSink::Otlp(exporter) => exporter.shutdown(),
+            SpanSink::Otlp(exporter, _) => exporter.shutdown(),
             _ => Ok(()),
         }
     }
@@ -306,14 +211,14 @@ impl SpanSink {
     /// Whether an export may fail and succeed later (a receiver that is down or slow), so that
     /// failed batches are worth keeping for retry.
     pub(crate) fn can_fail_transiently(&self) -> bool {
-        matches!(self, SpanSink::Otlp(_))
+        matches!(self, SpanSink::Otlp(..))
     }
 }
 
 impl MetricSink {
     pub(crate) fn temporality(&self) -> Temporality {
         match self {
-            MetricSink::Otlp(exporter) => exporter.temporality(),
+            MetricSink::Otlp(exporter, _) => exporter.temporality(),
             MetricSink::Memory(exporter) => exporter.temporality(),
             _ => Temporality::Cumulative,
         }
@@ -321,7 +226,10 @@ impl MetricSink {
 
     pub(crate) async fn export(&self, metrics: &ResourceMetrics) -> OTelSdkResult {
         match self {
-            MetricSink::Otlp(exporter) => exporter.export(metrics).await,
+            MetricSink::Otlp(exporter, failures) => exporter
+                .export(metrics)
+                .await
+                .map_err(|e| failures.describe(e)),
             MetricSink::Memory(exporter) => exporter.export(metrics).await,
             MetricSink::Writer(requests) => {
                 requests.write(&ExportMetricsServiceRequest::from(metrics))
@@ -332,7 +240,7 @@ impl MetricSink {
 
     pub(crate) fn shutdown(&self) -> OTelSdkResult {
         match self {
-            MetricSink::Otlp(exporter) => exporter.shutdown(),
+            MetricSink::Otlp(exporter, _) => exporter.shutdown(),
             _ => Ok(()),
         }
     }
