@@ -221,6 +221,11 @@ pub(crate) fn explain(message: &str) -> Option<&'static str> {
              --otlp-client-certificate and --otlp-client-key)",
         ),
         (
+            &["peer closed connection without sending TLS close_notify"],
+            "the server closed the TLS connection without saying why; servers that require a \
+             client certificate (mutual TLS) do so when none, or one they do not trust, is given",
+        ),
+        (
             &["InvalidContentType", "CorruptMessage", "InvalidMessage"],
             "the endpoint does not answer in TLS; is it a plain http:// endpoint?",
         ),

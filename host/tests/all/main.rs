@@ -11,4 +11,5 @@ mod otlp_receiver;
 mod pipeline;
 mod policies;
 mod schemas;
+mod tls_export;
 mod vectors;

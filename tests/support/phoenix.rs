@@ -1,0 +1,194 @@
+//! Arize Phoenix, a real OTLP backend this project did not write, for the end-to-end tests:
+//! installed from the package index (pinned) into a virtual environment under the target
+//! directory, started by the test on free ports with a temporary working directory, behind TLS
+//! when asked (Phoenix's own `PHOENIX_TLS_*` settings, mutual TLS included), and read back
+//! through its REST API. Set `AGENTRACE_PHOENIX` to a `phoenix` executable to skip the install.
+//! Shared by the test crates with `#[path]`.
+
+#![allow(dead_code)]
+
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+/// The Phoenix release the tests install.
+pub const PHOENIX: &str = "arize-phoenix==20.26.1";
+
+/// Finds or installs the `phoenix` executable (once per test process).
+pub fn executable() -> PathBuf {
+    static PHOENIX_BIN: OnceLock<PathBuf> = OnceLock::new();
+    PHOENIX_BIN
+        .get_or_init(|| {
+            if let Some(path) = std::env::var_os("AGENTRACE_PHOENIX") {
+                return PathBuf::from(path);
+            }
+            let venv = Path::new(env!("CARGO_TARGET_TMPDIR")).join("phoenix-venv");
+            let python = venv.join("bin/python");
+            if !python.exists() {
+                run(Command::new("python3").args(["-m", "venv"]).arg(&venv));
+            }
+            let marker = venv.join(".agentrace-installed");
+            if std::fs::read_to_string(&marker).ok().as_deref() != Some(PHOENIX) {
+                run(Command::new(&python).args(["-m", "pip", "install", "--quiet", PHOENIX]));
+                std::fs::write(&marker, PHOENIX).unwrap();
+            }
+            venv.join("bin/phoenix")
+        })
+        .clone()
+}
+
+fn run(command: &mut Command) {
+    let output = command
+        .output()
+        .unwrap_or_else(|e| panic!("{command:?}: {e}"));
+    assert!(
+        output.status.success(),
+        "{command:?} failed:\n{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
+/// A free local port.
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// Phoenix's TLS settings.
+pub struct Tls<'a> {
+    /// Server certificate (PEM).
+    pub cert: &'a Path,
+    /// Its key (PEM).
+    pub key: &'a Path,
+    /// When given, clients must present a certificate signed by this CA.
+    pub client_ca: Option<&'a Path>,
+}
+
+/// A running Phoenix, stopped on drop.
+pub struct Phoenix {
+    child: Child,
+    /// The port of the UI, the REST API and OTLP/HTTP (`/v1/traces`).
+    pub http: u16,
+    /// The OTLP/gRPC port.
+    pub grpc: u16,
+    /// `https` behind TLS, else `http`.
+    pub scheme: &'static str,
+    log: PathBuf,
+    _dir: tempfile::TempDir,
+}
+
+impl Phoenix {
+    /// Starts Phoenix and waits until both its ports listen.
+    pub fn start(tls: Option<&Tls>) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let log = dir.path().join("phoenix.log");
+        let file = std::fs::File::create(&log).unwrap();
+        let (http, grpc) = (free_port(), free_port());
+        let mut command = Command::new(executable());
+        command
+            .arg("serve")
+            .env("PHOENIX_WORKING_DIR", dir.path().join("work"))
+            .env("PHOENIX_HOST", "127.0.0.1")
+            .env("PHOENIX_PORT", http.to_string())
+            .env("PHOENIX_GRPC_PORT", grpc.to_string())
+            .env("PHOENIX_TELEMETRY_ENABLED", "false")
+            .stdout(file.try_clone().unwrap())
+            .stderr(file)
+            .stdin(Stdio::null());
+        if let Some(tls) = tls {
+            command
+                .env("PHOENIX_TLS_ENABLED", "true")
+                .env("PHOENIX_TLS_CERT_FILE", tls.cert)
+                .env("PHOENIX_TLS_KEY_FILE", tls.key);
+            if let Some(ca) = tls.client_ca {
+                command
+                    .env("PHOENIX_TLS_CA_FILE", ca)
+                    .env("PHOENIX_TLS_VERIFY_CLIENT", "true");
+            }
+        }
+        let child = command.spawn().expect("phoenix starts");
+        let mut phoenix = Self {
+            child,
+            http,
+            grpc,
+            scheme: if tls.is_some() { "https" } else { "http" },
+            log,
+            _dir: dir,
+        };
+        let deadline = Instant::now() + Duration::from_secs(90);
+        for port in [http, grpc] {
+            let address = SocketAddr::from(([127, 0, 0, 1], port));
+            while TcpStream::connect_timeout(&address, Duration::from_millis(200)).is_err() {
+                if let Ok(Some(status)) = phoenix.child.try_wait() {
+                    panic!("phoenix exited ({status}):\n{}", phoenix.log());
+                }
+                assert!(
+                    Instant::now() < deadline,
+                    "phoenix did not listen on {port}:\n{}",
+                    phoenix.log()
+                );
+                std::thread::sleep(Duration::from_millis(100));
+            }
+        }
+        phoenix
+    }
+
+    /// The base URL of OTLP/HTTP and the REST API.
+    pub fn http_endpoint(&self) -> String {
+        format!("{}://127.0.0.1:{}", self.scheme, self.http)
+    }
+
+    /// The OTLP/gRPC endpoint.
+    pub fn grpc_endpoint(&self) -> String {
+        format!("{}://127.0.0.1:{}", self.scheme, self.grpc)
+    }
+
+    /// Phoenix's own output so far.
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// The spans of `project` (Phoenix's REST form: name, context, parent_id, attributes...),
+    /// waiting up to 30 s until there are at least `at_least`.
+    pub fn spans(
+        &self,
+        agent: &ureq::Agent,
+        project: &str,
+        at_least: usize,
+    ) -> Vec<serde_json::Value> {
+        let url = format!(
+            "{}/v1/projects/{project}/spans?limit=1000",
+            self.http_endpoint()
+        );
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let spans = match agent.get(&url).call() {
+                Ok(mut response) if response.status() == 200 => response
+                    .body_mut()
+                    .read_json::<serde_json::Value>()
+                    .unwrap()["data"]
+                    .as_array()
+                    .cloned()
+                    .unwrap_or_default(),
+                _ => Vec::new(),
+            };
+            if spans.len() >= at_least || Instant::now() > deadline {
+                return spans;
+            }
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    }
+}
+
+impl Drop for Phoenix {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
