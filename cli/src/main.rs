@@ -4,6 +4,7 @@
 //! axum, tower, notify, anyhow).
 
 mod serve;
+mod tls;
 
 use std::io::{BufRead, BufReader};
 use std::path::PathBuf;
@@ -79,6 +80,15 @@ struct ServeArgs {
     /// Most requests handled at once; further requests wait their turn.
     #[arg(long, value_name = "N", default_value_t = 64)]
     max_concurrent_requests: usize,
+    /// Serve HTTPS with this PEM certificate chain (needs --tls-key).
+    #[arg(long, value_name = "CERT.pem", requires = "tls_key")]
+    tls_cert: Option<PathBuf>,
+    /// The PEM private key of --tls-cert.
+    #[arg(long, value_name = "KEY.pem", requires = "tls_cert")]
+    tls_key: Option<PathBuf>,
+    /// Require client certificates signed by this PEM CA bundle (mutual TLS; needs --tls-cert).
+    #[arg(long, value_name = "CA.pem", requires = "tls_cert")]
+    tls_client_ca: Option<PathBuf>,
     /// Capacity of the queue between the HTTP handlers and the pipeline, in events. When it is
     /// full, events are answered `dropped` (HTTP 503) rather than waiting.
     #[arg(long, value_name = "EVENTS", default_value_t = 65_536)]
@@ -447,11 +457,29 @@ fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
     if token.as_deref() == Some("") {
         bail!("the sidecar token is empty: give a non-empty token or none");
     }
-    if token.is_none() && !args.listen.ip().is_loopback() {
-        eprintln!(
-            "agentrace: warning: listening on {} without a token: anyone who can reach it can              send events",
-            args.listen
-        );
+    let tls = match (&args.tls_cert, &args.tls_key) {
+        (Some(cert), Some(key)) => Some(tls::server_config(
+            cert,
+            key,
+            args.tls_client_ca.as_deref(),
+        )?),
+        _ => None,
+    };
+    if !args.listen.ip().is_loopback() {
+        if token.is_none() {
+            eprintln!(
+                "agentrace: warning: listening on {} without a token: anyone who can reach it \
+                 can send events",
+                args.listen
+            );
+        }
+        if tls.is_none() {
+            eprintln!(
+                "agentrace: warning: listening on {} without TLS: prompts and the token cross \
+                 the network in clear text (give --tls-cert and --tls-key)",
+                args.listen
+            );
+        }
     }
     let target = export_target(&args.pipeline, ExportTarget::from_env())?;
     let builder = pipeline_builder(&args.pipeline)?
@@ -466,6 +494,7 @@ fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
             max_request_bytes: args.max_request_bytes,
             max_concurrent_requests: args.max_concurrent_requests,
             shutdown_timeout: Duration::from_secs(30),
+            tls,
         },
     )?;
     let stats = tracer.stats();

@@ -5,7 +5,8 @@
 //! docs/openapi.json.
 //!
 //! Defaults are the safe ones: loopback only, a request-size cap, a bound on requests served at
-//! once, and a bearer token when one is configured. Each event of a batch stands alone: a bad
+//! once, a bearer token when one is configured, and TLS (mutual TLS with a client CA) when a
+//! certificate is given. The server is axum-server, which adds TLS to axum's router. Each event of a batch stands alone: a bad
 //! one is answered with its reason while the others go through.
 
 use std::collections::HashMap;
@@ -38,7 +39,12 @@ pub struct SidecarSettings {
     pub max_concurrent_requests: usize,
     /// Longest the shutdown flush may take.
     pub shutdown_timeout: Duration,
+    /// TLS for the listener; plaintext when `None`.
+    pub tls: Option<Arc<rustls::ServerConfig>>,
 }
+
+/// Longest the requests in flight may take to finish once a shutdown is asked for.
+const GRACE: Duration = Duration::from_secs(10);
 
 /// Most open spans whose trace the sidecar remembers for answering children's starts.
 const REMEMBERED_OPEN_SPANS: usize = 1 << 20;
@@ -59,14 +65,40 @@ pub fn run(tracer: Arc<Tracer>, settings: SidecarSettings) -> anyhow::Result<()>
         .enable_all()
         .build()?;
     runtime.block_on(async {
-        let listener = tokio::net::TcpListener::bind(settings.listen)
-            .await
+        let listener = std::net::TcpListener::bind(settings.listen)
             .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", settings.listen))?;
-        eprintln!("agentrace: listening on http://{}", listener.local_addr()?);
-        let app = router(tracer.clone(), &settings);
-        axum::serve(listener, app)
-            .with_graceful_shutdown(shutdown_signal())
-            .await?;
+        listener.set_nonblocking(true)?;
+        let scheme = if settings.tls.is_some() {
+            "https"
+        } else {
+            "http"
+        };
+        eprintln!(
+            "agentrace: listening on {scheme}://{}",
+            listener.local_addr()?
+        );
+        let app = router(tracer.clone(), &settings).into_make_service();
+        let handle = axum_server::Handle::new();
+        let stopper = handle.clone();
+        tokio::spawn(async move {
+            shutdown_signal().await;
+            stopper.graceful_shutdown(Some(GRACE));
+        });
+        match &settings.tls {
+            Some(config) => {
+                let config = axum_server::tls_rustls::RustlsConfig::from_config(config.clone());
+                axum_server::from_tcp_rustls(listener, config)?
+                    .handle(handle)
+                    .serve(app)
+                    .await?
+            }
+            None => {
+                axum_server::from_tcp(listener)?
+                    .handle(handle)
+                    .serve(app)
+                    .await?
+            }
+        }
         eprintln!("agentrace: shutting down, flushing");
         anyhow::Ok(())
     })?;

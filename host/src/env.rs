@@ -31,7 +31,7 @@ pub(crate) fn unusable(name: &str, value: &str, reason: &str, instead: &str) {
     let key = format!("{name}={value}");
     let mut reported = REPORTED.lock().unwrap_or_else(|e| e.into_inner());
     if reported.get_or_insert_with(HashSet::new).insert(key) {
-        eprintln!("agentrace: warning: ignoring {name}=`{value}`: {reason}; {instead}");
+        eprintln!("agentrace: warning: ignoring {name}=`{value}` ({reason}); {instead}");
     }
 }
 

@@ -63,7 +63,8 @@ fn replay_prints_the_tree_and_writes_otlp_json() {
 }
 
 /// A minimal OTLP/HTTP endpoint on a free loopback port: answers every request `200 OK` with an
-/// empty body, and records the request lines (`POST /v1/traces HTTP/1.1`).
+/// empty body, and records each request's line and headers, lower-cased
+/// (`POST /v1/traces HTTP/1.1\ncontent-type: application/x-protobuf\n...`).
 fn accepting_endpoint() -> (String, std::sync::Arc<std::sync::Mutex<Vec<String>>>) {
     use std::io::{BufRead, BufReader, Read, Write};
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
@@ -82,6 +83,7 @@ fn accepting_endpoint() -> (String, std::sync::Arc<std::sync::Mutex<Vec<String>>
                         return;
                     }
                     let mut length = 0usize;
+                    let mut request = request_line.trim().to_string();
                     loop {
                         let mut header = String::new();
                         reader.read_line(&mut header).unwrap();
@@ -89,13 +91,15 @@ fn accepting_endpoint() -> (String, std::sync::Arc<std::sync::Mutex<Vec<String>>
                             break;
                         }
                         let lower = header.to_ascii_lowercase();
+                        request.push('\n');
+                        request.push_str(lower.trim());
                         if let Some(value) = lower.strip_prefix("content-length:") {
                             length = value.trim().parse().unwrap();
                         }
                     }
                     let mut body = vec![0; length];
                     reader.read_exact(&mut body).unwrap();
-                    record.lock().unwrap().push(request_line.trim().to_string());
+                    record.lock().unwrap().push(request);
                     let answer = "HTTP/1.1 200 OK\r\ncontent-type: application/x-protobuf\r\n\
                                   content-length: 0\r\n\r\n";
                     if stream.write_all(answer.as_bytes()).is_err() {
@@ -124,6 +128,9 @@ fn unexpected_values_of_the_standard_variables_are_warned_about_and_never_stop_s
             "maybe",
         )
         .env("OTEL_METRIC_EXPORT_INTERVAL", "soon")
+        .env("OTEL_EXPORTER_OTLP_CERTIFICATE", "/nonexistent/ca.pem")
+        .env("OTEL_EXPORTER_OTLP_COMPRESSION", "brotli")
+        .env("OTEL_EXPORTER_OTLP_TIMEOUT", "a while")
         .output()
         .unwrap();
     let stderr = text(&result.stderr);
@@ -135,6 +142,11 @@ fn unexpected_values_of_the_standard_variables_are_warned_about_and_never_stop_s
         "ignoring OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT=`maybe` (expected `true` or \
          `false`); content is not recorded",
         "ignoring OTEL_METRIC_EXPORT_INTERVAL=`soon`",
+        "ignoring OTEL_EXPORTER_OTLP_CERTIFICATE=`/nonexistent/ca.pem` (CA certificate bundle \
+         /nonexistent/ca.pem: cannot read it: No such file or directory (os error 2)); exporting \
+         without the variables' certificates",
+        "ignoring OTEL_EXPORTER_OTLP_COMPRESSION=`brotli` (expected `gzip` or `none`)",
+        "ignoring OTEL_EXPORTER_OTLP_TIMEOUT=`a while` (expected a number of milliseconds)",
     ] {
         assert_eq!(
             stderr.matches(warning).count(),
@@ -443,4 +455,93 @@ fn a_policy_chain_file_configures_the_policies() {
     ]);
     assert_eq!(result.status.code(), Some(2));
     assert!(text(&result.stderr).contains("policy 0: `x` must be a string, number or boolean"));
+}
+
+#[test]
+fn otlp_headers_and_gzip_from_flags_and_variables_reach_the_endpoint() {
+    let (endpoint, requests) = accepting_endpoint();
+    let example = repo().join("examples/ag2-group-chat.jsonl");
+    let result = Command::new(env!("CARGO_BIN_EXE_agentrace"))
+        .args(["replay", example.to_str().unwrap(), "--no-tree"])
+        .args(["--otlp-endpoint", &endpoint, "--otlp-compression", "gzip"])
+        .args(["--otlp-header", "x-api-key=flag-secret"])
+        .env("OTEL_EXPORTER_OTLP_HEADERS", "x-tenant=acme%20corp")
+        .env_remove("OTEL_EXPORTER_OTLP_TRACES_HEADERS")
+        .output()
+        .unwrap();
+    let stderr = text(&result.stderr);
+    assert!(stderr.contains("33 spans exported"), "{stderr}");
+    let requests = requests.lock().unwrap();
+    let traces = requests
+        .iter()
+        .find(|r| r.starts_with("POST /v1/traces "))
+        .expect("a trace export");
+    for header in [
+        "x-api-key: flag-secret",
+        "x-tenant: acme corp",
+        "content-encoding: gzip",
+    ] {
+        assert!(traces.lines().any(|l| l == header), "{header} in\n{traces}");
+    }
+}
+
+use crate::pki;
+
+/// The first export failure `replay` reports when exporting to a TLS server that presents
+/// `server` (the sidecar, which speaks TLS but not OTLP: the handshake is what is tested).
+fn first_export_failure(pki: &pki::Pki, server: &pki::Identity) -> String {
+    use std::io::{BufRead, BufReader};
+    use std::process::Stdio;
+    let mut sidecar = Command::new(env!("CARGO_BIN_EXE_agentrace"))
+        .args(["serve", "--listen", "127.0.0.1:0", "--output", "/dev/null"])
+        .arg("--tls-cert")
+        .arg(&server.cert)
+        .arg("--tls-key")
+        .arg(&server.key)
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(sidecar.stderr.take().unwrap()).lines();
+    let url = lines
+        .find_map(|l| {
+            l.unwrap()
+                .strip_prefix("agentrace: listening on ")
+                .map(String::from)
+        })
+        .unwrap();
+    let example = repo().join("examples/ag2-group-chat.jsonl");
+    let mut replay = Command::new(env!("CARGO_BIN_EXE_agentrace"))
+        .args(["replay", example.to_str().unwrap(), "--no-tree"])
+        .args(["--otlp-endpoint", &url])
+        .arg("--otlp-certificate")
+        .arg(&pki.ca)
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let failure = BufReader::new(replay.stderr.take().unwrap())
+        .lines()
+        .map(Result::unwrap)
+        .find(|l| l.contains("export of 33 spans failed"))
+        .unwrap_or_default();
+    for child in [&mut replay, &mut sidecar] {
+        let _ = child.kill();
+        let _ = child.wait();
+    }
+    failure
+}
+
+#[test]
+fn a_failed_handshake_is_reported_with_its_cause_in_words() {
+    let dir = tempfile::tempdir().unwrap();
+    let pki = pki::Pki::new(dir.path());
+    let expired = first_export_failure(&pki, &pki.expired);
+    assert!(
+        expired.contains("the server's certificate has expired"),
+        "{expired}"
+    );
+    let wrong_host = first_export_failure(&pki, &pki.wrong_host);
+    assert!(
+        wrong_host.contains("the server's certificate does not name the endpoint's host"),
+        "{wrong_host}"
+    );
 }

@@ -3,4 +3,6 @@
 
 mod cli;
 mod common;
+#[path = "../../../tests/support/pki.rs"]
+mod pki;
 mod sidecar;

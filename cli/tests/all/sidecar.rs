@@ -18,12 +18,18 @@ const TOKEN: &str = "test-token-5b8efff7";
 struct Sidecar {
     child: Child,
     url: String,
+    /// The HTTP client the helpers below use.
+    client: ureq::Agent,
     output: PathBuf,
     _dir: tempfile::TempDir,
 }
 
 impl Sidecar {
     fn start(extra: &[&str]) -> Self {
+        Self::start_with_client(extra, Self::agent())
+    }
+
+    fn start_with_client(extra: &[&str], client: ureq::Agent) -> Self {
         let dir = tempfile::tempdir().unwrap();
         let token = dir.path().join("token");
         std::fs::write(&token, format!("{TOKEN}\n")).unwrap();
@@ -55,6 +61,7 @@ impl Sidecar {
         Self {
             child,
             url,
+            client,
             output,
             _dir: dir,
         }
@@ -75,7 +82,8 @@ impl Sidecar {
         content_type: &str,
         token: Option<&str>,
     ) -> (u16, Json) {
-        let mut request = Self::agent()
+        let mut request = self
+            .client
             .post(format!("{}{path}", self.url))
             .header("Content-Type", content_type);
         if let Some(token) = token {
@@ -100,7 +108,7 @@ impl Sidecar {
     }
 
     fn get(&self, path: &str, token: Option<&str>) -> (u16, Json) {
-        let mut request = Self::agent().get(format!("{}{path}", self.url));
+        let mut request = self.client.get(format!("{}{path}", self.url));
         if let Some(token) = token {
             request = request.header("Authorization", format!("Bearer {token}"));
         }
@@ -545,4 +553,93 @@ fn events_sent_to_the_sidecar_go_through_its_policies_before_export() {
     let text = std::fs::read_to_string(output).unwrap();
     assert!(!text.contains("jane.doe@example.com"), "{text}");
     assert!(text.contains("[REDACTED:email]"), "{text}");
+}
+
+use crate::pki;
+
+#[test]
+fn over_tls_a_client_trusting_the_ca_is_served_and_plaintext_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let pki = pki::Pki::new(dir.path());
+    let (cert, key) = (
+        pki.server.cert.to_str().unwrap(),
+        pki.server.key.to_str().unwrap(),
+    );
+    let sidecar = Sidecar::start_with_client(
+        &["--tls-cert", cert, "--tls-key", key],
+        pki.https_agent(None),
+    );
+    assert!(
+        sidecar.url.starts_with("https://127.0.0.1:"),
+        "{}",
+        sidecar.url
+    );
+    let (status, answer) = sidecar.post(&json!({
+        "type": "start", "operation": "invoke_agent", "fields": {"agent": {"name": "tls"}}
+    }));
+    assert_eq!(status, 200, "{answer}");
+    assert!(answer["results"][0]["traceparent"].is_string(), "{answer}");
+    // The token is still checked, over TLS as before.
+    assert_eq!(sidecar.get("/v1/stats", Some("wrong")).0, 401);
+
+    // Plaintext to the TLS port gets no answer; a client that does not trust the CA fails the
+    // handshake.
+    let plain = sidecar.url.replace("https://", "http://");
+    assert!(
+        Sidecar::agent()
+            .get(format!("{plain}/healthz"))
+            .call()
+            .is_err()
+    );
+    let untrusting = ureq::Agent::config_builder().build().new_agent();
+    let error = untrusting
+        .get(format!("{}/healthz", sidecar.url))
+        .call()
+        .unwrap_err()
+        .to_string();
+    assert!(error.contains("UnknownIssuer"), "{error}");
+}
+
+#[test]
+fn mutual_tls_serves_only_clients_with_a_certificate_from_the_client_ca() {
+    let dir = tempfile::tempdir().unwrap();
+    let pki = pki::Pki::new(dir.path());
+    let args = [
+        "--tls-cert",
+        pki.server.cert.to_str().unwrap(),
+        "--tls-key",
+        pki.server.key.to_str().unwrap(),
+        "--tls-client-ca",
+        pki.ca.to_str().unwrap(),
+    ];
+    let sidecar = Sidecar::start_with_client(&args, pki.https_agent(Some(&pki.client)));
+    assert_eq!(sidecar.get("/healthz", None).0, 200);
+    for refused in [pki.https_agent(None), pki.https_agent(Some(&pki.stranger))] {
+        assert!(
+            refused
+                .get(format!("{}/healthz", sidecar.url))
+                .call()
+                .is_err()
+        );
+    }
+}
+
+#[test]
+fn a_certificate_that_does_not_load_stops_start_up_with_the_file_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let empty = dir.path().join("empty.pem");
+    std::fs::write(&empty, "").unwrap();
+    let output = Command::new(env!("CARGO_BIN_EXE_agentrace"))
+        .args(["serve", "--listen", "127.0.0.1:0", "--tls-cert"])
+        .arg(&empty)
+        .arg("--tls-key")
+        .arg(&empty)
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("empty.pem holds no PEM certificate"),
+        "{stderr}"
+    );
 }
