@@ -2,7 +2,9 @@
 //! compiled crates), installs it into a virtual environment under the test target folder with
 //! the pinned packages of `requirements-test.txt` (pytest, the OpenTelemetry SDK, rotel, classic
 //! `autogen` and `ag2` 1.x), and runs the Python tests: the tracer, the classic AG2 integration
-//! and the AG2 1.x middleware. Needs `python3` with `venv` and the package index on first run.
+//! and the AG2 1.x middleware. The tracer's tests include an export over TLS to Arize Phoenix,
+//! which this file starts behind TLS with certificates it makes. Needs `python3` with `venv` and
+//! the package index on first run.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -103,12 +105,23 @@ fn python() -> &'static Path {
     })
 }
 
+#[path = "../../../tests/support/phoenix.rs"]
+mod phoenix;
+#[path = "../../../tests/support/pki.rs"]
+mod pki;
+
 /// Runs one Python test file with pytest and shows its report.
 fn pytest(file: &str) {
+    pytest_with(file, &[]);
+}
+
+/// Runs one Python test file with pytest, with extra environment variables.
+fn pytest_with(file: &str, env: &[(&str, &std::ffi::OsStr)]) {
     let output = Command::new(python())
         .args(["-m", "pytest", "-q", "-p", "no:cacheprovider", file])
         .current_dir(package().join("tests"))
         .env("AGENTRACE_REPO", package().join("../.."))
+        .envs(env.iter().copied())
         .output()
         .expect("pytest runs");
     let report = String::from_utf8_lossy(&output.stdout);
@@ -119,7 +132,22 @@ fn pytest(file: &str) {
 
 #[test]
 fn the_python_tracer() {
-    pytest("test_tracer.py");
+    // A backend behind TLS for the export test that configures TLS by the standard variables.
+    let dir = tempfile::tempdir().unwrap();
+    let pki = pki::Pki::new(dir.path());
+    let phoenix = phoenix::Phoenix::start(Some(&phoenix::Tls {
+        cert: &pki.server.cert,
+        key: &pki.server.key,
+        client_ca: None,
+    }));
+    let endpoint = phoenix.http_endpoint();
+    pytest_with(
+        "test_tracer.py",
+        &[
+            ("AGENTRACE_TEST_TLS_ENDPOINT", endpoint.as_ref()),
+            ("AGENTRACE_TEST_TLS_CA", pki.ca.as_os_str()),
+        ],
+    );
 }
 
 #[test]

@@ -274,6 +274,56 @@ def test_exports_to_a_real_otlp_receiver_configured_by_otel_variables(tmp_path):
         receiver.wait()
 
 
+@pytest.mark.skipif(
+    "AGENTRACE_TEST_TLS_ENDPOINT" not in os.environ,
+    reason="needs a backend behind TLS (python_package.rs starts Arize Phoenix for it)",
+)
+def test_exports_over_tls_configured_by_otel_variables():
+    import ssl
+    import urllib.request
+
+    endpoint = os.environ["AGENTRACE_TEST_TLS_ENDPOINT"]
+    ca = os.environ["AGENTRACE_TEST_TLS_CA"]
+    script = (
+        "import agentrace\n"
+        "t = agentrace.Tracer()\n"
+        "with t.invoke_agent(agent={'name': 'over-tls'}):\n"
+        "    with t.chat(provider='openai', request={'model': 'gpt-4o-mini'}) as c:\n"
+        "        c.set(usage={'input_tokens': 3, 'output_tokens': 4})\n"
+        "assert t.shutdown(timeout=30), t.stats()\n"
+        "stats = t.stats()\n"
+        "assert stats['spans_exported'] == 2, stats\n"
+    )
+    # A separate interpreter, configured only by the standard variables: the wheel's own TLS
+    # (rustls), trusting the test CA.
+    env = dict(os.environ,
+               OTEL_EXPORTER_OTLP_ENDPOINT=endpoint,
+               OTEL_EXPORTER_OTLP_PROTOCOL="http/protobuf",
+               OTEL_EXPORTER_OTLP_CERTIFICATE=ca,
+               OTEL_EXPORTER_OTLP_COMPRESSION="gzip")
+    subprocess.run([sys.executable, "-c", script], env=env, check=True, timeout=60)
+    context = ssl.create_default_context(cafile=ca)
+    deadline = time.monotonic() + 30
+    names: list = []
+    while time.monotonic() < deadline:
+        with urllib.request.urlopen(f"{endpoint}/v1/projects/default/spans?limit=100",
+                                    context=context) as answer:
+            names = sorted(span["name"] for span in json.load(answer)["data"])
+        if len(names) >= 2:
+            break
+        time.sleep(0.2)
+    assert names == ["chat gpt-4o-mini", "invoke_agent over-tls"], names
+
+    # Without the CA the export fails, and the failure names the cause.
+    del env["OTEL_EXPORTER_OTLP_CERTIFICATE"]
+    failing = script.replace("assert t.shutdown(timeout=30), t.stats()",
+                             "t.shutdown(timeout=1); print(t.stats()['recent_errors'])")
+    failing = failing.replace("assert stats['spans_exported'] == 2, stats", "")
+    run = subprocess.run([sys.executable, "-c", failing], env=env, check=True, timeout=60,
+                         capture_output=True, text=True)
+    assert "UnknownIssuer" in run.stdout and "not signed by a CA" in run.stdout, run.stdout
+
+
 def test_unusual_python_values_are_refused_with_a_reason_never_a_crash(traced):
     run = traced()
     cycle: dict = {}
