@@ -9,6 +9,8 @@ mod hot_swap;
 mod node_host;
 mod otlp_receiver;
 mod pipeline;
+#[path = "../../../tests/support/pki.rs"]
+mod pki;
 mod policies;
 mod schemas;
 mod tls_export;

@@ -4,6 +4,11 @@
 //! The receiver is rotel (`rotel` from the Python package index), run with a blackhole exporter
 //! and its detailed debug log, which prints every span, attribute and metric it receives. Set
 //! `ROTEL_AGENT` to a `rotel-agent` binary to skip the install into the target directory.
+//!
+//! rotel's receivers have no TLS, so for spans *and metrics* over TLS the test puts HAProxy (the
+//! Debian package `haproxy`, a TLS terminator used in production) in front of it, requiring a
+//! client certificate. Without `haproxy` on the PATH that test says SKIPPED on stderr and passes,
+//! unless `AGENTRACE_REQUIRE_HAPROXY=1` (set by `.ci/run`, which installs it).
 
 use std::collections::BTreeMap;
 use std::net::{SocketAddr, TcpListener, TcpStream};
@@ -183,10 +188,12 @@ fn parse_spans(log: &str) -> Vec<Received> {
 }
 
 fn export_example(protocol: OtlpProtocol, endpoint: String) {
+    export_example_with(OtlpExport::new(protocol).with_endpoint(endpoint));
+}
+
+fn export_example_with(settings: OtlpExport) {
     let tracer = Tracer::builder()
-        .with_export(ExportTarget::Otlp(
-            OtlpExport::new(protocol).with_endpoint(endpoint),
-        ))
+        .with_export(ExportTarget::Otlp(settings))
         .with_service_name("agentrace-e2e")
         .with_block_when_full(true)
         .build()
@@ -379,4 +386,116 @@ fn a_receiver_that_never_answers_overflows_a_bounded_buffer_with_counts() {
     assert!(stats.spans_dropped_buffer_full >= 7, "{stats:?}");
     assert_eq!(stats.spans_accounted(), 12, "{stats:?}");
     drop(keeper);
+}
+
+use crate::pki;
+
+/// HAProxy terminating TLS (mutual TLS: clients need a certificate from `pki.ca`) in front of a
+/// receiver's two ports; killed on drop.
+struct TlsFront {
+    child: Child,
+    https: u16,
+    grpcs: u16,
+}
+
+impl TlsFront {
+    /// `None` (after saying SKIPPED) when `haproxy` is not installed.
+    fn start(pki: &pki::Pki, dir: &std::path::Path, receiver: &Receiver) -> Option<Self> {
+        use std::io::Write as _;
+        if Command::new("haproxy").arg("-v").output().is_err() {
+            let why = "haproxy is not installed (apt-get install haproxy)";
+            assert!(
+                std::env::var_os("AGENTRACE_REQUIRE_HAPROXY")
+                    .is_none_or(|v| v.is_empty() || v == "0"),
+                "{why} (AGENTRACE_REQUIRE_HAPROXY is set, so this is a failure)"
+            );
+            let _ = writeln!(
+                std::io::stderr(),
+                "SKIPPED otlp_receiver::spans_and_metrics_reach_a_receiver_behind_mutual_tls: {why}"
+            );
+            return None;
+        }
+        let bundle = dir.join("haproxy.pem");
+        let mut pem = std::fs::read(&pki.server.cert).unwrap();
+        pem.extend(std::fs::read(&pki.server.key).unwrap());
+        std::fs::write(&bundle, pem).unwrap();
+        let (https, grpcs) = (free_port(), free_port());
+        let tls = format!(
+            "ssl crt {} ca-file {} verify required",
+            bundle.display(),
+            pki.ca.display()
+        );
+        let config = dir.join("haproxy.cfg");
+        std::fs::write(
+            &config,
+            format!(
+                "defaults\n  mode http\n  timeout connect 5s\n  timeout client 30s\n  \
+                 timeout server 30s\n\
+                 frontend https\n  bind 127.0.0.1:{https} {tls} alpn http/1.1\n  \
+                 default_backend http\n\
+                 backend http\n  server rotel 127.0.0.1:{}\n\
+                 frontend grpcs\n  bind 127.0.0.1:{grpcs} {tls} alpn h2\n  \
+                 default_backend grpc\n\
+                 backend grpc\n  server rotel 127.0.0.1:{} proto h2\n",
+                receiver.http, receiver.grpc
+            ),
+        )
+        .unwrap();
+        let child = Command::new("haproxy")
+            .arg("-db")
+            .arg("-f")
+            .arg(&config)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .spawn()
+            .expect("haproxy starts");
+        let deadline = Instant::now() + Duration::from_secs(20);
+        for port in [https, grpcs] {
+            let address = SocketAddr::from(([127, 0, 0, 1], port));
+            while TcpStream::connect_timeout(&address, Duration::from_millis(200)).is_err() {
+                assert!(
+                    Instant::now() < deadline,
+                    "haproxy did not listen on {port}"
+                );
+                std::thread::sleep(Duration::from_millis(50));
+            }
+        }
+        Some(Self {
+            child,
+            https,
+            grpcs,
+        })
+    }
+}
+
+impl Drop for TlsFront {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[test]
+fn spans_and_metrics_reach_a_receiver_behind_mutual_tls() {
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let dir = tempfile::tempdir().unwrap();
+    let pki = pki::Pki::new(dir.path());
+    for protocol in [OtlpProtocol::HttpProtobuf, OtlpProtocol::Grpc] {
+        let receiver = Receiver::start();
+        let Some(front) = TlsFront::start(&pki, dir.path(), &receiver) else {
+            return;
+        };
+        let port = match protocol {
+            OtlpProtocol::Grpc => front.grpcs,
+            _ => front.https,
+        };
+        export_example_with(
+            OtlpExport::new(protocol)
+                .with_endpoint(format!("https://localhost:{port}"))
+                .with_certificate(&pki.ca)
+                .with_client_identity(&pki.client.cert, &pki.client.key)
+                .with_compression(agentrace::OtlpCompression::Gzip),
+        );
+        check_received(&receiver.wait_for(33));
+    }
 }

@@ -16,8 +16,7 @@ use crate::common::{WAIT, ag2_example, run_lines};
 
 #[path = "../../../tests/support/phoenix.rs"]
 mod phoenix;
-#[path = "../../../tests/support/pki.rs"]
-mod pki;
+use crate::pki;
 
 use phoenix::{Phoenix, Tls};
 use pki::Pki;
