@@ -338,19 +338,31 @@ impl OtlpExport {
 
     /// Applies the settings shared by both transports.
     fn common<B: WithExportConfig>(&self, mut builder: B, signal: Signal) -> B {
-        if let Some(base) = &self.endpoint {
-            builder = builder.with_endpoint(match self.protocol {
-                OtlpProtocol::Grpc => match self.insecure {
-                    Some(insecure) if !base.contains("://") => {
-                        let scheme = if insecure { "http" } else { "https" };
-                        format!("{scheme}://{base}")
-                    }
-                    _ => base.clone(),
-                },
-                OtlpProtocol::HttpProtobuf => {
-                    format!("{}/{}", base.trim_end_matches('/'), signal.http_path())
+        match (self.protocol, &self.endpoint) {
+            (OtlpProtocol::HttpProtobuf, Some(base)) => {
+                let url = format!("{}/{}", base.trim_end_matches('/'), signal.http_path());
+                builder = builder.with_endpoint(url);
+            }
+            (OtlpProtocol::Grpc, endpoint) => {
+                // `insecure` given in code decides the scheme of an endpoint without one, the
+                // variables' endpoint included.
+                let endpoint = match self.insecure {
+                    Some(_) => endpoint.clone().or_else(|| {
+                        crate::env::exporter_var(signal.name(), "ENDPOINT").map(|(_, v)| v)
+                    }),
+                    None => endpoint.clone(),
+                };
+                if let Some(endpoint) = endpoint {
+                    builder = builder.with_endpoint(match self.insecure {
+                        Some(insecure) if !endpoint.contains("://") => {
+                            let scheme = if insecure { "http" } else { "https" };
+                            format!("{scheme}://{endpoint}")
+                        }
+                        _ => endpoint,
+                    });
                 }
-            });
+            }
+            _ => {}
         }
         if let Some(timeout) = self.timeout {
             builder = builder.with_timeout(timeout);

@@ -294,6 +294,40 @@ fn exports_to_a_real_receiver_over_otlp_grpc() {
     check_received(&receiver.wait_for(33));
 }
 
+#[test]
+fn a_grpc_endpoint_without_a_scheme_is_plaintext_only_when_insecure() {
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let receiver = Receiver::start();
+    let endpoint = format!("127.0.0.1:{}", receiver.grpc);
+    // Without `insecure`, TLS is used, and a plaintext receiver is reported as such.
+    let tracer = Tracer::builder()
+        .with_export(ExportTarget::Otlp(
+            OtlpExport::new(OtlpProtocol::Grpc)
+                .with_endpoint(&endpoint)
+                .with_timeout(Duration::from_secs(2)),
+        ))
+        .build()
+        .unwrap();
+    report_tools(&tracer, "tls", 1);
+    tracer.shutdown(Duration::from_millis(500)).unwrap();
+    let stats = tracer.stats();
+    assert_eq!(stats.spans_exported, 0, "{stats:?}");
+    assert!(
+        stats
+            .recent_errors
+            .iter()
+            .any(|e| e.contains("does not answer in TLS")),
+        "{:#?}",
+        stats.recent_errors
+    );
+    export_example_with(
+        OtlpExport::new(OtlpProtocol::Grpc)
+            .with_endpoint(endpoint)
+            .with_insecure(true),
+    );
+    check_received(&receiver.wait_for(33));
+}
+
 fn otlp_tracer(http_port: u16, timeout: Duration, buffer: usize) -> Tracer {
     Tracer::builder()
         .with_export(ExportTarget::Otlp(

@@ -159,3 +159,23 @@ fn classic_ag2_against_its_built_in_tracing() {
 fn ag2_middleware_against_its_built_in_telemetry() {
     pytest("test_ag2.py");
 }
+
+#[test]
+fn the_wheel_carries_its_tls_and_links_no_system_openssl() {
+    // Run outside the package's folder, whose `agentrace/` sources have no compiled library.
+    let output = run_ok(
+        Command::new(python())
+            .args(["-c", "import agentrace._native as n; print(n.__file__)"])
+            .current_dir(std::env::temp_dir()),
+    );
+    let library = String::from_utf8(output.stdout).unwrap();
+    let linked = run_ok(Command::new("ldd").arg(library.trim()));
+    let linked = String::from_utf8_lossy(&linked.stdout);
+    assert!(
+        linked.contains("libc.so"),
+        "ldd output unexpected:\n{linked}"
+    );
+    for openssl in ["libssl", "libcrypto"] {
+        assert!(!linked.contains(openssl), "links {openssl}:\n{linked}");
+    }
+}
