@@ -3,7 +3,7 @@
 //! directory, started by the test on free ports with a temporary working directory, behind TLS
 //! when asked (Phoenix's own `PHOENIX_TLS_*` settings, mutual TLS included), and read back
 //! through its REST API. Set `AGENTRACE_PHOENIX` to a `phoenix` executable to skip the install.
-//! Shared by the test crates with `#[path]`.
+//! Shared by the test crates with `#[path]`, beside `python_tool.rs` as `crate::python_tool`.
 
 #![allow(dead_code)]
 
@@ -13,6 +13,8 @@ use std::process::{Child, Command, Stdio};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
+use crate::python_tool;
+
 /// The Phoenix release the tests install.
 pub const PHOENIX: &str = "arize-phoenix==20.26.1";
 
@@ -20,35 +22,11 @@ pub const PHOENIX: &str = "arize-phoenix==20.26.1";
 pub fn executable() -> PathBuf {
     static PHOENIX_BIN: OnceLock<PathBuf> = OnceLock::new();
     PHOENIX_BIN
-        .get_or_init(|| {
-            if let Some(path) = std::env::var_os("AGENTRACE_PHOENIX") {
-                return PathBuf::from(path);
-            }
-            let venv = Path::new(env!("CARGO_TARGET_TMPDIR")).join("phoenix-venv");
-            let python = venv.join("bin/python");
-            if !python.exists() {
-                run(Command::new("python3").args(["-m", "venv"]).arg(&venv));
-            }
-            let marker = venv.join(".agentrace-installed");
-            if std::fs::read_to_string(&marker).ok().as_deref() != Some(PHOENIX) {
-                run(Command::new(&python).args(["-m", "pip", "install", "--quiet", PHOENIX]));
-                std::fs::write(&marker, PHOENIX).unwrap();
-            }
-            venv.join("bin/phoenix")
+        .get_or_init(|| match std::env::var_os("AGENTRACE_PHOENIX") {
+            Some(path) => PathBuf::from(path),
+            None => python_tool::venv_with("phoenix-venv", PHOENIX).join("bin/phoenix"),
         })
         .clone()
-}
-
-fn run(command: &mut Command) {
-    let output = command
-        .output()
-        .unwrap_or_else(|e| panic!("{command:?}: {e}"));
-    assert!(
-        output.status.success(),
-        "{command:?} failed:\n{}{}",
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    );
 }
 
 /// A free local port.

@@ -1,6 +1,7 @@
 //! Integration tests of the agentrace library: the default mapper component run through the real
 //! pipeline, the spec's worked examples as vectors, JSON Schema validation of content, the Node
-//! host, and export to a real OTLP receiver. The CLI and the sidecar are tested in `cli/`.
+//! host, and export to a real OTLP receiver (rotel) and backend (Arize Phoenix), over TLS too.
+//! The CLI and the sidecar are tested in `cli/`.
 
 mod common;
 mod conformance;
@@ -8,10 +9,14 @@ mod containment;
 mod hot_swap;
 mod node_host;
 mod otlp_receiver;
+#[path = "../../../tests/support/phoenix.rs"]
+mod phoenix;
 mod pipeline;
 #[path = "../../../tests/support/pki.rs"]
 mod pki;
 mod policies;
+#[path = "../../../tests/support/python_tool.rs"]
+mod python_tool;
 mod schemas;
 mod tls_export;
 mod vectors;

@@ -19,7 +19,9 @@ use std::time::{Duration, Instant};
 
 use agentrace::{ExportTarget, OtlpExport, OtlpProtocol, Tracer, events};
 
-use crate::common::{WAIT, ag2_example, run_lines, run_ok};
+use crate::common::{WAIT, ag2_example, run_lines};
+
+use crate::python_tool;
 
 /// The rotel version the test installs when `ROTEL_AGENT` is not set.
 const ROTEL: &str = "rotel==0.0.1a15";
@@ -32,12 +34,7 @@ fn rotel_agent() -> PathBuf {
             if let Some(path) = std::env::var_os("ROTEL_AGENT") {
                 return PathBuf::from(path);
             }
-            let venv = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("rotel-venv");
-            let python = venv.join("bin/python");
-            if !python.exists() {
-                run_ok(Command::new("python3").args(["-m", "venv"]).arg(&venv));
-            }
-            run_ok(Command::new(&python).args(["-m", "pip", "install", "--quiet", ROTEL]));
+            let python = python_tool::venv_with("rotel-venv", ROTEL).join("bin/python");
             let output = Command::new(&python)
                 .args(["-c", "import os, rotel; print(os.path.join(os.path.dirname(rotel.__file__), 'rotel-agent'))"])
                 .output()

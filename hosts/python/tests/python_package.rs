@@ -109,6 +109,8 @@ fn python() -> &'static Path {
 mod phoenix;
 #[path = "../../../tests/support/pki.rs"]
 mod pki;
+#[path = "../../../tests/support/python_tool.rs"]
+mod python_tool;
 
 /// Runs one Python test file with pytest and shows its report.
 fn pytest(file: &str) {
