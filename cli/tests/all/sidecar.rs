@@ -643,3 +643,25 @@ fn a_certificate_that_does_not_load_stops_start_up_with_the_file_named() {
         "{stderr}"
     );
 }
+
+#[test]
+fn listening_beyond_loopback_without_tls_or_token_is_warned_about() {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_agentrace"))
+        .args(["serve", "--listen", "0.0.0.0:0", "--output", "/dev/null"])
+        .env_remove("AGENTRACE_SIDECAR_TOKEN")
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stderr = BufReader::new(child.stderr.take().unwrap());
+    let mut seen = String::new();
+    while !seen.contains("agentrace: listening on") {
+        assert!(stderr.read_line(&mut seen).unwrap() > 0, "{seen}");
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    assert!(seen.contains("without a token"), "{seen}");
+    assert!(
+        seen.contains("without TLS: prompts and the token cross the network in clear text"),
+        "{seen}"
+    );
+}
