@@ -19,9 +19,13 @@ from typing import Any
 
 from ._native import OPERATIONS, NativeTracer, Refused, SpanHandle
 
-try:  # Nesting under an active OpenTelemetry span needs only the API package, when present.
+try:  # Joining OpenTelemetry's context needs only the API package, when present.
+    from opentelemetry import context as _otel_context
     from opentelemetry import trace as _otel_trace
+
+    _SAMPLED = _otel_trace.TraceFlags(_otel_trace.TraceFlags.SAMPLED)
 except ImportError:  # pragma: no cover - exercised by users without OpenTelemetry
+    _otel_context = None
     _otel_trace = None
 
 __all__ = ["OPERATIONS", "Span", "Tracer", "continue_trace", "current_span", "get_tracer", "set_tracer"]
@@ -73,6 +77,26 @@ def _otel_parent() -> tuple[int, int] | None:
     return context.trace_id, context.span_id
 
 
+def _otel_enter(handle: SpanHandle) -> tuple[Any, Any] | None:
+    """Makes ``handle``'s span OpenTelemetry's current span, so that spans other
+    instrumentations create meanwhile (httpx, openai, a2a-sdk...) are its children. Returns what
+    :func:`_otel_exit` needs."""
+    if _otel_trace is None:
+        return None
+    context = _otel_trace.SpanContext(handle.trace_id, handle.span_id, is_remote=False, trace_flags=_SAMPLED)
+    entered = _otel_trace.set_span_in_context(_otel_trace.NonRecordingSpan(context))
+    return _otel_context.attach(entered), entered
+
+
+def _otel_exit(joined: tuple[Any, Any]) -> None:
+    """Restores OpenTelemetry's context from before :func:`_otel_enter`, unless the span ends in
+    another context than it started in (an async generator resumed elsewhere, say): that one is
+    left as it is, as for agentrace's own current span."""
+    token, entered = joined
+    if _otel_context.get_current() is entered:
+        _otel_context.detach(token)
+
+
 def json_or_text(value: Any) -> Any:
     """A JSON text as the value it encodes (tool arguments arrive as JSON text); anything
     else, including text that is not JSON, as it is."""
@@ -104,7 +128,7 @@ class Span:
     :meth:`update` reports them at once.
     """
 
-    __slots__ = ("_native", "_operation", "_start", "_end", "_parent", "_handle", "_token")
+    __slots__ = ("_native", "_operation", "_start", "_end", "_parent", "_handle", "_token", "_joined")
 
     def __init__(self, tracer: Tracer, operation: str, parent: Any, fields: dict[str, Any]) -> None:
         self._native = tracer._native
@@ -114,6 +138,7 @@ class Span:
         self._parent = parent
         self._handle: SpanHandle | None = None
         self._token: contextvars.Token | None = None
+        self._joined: tuple[Any, Any] | None = None
 
     @property
     def operation(self) -> str:
@@ -153,6 +178,8 @@ class Span:
                 except Exception as retry:  # noqa: BLE001 - reported, never raised
                     _count(native, "start", retry)
         self._token = _current.set(self)
+        if self._handle is not None:
+            self._joined = _otel_enter(self._handle)
         return self
 
     def set(self, **fields: Any) -> Span:
@@ -187,6 +214,9 @@ class Span:
 
     def end(self) -> None:
         """Ends the span and restores the span that was current before it."""
+        if self._joined is not None:
+            _otel_exit(self._joined)
+            self._joined = None
         if self._token is not None:
             try:
                 _current.reset(self._token)

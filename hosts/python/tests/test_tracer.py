@@ -92,6 +92,77 @@ def test_spans_nest_under_the_active_opentelemetry_span(traced):
     assert call.parent_id == agent.span_id
 
 
+def test_other_instrumentations_spans_nest_under_the_agentrace_span_they_ran_in(traced):
+    import asyncio
+    import contextvars
+    import http.server
+    from concurrent.futures import ThreadPoolExecutor
+
+    import httpx
+    from opentelemetry.instrumentation.httpx import HTTPXClientInstrumentor
+    from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+    from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+    class Quiet(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):
+            self.send_response(204)
+            self.end_headers()
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Quiet)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    url = f"http://127.0.0.1:{server.server_address[1]}/"
+    app_spans = InMemorySpanExporter()
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(app_spans))
+    HTTPXClientInstrumentor().instrument(tracer_provider=provider)
+    run = traced()
+    tools = {}
+    try:
+        with run.tracer.invoke_agent(agent={"name": "fetcher"}):
+            # On the agent's thread.
+            with run.tracer.execute_tool(tool={"name": "direct"}) as tools["direct"]:
+                httpx.get(url)
+
+            # On a worker thread that runs in a copy of the caller's context.
+            def in_thread() -> None:
+                with run.tracer.execute_tool(tool={"name": "threaded"}) as tools["threaded"]:
+                    httpx.get(url)
+
+            with ThreadPoolExecutor(1) as pool:
+                pool.submit(contextvars.copy_context().run, in_thread).result()
+
+            # In asyncio tasks running side by side.
+            async def in_task(name: str) -> None:
+                with run.tracer.execute_tool(tool={"name": name}) as tools[name]:
+                    async with httpx.AsyncClient() as client:
+                        await client.get(url)
+
+            async def both() -> None:
+                await asyncio.gather(in_task("task-a"), in_task("task-b"))
+
+            asyncio.run(both())
+        # Outside every agentrace span, OpenTelemetry's context is the app's again.
+        httpx.get(url)
+    finally:
+        HTTPXClientInstrumentor().uninstrument()
+        server.shutdown()
+    requests = app_spans.get_finished_spans()
+    assert len(requests) == 5, [s.name for s in requests]
+    by_parent = {span.parent.span_id: span for span in requests if span.parent is not None}
+    for name, tool in tools.items():
+        request = by_parent.get(tool.handle.span_id)
+        assert request is not None, f"no HTTP span under the {name} tool span"
+        assert request.context.trace_id == tool.handle.trace_id, name
+        assert request.name == "GET", request.name
+    (outside,) = [span for span in requests if span.parent is None]
+    assert outside.context.trace_id not in {tool.handle.trace_id for tool in tools.values()}
+    exported = {span.name for span in run.spans()}
+    assert {f"execute_tool {name}" for name in tools} <= exported, exported
+
+
 def test_an_explicit_traceparent_parent_joins_that_trace(traced):
     run = traced()
     header = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
