@@ -53,7 +53,7 @@ pub use component::sandbox::{Grants, Limits};
 pub use component::{WIT_PACKAGE, WIT_VERSION, WorldKind};
 pub use error::{BoxError, Error, Result};
 pub use events::{Lifecycle, Operation, Parent};
-pub use export::{ExportTarget, OtlpCompression, OtlpExport, OtlpProtocol};
+pub use export::{ExportTarget, OtlpCompression, OtlpExport, OtlpProtocol, SpanForwarder};
 pub use ids::{SpanContext, SpanId, TraceId};
 pub use policy::{BuiltinPolicy, Policy, PolicySource};
 pub use record::{

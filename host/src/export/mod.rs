@@ -51,8 +51,20 @@ pub enum ExportTarget {
         /// Receives metrics.
         metrics: InMemoryMetricExporter,
     },
+    /// Hands each exported batch of spans to the application's own OpenTelemetry pipeline (a
+    /// language host forwarding to its SDK's processors and exporters). Metrics are not
+    /// forwarded.
+    Forward(Arc<dyn SpanForwarder>),
     /// Discard everything (still mapped and counted).
     None,
+}
+
+/// Receives agentrace's mapped, policy-checked spans instead of an exporter: how a language
+/// host sends them through its application's own OpenTelemetry pipeline. Called on the
+/// pipeline's worker thread, one batch at a time.
+pub trait SpanForwarder: Send + Sync + std::fmt::Debug {
+    /// Takes one batch. An error is counted as a failed export, and the batch as dropped.
+    fn forward(&self, spans: Vec<SpanData>) -> std::result::Result<(), String>;
 }
 
 impl ExportTarget {
@@ -129,6 +141,7 @@ pub(crate) enum SpanSink {
     Otlp(Box<opentelemetry_otlp::SpanExporter>, FailureNote),
     Writer(RequestWriter),
     Memory(InMemorySpanExporter),
+    Forward(Arc<dyn SpanForwarder>),
     None,
 }
 
@@ -182,6 +195,9 @@ pub(crate) fn build_sinks(
             spans.set_resource(resource);
             (SpanSink::Memory(spans), MetricSink::Memory(metrics.clone()))
         }
+        ExportTarget::Forward(forwarder) => {
+            (SpanSink::Forward(forwarder.clone()), MetricSink::None)
+        }
         ExportTarget::None => (SpanSink::None, MetricSink::None),
     })
 }
@@ -197,6 +213,9 @@ impl SpanSink {
             SpanSink::Writer(requests) => requests.write(&ExportTraceServiceRequest {
                 resource_spans: group_spans_by_resource_and_scope(spans, &requests.resource),
             }),
+            SpanSink::Forward(forwarder) => forwarder
+                .forward(spans)
+                .map_err(|e| OTelSdkError::InternalFailure(format!("forwarding: {e}"))),
             SpanSink::None => Ok(()),
         }
     }

@@ -17,6 +17,7 @@ import weakref
 from collections.abc import Iterator
 from typing import Any
 
+from . import _provider
 from ._native import OPERATIONS, NativeTracer, Refused, SpanHandle
 
 try:  # Joining OpenTelemetry's context needs only the API package, when present.
@@ -291,6 +292,10 @@ class Tracer:
             ``"truncate"``), ``.wasm`` paths, or ``(name_or_path, {key: value})`` pairs.
         mapper: a mapper component file instead of the embedded default.
         output: write OTLP/JSON lines to this file (``"-"``: standard output) instead of OTLP.
+        tracer_provider: the application's OpenTelemetry SDK ``TracerProvider``; by default the
+            global one when it is an SDK provider. The spans then go out through its processors
+            and exporters, with its resource and sampler (``agentrace._provider`` says what
+            applies); without one (or with ``output``), the host exports by itself.
         queue_capacity, max_batch, flush_interval_ms: the host's queue and batching.
 
     Configuration errors raise ``RuntimeError`` here; nothing raises later.
@@ -305,10 +310,14 @@ class Tracer:
         policies: list[Any] | None = None,
         mapper: str | None = None,
         output: str | None = None,
+        tracer_provider: Any = None,
         queue_capacity: int | None = None,
         max_batch: int | None = None,
         flush_interval_ms: int | None = None,
     ) -> None:
+        provider = None if output is not None else _provider.sdk_provider(tracer_provider)
+        #: The application's provider the spans go out through, if any.
+        self.tracer_provider: Any = provider
         self._native = NativeTracer(
             service_name=service_name,
             capture_content=capture_content,
@@ -316,10 +325,15 @@ class Tracer:
             policies=policies,
             mapper=mapper,
             output=output,
+            forward=_provider.forwarder(provider) if provider is not None else None,
             queue_capacity=queue_capacity,
             max_batch=max_batch,
             flush_interval_ms=flush_interval_ms,
         )
+        if provider is not None:
+            # atexit runs last-registered first: registered after the provider's own exit hook,
+            # this flushes agentrace's spans into the provider before the provider shuts down.
+            atexit.register(_shutdown_at_exit, weakref.ref(self))
         #: Whether content is recorded; integrations skip building messages when it is not.
         self.capture_content: bool = self._native.capture_content
         #: The mapper's naming: ``"semconv"`` or ``"ag2"``.
@@ -372,11 +386,19 @@ for _operation in OPERATIONS:
 
 _live: weakref.WeakSet[Tracer] = weakref.WeakSet()
 _default: Tracer | None = None
+#: The tracers of :func:`get_tracer` for explicit providers, by the provider's id.
+_by_provider: dict[int, Tracer] = {}
 
 
-def get_tracer() -> Tracer:
-    """The process-wide tracer the integrations use, built from the environment on first use."""
+def get_tracer(tracer_provider: Any = None) -> Tracer:
+    """The process-wide tracer the integrations use, built from the environment on first use;
+    with ``tracer_provider``, the one tracer that goes out through that provider."""
     global _default
+    if tracer_provider is not None:
+        tracer = _by_provider.get(id(tracer_provider))
+        if tracer is None or tracer.tracer_provider is not tracer_provider:
+            tracer = _by_provider[id(tracer_provider)] = Tracer(tracer_provider=tracer_provider)
+        return tracer
     if _default is None:
         _default = Tracer()
     return _default
@@ -386,6 +408,15 @@ def set_tracer(tracer: Tracer) -> None:
     """Makes ``tracer`` the one :func:`get_tracer` returns."""
     global _default
     _default = tracer
+
+
+def _shutdown_at_exit(tracer_ref: weakref.ref[Tracer]) -> None:
+    tracer = tracer_ref()
+    if tracer is not None:
+        try:
+            tracer.shutdown()
+        except Exception as error:  # noqa: BLE001 - exit must not fail because of tracing
+            logger.warning("agentrace: shutdown at exit: %s", error)
 
 
 @atexit.register

@@ -12,7 +12,8 @@ Its hooks report to an :class:`agentrace.Tracer`: ``on_turn`` an ``invoke_agent`
 as a tool nests its own turn under it), ``on_human_input`` a ``human_input`` span. The host's
 mapper writes GenAI semconv v1.41 (or AG2's names with ``Tracer(compat="ag2")``) and exports.
 
-``tracer_provider`` is accepted and not used (agentrace exports by itself, ``OTEL_*``);
+``tracer_provider`` is the application's OpenTelemetry ``TracerProvider`` the mapped spans go
+out through (default: the global SDK provider if there is one, else agentrace's own export);
 ``tracer`` picks an :class:`agentrace.Tracer` other than :func:`agentrace.get_tracer`'s.
 Content is reported when both ``capture_content`` (default ``True``, as in AG2) and the
 tracer's content capture are on.
@@ -66,7 +67,8 @@ class AgentraceMiddleware(MiddlewareFactory):
 
     Args:
         tracer: the :class:`agentrace.Tracer` (default :func:`agentrace.get_tracer`).
-        tracer_provider: accepted for ``TelemetryMiddleware``'s signature; not used.
+        tracer_provider: the application's ``TracerProvider`` the spans go out through, as in
+            ``TelemetryMiddleware`` (default: :func:`agentrace.get_tracer`'s choice).
         capture_content: report messages, tool arguments and results, human input (when the
             tracer records content too).
         max_tool_result_chars: cap on a tool result reported as content (``None``: no cap).
@@ -86,8 +88,7 @@ class AgentraceMiddleware(MiddlewareFactory):
         model_name: str | None = None,
         span_attributes: dict[str, str] | None = None,
     ) -> None:
-        del tracer_provider
-        self._tracer = tracer or get_tracer()
+        self._tracer = tracer or get_tracer(tracer_provider)
         self._content = capture_content and self._tracer.capture_content
         self._max_tool_result_chars = max_tool_result_chars
         self._agent_name = agent_name or "unknown"

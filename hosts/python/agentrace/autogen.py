@@ -16,9 +16,11 @@ human-input, code-execution, speaker-selection and multi-conversation spans. The
 structured fields (docs/events.md); the host's mapper writes the GenAI semconv v1.41 attributes,
 or AG2's own span names and ``ag2.*`` attributes with ``Tracer(compat="ag2")``.
 
-``tracer_provider`` is accepted so existing calls keep working; agentrace exports by itself
-(``OTEL_*`` variables), so it is not used. ``tracer`` picks an :class:`agentrace.Tracer` other
-than :func:`agentrace.get_tracer`'s. Content (messages, tool arguments and results, human input,
+``tracer_provider``, as in the built-in module, is the application's OpenTelemetry
+``TracerProvider`` the mapped spans go out through (:func:`agentrace.get_tracer`'s tracer for
+that provider); without it, the global SDK provider if there is one, else agentrace's own export
+(``OTEL_*`` variables). ``tracer`` picks an :class:`agentrace.Tracer` other than
+:func:`agentrace.get_tracer`'s. Content (messages, tool arguments and results, human input,
 code output) is reported only when the tracer records content.
 """
 
@@ -554,8 +556,7 @@ def instrument_agent(agent: Any, *, tracer: Tracer | None = None, tracer_provide
     (``initiate_chat``, ``a_initiate_chat``, ``a_resume``, ``run_chat``), replies
     (``invoke_agent``), tool calls, human input, code execution, sequential and parallel
     ``initiate_chats``, and remote replies (A2A)."""
-    del tracer_provider  # accepted for the built-in module's signature; agentrace exports itself
-    tracer = tracer or get_tracer()
+    tracer = tracer or get_tracer(tracer_provider)
     _instrument_initiate_chats(agent, tracer)
     _instrument_generate_reply(agent, tracer)
     _instrument_oai_reply_context(agent)
@@ -577,10 +578,9 @@ def instrument_llm_wrapper(
 
     ``capture_messages`` is the built-in's switch for content; here the tracer's
     ``capture_content`` decides for every span (a warning says so when they disagree)."""
-    del tracer_provider
     from autogen.oai import client as client_module
 
-    tracer = tracer or get_tracer()
+    tracer = tracer or get_tracer(tracer_provider)
     if capture_messages and not tracer.capture_content:
         logger.warning(
             "agentrace: capture_messages=True, but the tracer does not record content; "
@@ -666,8 +666,7 @@ def instrument_groupchat(groupchat: Any, *, tracer: Tracer | None = None, tracer
     """Instruments a GroupChat: each LLM speaker selection is a ``speaker_selection`` span, with
     the selector's internal two-agent chat (``checking_agent``, ``speaker_selection_agent``)
     under it."""
-    del tracer_provider
-    tracer = tracer or get_tracer()
+    tracer = tracer or get_tracer(tracer_provider)
 
     def make_internal(original: Callable[..., Any]) -> Callable[..., Any]:
         def create_internal_agents(*args: Any, **kwargs: Any) -> Any:
@@ -712,8 +711,7 @@ def instrument_groupchat(groupchat: Any, *, tracer: Tracer | None = None, tracer
 def instrument_pattern(pattern: Any, *, tracer: Tracer | None = None, tracer_provider: Any = None) -> Any:
     """Instruments a group-chat Pattern (``AutoPattern`` and the like): the agents, the manager
     and the GroupChat it prepares, including the copy the manager keeps for speaker selection."""
-    del tracer_provider
-    tracer = tracer or get_tracer()
+    tracer = tracer or get_tracer(tracer_provider)
     from autogen.agentchat.groupchat import GroupChat
 
     def make(original: Callable[..., Any]) -> Callable[..., Any]:
@@ -739,8 +737,7 @@ def instrument_pattern(pattern: Any, *, tracer: Tracer | None = None, tracer_pro
 def instrument_a2a_server(server: Any, *, tracer: Tracer | None = None, tracer_provider: Any = None) -> Any:
     """Instruments an A2A server (``autogen.a2a.A2aAgentServer``): requests that carry a W3C
     ``traceparent`` continue the caller's trace, and the served agent is instrumented."""
-    del tracer_provider
-    tracer = tracer or get_tracer()
+    tracer = tracer or get_tracer(tracer_provider)
     if getattr(server, "__agentrace_instrumented__", False):
         return server
     from starlette.middleware.base import BaseHTTPMiddleware

@@ -8,6 +8,9 @@
 //! and answered with `Refused` (a `ValueError`). The Python package (`agentrace/_tracer.py`)
 //! catches that, logs it and carries on, so nothing raises into the agent.
 
+mod forward;
+
+use std::sync::Arc;
 use std::time::Duration;
 
 use agentrace::{
@@ -148,6 +151,7 @@ impl NativeTracer {
         policies = None,
         mapper = None,
         output = None,
+        forward = None,
         queue_capacity = None,
         max_batch = None,
         flush_interval_ms = None,
@@ -164,6 +168,7 @@ impl NativeTracer {
         policies: Option<Vec<Bound<'_, PyAny>>>,
         mapper: Option<String>,
         output: Option<String>,
+        forward: Option<Py<PyAny>>,
         queue_capacity: Option<usize>,
         max_batch: Option<usize>,
         flush_interval_ms: Option<u64>,
@@ -193,6 +198,11 @@ impl NativeTracer {
             } else {
                 ExportTarget::JsonFile(path.into())
             });
+        }
+        if let Some(callback) = forward {
+            builder = builder.with_export(ExportTarget::Forward(Arc::new(
+                forward::PythonForwarder::new(callback),
+            )));
         }
         if let Some(events) = queue_capacity {
             builder = builder.with_queue_capacity(events);

@@ -92,16 +92,10 @@ def test_spans_nest_under_the_active_opentelemetry_span(traced):
     assert call.parent_id == agent.span_id
 
 
-def test_other_instrumentations_spans_nest_under_the_agentrace_span_they_ran_in(traced):
-    import asyncio
-    import contextvars
+@pytest.fixture
+def local_url():
+    """A local HTTP server answering every GET with 204, for the httpx instrumentation."""
     import http.server
-    from concurrent.futures import ThreadPoolExecutor
-
-    import httpx
-    from opentelemetry.instrumentation.httpx import HTTPXClientInstrumentor
-    from opentelemetry.sdk.trace.export import SimpleSpanProcessor
-    from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
     class Quiet(http.server.BaseHTTPRequestHandler):
         def do_GET(self):
@@ -113,7 +107,21 @@ def test_other_instrumentations_spans_nest_under_the_agentrace_span_they_ran_in(
 
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Quiet)
     threading.Thread(target=server.serve_forever, daemon=True).start()
-    url = f"http://127.0.0.1:{server.server_address[1]}/"
+    yield f"http://127.0.0.1:{server.server_address[1]}/"
+    server.shutdown()
+
+
+def test_other_instrumentations_spans_nest_under_the_agentrace_span_they_ran_in(traced, local_url):
+    import asyncio
+    import contextvars
+    from concurrent.futures import ThreadPoolExecutor
+
+    import httpx
+    from opentelemetry.instrumentation.httpx import HTTPXClientInstrumentor
+    from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+    from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+    url = local_url
     app_spans = InMemorySpanExporter()
     provider = TracerProvider()
     provider.add_span_processor(SimpleSpanProcessor(app_spans))
@@ -148,7 +156,6 @@ def test_other_instrumentations_spans_nest_under_the_agentrace_span_they_ran_in(
         httpx.get(url)
     finally:
         HTTPXClientInstrumentor().uninstrument()
-        server.shutdown()
     requests = app_spans.get_finished_spans()
     assert len(requests) == 5, [s.name for s in requests]
     by_parent = {span.parent.span_id: span for span in requests if span.parent is not None}
@@ -161,6 +168,147 @@ def test_other_instrumentations_spans_nest_under_the_agentrace_span_they_ran_in(
     assert outside.context.trace_id not in {tool.handle.trace_id for tool in tools.values()}
     exported = {span.name for span in run.spans()}
     assert {f"execute_tool {name}" for name in tools} <= exported, exported
+
+
+def _app_provider(sampler=None):
+    """An application's SDK provider as a team sets one up: its resource, a processor of its own
+    and an exporter (into memory here)."""
+    from opentelemetry.sdk.resources import Resource
+    from opentelemetry.sdk.trace import SpanProcessor
+    from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+    from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+    class Names(SpanProcessor):
+        def __init__(self):
+            self.ended: list[str] = []
+
+        def on_end(self, span):
+            self.ended.append(span.name)
+
+    options = {"sampler": sampler} if sampler is not None else {}
+    provider = TracerProvider(resource=Resource.create({"service.name": "my-app"}), **options)
+    names, exporter = Names(), InMemorySpanExporter()
+    provider.add_span_processor(names)
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    return provider, names, exporter
+
+
+def test_the_apps_provider_exports_one_nested_tree_with_its_resource_and_processors(local_url):
+    import httpx
+    from opentelemetry.instrumentation.httpx import HTTPXClientInstrumentor
+    from opentelemetry.trace import SpanKind
+
+    provider, names, exporter = _app_provider()
+    HTTPXClientInstrumentor().instrument(tracer_provider=provider)
+    tracer = agentrace.Tracer(tracer_provider=provider, flush_interval_ms=20)
+    assert tracer.tracer_provider is provider
+    try:
+        with provider.get_tracer("app").start_as_current_span("POST /ask", kind=SpanKind.SERVER):
+            with tracer.invoke_agent(agent={"name": "fetcher"}):
+                with tracer.chat(provider="openai", request={"model": "gpt-4o-mini"}) as call:
+                    call.set(usage={"input_tokens": 3, "output_tokens": 4})
+                with tracer.execute_tool(tool={"name": "fetch"}):
+                    httpx.get(local_url)
+        assert tracer.shutdown(timeout=10)
+    finally:
+        HTTPXClientInstrumentor().uninstrument()
+    spans = {span.name: span for span in exporter.get_finished_spans()}
+    assert sorted(spans) == ["GET", "POST /ask", "chat gpt-4o-mini", "execute_tool fetch", "invoke_agent fetcher"]
+    # One tree, one trace: request > agent turn > (model call, tool > HTTP call).
+    parent = {name: span.parent.span_id if span.parent else None for name, span in spans.items()}
+    ids = {name: span.context.span_id for name, span in spans.items()}
+    assert parent["invoke_agent fetcher"] == ids["POST /ask"]
+    assert parent["chat gpt-4o-mini"] == parent["execute_tool fetch"] == ids["invoke_agent fetcher"]
+    assert parent["GET"] == ids["execute_tool fetch"]
+    assert len({span.context.trace_id for span in spans.values()}) == 1
+    # Mapped by the host, with the provider's resource, through every processor it has.
+    call = spans["chat gpt-4o-mini"]
+    assert call.kind == SpanKind.CLIENT
+    assert call.attributes["gen_ai.provider.name"] == "openai"
+    assert call.attributes["gen_ai.usage.output_tokens"] == 4
+    assert call.resource.attributes["service.name"] == "my-app"
+    assert call.instrumentation_scope.name == "agentrace"
+    assert {"invoke_agent fetcher", "chat gpt-4o-mini", "execute_tool fetch"} <= set(names.ended)
+
+
+def test_the_apps_sampler_keeps_or_drops_whole_traces():
+    from opentelemetry.sdk.trace.sampling import ALWAYS_OFF, TraceIdRatioBased
+
+    provider, _, exporter = _app_provider(ALWAYS_OFF)
+    tracer = agentrace.Tracer(tracer_provider=provider, flush_interval_ms=20)
+    with tracer.invoke_agent(agent={"name": "unsampled"}):
+        with tracer.chat(request={"model": "m"}):
+            pass
+    assert tracer.shutdown(timeout=10)
+    assert exporter.get_finished_spans() == ()
+    assert tracer.stats()["spans_exported"] == 2  # handed over; the app's sampler dropped them
+
+    ratio = TraceIdRatioBased(0.5)
+    provider, _, exporter = _app_provider(ratio)
+    tracer = agentrace.Tracer(tracer_provider=provider, flush_interval_ms=20)
+    traces = []
+    for i in range(40):
+        with tracer.invoke_agent(agent={"name": f"agent-{i}"}) as turn:
+            with tracer.chat(request={"model": "m"}):
+                pass
+        traces.append(turn.handle.trace_id)
+    assert tracer.shutdown(timeout=10)
+    kept: dict[int, int] = {}
+    for span in exporter.get_finished_spans():
+        kept[span.context.trace_id] = kept.get(span.context.trace_id, 0) + 1
+    expected = {t for t in traces if ratio.should_sample(None, t, "x").decision.is_sampled()}
+    assert set(kept) == expected and 0 < len(expected) < 40, (len(expected), kept)
+    assert set(kept.values()) == {2}  # whole traces
+
+
+def test_the_global_sdk_provider_is_used_by_default_and_output_overrides_it(tmp_path):
+    script = (
+        "import agentrace\n"
+        "from opentelemetry import trace\n"
+        "from opentelemetry.sdk.trace import TracerProvider\n"
+        "from opentelemetry.sdk.trace.export import SimpleSpanProcessor\n"
+        "from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter\n"
+        "exporter = InMemorySpanExporter()\n"
+        "provider = TracerProvider()\n"
+        "provider.add_span_processor(SimpleSpanProcessor(exporter))\n"
+        "trace.set_tracer_provider(provider)\n"
+        "through = agentrace.Tracer()\n"
+        f"to_file = agentrace.Tracer(output={str(tmp_path / 'out.jsonl')!r})\n"
+        "assert through.tracer_provider is provider and to_file.tracer_provider is None\n"
+        "for t, name in ((through, 'global'), (to_file, 'file')):\n"
+        "    with t.invoke_agent(agent={'name': name}):\n"
+        "        pass\n"
+        "    t.shutdown()\n"
+        "print(sorted(s.name for s in exporter.get_finished_spans()))\n"
+    )
+    run = subprocess.run([sys.executable, "-c", script], check=True, timeout=60, capture_output=True, text=True)
+    assert run.stdout.strip() == "['invoke_agent global']", run.stdout + run.stderr
+    assert "invoke_agent file" in (tmp_path / "out.jsonl").read_text()
+
+
+def test_spans_still_open_at_exit_reach_the_apps_exporter_before_it_shuts_down():
+    # The provider's batch processor flushes at exit; agentrace must hand its spans over first.
+    # agentrace is imported first, so its own exit hook runs after the provider's.
+    script = (
+        "import agentrace\n"
+        "from opentelemetry import trace\n"
+        "from opentelemetry.sdk.trace import TracerProvider\n"
+        "from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter, SpanExportResult\n"
+        "class Printing(SpanExporter):\n"
+        "    def export(self, spans):\n"
+        "        print(*[s.name for s in spans], flush=True)\n"
+        "        return SpanExportResult.SUCCESS\n"
+        "provider = TracerProvider()\n"
+        "provider.add_span_processor(BatchSpanProcessor(Printing()))\n"
+        "trace.set_tracer_provider(provider)\n"
+        "tracer = agentrace.Tracer()\n"
+        "with tracer.invoke_agent(agent={'name': 'at-exit'}):\n"
+        "    pass\n"
+        "tracer.invoke_agent(agent={'name': 'left-open'}).start()\n"
+    )
+    run = subprocess.run([sys.executable, "-c", script], check=True, timeout=60, capture_output=True, text=True)
+    assert "invoke_agent at-exit" in run.stdout, run.stdout + run.stderr
+    assert "invoke_agent left-open" in run.stdout, run.stdout + run.stderr
 
 
 def test_an_explicit_traceparent_parent_joins_that_trace(traced):
