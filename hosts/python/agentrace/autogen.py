@@ -43,6 +43,8 @@ __all__ = [
     "instrument_groupchat",
     "instrument_llm_wrapper",
     "instrument_pattern",
+    "uninstrument",
+    "uninstrument_llm_wrapper",
 ]
 
 logger = logging.getLogger("agentrace")
@@ -514,7 +516,7 @@ def _instrument_remote_reply(agent: Any, tracer: Tracer) -> None:
                 # The remote side continues this trace from the W3C header.
                 factory = getattr(self_agent, "_httpx_client_factory", None)
                 if factory is not None and span.traceparent and not _wrapped(factory):
-                    self_agent._httpx_client_factory = _mark(_propagating(factory))
+                    self_agent._httpx_client_factory = _mark(_propagating(factory), factory)
                 return await original(self_agent, *args, **kwargs)
 
         return a_generate_remote_reply
@@ -652,7 +654,7 @@ def instrument_llm_wrapper(
             span.set(**_read(tracer, "LLM response", lambda: response_fields(response)))
             return response
 
-    wrapper.create = _mark(create)
+    wrapper.create = _mark(create, original)
 
 
 def _tool_call_dict(call: Any) -> dict[str, Any]:
@@ -732,6 +734,35 @@ def instrument_pattern(pattern: Any, *, tracer: Tracer | None = None, tracer_pro
 
     _wrap_method(pattern, "prepare_group_chat", make)
     return pattern
+
+
+def uninstrument(target: Any) -> Any:
+    """Undoes :func:`instrument_agent`, :func:`instrument_groupchat` or
+    :func:`instrument_pattern` on ``target`` (in place; returned): every method and reply
+    function this module wrapped on it is the original again. Agents an instrumented run made
+    meanwhile (a group chat's speaker selectors) keep their instrumentation."""
+    for name, value in list(vars(target).items()):
+        if not _wrapped(value):
+            continue
+        original = getattr(value, "__wrapped__", None)
+        if original is None or getattr(original, "__func__", None) is getattr(type(target), name, None):
+            delattr(target, name)  # the class's method shows through again
+        else:
+            setattr(target, name, original)
+    for entry in getattr(target, "_reply_func_list", []):
+        function = entry.get("reply_func")
+        if _wrapped(function) and getattr(function, "__wrapped__", None) is not None:
+            entry["reply_func"] = function.__wrapped__
+    return target
+
+
+def uninstrument_llm_wrapper() -> None:
+    """Undoes :func:`instrument_llm_wrapper`: ``OpenAIWrapper.create`` is the original again."""
+    from autogen.oai import client as client_module
+
+    create = client_module.OpenAIWrapper.create
+    if _wrapped(create) and getattr(create, "__wrapped__", None) is not None:
+        client_module.OpenAIWrapper.create = create.__wrapped__
 
 
 def instrument_a2a_server(server: Any, *, tracer: Tracer | None = None, tracer_provider: Any = None) -> Any:

@@ -108,3 +108,27 @@ def test_with_content_capture_messages_follow_the_parts_format(tmp_path):
     assert json.loads(tool["attributes"]["gen_ai.tool.call.arguments"]) == {"city": "Paris"}
     human = next(s for s in ours if s["name"].startswith("await_human_input"))
     assert "ag2.human_input.response" in human["attributes"]
+
+
+def test_instrumenting_twice_wraps_once_and_uninstrument_restores_the_agents(traced):
+    from autogen import ConversableAgent
+    from classic_scenario import llm_agent, scripted
+
+    from agentrace.autogen import instrument_agent, uninstrument
+
+    run = traced()
+    assistant = llm_agent("assistant", scripted("TwiceClient", "first answer", "second answer"))
+    user = ConversableAgent("user", llm_config=False, human_input_mode="NEVER")
+    for agent in (user, assistant, user, assistant):  # each agent twice
+        instrument_agent(agent, tracer=run.tracer)
+    first = user.initiate_chat(assistant, message="hello", max_turns=1, silent=True)
+    assert first.chat_history[-1]["content"] == "first answer"
+    run.tracer.flush()
+    for agent in (user, assistant):
+        assert uninstrument(agent) is agent
+    second = user.initiate_chat(assistant, message="again", max_turns=1, silent=True)
+    assert second.chat_history[-1]["content"] == "second answer"  # the agents still work
+    names = sorted(span.name for span in run.spans())
+    # One conversation and one turn of the assistant, each reported once; nothing after.
+    assert names == ["conversation user", "invoke_agent assistant"], names
+    assert not any(k.startswith("__agentrace") for k in vars(assistant)), sorted(vars(assistant))
