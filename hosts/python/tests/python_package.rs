@@ -29,6 +29,18 @@ fn run_ok(command: &mut Command) -> Output {
     output
 }
 
+/// `command` without the outer cargo's variables, which describe this test crate, not the build
+/// maturin starts.
+fn without_cargo_variables(command: &mut Command) -> &mut Command {
+    for (key, _) in std::env::vars_os() {
+        let key = key.to_string_lossy();
+        if key.starts_with("CARGO_") && key != "CARGO_HOME" && key != "CARGO_TARGET_DIR" {
+            command.env_remove(key.as_ref());
+        }
+    }
+    command
+}
+
 /// The environment's Python, with the requirements and a freshly built wheel installed (once
 /// per test process).
 fn python() -> &'static Path {
@@ -67,14 +79,7 @@ fn python() -> &'static Path {
             .arg("--out")
             .arg(&wheels)
             .current_dir(package());
-        // The outer cargo's variables describe this test crate, not the build maturin starts.
-        for (key, _) in std::env::vars_os() {
-            let key = key.to_string_lossy();
-            if key.starts_with("CARGO_") && key != "CARGO_HOME" && key != "CARGO_TARGET_DIR" {
-                build.env_remove(key.as_ref());
-            }
-        }
-        run_ok(&mut build);
+        run_ok(without_cargo_variables(&mut build));
         let wheel = std::fs::read_dir(&wheels)
             .unwrap()
             .map(|entry| entry.unwrap().path())
@@ -180,4 +185,35 @@ fn the_wheel_carries_its_tls_and_links_no_system_openssl() {
     for openssl in ["libssl", "libcrypto"] {
         assert!(!linked.contains(openssl), "links {openssl}:\n{linked}");
     }
+}
+
+#[test]
+fn pip_installs_the_package_from_a_checkout() {
+    // As a user would: `pip install ./hosts/python` into a fresh environment, through the
+    // pyproject's maturin backend (the dev profile here, to reuse the workspace's build).
+    let root = Path::new(env!("CARGO_TARGET_TMPDIR")).join("pip-install");
+    let _ = std::fs::remove_dir_all(&root);
+    let venv = root.join("venv");
+    run_ok(Command::new("python3").args(["-m", "venv"]).arg(&venv));
+    let mut install = Command::new(venv.join("bin/pip"));
+    install
+        .args(["install", "--quiet"])
+        .arg(package())
+        .env("MATURIN_PEP517_ARGS", "--profile dev");
+    run_ok(without_cargo_variables(&mut install));
+    let output = run_ok(
+        Command::new(venv.join("bin/python"))
+            .args([
+                "-c",
+                "import agentrace; t = agentrace.Tracer(output='-')\n\
+                 with t.invoke_agent(agent={'name': 'installed'}): pass\n\
+                 t.shutdown()",
+            ])
+            .current_dir(&root),
+    );
+    assert!(
+        String::from_utf8_lossy(&output.stdout).contains("invoke_agent installed"),
+        "{}",
+        String::from_utf8_lossy(&output.stdout)
+    );
 }
