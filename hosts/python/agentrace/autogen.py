@@ -375,19 +375,39 @@ def _instrument_generate_reply(agent: Any, tracer: Tracer) -> None:
 
 def _instrument_oai_reply_context(agent: Any) -> None:
     """``a_generate_oai_reply`` runs the LLM call in an executor thread, which does not inherit
-    the current span (a ``contextvars`` value); run it in a copy of the caller's context."""
+    the current span (a ``contextvars`` value); run it in a copy of the caller's context. Both
+    the reply chain's entry and the bound method (which A2A's agent service calls) are covered."""
 
-    def make(_original: Callable[..., Any]) -> Callable[..., Any]:
+    async def in_context(self_agent: Any, messages: Any, sender: Any, config: Any, **kwargs: Any) -> Any:
+        from autogen.io import IOStream
+
+        context = contextvars.copy_context()
+        iostream = IOStream.get_default()
+
+        def call() -> Any:
+            with IOStream.set_default(iostream):
+                return self_agent.generate_oai_reply(messages, sender, config, **kwargs)
+
+        return await asyncio.get_running_loop().run_in_executor(None, context.run, call)
+
+    def make_entry(_original: Callable[..., Any]) -> Callable[..., Any]:
         async def a_generate_oai_reply(
-            self_agent: Any, messages: Any = None, sender: Any = None, config: Any = None
+            self_agent: Any, messages: Any = None, sender: Any = None, config: Any = None, **kwargs: Any
         ) -> Any:
-            context = contextvars.copy_context()
-            call = functools.partial(self_agent.generate_oai_reply, messages, sender, config)
-            return await asyncio.get_running_loop().run_in_executor(None, context.run, call)
+            return await in_context(self_agent, messages, sender, config, **kwargs)
 
         return a_generate_oai_reply
 
-    _wrap_reply_func(agent, "a_generate_oai_reply", make)
+    def make_method(_original: Callable[..., Any]) -> Callable[..., Any]:
+        async def a_generate_oai_reply(
+            messages: Any = None, sender: Any = None, config: Any = None, **kwargs: Any
+        ) -> Any:
+            return await in_context(agent, messages, sender, config, **kwargs)
+
+        return a_generate_oai_reply
+
+    _wrap_reply_func(agent, "a_generate_oai_reply", make_entry)
+    _wrap_method(agent, "a_generate_oai_reply", make_method)
 
 
 def _instrument_execute_function(agent: Any, tracer: Tracer) -> None:
@@ -511,7 +531,7 @@ def _instrument_remote_reply(agent: Any, tracer: Tracer) -> None:
             fields: dict[str, Any] = {"agent": _agent_record(self_agent)}
             url = getattr(self_agent, "url", None)
             if url:
-                fields["server"] = {"address": str(url)}
+                fields["server"] = _endpoint(str(url))
             async with tracer.invoke_agent(**fields) as span:
                 # The remote side continues this trace from the W3C header.
                 factory = getattr(self_agent, "_httpx_client_factory", None)
@@ -522,6 +542,21 @@ def _instrument_remote_reply(agent: Any, tracer: Tracer) -> None:
         return a_generate_remote_reply
 
     _wrap_reply_func(agent, "a_generate_remote_reply", make)
+
+
+def _endpoint(url: str) -> dict[str, Any]:
+    """``server.address`` (the host alone) and ``server.port`` (the scheme's default when the URL
+    has none) of a remote agent's URL."""
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(url)
+    if not parts.hostname:
+        return {"address": url}
+    try:
+        port = parts.port or {"https": 443, "http": 80}.get(parts.scheme)
+    except ValueError:  # a port that is not a number: leave it out
+        port = None
+    return {"address": parts.hostname, **({"port": port} if port else {})}
 
 
 def _propagating(factory: Callable[[], Any]) -> Callable[[], Any]:
@@ -766,19 +801,41 @@ def uninstrument_llm_wrapper() -> None:
 
 
 def instrument_a2a_server(server: Any, *, tracer: Tracer | None = None, tracer_provider: Any = None) -> Any:
-    """Instruments an A2A server (``autogen.a2a.A2aAgentServer``): requests that carry a W3C
-    ``traceparent`` continue the caller's trace, and the served agent is instrumented."""
+    """Instruments an A2A server (``autogen.a2a.A2aAgentServer``), before ``build()``: each
+    request it serves is an ``invoke_agent`` span of the served agent that continues the
+    caller's trace from the request's W3C ``traceparent``, with the served agent's model calls
+    and tools under it; the served agent is instrumented too.
+
+    The span wraps the A2A executor, since the SDK runs it in a task of its own where the
+    request's context does not reach; the header is read from the call context the SDK keeps."""
     tracer = tracer or get_tracer(tracer_provider)
-    if getattr(server, "__agentrace_instrumented__", False):
+    build = getattr(server, "build_request_handler", None)
+    if build is None or _wrapped(build):
         return server
-    from starlette.middleware.base import BaseHTTPMiddleware
 
-    class ContinueTrace(BaseHTTPMiddleware):
-        async def dispatch(self, request: Any, call_next: Any) -> Any:
-            with continue_trace(request.headers.get("traceparent")):
-                return await call_next(request)
+    def build_request_handler(*args: Any, **kwargs: Any) -> Any:
+        handler = build(*args, **kwargs)
+        executor = getattr(handler, "agent_executor", None)
+        if executor is not None:
+            _instrument_a2a_executor(executor, server.agent, tracer)
+        return handler
 
-    server.add_middleware(ContinueTrace)
+    server.build_request_handler = _mark(build_request_handler, build)
     server.agent = instrument_agent(server.agent, tracer=tracer)
-    server.__agentrace_instrumented__ = True
     return server
+
+
+def _instrument_a2a_executor(executor: Any, agent: Any, tracer: Tracer) -> None:
+    original = getattr(executor, "execute", None)
+    if original is None or _wrapped(original):
+        return
+
+    async def execute(context: Any, event_queue: Any) -> Any:
+        call = getattr(context, "call_context", None)
+        headers = (getattr(call, "state", None) or {}).get("headers") or {}
+        with continue_trace(headers.get("traceparent")):
+            fields = _read(tracer, "a2a request", lambda: {"agent": _agent_record(agent)})
+            async with tracer.invoke_agent(**fields):
+                return await original(context, event_queue)
+
+    executor.execute = _mark(execute, original)

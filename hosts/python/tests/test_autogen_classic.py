@@ -10,6 +10,8 @@ what agentrace reports under its own names), and the test fails if an unlisted o
 from __future__ import annotations
 
 import json
+import threading
+import time
 from pathlib import Path
 
 from span_trees import CONTENT_OPT_IN, differences, run, shape
@@ -132,3 +134,102 @@ def test_instrumenting_twice_wraps_once_and_uninstrument_restores_the_agents(tra
     # One conversation and one turn of the assistant, each reported once; nothing after.
     assert names == ["conversation user", "invoke_agent assistant"], names
     assert not any(k.startswith("__agentrace") for k in vars(assistant)), sorted(vars(assistant))
+
+
+def _a2a_run(traced, serve) -> list:
+    """A scripted classic-AG2 chat with a remote agent served by ``A2aAgentServer``; ``serve``
+    makes the app reachable and returns (url, httpx client factory, stop)."""
+    import asyncio
+
+    from autogen import ConversableAgent
+    from autogen.a2a import A2aAgentServer, A2aRemoteAgent
+    from classic_scenario import llm_agent, scripted
+
+    from agentrace.autogen import instrument_a2a_server, instrument_agent, instrument_llm_wrapper, uninstrument_llm_wrapper
+
+    run = traced()
+    instrument_llm_wrapper(tracer=run.tracer)
+    try:
+        helper = llm_agent("helper", scripted("A2aHelperClient", "remote answer"))
+        url, start, stop = serve()
+        server = instrument_a2a_server(A2aAgentServer(helper, url=url), tracer=run.tracer)
+        factory = start(server.build())
+        try:
+            remote = A2aRemoteAgent(url=url, name="remote_helper", client=factory)
+            asker = ConversableAgent("asker", llm_config=False, human_input_mode="NEVER")
+            for agent in (asker, remote):
+                instrument_agent(agent, tracer=run.tracer)
+            result = asyncio.run(asker.a_initiate_chat(remote, message="hi", max_turns=1, silent=True))
+            assert result.chat_history[-1]["content"] == "remote answer"
+        finally:
+            stop()
+    finally:
+        uninstrument_llm_wrapper()
+    return run.spans()
+
+
+def _check_a2a_trace(spans, port: int) -> None:
+    assert len({span.trace_id for span in spans}) == 1, [(s.name, s.trace_id) for s in spans]
+    by_id = {span.span_id: span for span in spans}
+    client = next(s for s in spans if s.name == "invoke_agent remote_helper" and s.kind == 3)  # OTLP: CLIENT
+    assert client.attributes["server.address"] == "127.0.0.1"
+    assert client.attributes["server.port"] == port
+    served = next(s for s in spans if s.name == "invoke_agent helper")
+    assert served.parent_id == client.span_id
+    call = next(s for s in spans if s.name.startswith("chat "))
+    assert call.parent_id == served.span_id
+    # The caller's side: the conversation holds the remote agent's turn.
+    chain = []
+    span = client
+    while span is not None:
+        chain.append(span.name)
+        span = by_id.get(span.parent_id)
+    assert chain[-1] == "conversation asker", chain
+
+
+def test_a2a_in_process_over_asgi_is_one_trace(traced):
+    import httpx
+    from autogen.a2a import HttpxClientFactory
+
+    def serve():
+        def start(app):
+            return HttpxClientFactory(transport=httpx.ASGITransport(app))
+
+        return "http://127.0.0.1:8123/", start, lambda: None
+
+    _check_a2a_trace(_a2a_run(traced, serve), 8123)
+
+
+def test_a2a_over_a_real_local_port_is_one_trace(traced):
+    import socket
+
+    import uvicorn
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    holder = {}
+
+    def serve():
+        def start(app):
+            from autogen.a2a import HttpxClientFactory
+
+            config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning")
+            holder["server"] = server = uvicorn.Server(config)
+            thread = threading.Thread(target=server.run, daemon=True)
+            thread.start()
+            holder["thread"] = thread
+            deadline = time.monotonic() + 20
+            while not server.started:
+                assert time.monotonic() < deadline, "uvicorn did not start"
+                time.sleep(0.05)
+            return HttpxClientFactory()
+
+        def stop():
+            if "server" in holder:
+                holder["server"].should_exit = True
+                holder["thread"].join(10)
+
+        return f"http://127.0.0.1:{port}/", start, stop
+
+    _check_a2a_trace(_a2a_run(traced, serve), port)
