@@ -289,8 +289,12 @@ pub fn map_span(record: &AgentSpan, config: &MapperConfig) -> Result<OtelSpan, S
                 };
                 a.push(key, Value::Boolean(true));
             }
+            // A call to a remote agent is CLIENT; an agent invoked for a remote caller (its
+            // parent came in a traceparent, as on an A2A server) is the handling of that call.
             let kind = if remote {
                 SpanKind::Client
+            } else if record.parent_is_remote {
+                SpanKind::Server
             } else {
                 SpanKind::Internal
             };
@@ -835,6 +839,31 @@ mod tests {
         assert_eq!(
             attr(&remote, "agentrace.agent.remote"),
             Some(&Value::Boolean(true))
+        );
+    }
+
+    #[test]
+    fn an_agent_invoked_for_a_remote_caller_is_a_server_span() {
+        let mut r = record(Operation::InvokeAgent);
+        r.parent_span_id = Some(7);
+        r.parent_is_remote = true;
+        let served = map_span(&r, &MapperConfig::default()).unwrap();
+        assert_eq!(served.kind, SpanKind::Server);
+        // Calling a remote agent from there is still a client call.
+        r.server = Some(ServerEndpoint {
+            address: "agents.example".into(),
+            port: None,
+        });
+        assert_eq!(
+            map_span(&r, &MapperConfig::default()).unwrap().kind,
+            SpanKind::Client
+        );
+        // Other operations under a remote parent keep their kinds.
+        let mut tool = record(Operation::ExecuteTool);
+        tool.parent_is_remote = true;
+        assert_eq!(
+            map_span(&tool, &MapperConfig::default()).unwrap().kind,
+            SpanKind::Internal
         );
     }
 

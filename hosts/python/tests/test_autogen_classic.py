@@ -176,6 +176,7 @@ def _check_a2a_trace(spans, port: int) -> None:
     assert client.attributes["server.port"] == port
     served = next(s for s in spans if s.name == "invoke_agent helper")
     assert served.parent_id == client.span_id
+    assert served.kind == 2, served.kind  # OTLP: SERVER, the handling of the remote call
     call = next(s for s in spans if s.name.startswith("chat "))
     assert call.parent_id == served.span_id
     # The caller's side: the conversation holds the remote agent's turn.
