@@ -163,6 +163,11 @@ fn classic_ag2_against_its_built_in_tracing() {
 }
 
 #[test]
+fn classic_ag2_entry_points_beyond_the_scenario() {
+    pytest("test_autogen_paths.py");
+}
+
+#[test]
 fn ag2_middleware_against_its_built_in_telemetry() {
     pytest("test_ag2.py");
 }
