@@ -1,6 +1,7 @@
 """Classic AG2 (``autogen`` 0.14) entry points beyond the scripted scenario, each traced by
 ``agentrace.autogen`` on a scripted, offline run: async sequential chats with prerequisites,
-the ``run()`` API (which runs the chat in an executor thread), and resuming a group chat.
+the ``run()`` API (which runs the chat in an executor thread), resuming a group chat, and an
+``AutoPattern`` group chat with its LLM speaker selection.
 """
 
 from __future__ import annotations
@@ -105,4 +106,54 @@ def test_resuming_a_group_chat_traces_the_resume_and_the_resumed_chat(traced):
         ("invoke_agent alpha", "invoke_agent chat_manager"),
         ("invoke_agent beta", "invoke_agent chat_manager"),
         ("invoke_agent chat_manager", "conversation beta"),
+    ]
+
+
+def test_an_auto_pattern_group_chat_is_one_tree_with_its_speaker_selection(traced):
+    from autogen.agentchat import initiate_group_chat
+    from autogen.agentchat.group.patterns import AutoPattern
+    from classic_scenario import llm_config
+
+    from agentrace.autogen import instrument_pattern
+
+    run, agents = _traced_agents(traced, alpha=["alpha works"], beta=["beta works TERMINATE"])
+    selector = scripted("SelectorPathsClient", "beta")
+    pattern = AutoPattern(initial_agent=agents["alpha"], agents=[agents["alpha"], agents["beta"]],
+                          user_agent=agents["user"], group_manager_args={"llm_config": llm_config(selector)})
+    prepare = pattern.prepare_group_chat
+
+    def with_scripted_selection(*args, **kwargs):
+        # The pattern builds its GroupChat itself; give its LLM speaker selection the script.
+        from autogen import GroupChat
+
+        prepared = prepare(*args, **kwargs)
+        groupchat, manager = prepared[7], prepared[8]
+        manager.register_model_client(selector)
+        copies = [entry["config"] for entry in manager._reply_func_list if isinstance(entry.get("config"), GroupChat)]
+        for chat in [groupchat, *copies]:
+            chat.select_speaker_auto_model_client_cls = selector
+            chat.select_speaker_auto_llm_config = llm_config(selector)
+        return prepared
+
+    pattern.prepare_group_chat = with_scripted_selection
+    instrument_pattern(pattern, tracer=run.tracer)
+    try:
+        result, _, last = initiate_group_chat(pattern=pattern, messages="do the work", max_rounds=3)
+    finally:
+        uninstrument_llm_wrapper()
+    assert last.name == "beta" and "beta works" in result.chat_history[-1]["content"]
+    pairs, traces = _tree(run.spans())
+    assert traces == 1
+    assert pairs == [
+        ("chat gpt-4o-mini", "invoke_agent alpha"),
+        ("chat gpt-4o-mini", "invoke_agent beta"),
+        ("chat gpt-4o-mini", "invoke_agent speaker_selection_agent"),
+        ("conversation checking_agent", "speaker_selection"),
+        ("conversation user", None),
+        ("invoke_agent alpha", "invoke_agent chat_manager"),
+        ("invoke_agent beta", "invoke_agent chat_manager"),
+        ("invoke_agent chat_manager", "conversation user"),
+        ("invoke_agent checking_agent", "conversation checking_agent"),
+        ("invoke_agent speaker_selection_agent", "conversation checking_agent"),
+        ("speaker_selection", "invoke_agent chat_manager"),
     ]
