@@ -1,12 +1,12 @@
 //! Python tools the end-to-end tests run (OTLP receivers and backends from the package index),
 //! each installed at a pinned version into its own virtual environment under the target
-//! directory, once: later runs reuse it while the pinned requirement is unchanged. Shared by
-//! the test crates with `#[path]`.
+//! directory, once: later runs reuse it while the pinned requirement is unchanged; and
+//! [`run_ok`], the command runner the test crates use. Shared by the test crates with `#[path]`.
 
 #![allow(dead_code)]
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::process::{Command, Output};
 
 /// The virtual environment `name` under the target directory, with `requirement` (e.g.
 /// `rotel==0.0.1a15`) installed. Needs `python3` with `venv`, and the package index the first
@@ -15,25 +15,26 @@ pub fn venv_with(name: &str, requirement: &str) -> PathBuf {
     let venv = Path::new(env!("CARGO_TARGET_TMPDIR")).join(name);
     let python = venv.join("bin/python");
     if !python.exists() {
-        run(Command::new("python3").args(["-m", "venv"]).arg(&venv));
+        run_ok(Command::new("python3").args(["-m", "venv"]).arg(&venv));
     }
     let marker = venv.join(".agentrace-installed");
     if std::fs::read_to_string(&marker).ok().as_deref() != Some(requirement) {
-        run(Command::new(&python).args(["-m", "pip", "install", "--quiet", requirement]));
+        run_ok(Command::new(&python).args(["-m", "pip", "install", "--quiet", requirement]));
         std::fs::write(&marker, requirement).unwrap();
     }
     venv
 }
 
-/// Runs `command`, failing the test with its output unless it succeeds.
-fn run(command: &mut Command) {
+/// Runs `command` to completion and fails the test, with its output, unless it succeeded.
+pub fn run_ok(command: &mut Command) -> Output {
     let output = command
         .output()
         .unwrap_or_else(|e| panic!("{command:?}: {e}"));
     assert!(
         output.status.success(),
-        "{command:?} failed:\n{}{}",
+        "{command:?} failed:\n{}\n{}",
         String::from_utf8_lossy(&output.stdout),
         String::from_utf8_lossy(&output.stderr)
     );
+    output
 }

@@ -184,28 +184,19 @@ impl OtlpExport {
             client_certificate: self.client_certificate.clone(),
             client_key: self.client_key.clone(),
         };
-        let from_env = |setting: &str| crate::env::exporter_var(signal.name(), setting);
-        let variables: Vec<(String, String)> = [
-            given.certificate.is_none().then(|| from_env("CERTIFICATE")),
-            given
-                .client_certificate
-                .is_none()
-                .then(|| from_env("CLIENT_CERTIFICATE")),
-            given.client_key.is_none().then(|| from_env("CLIENT_KEY")),
-        ]
-        .into_iter()
-        .flatten()
-        .flatten()
-        .collect();
+        // Each file not given here comes from its variable, remembered for the warning below.
         let mut files = given.clone();
-        for (name, value) in &variables {
-            let path = Some(PathBuf::from(value));
-            if name.ends_with("_CLIENT_CERTIFICATE") {
-                files.client_certificate = path;
-            } else if name.ends_with("_CLIENT_KEY") {
-                files.client_key = path;
-            } else {
-                files.certificate = path;
+        let mut variables = Vec::new();
+        for (file, setting) in [
+            (&mut files.certificate, "CERTIFICATE"),
+            (&mut files.client_certificate, "CLIENT_CERTIFICATE"),
+            (&mut files.client_key, "CLIENT_KEY"),
+        ] {
+            if file.is_none()
+                && let Some((name, value)) = crate::env::exporter_var(signal.name(), setting)
+            {
+                *file = Some(PathBuf::from(&value));
+                variables.push((name, value));
             }
         }
         match ClientTls::load(&files) {
@@ -398,7 +389,7 @@ impl OtlpExport {
                 failures: failures.clone(),
             });
         if !self.headers.is_empty() {
-            self.header_map()?;
+            self.header_map()?; // checks every name and value; the exporter takes strings
             builder = builder.with_headers(self.headers.iter().cloned().collect::<HashMap<_, _>>());
         }
         if self.compression == Some(OtlpCompression::Gzip) {

@@ -99,7 +99,7 @@ impl ClientTls {
                 }
                 Arc::new(roots)
             }
-            None => system_roots(),
+            None => system_roots().0.clone(),
         };
         let builder =
             ClientConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
@@ -124,7 +124,8 @@ impl ClientTls {
         use opentelemetry_otlp::tonic_types::transport::{Certificate, ClientTlsConfig, Identity};
         let config = match &self.custom_roots {
             Some((_, pem)) => ClientTlsConfig::new().ca_certificate(Certificate::from_pem(pem)),
-            None if system_roots_found() => ClientTlsConfig::new().with_native_roots(),
+            // tonic loads the system's roots itself when there are any.
+            None if system_roots().1 => ClientTlsConfig::new().with_native_roots(),
             None => ClientTlsConfig::new().with_webpki_roots(),
         };
         match &self.identity {
@@ -166,26 +167,20 @@ fn certificates(pem: &[u8], path: &Path) -> Result<Vec<CertificateDer<'static>>>
     Ok(certs)
 }
 
-/// The system's trust roots, loaded once per process; Mozilla's roots (webpki-roots) when the
-/// system has none, so that export still verifies servers on a minimal container image.
-fn system_roots() -> Arc<RootCertStore> {
-    static ROOTS: OnceLock<Arc<RootCertStore>> = OnceLock::new();
-    ROOTS
-        .get_or_init(|| {
-            let mut roots = RootCertStore::empty();
-            roots.add_parsable_certificates(rustls_native_certs::load_native_certs().certs);
-            if roots.is_empty() {
-                roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
-            }
-            Arc::new(roots)
-        })
-        .clone()
-}
-
-/// Whether the system has trust roots of its own (tonic loads them itself when it does).
-fn system_roots_found() -> bool {
-    static FOUND: OnceLock<bool> = OnceLock::new();
-    *FOUND.get_or_init(|| !rustls_native_certs::load_native_certs().certs.is_empty())
+/// The system's trust roots, loaded once per process, and whether they are the system's:
+/// Mozilla's roots (webpki-roots) stand in when the system has none, so that export still
+/// verifies servers on a minimal container image.
+fn system_roots() -> &'static (Arc<RootCertStore>, bool) {
+    static ROOTS: OnceLock<(Arc<RootCertStore>, bool)> = OnceLock::new();
+    ROOTS.get_or_init(|| {
+        let mut roots = RootCertStore::empty();
+        roots.add_parsable_certificates(rustls_native_certs::load_native_certs().certs);
+        let from_system = !roots.is_empty();
+        if !from_system {
+            roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
+        }
+        (Arc::new(roots), from_system)
+    })
 }
 
 /// What a failed export's message says about TLS, in words, with the setting that fixes it;

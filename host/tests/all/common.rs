@@ -2,7 +2,6 @@
 //! find repository files, read attributes.
 
 use std::path::PathBuf;
-use std::process::{Command, Output};
 use std::time::Duration;
 
 use agentrace::opentelemetry_sdk::metrics::InMemoryMetricExporter;
@@ -11,19 +10,7 @@ use agentrace::opentelemetry_sdk::trace::{InMemorySpanExporter, SpanData};
 use agentrace::{ExportTarget, StatsSnapshot, Tracer, TracerBuilder, events};
 use opentelemetry::Value;
 
-/// Runs `command` to completion and fails the test, with its output, unless it succeeded.
-pub fn run_ok(command: &mut Command) -> Output {
-    let output = command
-        .output()
-        .unwrap_or_else(|e| panic!("{command:?}: {e}"));
-    assert!(
-        output.status.success(),
-        "{command:?} failed:\n{}\n{}",
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    );
-    output
-}
+pub use crate::python_tool::run_ok;
 
 /// The repository root.
 pub fn repo() -> PathBuf {

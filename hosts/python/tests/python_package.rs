@@ -7,26 +7,12 @@
 //! the package index on first run.
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Command;
 use std::sync::OnceLock;
 
 /// The package's folder (`hosts/python`).
 fn package() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
-
-/// Runs a command, failing the test with its output when it fails.
-fn run_ok(command: &mut Command) -> Output {
-    let output = command
-        .output()
-        .unwrap_or_else(|e| panic!("{command:?}: {e}"));
-    assert!(
-        output.status.success(),
-        "{command:?} failed:\n{}\n{}",
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    );
-    output
 }
 
 /// `command` without the outer cargo's variables, which describe this test crate, not the build
@@ -116,6 +102,8 @@ mod phoenix;
 mod pki;
 #[path = "../../../tests/support/python_tool.rs"]
 mod python_tool;
+
+use python_tool::run_ok;
 
 /// Runs one Python test file with pytest and shows its report.
 fn pytest(file: &str) {
