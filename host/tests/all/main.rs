@@ -7,7 +7,7 @@ mod common;
 mod conformance;
 mod containment;
 mod hot_swap;
-mod node_host;
+mod jco_host;
 mod otlp_receiver;
 #[path = "../../../tests/support/phoenix.rs"]
 mod phoenix;

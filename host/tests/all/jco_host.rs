@@ -1,4 +1,4 @@
-//! The Node host (`hosts/node/`): the embedded default mapper transpiled by jco (from npm, at the
+//! The Node host (`hosts/jco/`): the embedded default mapper transpiled by jco (from npm, at the
 //! version `package-lock.json` pins) and run in Node behind the thin host module, on the
 //! conformance vectors. Its output must equal the Rust host's byte for byte in the vectors'
 //! JSON form. The packages are installed into the test's target folder on first run.
@@ -17,15 +17,15 @@ const HOST_FILES: [&str; 5] = [
     "run-vectors.mjs",
 ];
 
-/// A working copy of `hosts/node` with its packages installed and the mapper transpiled.
-fn node_host() -> PathBuf {
+/// A working copy of `hosts/jco` with its packages installed and the mapper transpiled.
+fn jco_host() -> PathBuf {
     let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("node-host");
     std::fs::create_dir_all(&dir).unwrap();
-    let lock = repo().join("hosts/node/package-lock.json");
+    let lock = repo().join("hosts/jco/package-lock.json");
     let installed_lock = dir.join("node_modules/.agentrace-lock");
     let fresh = std::fs::read(&installed_lock).ok() != std::fs::read(&lock).ok();
     for file in HOST_FILES {
-        std::fs::copy(repo().join("hosts/node").join(file), dir.join(file)).unwrap();
+        std::fs::copy(repo().join("hosts/jco").join(file), dir.join(file)).unwrap();
     }
     if fresh {
         run_ok(
@@ -54,8 +54,8 @@ fn node_host() -> PathBuf {
 }
 
 #[test]
-fn the_node_host_maps_every_conformance_vector_like_the_rust_host() {
-    let dir = node_host();
+fn the_jco_host_maps_every_conformance_vector_like_the_rust_host() {
+    let dir = jco_host();
     let vectors = repo().join("tests/conformance/vectors");
     let output = run_ok(
         Command::new("node")

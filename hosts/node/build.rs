@@ -1,0 +1,5 @@
+//! Link settings for a Node addon (N-API symbols come from the loading process).
+
+fn main() {
+    napi_build::setup();
+}
