@@ -130,12 +130,20 @@ class Span {
       this._handle = startUnder(nativeTracer, this._operation, this._parent, fields);
     } catch (error) {
       count(nativeTracer, 'start', error);
-      if (KNOWN_OPERATIONS.has(this._operation) && fields !== undefined) {
-        // Keep the span in the tree without what was refused.
-        try {
-          this._handle = startUnder(nativeTracer, this._operation, this._parent, undefined);
-        } catch (retry) {
-          count(nativeTracer, 'start', retry);
+      if (KNOWN_OPERATIONS.has(this._operation)) {
+        // Keep the span in the tree without what was refused: its fields, or a parent that is
+        // not one (then the default parent applies).
+        const parentIsOne = this._parent instanceof Span || this._parent instanceof SpanHandle;
+        const parent = parentIsOne ? this._parent : null;
+        // A bad parent keeps the fields; bad fields go.
+        const attempts = parentIsOne || this._parent == null ? [undefined] : [fields, undefined];
+        for (const attempt of attempts) {
+          try {
+            this._handle = startUnder(nativeTracer, this._operation, parent, attempt);
+            break;
+          } catch (retry) {
+            count(nativeTracer, 'start', retry);
+          }
         }
       }
     }
@@ -219,7 +227,14 @@ function startUnder(nativeTracer, operation, parent, fields) {
   } else if (parent instanceof SpanHandle) {
     return nativeTracer.start(operation, parent, fields);
   } else if (typeof parent === 'string') {
-    return nativeTracer.start(operation, SpanHandle.fromTraceparent(parent), fields);
+    let handle;
+    try {
+      handle = SpanHandle.fromTraceparent(parent);
+    } catch (error) {
+      // Read without a tracer, so not counted yet: counted as this tracer's rejection.
+      throw new Error(error.message.slice(REFUSED.length));
+    }
+    return nativeTracer.start(operation, handle, fields);
   } else if (parent !== undefined && parent !== null) {
     throw new TypeError(`parent must be a Span, SpanHandle or traceparent, not ${typeof parent}`);
   }
@@ -456,5 +471,6 @@ process.once('exit', () => {
 
 module.exports = {
   OPERATIONS, Span, SpanHandle, Tracer, continueTrace, currentSpan, getTracer, setTracer,
+  OpenAIAgentsProcessor: require('./lib/openai-agents').OpenAIAgentsProcessor,
   useOpenTelemetryApi: otel.useApi,
 };
