@@ -1,7 +1,7 @@
 //! Python tools the end-to-end tests run (OTLP receivers and backends from the package index),
 //! each installed at a pinned version into its own virtual environment under the target
 //! directory, once: later runs reuse it while the pinned requirement is unchanged; and
-//! [`run_ok`], the command runner the test crates use. Shared by the test crates with `#[path]`.
+//! [`run_ok`] and [`without_cargo_variables`], the command helpers the test crates use. Shared by the test crates with `#[path]`.
 
 #![allow(dead_code)]
 
@@ -37,4 +37,16 @@ pub fn run_ok(command: &mut Command) -> Output {
         String::from_utf8_lossy(&output.stderr)
     );
     output
+}
+
+/// `command` without the outer cargo's variables, which describe the running test crate, not
+/// the build a packaging tool (maturin, @napi-rs/cli) starts.
+pub fn without_cargo_variables(command: &mut Command) -> &mut Command {
+    for (key, _) in std::env::vars_os() {
+        let key = key.to_string_lossy();
+        if key.starts_with("CARGO_") && key != "CARGO_HOME" && key != "CARGO_TARGET_DIR" {
+            command.env_remove(key.as_ref());
+        }
+    }
+    command
 }

@@ -15,18 +15,6 @@ fn package() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
-/// `command` without the outer cargo's variables, which describe this test crate, not the build
-/// maturin starts.
-fn without_cargo_variables(command: &mut Command) -> &mut Command {
-    for (key, _) in std::env::vars_os() {
-        let key = key.to_string_lossy();
-        if key.starts_with("CARGO_") && key != "CARGO_HOME" && key != "CARGO_TARGET_DIR" {
-            command.env_remove(key.as_ref());
-        }
-    }
-    command
-}
-
 /// The environment's Python, with the requirements and a freshly built wheel installed (once
 /// per test process).
 fn python() -> &'static Path {
@@ -103,7 +91,7 @@ mod pki;
 #[path = "../../../tests/support/python_tool.rs"]
 mod python_tool;
 
-use python_tool::run_ok;
+use python_tool::{run_ok, without_cargo_variables};
 
 /// Runs one Python test file with pytest and shows its report.
 fn pytest(file: &str) {
