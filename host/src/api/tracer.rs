@@ -35,6 +35,18 @@ pub enum SpanParent<'a> {
     Remote(SpanContext),
 }
 
+impl<'a> SpanParent<'a> {
+    /// The parent a language binding's span handle names: [`SpanParent::Remote`] when the
+    /// handle came from another process (a `traceparent`), else [`SpanParent::Local`].
+    pub fn of_handle(context: &'a SpanContext, remote: bool) -> Self {
+        if remote {
+            SpanParent::Remote(*context)
+        } else {
+            SpanParent::Local(context)
+        }
+    }
+}
+
 impl<'a> From<Option<&'a SpanContext>> for SpanParent<'a> {
     /// `None` is [`SpanParent::Root`], `Some(span)` is [`SpanParent::Local`].
     fn from(parent: Option<&'a SpanContext>) -> Self {

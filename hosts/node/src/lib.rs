@@ -230,10 +230,9 @@ impl NativeTracer {
     ) -> Result<SpanHandle> {
         let operation = self.operation(&operation)?;
         let fields = self.fields("start", fields.as_deref())?;
-        let parent = match parent {
-            Some(remote) if remote.remote => SpanParent::Remote(remote.context),
-            parent => parent.map(|p| &p.context).into(),
-        };
+        let parent = parent.map_or(SpanParent::Root, |p| {
+            SpanParent::of_handle(&p.context, p.remote)
+        });
         let context = self.tracer.start(operation, parent, fields);
         Ok(SpanHandle {
             context,

@@ -237,10 +237,9 @@ impl NativeTracer {
     ) -> PyResult<SpanHandle> {
         let operation = self.operation(operation)?;
         let fields = self.fields("start", fields)?;
-        let parent = match parent.map(Bound::get) {
-            Some(remote) if remote.remote => SpanParent::Remote(remote.context),
-            parent => parent.map(|p| &p.context).into(),
-        };
+        let parent = parent.map(Bound::get).map_or(SpanParent::Root, |p| {
+            SpanParent::of_handle(&p.context, p.remote)
+        });
         let context = self.tracer.start(operation, parent, fields);
         Ok(SpanHandle {
             context,
