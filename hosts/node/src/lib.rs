@@ -346,8 +346,8 @@ impl NativeTracer {
     }
 
     /// Shuts down on the JavaScript thread, for `process.on('exit')`, where nothing asynchronous
-    /// runs any more: the host's own export finishes, forwarded batches can no longer reach
-    /// JavaScript (they are counted as dropped). `false` when the time ran out first.
+    /// runs any more: the host's own export finishes; batches for a `forward` callback can no
+    /// longer reach JavaScript and count as failed exports. `false` when the time ran out first.
     #[napi]
     pub fn shutdown_now(&self, timeout_ms: Option<u32>) -> Result<bool> {
         Waiting {
