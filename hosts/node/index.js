@@ -19,7 +19,7 @@ const otel = require('./lib/otel');
 const providers = require('./lib/provider');
 
 const native = loadAddon();
-const { NativeTracer, SpanHandle } = native;
+const { NativeTracer, parseTraceparent, spanEnd, spanEvent, spanStart, spanUpdate } = native;
 
 /** The operations a span may stand for, in the JSON form (`chat`, `invoke_agent`, ...). */
 const OPERATIONS = Object.freeze(NativeTracer.operations());
@@ -29,8 +29,26 @@ const KNOWN_OPERATIONS = new Set(OPERATIONS);
 const REFUSED = 'agentrace refused: ';
 
 /** The agentrace span current in this asynchronous context; a remote parent set by
- * `continueTrace` is a `SpanHandle`. */
+ * `continueTrace` is a `RemoteParent`. */
 const current = new AsyncLocalStorage();
+
+/** A span of another process, named by a `traceparent`: the parent of spans continuing its
+ * trace. `handle` is its trace id and span id, 48 hex digits, as the addon names spans. */
+class RemoteParent {
+  constructor(handle) {
+    this.handle = handle;
+  }
+}
+
+/** The remote parent a `traceparent` names. A malformed one throws an error that the caller
+ * counts (the addon has no tracer to count it with). */
+function remoteParent(traceparent) {
+  try {
+    return new RemoteParent(parseTraceparent(traceparent));
+  } catch (error) {
+    throw new Error(error.message.startsWith(REFUSED) ? error.message.slice(REFUSED.length) : error.message);
+  }
+}
 
 function loadAddon() {
   const file = path.join(__dirname, 'agentrace.node');
@@ -91,6 +109,7 @@ class Span {
   /** @internal */
   constructor(tracer, operation, parent, fields) {
     this._native = tracer._native;
+    this._slot = tracer._slot;
     this._operation = operation;
     this._start = fields;
     this._end = null;
@@ -105,14 +124,19 @@ class Span {
     return this._operation;
   }
 
-  /** The host's handle (trace id, span id, traceparent) once started; `null` if refused. */
-  get handle() {
-    return this._handle;
+  /** The trace id (32 hex digits) once started; `null` if the start was refused. */
+  get traceId() {
+    return this._handle === null ? null : this._handle.slice(0, 32);
+  }
+
+  /** The span id (16 hex digits) once started; `null` if the start was refused. */
+  get spanId() {
+    return this._handle === null ? null : this._handle.slice(32);
   }
 
   /** The W3C `traceparent` that makes this span the parent of work in another process. */
   get traceparent() {
-    return this._handle ? this._handle.traceparent : null;
+    return this._handle === null ? null : `00-${this.traceId}-${this.spanId}-01`;
   }
 
   /** Starts the span under its parent (by default the current span); `tracer.span` calls this. */
@@ -127,19 +151,19 @@ class Span {
       fields = undefined;
     }
     try {
-      this._handle = startUnder(nativeTracer, this._operation, this._parent, fields);
+      this._handle = startUnder(this._slot, this._operation, this._parent, fields);
     } catch (error) {
       count(nativeTracer, 'start', error);
       if (KNOWN_OPERATIONS.has(this._operation)) {
         // Keep the span in the tree without what was refused: its fields, or a parent that is
         // not one (then the default parent applies).
-        const parentIsOne = this._parent instanceof Span || this._parent instanceof SpanHandle;
+        const parentIsOne = this._parent instanceof Span || this._parent instanceof RemoteParent;
         const parent = parentIsOne ? this._parent : null;
         // A bad parent keeps the fields; bad fields go.
         const attempts = parentIsOne || this._parent == null ? [undefined] : [fields, undefined];
         for (const attempt of attempts) {
           try {
-            this._handle = startUnder(nativeTracer, this._operation, parent, attempt);
+            this._handle = startUnder(this._slot, this._operation, parent, attempt);
             break;
           } catch (retry) {
             count(nativeTracer, 'start', retry);
@@ -161,7 +185,7 @@ class Span {
   update(fields) {
     if (this._handle === null) return;
     try {
-      this._native.update(this._handle, fieldsJson(fields));
+      spanUpdate(this._slot, this._handle, fieldsJson(fields));
     } catch (error) {
       count(this._native, 'update', error);
     }
@@ -171,7 +195,7 @@ class Span {
   event(name, attributes) {
     if (this._handle === null) return;
     try {
-      this._native.event(this._handle, String(name), fieldsJson(attributes));
+      spanEvent(this._slot, this._handle, String(name), fieldsJson(attributes));
     } catch (error) {
       count(this._native, 'event', error);
     }
@@ -196,7 +220,7 @@ class Span {
       count(this._native, 'end', error);
     }
     try {
-      this._native.end(this._handle, fields);
+      spanEnd(this._slot, this._handle, fields);
     } catch (error) {
       count(this._native, 'end', error);
     }
@@ -207,36 +231,29 @@ class Span {
     const api = this._handle !== null ? otel.api() : null;
     if (api === null) return current.run(this, fn, this);
     if (this._otelContext === null) {
-      const handle = this._handle;
+      this._spanId = this.spanId;
       const wrapped = api.trace.wrapSpanContext({
-        traceId: handle.traceId, spanId: handle.spanId, traceFlags: 1, isRemote: false,
+        traceId: this.traceId, spanId: this._spanId, traceFlags: 1, isRemote: false,
       });
-      this._spanId = handle.spanId;
       this._otelContext = api.trace.setSpan(api.context.active(), wrapped);
     }
     return current.run(this, () => api.context.with(this._otelContext, fn, undefined, this));
   }
 }
 
-/** Starts a span under any kind of parent: a `Span`, a `SpanHandle`, a `traceparent`, or none
- * (then the innermost of the current agentrace span and the active OpenTelemetry span). */
-function startUnder(nativeTracer, operation, parent, fields) {
+/** Starts a span under any kind of parent: a `Span`, a `RemoteParent`, a `traceparent`, or
+ * none (then the innermost of the current agentrace span and the active OpenTelemetry span).
+ * Returns the new span's handle. */
+function startUnder(slot, operation, parent, fields) {
   if (parent instanceof Span) {
-    if (parent._handle !== null) return nativeTracer.start(operation, parent._handle, fields);
+    if (parent._handle !== null) return spanStart(slot, operation, parent._handle, false, fields);
     parent = null;
-  } else if (parent instanceof SpanHandle) {
-    return nativeTracer.start(operation, parent, fields);
+  } else if (parent instanceof RemoteParent) {
+    return spanStart(slot, operation, parent.handle, true, fields);
   } else if (typeof parent === 'string') {
-    let handle;
-    try {
-      handle = SpanHandle.fromTraceparent(parent);
-    } catch (error) {
-      // Read without a tracer, so not counted yet: counted as this tracer's rejection.
-      throw new Error(error.message.slice(REFUSED.length));
-    }
-    return nativeTracer.start(operation, handle, fields);
+    return spanStart(slot, operation, remoteParent(parent).handle, true, fields);
   } else if (parent !== undefined && parent !== null) {
-    throw new TypeError(`parent must be a Span, SpanHandle or traceparent, not ${typeof parent}`);
+    throw new TypeError(`parent must be a Span or a traceparent, not ${typeof parent}`);
   }
   const inner = current.getStore();
   const api = otel.api();
@@ -244,14 +261,14 @@ function startUnder(nativeTracer, operation, parent, fields) {
     const outer = otelSpanContext(api);
     // An OpenTelemetry span started inside the current agentrace span is the closer parent.
     if (outer !== null && !(inner instanceof Span && inner._spanId === outer.spanId)) {
-      return nativeTracer.startUnder(operation, outer.traceId, outer.spanId, fields);
+      return spanStart(slot, operation, outer.traceId + outer.spanId, true, fields);
     }
   }
   if (inner instanceof Span) {
-    return inner._handle !== null ? nativeTracer.start(operation, inner._handle, fields)
-      : nativeTracer.start(operation, null, fields);
+    return spanStart(slot, operation, inner._handle, false, fields);
   }
-  return nativeTracer.start(operation, inner || null, fields);
+  if (inner instanceof RemoteParent) return spanStart(slot, operation, inner.handle, true, fields);
+  return spanStart(slot, operation, null, false, fields);
 }
 
 /** Runs `fn(span)` inside a started span and ends it when `fn` returns or its promise settles; an
@@ -331,6 +348,7 @@ class Tracer {
       },
       pipeline ? providers.forwarder(api, pipeline) : undefined,
     );
+    this._slot = this._native.slot;
     this._shutDown = false;
     /** Whether content is recorded; integrations skip building messages when it is not. */
     this.captureContent = this._native.captureContent;
@@ -339,7 +357,7 @@ class Tracer {
 
   /** `span(operation, [fields], [{parent}], fn)`: runs `fn(span)` inside a span of `operation`
    * (one of `OPERATIONS`) and returns what `fn` returns (a promise for an async function).
-   * `parent`: a `Span`, a `SpanHandle` or a `traceparent`; by default the current span. */
+   * `parent`: a `Span` or a `traceparent`; by default the current span. */
   span(operation, ...rest) {
     const fn = rest.pop();
     if (typeof fn !== 'function') throw new TypeError('span(operation, [fields], [options], fn): fn is missing');
@@ -431,14 +449,14 @@ function currentSpan() {
  * header leaves the default parents in place; a malformed one is warned about. */
 function continueTrace(traceparent, fn) {
   if (!traceparent) return fn();
-  let handle;
+  let parent;
   try {
-    handle = SpanHandle.fromTraceparent(String(traceparent));
+    parent = remoteParent(String(traceparent));
   } catch (error) {
     warn('traceparent', error);
     return fn();
   }
-  return current.run(handle, fn);
+  return current.run(parent, fn);
 }
 
 let defaultTracer = null;
@@ -470,7 +488,7 @@ process.once('exit', () => {
 });
 
 module.exports = {
-  OPERATIONS, Span, SpanHandle, Tracer, continueTrace, currentSpan, getTracer, setTracer,
+  OPERATIONS, Span, Tracer, continueTrace, currentSpan, getTracer, setTracer,
   OpenAIAgentsProcessor: require('./lib/openai-agents').OpenAIAgentsProcessor,
   useOpenTelemetryApi: otel.useApi,
 };

@@ -9,66 +9,18 @@
 //! (`index.js`) catches it, so nothing is thrown into the agent.
 
 mod forward;
+mod spans;
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use agentrace::{
-    AgentRecord, Attributes, Compat, ExportTarget, Operation, Policy, SpanContext, SpanFields,
-    SpanId, SpanParent, TraceId, Tracer,
-};
+use agentrace::{AgentRecord, Compat, ExportTarget, Operation, Policy, Tracer};
 use napi::bindgen_prelude::{AsyncTask, Function};
 use napi::{Env, Error, Result, Status, Task};
 use napi_derive::napi;
 
 /// The prefix of every error that reports input the host refused and has already counted.
 const REFUSED: &str = "agentrace refused: ";
-
-/// The identity of a started span: its trace and span ids, and the W3C `traceparent` that
-/// propagates it.
-#[napi]
-pub struct SpanHandle {
-    context: SpanContext,
-    remote: bool,
-}
-
-#[napi]
-impl SpanHandle {
-    /// The span a W3C `traceparent` header names, as a parent for spans of this process.
-    #[napi(factory)]
-    pub fn from_traceparent(header: String) -> Result<Self> {
-        let context = SpanContext::from_traceparent(&header)
-            .map_err(|e| refused(format!("traceparent: {e}")))?;
-        Ok(Self {
-            context,
-            remote: true,
-        })
-    }
-
-    /// Whether the span lives in another process.
-    #[napi(getter)]
-    pub fn remote(&self) -> bool {
-        self.remote
-    }
-
-    /// The trace id, 32 lowercase hex digits (OpenTelemetry's JavaScript form).
-    #[napi(getter)]
-    pub fn trace_id(&self) -> String {
-        format!("{:032x}", self.context.trace_id.0)
-    }
-
-    /// The span id, 16 lowercase hex digits.
-    #[napi(getter)]
-    pub fn span_id(&self) -> String {
-        format!("{:016x}", self.context.span_id.0)
-    }
-
-    /// The W3C `traceparent` header naming this span as the parent.
-    #[napi(getter)]
-    pub fn traceparent(&self) -> String {
-        self.context.traceparent()
-    }
-}
 
 /// How a tracer is built; every option may be left out (then the standard `OTEL_*` variables
 /// and `OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT` decide).
@@ -108,28 +60,14 @@ pub struct PolicyOption {
 #[napi]
 pub struct NativeTracer {
     tracer: Arc<Tracer>,
+    /// Where the span functions of [`spans`] find this tracer.
+    slot: u32,
     forwarding: Option<Arc<forward::Pending>>,
 }
 
-impl NativeTracer {
-    /// Fields from JSON text, or the empty set. A wrong shape is counted as a rejected event and
-    /// answered with the reason.
-    fn fields(&self, what: &str, json: Option<&str>) -> Result<SpanFields> {
-        match json {
-            None => Ok(SpanFields::default()),
-            Some(json) => parse(json).map_err(|e| self.refuse(format!("{what}: fields: {e}"))),
-        }
-    }
-
-    fn operation(&self, name: &str) -> Result<Operation> {
-        name.parse::<Operation>()
-            .map_err(|e| self.refuse(format!("start: {e}")))
-    }
-
-    /// Counts a refused call in the host's statistics and turns the reason into an error.
-    fn refuse(&self, message: String) -> Error {
-        self.tracer.reject(message.clone());
-        refused(message)
+impl Drop for NativeTracer {
+    fn drop(&mut self) {
+        spans::unregister(self.slot);
     }
 }
 
@@ -200,9 +138,10 @@ impl NativeTracer {
         if let Some(ms) = options.flush_interval_ms {
             builder = builder.with_flush_interval(Duration::from_millis(u64::from(ms)));
         }
-        let tracer = builder.build().map_err(configuration)?;
+        let tracer = Arc::new(builder.build().map_err(configuration)?);
         Ok(Self {
-            tracer: Arc::new(tracer),
+            slot: spans::register(tracer.clone()),
+            tracer,
             forwarding,
         })
     }
@@ -213,93 +152,17 @@ impl NativeTracer {
         Operation::ALL.map(Operation::as_str).to_vec()
     }
 
+    /// The number the span functions (`spanStart`, `spanEnd`, ...) take to reach this tracer.
+    #[napi(getter)]
+    pub fn slot(&self) -> u32 {
+        self.slot
+    }
+
     /// Whether content (messages, arguments, results) is recorded; integrations skip building
     /// it when not.
     #[napi(getter)]
     pub fn capture_content(&self) -> bool {
         self.tracer.captures_content()
-    }
-
-    /// Starts a span of `operation` under `parent` (a new trace when absent); `fields` is JSON.
-    #[napi]
-    pub fn start(
-        &self,
-        operation: String,
-        parent: Option<&SpanHandle>,
-        fields: Option<String>,
-    ) -> Result<SpanHandle> {
-        let operation = self.operation(&operation)?;
-        let fields = self.fields("start", fields.as_deref())?;
-        let parent = parent.map_or(SpanParent::Root, |p| {
-            SpanParent::of_handle(&p.context, p.remote)
-        });
-        let context = self.tracer.start(operation, parent, fields);
-        Ok(SpanHandle {
-            context,
-            remote: false,
-        })
-    }
-
-    /// Starts a span under a parent that this tracer did not start (an OpenTelemetry span of
-    /// this process): the parent's ids as hex.
-    #[napi]
-    pub fn start_under(
-        &self,
-        operation: String,
-        trace_id: String,
-        span_id: String,
-        fields: Option<String>,
-    ) -> Result<SpanHandle> {
-        let operation = self.operation(&operation)?;
-        let trace_id = TraceId::from_hex(&trace_id)
-            .map_err(|e| self.refuse(format!("start: parent trace id: {e}")))?;
-        let span_id = SpanId::from_hex(&span_id)
-            .map_err(|e| self.refuse(format!("start: parent span id: {e}")))?;
-        let fields = self.fields("start", fields.as_deref())?;
-        let remote = SpanContext::new(trace_id, span_id);
-        let context = self
-            .tracer
-            .start(operation, SpanParent::Remote(remote), fields);
-        Ok(SpanHandle {
-            context,
-            remote: false,
-        })
-    }
-
-    /// Adds fields (JSON) to an open span now; they are merged field by field with the others.
-    #[napi]
-    pub fn update(&self, span: &SpanHandle, fields: Option<String>) -> Result<()> {
-        let fields = self.fields("update", fields.as_deref())?;
-        self.tracer.update(&span.context, fields);
-        Ok(())
-    }
-
-    /// Records a point in time inside an open span, with attributes as a JSON object.
-    #[napi]
-    pub fn event(&self, span: &SpanHandle, name: String, attributes: Option<String>) -> Result<()> {
-        let attributes = match attributes {
-            Some(json) => parse::<Attributes>(&json)
-                .map_err(|e| self.refuse(format!("event: attributes: {e}")))?,
-            None => Attributes::new(),
-        };
-        self.tracer.event(&span.context, name, attributes);
-        Ok(())
-    }
-
-    /// Ends a span with the fields (JSON) known at the end. Bad fields are refused, but the
-    /// span still ends, so that it is not left open until shutdown.
-    #[napi]
-    pub fn end(&self, span: &SpanHandle, fields: Option<String>) -> Result<()> {
-        match self.fields("end", fields.as_deref()) {
-            Ok(fields) => {
-                self.tracer.end(&span.context, fields);
-                Ok(())
-            }
-            Err(error) => {
-                self.tracer.end(&span.context, SpanFields::default());
-                Err(error)
-            }
-        }
     }
 
     /// Counts a problem the JavaScript layer found itself (an integration that could not read a
@@ -402,20 +265,7 @@ impl Task for Waiting {
     }
 }
 
-/// Parses JSON text into a host type; the error names the path of the bad value.
-fn parse<T: serde::de::DeserializeOwned>(json: &str) -> std::result::Result<T, String> {
-    let deserializer = &mut serde_json::Deserializer::from_str(json);
-    serde_path_to_error::deserialize(deserializer).map_err(|e| {
-        let path = e.path().to_string();
-        if path == "." {
-            e.into_inner().to_string()
-        } else {
-            format!("{path}: {}", e.into_inner())
-        }
-    })
-}
-
-fn refused(message: String) -> Error {
+pub(crate) fn refused(message: String) -> Error {
     Error::new(Status::InvalidArg, format!("{REFUSED}{message}"))
 }
 
