@@ -9,7 +9,7 @@
 //! (`index.js`) catches it, so nothing is thrown into the agent.
 
 mod forward;
-mod spans;
+pub mod spans;
 
 use std::sync::Arc;
 use std::time::Duration;
