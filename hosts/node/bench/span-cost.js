@@ -7,7 +7,10 @@
 // side flushes, so neither queue overflows (a dropped span would be cheaper than a recorded one)
 // and both exporters are idle when a chunk starts. agentrace is measured twice: joined to the
 // application's OpenTelemetry context (the SDK registered, as in an instrumented application),
-// and without `@opentelemetry/api`. Prints one JSON object: per-span medians over the chunks
+// and without `@opentelemetry/api`. The SDK is measured twice too: with an exporter that
+// discards (the span API alone), and with one that encodes each batch as OTLP/protobuf, as the
+// SDK's OTLP exporter does on the JavaScript thread before sending (its flush is then timed with
+// the chunk; agentrace encodes on its own worker thread). Prints one JSON object: per-span medians over the chunks
 // (µs), p90s, and the counts that show nothing was dropped.
 //
 //     npm run build                      # release addon (the default profile)
@@ -15,6 +18,7 @@
 'use strict';
 
 const api = require('@opentelemetry/api');
+const { ProtobufTraceSerializer } = require('@opentelemetry/otlp-transformer');
 const { BatchSpanProcessor, NodeTracerProvider } = require('@opentelemetry/sdk-trace-node');
 
 const agentrace = require('..');
@@ -34,6 +38,19 @@ class Discard {
 
   shutdown() {
     return Promise.resolve();
+  }
+}
+
+/** Encodes each batch as an OTLP/protobuf request, then forgets it. */
+class EncodeOtlp extends Discard {
+  constructor() {
+    super();
+    this.bytes = 0;
+  }
+
+  export(spans, done) {
+    this.bytes += ProtobufTraceSerializer.serializeRequest(spans).length;
+    super.export(spans, done);
   }
 }
 
@@ -96,9 +113,14 @@ async function main() {
   });
   provider.register();
   const sdk = provider.getTracer('bench');
+  const encoder = new EncodeOtlp();
+  const encoding = new NodeTracerProvider({
+    spanProcessors: [new BatchSpanProcessor(encoder, { maxQueueSize: 4 * CHUNK, maxExportBatchSize: 512 })],
+  });
+  const sdkEncoding = encoding.getTracer('bench');
   // `output` keeps agentrace's spans to its own (discarded) export, not the provider's.
   const joined = new agentrace.Tracer({ output: '/dev/null' });
-  const times = { joined: [], alone: [], sdk: [] };
+  const times = { joined: [], alone: [], sdk: [], sdkEncoding: [] };
   for (let round = 0; round < chunks + 10; round += 1) {
     agentrace.useOpenTelemetryApi(api);
     const a = agentraceChunk(joined);
@@ -108,28 +130,38 @@ async function main() {
     await joined.flush();
     const c = sdkChunk(sdk);
     await provider.forceFlush();
+    const began = process.hrtime.bigint();
+    sdkChunk(sdkEncoding);
+    await encoding.forceFlush();
+    const d = Number(process.hrtime.bigint() - began);
     if (round >= 10) { // warm-up chunks are not counted
       times.joined.push(a / CHUNK / 1000);
       times.alone.push(b / CHUNK / 1000);
       times.sdk.push(c / CHUNK / 1000);
+      times.sdkEncoding.push(d / CHUNK / 1000);
     }
   }
   await joined.shutdown();
   await provider.shutdown();
+  await encoding.shutdown();
   const stats = joined.stats();
   const total = (chunks + 10) * CHUNK;
   console.log(JSON.stringify({
     agentrace_joined_us: median(times.joined),
     agentrace_alone_us: median(times.alone),
     sdk_us: median(times.sdk),
+    sdk_with_otlp_encoding_us: median(times.sdkEncoding),
     agentrace_joined_p90_us: p90(times.joined),
     agentrace_alone_p90_us: p90(times.alone),
     sdk_p90_us: p90(times.sdk),
+    sdk_with_otlp_encoding_p90_us: p90(times.sdkEncoding),
     spans_per_side: total,
     agentrace_exported: stats.spans_exported,
     agentrace_dropped: stats.events_dropped_queue_full,
     agentrace_rejected: stats.events_rejected,
     sdk_exported: exporter.spans,
+    sdk_encoded: encoder.spans,
+    sdk_encoded_bytes_per_span: encoder.bytes / encoder.spans,
     node: process.version,
   }));
 }
