@@ -7,6 +7,10 @@
 //! The nested build uses its own target directory beside the outer one: the outer cargo holds
 //! the lock on its own, and a shared directory across profiles keeps rebuilds incremental.
 //!
+//! Outside a checkout (a source package: the Python sdist, `cargo package`), there is no
+//! `guest/` beside `host/` to build; the package then carries the components prebuilt in
+//! `host/components/` (`hosts/python/sdist` puts them there), and those are embedded instead.
+//!
 //! `rust-toolchain.toml` names the `wasm32-wasip2` target, but rustup adds it only when it
 //! installs the toolchain: a machine that already had the pinned toolchain lacks it. So the
 //! first thing this script does is look for the target's standard library and, when it is
@@ -20,6 +24,10 @@ fn main() {
     let manifest_dir = PathBuf::from(env::var_os("CARGO_MANIFEST_DIR").expect("set by cargo"));
     let workspace = manifest_dir.parent().expect("host/ sits in the workspace");
     let out_dir = PathBuf::from(env::var_os("OUT_DIR").expect("set by cargo"));
+    if !workspace.join("guest/Cargo.toml").exists() {
+        embed_prebuilt(&manifest_dir.join("components"), &out_dir);
+        return;
+    }
     for watched in [
         "guest/src",
         "guest/Cargo.toml",
@@ -92,6 +100,30 @@ fn main() {
         println!("cargo:rustc-env={variable}={}", copied.display());
     }
 }
+/// The components a source package carries instead of their sources: the default mapper and
+/// the built-in policies (the test components are not needed outside a checkout).
+fn embed_prebuilt(components: &Path, out_dir: &Path) {
+    println!("cargo:rerun-if-changed={}", components.display());
+    for (artifact, variable) in [
+        ("agentrace_guest", "AGENTRACE_DEFAULT_MAPPER"),
+        ("agentrace_policies", "AGENTRACE_BUILTIN_POLICIES"),
+    ] {
+        let prebuilt = components.join(format!("{artifact}.wasm"));
+        if !prebuilt.exists() {
+            panic!(
+                "{} is missing: outside a checkout the package must carry its prebuilt \
+                 components (make the package with hosts/python/sdist), or build from a \
+                 checkout of the repository",
+                prebuilt.display()
+            );
+        }
+        let copied = out_dir.join(format!("{artifact}.wasm"));
+        std::fs::copy(&prebuilt, &copied)
+            .unwrap_or_else(|e| panic!("copying {} failed: {e}", prebuilt.display()));
+        println!("cargo:rustc-env={variable}={}", copied.display());
+    }
+}
+
 /// The components' target triple.
 const WASM_TARGET: &str = "wasm32-wasip2";
 

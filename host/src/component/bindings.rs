@@ -8,7 +8,7 @@
 )]
 
 wasmtime::component::bindgen!({
-    path: "../wit",
+    path: "wit",
     world: "mapper-plugin",
     // Serde forms of the WIT records: the JSON form of agent-span records and mapped batches
     // (conformance vectors, dry runs), and the natively linked mapping of the benchmarks.
@@ -37,7 +37,7 @@ impl self::agentrace::plugin::host::Host for PluginState {
 /// generated above, so spans pass between mapper and policies without conversion.
 pub(crate) mod policy {
     wasmtime::component::bindgen!({
-        path: "../wit",
+        path: "wit",
         world: "policy-plugin",
         with: {
             "agentrace:plugin/types": super::agentrace::plugin::types,

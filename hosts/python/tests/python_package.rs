@@ -3,7 +3,9 @@
 //! the pinned packages of `requirements-test.txt` (pytest, the OpenTelemetry SDK, rotel, classic
 //! `autogen` and `ag2` 1.x), and runs the Python tests: the tracer, the classic AG2 integration
 //! and the AG2 1.x middleware. The tracer's tests include an export over TLS to Arize Phoenix,
-//! which this file starts behind TLS with certificates it makes. Needs `python3` with `venv` and
+//! which this file starts behind TLS with certificates it makes. Then the two ways to install
+//! without a wheel: `pip install ./hosts/python`, and the sdist `hosts/python/sdist` makes,
+//! built by pip in a target folder of its own. Needs `python3` with `venv` and
 //! the package index on first run.
 
 use std::path::{Path, PathBuf};
@@ -168,20 +170,28 @@ fn the_wheel_carries_its_tls_and_links_no_system_openssl() {
     }
 }
 
-#[test]
-fn pip_installs_the_package_from_a_checkout() {
-    // As a user would: `pip install ./hosts/python` into a fresh environment, through the
-    // pyproject's maturin backend (the dev profile here, to reuse the workspace's build).
-    let root = Path::new(env!("CARGO_TARGET_TMPDIR")).join("pip-install");
-    let _ = std::fs::remove_dir_all(&root);
+/// Installs `source` (a folder or an sdist) with pip into a fresh environment under
+/// `name`, through the pyproject's maturin backend in the dev profile, and checks that the
+/// installed package traces a span. `target_dir`: cargo's target folder for that build.
+fn pip_install_and_trace(name: &str, source: &Path, target_dir: Option<&Path>) {
+    // One pip build at a time: two concurrent maturin builds of the same checkout were seen to
+    // fail, and each already keeps both cores busy.
+    static PIP_BUILD: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    let _one_at_a_time = PIP_BUILD.lock().unwrap_or_else(|e| e.into_inner());
+    let root = Path::new(env!("CARGO_TARGET_TMPDIR")).join(name);
+    let _ = std::fs::remove_dir_all(root.join("venv"));
     let venv = root.join("venv");
     run_ok(Command::new("python3").args(["-m", "venv"]).arg(&venv));
     let mut install = Command::new(venv.join("bin/pip"));
     install
-        .args(["install", "--quiet"])
-        .arg(package())
+        .args(["install", "--quiet", "--no-cache-dir"])
+        .arg(source)
         .env("MATURIN_PEP517_ARGS", "--profile dev");
-    run_ok(without_cargo_variables(&mut install));
+    without_cargo_variables(&mut install);
+    if let Some(target_dir) = target_dir {
+        install.env("CARGO_TARGET_DIR", target_dir);
+    }
+    run_ok(&mut install);
     let output = run_ok(
         Command::new(venv.join("bin/python"))
             .args([
@@ -197,4 +207,47 @@ fn pip_installs_the_package_from_a_checkout() {
         "{}",
         String::from_utf8_lossy(&output.stdout)
     );
+}
+
+#[test]
+fn pip_installs_the_package_from_a_checkout() {
+    // As a user would: `pip install ./hosts/python`, reusing the workspace's build.
+    pip_install_and_trace("pip-install", &package(), None);
+}
+
+#[test]
+fn the_sdist_builds_and_installs_without_the_checkout() {
+    // `hosts/python/sdist` makes the source package; pip builds it from its own unpacked copy.
+    // A target folder of its own, so that nothing compiled from the checkout stands in for the
+    // sdist's sources (cargo names a workspace's path packages by their relative paths).
+    let root = Path::new(env!("CARGO_TARGET_TMPDIR")).join("sdist");
+    let out = root.join("dist");
+    let _ = std::fs::remove_dir_all(&out);
+    let maturin = python().with_file_name("maturin");
+    let mut make = Command::new("python3");
+    make.arg(package().join("sdist"))
+        .arg("--out")
+        .arg(&out)
+        .arg("--maturin")
+        .arg(&maturin);
+    run_ok(without_cargo_variables(&mut make));
+    let sdist = std::fs::read_dir(&out)
+        .unwrap()
+        .map(|entry| entry.unwrap().path())
+        .find(|path| path.to_string_lossy().ends_with(".tar.gz"))
+        .expect("the sdist script made no .tar.gz");
+    let listing = run_ok(Command::new("tar").arg("tzf").arg(&sdist));
+    let listing = String::from_utf8_lossy(&listing.stdout);
+    for carried in [
+        "host/components/agentrace_guest.wasm",
+        "host/components/agentrace_policies.wasm",
+        "host/wit/types.wit",
+    ] {
+        assert!(listing.contains(carried), "{carried} missing:\n{listing}");
+    }
+    assert!(
+        !listing.contains("guest/src"),
+        "the sdist carries guest sources:\n{listing}"
+    );
+    pip_install_and_trace("sdist", &sdist, Some(&root.join("target")));
 }
