@@ -537,7 +537,18 @@ def _instrument_remote_reply(agent: Any, tracer: Tracer) -> None:
                 factory = getattr(self_agent, "_httpx_client_factory", None)
                 if factory is not None and span.traceparent and not _wrapped(factory):
                     self_agent._httpx_client_factory = _mark(_propagating(factory), factory)
-                return await original(self_agent, *args, **kwargs)
+                # The agent card is fetched once, on the first reply, by a client made when the
+                # agent was: that request carries the header too, for as long as this call runs.
+                card_client = None
+                if getattr(self_agent, "_agent_card", True) is None and span.traceparent:
+                    card_client = getattr(getattr(self_agent, "_card_resolver", None), "httpx_client", None)
+                    if card_client is not None:
+                        card_client.headers["traceparent"] = span.traceparent
+                try:
+                    return await original(self_agent, *args, **kwargs)
+                finally:
+                    if card_client is not None:
+                        card_client.headers.pop("traceparent", None)
 
         return a_generate_remote_reply
 

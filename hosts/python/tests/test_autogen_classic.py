@@ -201,10 +201,63 @@ def test_a2a_in_process_over_asgi_is_one_trace(traced):
     _check_a2a_trace(_a2a_run(traced, serve), 8123)
 
 
+def test_a2a_under_the_asgi_instrumentation_its_server_span_nests_under_agentrace(traced):
+    """The served app wrapped in OpenTelemetry's ASGI middleware (the real package, pinned), as a
+    FastAPI/Starlette deployment would be: the middleware's server span continues the trace from
+    the header agentrace's remote-agent span sent, so it is that span's child."""
+    import httpx
+    from autogen.a2a import HttpxClientFactory
+    from opentelemetry.instrumentation.asgi import OpenTelemetryMiddleware
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+    from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+    app_spans = InMemorySpanExporter()
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(app_spans))
+
+    def serve():
+        def start(app):
+            wrapped = OpenTelemetryMiddleware(app, tracer_provider=provider)
+            return HttpxClientFactory(transport=httpx.ASGITransport(wrapped))
+
+        return "http://127.0.0.1:8124/", start, lambda: None
+
+    spans = _a2a_run(traced, serve)
+    _check_a2a_trace(spans, 8124)
+    _check_served_under_the_remote_agent_span(spans, app_spans, remote=False)
+
+
+def _check_served_under_the_remote_agent_span(spans, app_spans, *, remote: bool) -> None:
+    """The ASGI middleware's request spans (the card and the message; below them its send and
+    receive spans) are children of agentrace's remote-agent span, in its trace."""
+    client = next(s for s in spans if s.name == "invoke_agent remote_helper")
+    served = app_spans.get_finished_spans()
+    ids = {s.context.span_id for s in served}
+    requests = [s for s in served if s.parent is None or s.parent.span_id not in ids]
+    assert sorted(s.name for s in requests) == ["GET /.well-known/agent-card.json", "POST /"], [s.name for s in served]
+    for request in requests:
+        assert f"{request.context.trace_id:032x}" == client.trace_id, request.name
+        assert f"{request.parent.span_id:016x}" == client.span_id, request.name
+        # Over a real connection the parent arrives in the request's traceparent header.
+        assert request.parent.is_remote == remote, request.name
+        assert (request.kind.name == "SERVER") == remote, request.kind
+
+
 def test_a2a_over_a_real_local_port_is_one_trace(traced):
+    """Served by uvicorn under OpenTelemetry's ASGI middleware: the middleware's server spans
+    continue the trace from the header agentrace's remote-agent span sends."""
     import socket
 
     import uvicorn
+    from opentelemetry.instrumentation.asgi import OpenTelemetryMiddleware
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+    from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+    app_spans = InMemorySpanExporter()
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(app_spans))
 
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
@@ -215,6 +268,7 @@ def test_a2a_over_a_real_local_port_is_one_trace(traced):
         def start(app):
             from autogen.a2a import HttpxClientFactory
 
+            app = OpenTelemetryMiddleware(app, tracer_provider=provider)
             config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning")
             holder["server"] = server = uvicorn.Server(config)
             thread = threading.Thread(target=server.run, daemon=True)
@@ -233,4 +287,6 @@ def test_a2a_over_a_real_local_port_is_one_trace(traced):
 
         return f"http://127.0.0.1:{port}/", start, stop
 
-    _check_a2a_trace(_a2a_run(traced, serve), port)
+    spans = _a2a_run(traced, serve)
+    _check_a2a_trace(spans, port)
+    _check_served_under_the_remote_agent_span(spans, app_spans, remote=True)

@@ -170,6 +170,81 @@ def test_other_instrumentations_spans_nest_under_the_agentrace_span_they_ran_in(
     assert {f"execute_tool {name}" for name in tools} <= exported, exported
 
 
+def _completion(request):
+    """A Chat Completions answer from a scripted OpenAI endpoint (an httpx transport)."""
+    import httpx
+
+    body = json.loads(request.content)
+    return httpx.Response(200, json={
+        "id": "chatcmpl-7", "object": "chat.completion", "created": 1, "model": body["model"] + "-2024-07-18",
+        "choices": [{"index": 0, "finish_reason": "stop", "message": {"role": "assistant", "content": "sunny"}}],
+        "usage": {"prompt_tokens": 9, "completion_tokens": 1, "total_tokens": 10},
+    })
+
+
+def test_the_openai_instrumentations_spans_nest_under_the_agentrace_span_they_ran_in(traced):
+    """The OpenTelemetry openai-v2 instrumentation (the real package, pinned) around the real
+    `openai` client, talking to a scripted endpoint: its model-call spans are children of the
+    agentrace spans the calls ran in, on the agent's thread, a worker thread and asyncio tasks."""
+    import asyncio
+    import contextvars
+    from concurrent.futures import ThreadPoolExecutor
+
+    import httpx
+    import openai
+    from opentelemetry.instrumentation.openai_v2 import OpenAIInstrumentor
+    from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+    from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+    app_spans = InMemorySpanExporter()
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(app_spans))
+    OpenAIInstrumentor().instrument(tracer_provider=provider)
+    transport = httpx.MockTransport(_completion)
+    client = openai.OpenAI(api_key="test", base_url="http://scripted.invalid/v1",
+                           http_client=httpx.Client(transport=transport))
+    run = traced()
+    turns = {}
+
+    def ask() -> None:
+        client.chat.completions.create(model="gpt-4o-mini", messages=[{"role": "user", "content": "weather?"}])
+
+    try:
+        with run.tracer.invoke_agent(agent={"name": "direct"}) as turns["direct"]:
+            ask()
+
+        def in_thread() -> None:
+            with run.tracer.invoke_agent(agent={"name": "threaded"}) as turns["threaded"]:
+                ask()
+
+        with ThreadPoolExecutor(1) as pool:
+            pool.submit(contextvars.copy_context().run, in_thread).result()
+
+        async def in_task(name: str) -> None:
+            async_client = openai.AsyncOpenAI(api_key="test", base_url="http://scripted.invalid/v1",
+                                              http_client=httpx.AsyncClient(transport=transport))
+            with run.tracer.invoke_agent(agent={"name": name}) as turns[name]:
+                await async_client.chat.completions.create(
+                    model="gpt-4o-mini", messages=[{"role": "user", "content": "weather?"}])
+
+        async def both() -> None:
+            await asyncio.gather(in_task("task-a"), in_task("task-b"))
+
+        asyncio.run(both())
+    finally:
+        OpenAIInstrumentor().uninstrument()
+    calls = [span for span in app_spans.get_finished_spans() if span.name.startswith("chat")]
+    assert len(calls) == 4, [s.name for s in app_spans.get_finished_spans()]
+    by_parent = {span.parent.span_id: span for span in calls if span.parent is not None}
+    for name, turn in turns.items():
+        call = by_parent.get(turn.handle.span_id)
+        assert call is not None, f"no openai span under the {name} agent span"
+        assert call.context.trace_id == turn.handle.trace_id, name
+        assert call.attributes["gen_ai.request.model"] == "gpt-4o-mini"
+    exported = {span.name for span in run.spans()}
+    assert {f"invoke_agent {name}" for name in turns} <= exported, exported
+
+
 def _app_provider(sampler=None):
     """An application's SDK provider as a team sets one up: its resource, a processor of its own
     and an exporter (into memory here)."""
