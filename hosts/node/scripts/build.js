@@ -2,7 +2,7 @@
 // Builds the native addon `agentrace.node` from this checkout's Rust host with @napi-rs/cli.
 // `npm install` runs it (the package's `install` script), also when an application installs this
 // folder (`npm install ./hosts/node`): npm does not install a linked folder's devDependencies
-// then, so the pinned @napi-rs/cli is fetched into this folder first when it is missing.
+// then, so the pinned @napi-rs/cli is fetched into `.napi-cli/` here first when it is missing.
 //
 // AGENTRACE_NODE_PROFILE=debug builds without optimisation (the tests do, to share the build);
 // the default is release. Needs cargo (rustup's pinned toolchain, rust-toolchain.toml).
@@ -24,24 +24,29 @@ function run(command, args) {
   if (result.status !== 0) process.exit(result.status ?? 1);
 }
 
-/** The CLI's entry point (its `bin`), resolved through its package.json. */
-function cliEntry() {
-  const packageJson = require.resolve('@napi-rs/cli/package.json', { paths: [root] });
+/** Where the CLI is fetched when npm did not install it here: a folder of its own, so that only
+ * the CLI and its dependencies are installed, not this package's devDependencies. */
+const fetched = path.join(root, '.napi-cli');
+
+/** The CLI's entry point (its `bin`), resolved through its package.json from `base`. */
+function cliEntry(base) {
+  const packageJson = require.resolve('@napi-rs/cli/package.json', { paths: [base] });
   return path.join(path.dirname(packageJson), require(packageJson).bin.napi);
 }
 
 function napiCli() {
-  try {
-    return cliEntry();
-  } catch {
-    console.error(`agentrace: fetching @napi-rs/cli@${cliVersion} to build the native addon`);
-    const npm = process.env.npm_execpath
-      ? [process.execPath, [process.env.npm_execpath]]
-      : ['npm', []];
-    run(npm[0], [...npm[1], 'install', '--no-save', '--no-audit', '--no-fund', '--ignore-scripts',
-      '--no-package-lock', `@napi-rs/cli@${cliVersion}`]);
-    return cliEntry();
+  for (const base of [root, fetched]) {
+    try {
+      return cliEntry(base);
+    } catch {
+      // not installed there
+    }
   }
+  console.error(`agentrace: fetching @napi-rs/cli@${cliVersion} into ${fetched} to build the native addon`);
+  const npm = process.env.npm_execpath ? [process.execPath, [process.env.npm_execpath]] : ['npm', []];
+  run(npm[0], [...npm[1], 'install', '--prefix', fetched, '--no-save', '--no-audit', '--no-fund',
+    '--ignore-scripts', '--no-package-lock', '--loglevel=error', `@napi-rs/cli@${cliVersion}`]);
+  return cliEntry(fetched);
 }
 
 const profile = process.env.AGENTRACE_NODE_PROFILE || 'release';
