@@ -54,7 +54,11 @@ fn installed_package() -> &'static Path {
 #[test]
 fn the_node_tests_pass_against_the_addon() {
     let dir = installed_package();
-    let output = run_ok(&mut npm(dir, &["test"]));
+    // The default mapper as a file, for the test of `mapper` (host/build.rs builds it there).
+    let target = Path::new(env!("CARGO_TARGET_TMPDIR")).parent().unwrap();
+    let mapper = target.join("agentrace-guest/wasm32-wasip2/guest/agentrace_guest.wasm");
+    assert!(mapper.exists(), "{} was not built", mapper.display());
+    let output = run_ok(npm(dir, &["test"]).env("AGENTRACE_TEST_MAPPER", &mapper));
     let report = String::from_utf8_lossy(&output.stdout);
     println!("{report}");
     assert!(report.contains("# fail 0"), "{report}");

@@ -168,6 +168,20 @@ test('the redact policy runs in the addon', async () => {
   assert.ok(response.startsWith('mail me at ') && !response.includes('jane.doe@example.com'), response);
 });
 
+test('a mapper component given as a file maps like the embedded one; a missing one is refused at start', async (t) => {
+  assert.throws(() => new agentrace.Tracer({ mapper: '/nonexistent/mapper.wasm' }), /nonexistent\/mapper\.wasm/);
+  const file = process.env.AGENTRACE_TEST_MAPPER;
+  if (!file) {
+    t.skip('AGENTRACE_TEST_MAPPER (the built default mapper, set by node_package.rs) is not set');
+    return;
+  }
+  const run = traced({ mapper: file });
+  run.tracer.chat({ provider: 'openai', request: { model: 'from-file' } }, () => {});
+  const [span] = await run.spans();
+  assert.equal(span.name, 'chat from-file');
+  assert.equal(span.attributes['gen_ai.provider.name'], 'openai');
+});
+
 test('configuration errors throw at construction, with the reason', () => {
   assert.throws(() => new agentrace.Tracer({ policies: ['no-such-policy'] }), /no-such-policy/);
   assert.throws(() => new agentrace.Tracer({ compat: 'nope' }), /nope/);
