@@ -228,20 +228,26 @@ function generationFields(data, capture) {
   return fields;
 }
 
-/** A Responses model call (`response`): `_response` is the Responses API's response object. */
+/** A Responses model call (`response`): `_response` is the Responses API's response object and
+ * `_input` the SDK's own input items. The span does not carry the requested model, so the
+ * response's model names the request too. */
 function responseFields(data, capture) {
   const response = data._response || {};
+  const output = response.output || [];
   const fields = { request: request(response.model, null) };
   fields.response = { model: response.model, id: data.response_id || response.id };
-  if (response.status) fields.response.finish_reasons = [response.status === 'completed' ? 'stop' : response.status];
+  const calls = output.some((item) => item.type === 'function_call');
+  if (response.status) {
+    fields.response.finish_reasons = [response.status !== 'completed' ? response.status : calls ? 'tool_call' : 'stop'];
+  }
   const counts = usage(response.usage);
   if (counts) fields.usage = counts;
   if (capture) {
-    const input = typeof data._input === 'string'
+    fields.input_messages = typeof data._input === 'string'
       ? [{ role: 'user', parts: [{ type: 'text', content: data._input }] }]
       : responseItems(data._input || []);
-    fields.input_messages = input;
-    fields.output_messages = responseItems(response.output || []);
+    const reason = calls ? 'tool_call' : 'stop';
+    fields.output_messages = responseItems(output).map((message) => ({ ...message, finish_reason: reason }));
   }
   return fields;
 }
@@ -275,14 +281,17 @@ function chatMessage(message) {
   return { role: message.role || 'assistant', parts };
 }
 
-/** Responses API items (messages, function calls and their outputs) as GenAI messages. */
+/** Response items as GenAI messages: the Responses API's (`function_call` with `call_id`) and
+ * the SDK's own input items (`callId`, `function_call_result` with a typed output). */
 function responseItems(items) {
   const messages = [];
   for (const item of items) {
+    const id = item.call_id ?? item.callId;
     if (item.type === 'function_call') {
-      messages.push({ role: 'assistant', parts: [{ type: 'tool_call', id: item.call_id, name: item.name, arguments: jsonOrText(item.arguments) }] });
-    } else if (item.type === 'function_call_output') {
-      messages.push({ role: 'tool', parts: [{ type: 'tool_call_response', id: item.call_id, response: jsonOrText(item.output) }] });
+      messages.push({ role: 'assistant', parts: [{ type: 'tool_call', id, name: item.name, arguments: jsonOrText(item.arguments) }] });
+    } else if (item.type === 'function_call_output' || item.type === 'function_call_result') {
+      const result = item.output && typeof item.output === 'object' && 'text' in item.output ? item.output.text : item.output;
+      messages.push({ role: 'tool', parts: [{ type: 'tool_call_response', id, response: jsonOrText(result) }] });
     } else if (item.role) {
       messages.push({ role: item.role, parts: textParts(item.content) });
     }

@@ -8,7 +8,7 @@ const assert = require('node:assert/strict');
 const test = require('node:test');
 
 const {
-  Agent, OpenAIChatCompletionsModel, run, setTraceProcessors, setTracingDisabled, tool,
+  Agent, OpenAIChatCompletionsModel, OpenAIResponsesModel, run, setTraceProcessors, setTracingDisabled, tool,
 } = require('@openai/agents');
 const OpenAI = require('openai').default;
 const { z } = require('zod');
@@ -143,4 +143,58 @@ test('a failing tool marks its span failed and the run goes on', async () => {
   const toolSpan = readSpans(output).find((span) => span.name === 'execute_tool broken');
   assert.equal(toolSpan.status.code, 2);
   assert.ok(toolSpan.attributes['error.type'], JSON.stringify(toolSpan.attributes));
+});
+
+test('the Responses model: its response spans become chat spans with usage and messages', async () => {
+  const output = tempFile('trace.jsonl');
+  const tracer = new agentrace.Tracer({ output, captureContent: true });
+  setTracingDisabled(false);
+  setTraceProcessors([new agentrace.OpenAIAgentsProcessor(tracer)]);
+  let turn = 0;
+  // Answers in the Responses API's shape: a function call, then a message.
+  async function fetch() {
+    turn += 1;
+    const items = turn === 1
+      ? [{ type: 'function_call', id: 'fc_1', call_id: 'call_1', name: 'get_weather', arguments: '{"city":"Paris"}', status: 'completed' }]
+      : [{ type: 'message', id: 'msg_1', role: 'assistant', status: 'completed', content: [{ type: 'output_text', text: 'It is sunny.', annotations: [] }] }];
+    const body = {
+      id: `resp_${turn}`, object: 'response', created_at: 1, status: 'completed', model: 'gpt-4o-mini-2024-07-18', output: items,
+      usage: { input_tokens: 40 + turn, output_tokens: 6, total_tokens: 46 + turn, input_tokens_details: { cached_tokens: 2 }, output_tokens_details: { reasoning_tokens: 1 } },
+    };
+    return new Response(JSON.stringify(body), { status: 200, headers: { 'content-type': 'application/json' } });
+  }
+  const client = new OpenAI({ apiKey: 'test', baseURL: 'http://127.0.0.1:9/v1', fetch, maxRetries: 0 });
+  const getWeather = tool({
+    name: 'get_weather', description: 'The weather of a city', parameters: z.object({ city: z.string() }),
+    execute: async ({ city }) => `sunny in ${city}`,
+  });
+  const agent = new Agent({ name: 'planner', instructions: 'Plan.', model: new OpenAIResponsesModel(client, 'gpt-4o-mini'), tools: [getWeather] });
+  assert.equal((await run(agent, 'Weather?')).finalOutput, 'It is sunny.');
+  await tracer.shutdown();
+  const spans = readSpans(output);
+  assert.deepEqual(tree(spans), [
+    'invoke_workflow Agent workflow',
+    '  invoke_agent planner',
+    '    chat gpt-4o-mini-2024-07-18',
+    '    execute_tool get_weather',
+    '    chat gpt-4o-mini-2024-07-18',
+  ]);
+  const [first, second] = spans.filter((span) => span.name.startsWith('chat'))
+    .sort((a, b) => (BigInt(a.startTimeUnixNano) < BigInt(b.startTimeUnixNano) ? -1 : 1));
+  assert.equal(first.attributes['gen_ai.response.id'], 'resp_1');
+  assert.deepEqual(first.attributes['gen_ai.response.finish_reasons'], ['tool_call']);
+  assert.equal(first.attributes['gen_ai.usage.input_tokens'], 41);
+  assert.equal(first.attributes['gen_ai.usage.cache_read.input_tokens'], 2);
+  assert.equal(first.attributes['gen_ai.usage.reasoning.output_tokens'], 1);
+  assert.deepEqual(JSON.parse(first.attributes['gen_ai.output.messages']), [
+    { role: 'assistant', parts: [{ type: 'tool_call', id: 'call_1', name: 'get_weather', arguments: { city: 'Paris' } }], finish_reason: 'tool_call' },
+  ]);
+  assert.deepEqual(JSON.parse(second.attributes['gen_ai.input.messages']), [
+    { role: 'user', parts: [{ type: 'text', content: 'Weather?' }] },
+    { role: 'assistant', parts: [{ type: 'tool_call', id: 'call_1', name: 'get_weather', arguments: { city: 'Paris' } }] },
+    { role: 'tool', parts: [{ type: 'tool_call_response', id: 'call_1', response: 'sunny in Paris' }] },
+  ]);
+  assert.deepEqual(JSON.parse(second.attributes['gen_ai.output.messages']), [
+    { role: 'assistant', parts: [{ type: 'text', content: 'It is sunny.' }], finish_reason: 'stop' },
+  ]);
 });
