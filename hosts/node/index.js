@@ -256,6 +256,8 @@ function startUnder(slot, operation, parent, fields) {
     throw new TypeError(`parent must be a Span or a traceparent, not ${typeof parent}`);
   }
   const inner = current.getStore();
+  // A trace continued by `continueTrace` is what its caller asked for, as in the Python host.
+  if (inner instanceof RemoteParent) return spanStart(slot, operation, inner.handle, true, fields);
   const api = otel.api();
   if (api !== null) {
     const outer = otelSpanContext(api);
@@ -264,11 +266,14 @@ function startUnder(slot, operation, parent, fields) {
       return spanStart(slot, operation, outer.traceId + outer.spanId, true, fields);
     }
   }
-  if (inner instanceof Span) {
-    return spanStart(slot, operation, inner._handle, false, fields);
-  }
-  if (inner instanceof RemoteParent) return spanStart(slot, operation, inner.handle, true, fields);
+  if (inner instanceof Span) return spanStart(slot, operation, inner._handle, false, fields);
   return spanStart(slot, operation, null, false, fields);
+}
+
+/** Ends a span that `error` left, recording the error unless `fn` set one itself. */
+function failed(span, error) {
+  if (!(span._end && span._end.error)) span.recordException(error);
+  span.end();
 }
 
 /** Runs `fn(span)` inside a started span and ends it when `fn` returns or its promise settles; an
@@ -279,8 +284,7 @@ function runInside(span, fn) {
   try {
     result = span._run(fn);
   } catch (error) {
-    span.recordException(error);
-    span.end();
+    failed(span, error);
     throw error;
   }
   if (result !== null && typeof result === 'object' && typeof result.then === 'function') {
@@ -290,8 +294,7 @@ function runInside(span, fn) {
         return value;
       },
       (error) => {
-        if (!(span._end && span._end.error)) span.recordException(error);
-        span.end();
+        failed(span, error);
         throw error;
       },
     );

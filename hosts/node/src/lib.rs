@@ -25,6 +25,7 @@ const REFUSED: &str = "agentrace refused: ";
 /// How a tracer is built; every option may be left out (then the standard `OTEL_*` variables
 /// and `OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT` decide).
 #[napi(object)]
+#[derive(Default)]
 pub struct NativeOptions {
     /// `service.name` of the exported resource.
     pub service_name: Option<String>,
@@ -51,7 +52,7 @@ pub struct NativeOptions {
 pub struct PolicyOption {
     /// A shipped policy's name (`redact`, `drop-content`, `truncate`) or a `.wasm` file.
     pub source: String,
-    /// Its settings, as `key=value` pairs.
+    /// Its settings, as `[key, value]` pairs.
     pub config: Option<Vec<Vec<String>>>,
 }
 
@@ -81,17 +82,7 @@ impl NativeTracer {
         options: Option<NativeOptions>,
         forward: Option<Function<'_, String, ()>>,
     ) -> Result<Self> {
-        let options = options.unwrap_or(NativeOptions {
-            service_name: None,
-            capture_content: None,
-            compat: None,
-            policies: None,
-            mapper: None,
-            output: None,
-            queue_capacity: None,
-            max_batch: None,
-            flush_interval_ms: None,
-        });
+        let options = options.unwrap_or_default();
         let mut builder = Tracer::builder();
         if let Some(name) = options.service_name {
             builder = builder.with_service_name(name);

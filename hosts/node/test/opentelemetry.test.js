@@ -122,3 +122,17 @@ test('an explicit output wins over the provider', async () => {
   assert.deepEqual(readSpans(output).map((span) => span.name), ['chat to-file']);
   assert.equal(exporter.getFinishedSpans().length, 0);
 });
+
+test('continueTrace inside an agentrace span continues the remote trace, not the active span', async () => {
+  const { readSpans, tempFile } = require('./support');
+  const output = tempFile('trace.jsonl');
+  const tracer = new agentrace.Tracer({ output });
+  const header = '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01';
+  tracer.invokeAgent({ agent: { name: 'local' } }, () => {
+    agentrace.continueTrace(header, () => tracer.invokeAgent({ agent: { name: 'served' } }, () => {}));
+  });
+  await tracer.shutdown();
+  const served = readSpans(output).find((span) => span.name === 'invoke_agent served');
+  assert.equal(served.traceId, '4bf92f3577b34da6a3ce929d0e0e4736');
+  assert.equal(served.parentSpanId, '00f067aa0ba902b7');
+});

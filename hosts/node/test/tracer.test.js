@@ -144,6 +144,16 @@ test('a remote parent from a traceparent continues that trace', async () => {
   assert.equal(spans.length, 2);
 });
 
+test('an error the function set itself is kept over the one it throws', async () => {
+  const run = traced();
+  assert.throws(() => run.tracer.chat({ request: { model: 'm' } }, (span) => {
+    span.set({ error: { type: 'RateLimited', message: '429' } });
+    throw new Error('retry later');
+  }), /retry later/);
+  const [span] = await run.spans();
+  assert.equal(span.attributes['error.type'], 'RateLimited');
+});
+
 test('manual spans: startSpan, withSpan, end', async () => {
   const run = traced();
   const { tracer } = run;
