@@ -5,11 +5,13 @@ GroupChat with LLM speaker selection, a sequential ``initiate_chats`` and a fail
 Every LLM is a scripted model client (``model_client_cls``), so nothing leaves the machine.
 Run it under one tracing setup per process, since both tracings patch ``OpenAIWrapper.create``:
 
-    python classic_scenario.py {none,builtin,agentrace,agentrace-ag2} OUT.json [--runs N] [--no-code]
+    python classic_scenario.py {none,builtin,agentrace,agentrace-ag2,interleaved} OUT.json [--runs N] [--no-code]
 
 ``OUT.json`` gets the spans of the last run in one form for both tracings (name, ids, parent,
 kind, status, attributes), the wall time of each run, the part of it spent instrumenting the
-run's new agents (a setup cost, once per agent), and the number of spans per run.
+run's new agents (a setup cost, once per agent), and the number of spans per run. With
+``interleaved``, no tracing, the built-in tracing and agentrace take turns run by run in one
+process, and each of those is reported per mode.
 """
 
 from __future__ import annotations
@@ -248,13 +250,68 @@ def setup_agentrace(output: Path, compat: str | None) -> tuple[Any, Any]:
     return instrument, finish
 
 
+def no_tracing() -> tuple[Any, Any]:
+    def instrument(agents: list[Any], groupchats: list[Any]) -> None:
+        pass
+
+    def finish() -> list[dict[str, Any]]:
+        return []
+
+    return instrument, finish
+
+
+def once(instrument: Any, scratch: str, code: bool) -> None:
+    """One scripted run. The human's answers: the first lets the tool run, the second ends the
+    chat."""
+    with IOStream.set_default(ScriptedHuman("", "exit")):
+        run_once(instrument, scratch, code=code)
+
+
+def interleaved(count: int, out: Path, code: bool) -> None:
+    """No tracing, the built-in tracing and agentrace, one run each in turn in this process, so
+    that all three share the process's hash seed, memory layout and machine state (between
+    processes, a run's time varies by several milliseconds). Both tracings replace
+    ``OpenAIWrapper.create``; each run puts in place the one of its mode. Agents are new in
+    every run, so their instrumenting is per mode already."""
+    from autogen.oai.client import OpenAIWrapper
+
+    original = OpenAIWrapper.create
+    with tempfile.TemporaryDirectory() as scratch:
+        setups: dict[str, tuple[Any, Any]] = {}
+        creates: dict[str, Any] = {}
+        for mode, setup in [("none", no_tracing), ("builtin", setup_builtin),
+                            ("agentrace", lambda: setup_agentrace(Path(scratch) / "spans.jsonl", None))]:
+            setups[mode] = setup()
+            creates[mode] = OpenAIWrapper.create
+            OpenAIWrapper.create = original
+        runs = {mode: Runs() for mode in setups}
+        spans: dict[str, int] = {}
+        modes = list(setups)
+        for index in range(count):
+            for mode in modes[index % 3:] + modes[: index % 3]:
+                instrument, finish = setups[mode]
+                OpenAIWrapper.create = creates[mode]
+                timed = runs[mode].instrumenting(instrument)
+                runs[mode].run(lambda: once(timed, scratch, code))
+                spans[mode] = len(finish())
+        OpenAIWrapper.create = original
+    out.write_text(json.dumps({
+        "seconds": {mode: r.seconds for mode, r in runs.items()},
+        "instrument_seconds": {mode: r.instrument_seconds for mode, r in runs.items()},
+        "span_count": spans,
+    }))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("tracing", choices=["none", "builtin", "agentrace", "agentrace-ag2"])
+    parser.add_argument("tracing", choices=["none", "builtin", "agentrace", "agentrace-ag2", "interleaved"])
     parser.add_argument("out", type=Path)
     parser.add_argument("--runs", type=int, default=1)
     parser.add_argument("--no-code", action="store_true", help="leave out code execution (a subprocess)")
     args = parser.parse_args()
+    if args.tracing == "interleaved":
+        interleaved(args.runs, args.out, code=not args.no_code)
+        return
 
     with tempfile.TemporaryDirectory() as scratch:
         if args.tracing == "builtin":
@@ -263,23 +320,13 @@ def main() -> None:
             compat = "ag2" if args.tracing == "agentrace-ag2" else None
             instrument, finish = setup_agentrace(Path(scratch) / "spans.jsonl", compat)
         else:
-            def instrument(agents: list[Any], groupchats: list[Any]) -> None:
-                pass
-
-            def finish() -> list[dict[str, Any]]:
-                return []
+            instrument, finish = no_tracing()
 
         runs = Runs()
         timed_instrument = runs.instrumenting(instrument)
-
-        def once() -> None:
-            # The human's answers: the first lets the tool run, the second ends the chat.
-            with IOStream.set_default(ScriptedHuman("", "exit")):
-                run_once(timed_instrument, scratch, code=not args.no_code)
-
         spans: list[dict[str, Any]] = []
         for _ in range(args.runs):
-            runs.run(once)
+            runs.run(lambda: once(timed_instrument, scratch, not args.no_code))
             spans = finish()
     runs.write(args.out, spans)
 

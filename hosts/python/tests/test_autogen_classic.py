@@ -10,6 +10,8 @@ what agentrace reports under its own names), and the test fails if an unlisted o
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 import threading
 import time
 from pathlib import Path
@@ -50,6 +52,27 @@ DIFFERENT_VALUES = {
     "gen_ai.conversation.id": lambda builtin, ours: bool(builtin) and bool(ours),
     "ag2.chats.ids": lambda builtin, ours: len(json.loads(builtin)) == len(json.loads(ours)),
 }
+
+
+def test_in_the_bench_s_interleaved_runs_each_tracing_traces_its_own_turns_only(tmp_path):
+    """bench/run times no tracing, the built-in tracing and agentrace taking turns in one
+    process, swapping ``OpenAIWrapper.create`` per turn. A wrapper left in place would trace
+    another mode's turn: its model calls would land in the wrong export, and the counts below
+    would differ."""
+    alone = tmp_path / "alone.json"
+    together = tmp_path / "together.json"
+    for tracing, out, runs in [("agentrace", alone, "1"), ("interleaved", together, "4")]:
+        result = subprocess.run(
+            [sys.executable, str(SCENARIO), tracing, str(out), "--runs", runs, "--no-code"],
+            cwd=SCENARIO.parent, capture_output=True, text=True, timeout=300,
+        )
+        assert result.returncode == 0, result.stdout + result.stderr
+    expected = json.loads(alone.read_text())["span_count"]
+    report = json.loads(together.read_text())
+    assert expected > 40
+    assert report["span_count"] == {"none": 0, "builtin": expected, "agentrace": expected}
+    assert {mode: len(seconds) for mode, seconds in report["seconds"].items()} == {
+        "none": 4, "builtin": 4, "agentrace": 4}
 
 
 def test_the_run_reaches_every_instrumentation_point(builtin):
