@@ -78,14 +78,38 @@ def _otel_parent() -> tuple[int, int] | None:
     return context.trace_id, context.span_id
 
 
+if _otel_trace is not None:
+
+    class _JoinedSpan(_otel_trace.NonRecordingSpan):
+        """An agentrace span as OpenTelemetry's current span. Its ``SpanContext`` is made the
+        first time someone asks for it (an instrumentation starting a child span, a propagator
+        injecting a header): most agentrace spans have no OpenTelemetry child, and making one
+        for each cost about a microsecond on the agent's thread."""
+
+        def __init__(self, handle: SpanHandle) -> None:  # noqa: D107 - the base's context comes later
+            self._handle = handle
+            self._context = None
+
+        def get_span_context(self) -> Any:
+            context = self._context
+            if context is None:
+                handle = self._handle
+                context = self._context = _otel_trace.SpanContext(
+                    handle.trace_id, handle.span_id, is_remote=False, trace_flags=_SAMPLED
+                )
+            return context
+
+        def __repr__(self) -> str:
+            return f"NonRecordingSpan({self.get_span_context()!r})"
+
+
 def _otel_enter(handle: SpanHandle) -> tuple[Any, Any] | None:
     """Makes ``handle``'s span OpenTelemetry's current span, so that spans other
     instrumentations create meanwhile (httpx, openai, a2a-sdk...) are its children. Returns what
     :func:`_otel_exit` needs."""
     if _otel_trace is None:
         return None
-    context = _otel_trace.SpanContext(handle.trace_id, handle.span_id, is_remote=False, trace_flags=_SAMPLED)
-    entered = _otel_trace.set_span_in_context(_otel_trace.NonRecordingSpan(context))
+    entered = _otel_trace.set_span_in_context(_JoinedSpan(handle))
     return _otel_context.attach(entered), entered
 
 

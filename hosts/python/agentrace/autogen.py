@@ -619,6 +619,18 @@ def instrument_agent(agent: Any, *, tracer: Tracer | None = None, tracer_provide
     return agent
 
 
+def _instrument_speaker_selector(agent: Any, tracer: Tracer) -> Any:
+    """Instruments one of the two agents a group chat makes for each LLM speaker selection
+    (``checking_agent`` starts a chat with ``speaker_selection_agent``, whose reply is a model
+    call), with what they use: the conversation and the replies. They ask no human, call no
+    tool and run no code, and they are made anew for every selection, so the rest of
+    :func:`instrument_agent` would be paid per span for nothing."""
+    _instrument_initiate_chat(agent, tracer)
+    _instrument_generate_reply(agent, tracer)
+    _instrument_oai_reply_context(agent)
+    return agent
+
+
 def instrument_llm_wrapper(
     *, tracer: Tracer | None = None, tracer_provider: Any = None, capture_messages: bool = False
 ) -> None:
@@ -719,7 +731,7 @@ def instrument_groupchat(groupchat: Any, *, tracer: Tracer | None = None, tracer
     def make_internal(original: Callable[..., Any]) -> Callable[..., Any]:
         def create_internal_agents(*args: Any, **kwargs: Any) -> Any:
             checking_agent, selection_agent = original(*args, **kwargs)
-            return instrument_agent(checking_agent, tracer=tracer), instrument_agent(selection_agent, tracer=tracer)
+            return _instrument_speaker_selector(checking_agent, tracer), _instrument_speaker_selector(selection_agent, tracer)
 
         return create_internal_agents
 
