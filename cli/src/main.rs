@@ -35,7 +35,8 @@ enum Command {
     /// OTLP export is used when --otlp-endpoint is given or OTEL_EXPORTER_OTLP_ENDPOINT /
     /// OTEL_EXPORTER_OTLP_TRACES_ENDPOINT is set (protocol from --otlp-protocol or
     /// OTEL_EXPORTER_OTLP_PROTOCOL, default http/protobuf). Content is recorded only with
-    /// --capture-content or OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT=true.
+    /// --capture-content or OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT=SPAN_ONLY
+    /// (or SPAN_AND_EVENT, or true).
     Replay(Box<ReplayArgs>),
     /// Runs the sidecar: receives lifecycle events over HTTP as JSON from agent hosts in any
     /// language, and maps and exports them like `replay` (API: docs/openapi.json).

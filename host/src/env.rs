@@ -1,6 +1,7 @@
 //! The standard environment variables that other OpenTelemetry tools read too
 //! (`OTEL_TRACES_EXPORTER`, the `OTEL_EXPORTER_OTLP_*` family with its per-signal forms,
-//! `OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT`, `OTEL_METRIC_EXPORT_INTERVAL`). An
+//! `OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT` and `..._EMIT_EVENT`,
+//! `OTEL_METRIC_EXPORT_INTERVAL`). An
 //! application that embeds us shares its environment with every other tool, so a value we do
 //! not understand must never stop it from starting: it is reported once on stderr, naming the
 //! variable, the value and what is used instead, and ignored. Settings given in code or on the
@@ -27,11 +28,20 @@ pub(crate) fn ignored(name: &str, value: &str, accepted: &str, instead: &str) {
 /// Reports, once per variable and value, that `name=value` cannot be used, why, and what is
 /// done instead.
 pub(crate) fn unusable(name: &str, value: &str, reason: &str, instead: &str) {
+    warn_once(
+        name,
+        value,
+        &format!("ignoring {name}=`{value}` ({reason}); {instead}"),
+    );
+}
+
+/// Prints `message` as a warning on stderr the first time it is said of `name=value`.
+fn warn_once(name: &str, value: &str, message: &str) {
     static REPORTED: Mutex<Option<HashSet<String>>> = Mutex::new(None);
     let key = format!("{name}={value}");
     let mut reported = REPORTED.lock().unwrap_or_else(|e| e.into_inner());
     if reported.get_or_insert_with(HashSet::new).insert(key) {
-        eprintln!("agentrace: warning: ignoring {name}=`{value}` ({reason}); {instead}");
+        eprintln!("agentrace: warning: {message}");
     }
 }
 
@@ -73,20 +83,67 @@ pub(crate) fn check_compression(signal: &str) {
     }
 }
 
-/// `OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT`: `Some(true)` for `true`,
-/// `Some(false)` for `false` (any case); unset gives `None`, anything else a warning and
-/// `None`, so content stays unrecorded.
+/// `OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT`, with the values of OpenTelemetry's
+/// GenAI utilities (`opentelemetry-util-genai`) and the older boolean, any case:
+/// - `SPAN_ONLY`, `SPAN_AND_EVENT` and `true` record content on spans: `Some(true)`;
+/// - `NO_CONTENT`, `EVENT_ONLY` and `false` do not: `Some(false)`;
+/// - unset gives `None`; any other value a warning and `None`, so content stays unrecorded.
+///
+/// agentrace does not emit the logs-signal content event
+/// (`gen_ai.client.inference.operation.details`) yet, so `EVENT_ONLY` and `SPAN_AND_EVENT`, and
+/// `OTEL_INSTRUMENTATION_GENAI_EMIT_EVENT=true`, are reported once as not fully honoured.
 pub(crate) fn capture_content() -> Option<bool> {
     const NAME: &str = "OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT";
     let value = var(NAME)?;
-    if value.eq_ignore_ascii_case("true") {
-        Some(true)
-    } else if value.eq_ignore_ascii_case("false") {
-        Some(false)
-    } else {
-        ignored(NAME, &value, "`true` or `false`", "content is not recorded");
-        None
+    let (on_spans, in_events) = match value.to_ascii_uppercase().as_str() {
+        "TRUE" | "SPAN_ONLY" => (true, false),
+        "FALSE" | "NO_CONTENT" => (false, false),
+        "SPAN_AND_EVENT" => (true, true),
+        "EVENT_ONLY" => (false, true),
+        _ => {
+            ignored(
+                NAME,
+                &value,
+                "`NO_CONTENT`, `SPAN_ONLY`, `EVENT_ONLY`, `SPAN_AND_EVENT`, `true` or `false`",
+                "content is not recorded",
+            );
+            return None;
+        }
+    };
+    if in_events {
+        partly_honoured(
+            NAME,
+            &value,
+            if on_spans {
+                "content is recorded on spans only"
+            } else {
+                "content is not recorded"
+            },
+        );
     }
+    if let Some(emit) = var("OTEL_INSTRUMENTATION_GENAI_EMIT_EVENT")
+        && emit.eq_ignore_ascii_case("true")
+    {
+        partly_honoured(
+            "OTEL_INSTRUMENTATION_GENAI_EMIT_EVENT",
+            &emit,
+            "no event is emitted",
+        );
+    }
+    Some(on_spans)
+}
+
+/// Reports, once per variable and value, that agentrace does not emit GenAI events on the logs
+/// signal yet, and what it does with `name=value` instead.
+fn partly_honoured(name: &str, value: &str, instead: &str) {
+    warn_once(
+        name,
+        value,
+        &format!(
+            "{name}=`{value}` asks for the gen_ai.client.inference.operation.details event, \
+             which agentrace does not emit yet; {instead}"
+        ),
+    );
 }
 
 /// `OTEL_METRIC_EXPORT_INTERVAL` in milliseconds; 60 s when unset or not a number.

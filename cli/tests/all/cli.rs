@@ -139,8 +139,9 @@ fn unexpected_values_of_the_standard_variables_are_warned_about_and_never_stop_s
         "ignoring OTEL_TRACES_EXPORTER=`zipkin` (expected `otlp`, `console` or `none`)",
         "ignoring OTEL_EXPORTER_OTLP_PROTOCOL=`carrier-pigeon` (expected `grpc` or \
          `http/protobuf`); exporting over http/protobuf",
-        "ignoring OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT=`maybe` (expected `true` or \
-         `false`); content is not recorded",
+        "ignoring OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT=`maybe` (expected \
+         `NO_CONTENT`, `SPAN_ONLY`, `EVENT_ONLY`, `SPAN_AND_EVENT`, `true` or `false`); content \
+         is not recorded",
         "ignoring OTEL_METRIC_EXPORT_INTERVAL=`soon`",
         "ignoring OTEL_EXPORTER_OTLP_CERTIFICATE=`/nonexistent/ca.pem` (CA certificate bundle \
          /nonexistent/ca.pem: cannot read it: No such file or directory (os error 2)); exporting \
@@ -183,6 +184,72 @@ fn unexpected_values_of_the_standard_variables_are_warned_about_and_never_stop_s
         "{}",
         text(&refused.stderr)
     );
+}
+
+#[test]
+fn every_capture_value_of_the_genai_utilities_decides_the_content_and_none_stops_start_up() {
+    const EVENTS_NOT_YET: &str = "asks for the gen_ai.client.inference.operation.details event, which agentrace does not \
+         emit yet";
+    let example = repo().join("examples/ag2-group-chat.jsonl");
+    let dir = tempfile::tempdir().unwrap();
+    // (capture value, OTEL_INSTRUMENTATION_GENAI_EMIT_EVENT, content on spans, warning)
+    let cases = [
+        ("SPAN_ONLY", None, true, None),
+        (
+            "span_and_event",
+            None,
+            true,
+            Some("content is recorded on spans only"),
+        ),
+        ("NO_CONTENT", None, false, None),
+        ("Event_Only", None, false, Some("content is not recorded")),
+        ("true", None, true, None),
+        ("FALSE", None, false, None),
+        ("SPAN_ONLY", Some("true"), true, Some("no event is emitted")),
+        ("SPAN_ONLY", Some("false"), true, None),
+    ];
+    for (value, emit, content, warning) in cases {
+        let out = dir.path().join(format!("{value}-{emit:?}.jsonl"));
+        let mut command = Command::new(env!("CARGO_BIN_EXE_agentrace"));
+        command
+            .args(["replay", example.to_str().unwrap(), "--no-tree", "-o"])
+            .arg(&out)
+            .env_remove("OTEL_EXPORTER_OTLP_ENDPOINT")
+            .env_remove("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT")
+            .env_remove("OTEL_TRACES_EXPORTER")
+            .env_remove("OTEL_INSTRUMENTATION_GENAI_EMIT_EVENT")
+            .env("OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT", value);
+        if let Some(emit) = emit {
+            command.env("OTEL_INSTRUMENTATION_GENAI_EMIT_EVENT", emit);
+        }
+        let result = command.output().unwrap();
+        let stderr = text(&result.stderr);
+        let case = format!("{value} (emit {emit:?})");
+        assert!(result.status.success(), "{case}: {stderr}");
+        let written = std::fs::read_to_string(&out).unwrap();
+        assert_eq!(
+            written.contains("gen_ai.input.messages"),
+            content,
+            "{case}: content on spans"
+        );
+        assert_eq!(
+            written.contains("gen_ai.output.messages"),
+            content,
+            "{case}"
+        );
+        match warning {
+            Some(instead) => {
+                let name = if emit == Some("true") {
+                    "OTEL_INSTRUMENTATION_GENAI_EMIT_EVENT=`true`".to_string()
+                } else {
+                    format!("OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT=`{value}`")
+                };
+                let expected = format!("agentrace: warning: {name} {EVENTS_NOT_YET}; {instead}");
+                assert_eq!(stderr.matches(&expected).count(), 1, "{case}: {stderr}");
+            }
+            None => assert!(!stderr.contains("warning"), "{case}: {stderr}"),
+        }
+    }
 }
 
 #[test]

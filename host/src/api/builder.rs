@@ -79,7 +79,8 @@ enum MapperSource {
 /// Configures and starts a [`Tracer`].
 ///
 /// Defaults: the embedded mapper; content capture from
-/// `OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT` (`true` or `false`; another value is
+/// `OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT` (`SPAN_ONLY`, `SPAN_AND_EVENT` or
+/// `true` record it on spans; `NO_CONTENT`, `EVENT_ONLY` or `false` do not; another value is
 /// reported once and leaves content unrecorded); exporter from the `OTEL_*` variables
 /// ([`ExportTarget::from_env`]); resource from `OTEL_SERVICE_NAME` and
 /// `OTEL_RESOURCE_ATTRIBUTES`; a queue of 65 536 events; batches of up to 512 spans or every

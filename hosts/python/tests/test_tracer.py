@@ -641,3 +641,24 @@ def test_unusual_python_values_are_refused_with_a_reason_never_a_crash(traced):
     assert len(spans) == 5  # every span kept; only the refused fields are left out
     typed = next(s for s in spans if "tuple" in s.attributes)
     assert typed.attributes["tuple"] == [1, 2] and typed.attributes["flag"] is True
+
+
+@pytest.mark.parametrize(
+    ("value", "recorded"),
+    [("SPAN_ONLY", True), ("span_and_event", True), ("true", True), ("NO_CONTENT", False),
+     ("Event_Only", False), ("FALSE", False), ("sometimes", False)],
+)
+def test_each_capture_value_of_the_genai_utilities_decides_the_content_and_none_raises(
+    traced, monkeypatch, value, recorded
+):
+    """``OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT`` as OpenTelemetry's GenAI
+    instrumentations read it; a value nobody defined leaves content out and never raises into
+    the application."""
+    monkeypatch.setenv("OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT", value)
+    run = traced()
+    assert run.tracer.capture_content is recorded
+    with run.tracer.chat(request={"model": "m"}, input_messages=[{"role": "user", "parts": [
+            {"type": "text", "content": "the secret"}]}]):
+        pass
+    (span,) = run.spans()
+    assert ("gen_ai.input.messages" in span.attributes) is recorded
