@@ -71,7 +71,12 @@ pub fn to_agent_span(span: &FinishedSpan) -> wit::AgentSpan {
 
 /// The SDK span data the exporters receive for a mapped span.
 pub fn to_span_data(span: wit::OtelSpan, scope: &InstrumentationScope) -> SpanData {
-    crate::convert::to_span_data(span, scope)
+    crate::convert::to_span_data(
+        span,
+        scope,
+        &crate::SpanLimits::default(),
+        Default::default(),
+    )
 }
 
 /// The embedded default mapper and a chain of built-in policies, each in its own instance with

@@ -20,6 +20,7 @@ use crate::record::{
     AttrValue, Attributes, ErrorInfo, LinkInfo, Message, Part, ServerEndpoint, ToolCall,
     ToolDefinition,
 };
+use crate::span_limits::{Dropped, SpanLimits};
 
 /// Conversion of the host's records into the WIT records the mapper receives. The target type
 /// chooses the impl: an `Option<String>` becomes an `option<string>` or, where the WIT field is
@@ -243,30 +244,43 @@ fn context(trace_id: (u64, u64), span_id: u64, remote: bool) -> OtelSpanContext 
     )
 }
 
-/// The SDK span data the exporters take.
-pub(crate) fn to_span_data(span: wit::OtelSpan, scope: &InstrumentationScope) -> SpanData {
+/// The SDK span data the exporters take, within `limits`; the dropped counts add what the
+/// limits cut here to what they cut earlier (`earlier`, before and after the mapper).
+pub(crate) fn to_span_data(
+    mut span: wit::OtelSpan,
+    scope: &InstrumentationScope,
+    limits: &SpanLimits,
+    earlier: Dropped,
+) -> SpanData {
+    let (cut, event_cuts, link_cuts) = limits.apply_to_span(&mut span);
+    let mut dropped = earlier;
+    dropped.add(cut);
     let mut events = SpanEvents::default();
+    events.dropped_count = dropped.events;
     events.events = span
         .events
         .into_iter()
-        .map(|e| {
+        .zip(event_cuts)
+        .map(|(e, cut)| {
             opentelemetry::trace::Event::new(
                 e.name,
                 time(e.time),
                 e.attributes.into_iter().map(key_value).collect(),
-                0,
+                cut,
             )
         })
         .collect();
     let mut links = SpanLinks::default();
+    links.dropped_count = dropped.links;
     links.links = span
         .links
         .into_iter()
-        .map(|l| {
+        .zip(link_cuts)
+        .map(|(l, cut)| {
             opentelemetry::trace::Link::new(
                 context(l.trace_id, l.span_id, false),
                 l.attributes.into_iter().map(key_value).collect(),
-                0,
+                cut,
             )
         })
         .collect();
@@ -285,7 +299,7 @@ pub(crate) fn to_span_data(span: wit::OtelSpan, scope: &InstrumentationScope) ->
         start_time: time(span.start_time),
         end_time: time(span.end_time),
         attributes: span.attributes.into_iter().map(key_value).collect(),
-        dropped_attributes_count: 0,
+        dropped_attributes_count: dropped.attributes,
         events,
         links,
         status: match span.status {

@@ -42,6 +42,7 @@ mod ids;
 mod pipeline;
 mod policy;
 mod record;
+mod span_limits;
 mod stats;
 mod tree;
 
@@ -62,6 +63,7 @@ pub use record::{
     MultiConversationInfo, Part, RetrievalInfo, ServerEndpoint, SpanFields, SpeakerSelectionInfo,
     ToolCall, ToolDefinition, Usage,
 };
+pub use span_limits::SpanLimits;
 pub use stats::StatsSnapshot;
 pub use tree::render as render_tree;
 

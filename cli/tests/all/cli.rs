@@ -253,6 +253,67 @@ fn every_capture_value_of_the_genai_utilities_decides_the_content_and_none_stops
 }
 
 #[test]
+fn span_limits_keep_a_pathological_span_exportable_and_count_what_they_cut() {
+    // 100 000 runtime attributes and a 4 MiB tool name: before the limits, the first trapped
+    // the mapper (the batch fell back) and the second was exported whole.
+    let dir = tempfile::tempdir().unwrap();
+    let events = dir.path().join("events.jsonl");
+    let out = dir.path().join("out.jsonl");
+    let attributes: serde_json::Map<String, serde_json::Value> = (0..100_000)
+        .map(|i| (format!("runtime.attribute.{i:06}"), serde_json::json!(i)))
+        .collect();
+    let start = serde_json::json!({
+        "type": "start", "span_id": "00000000000000a1", "operation": "execute_tool",
+        "time": 1_764_000_000_000_000_000_u64, "trace_id": "0af7651916cd43dd8448eb211c80319c",
+        "fields": {"tool": {"name": "t".repeat(4 << 20), "type": "function"},
+                   "attributes": attributes},
+    });
+    let end = serde_json::json!({
+        "type": "end", "span_id": "00000000000000a1", "time": 1_764_000_001_000_000_000_u64,
+    });
+    std::fs::write(&events, format!("{start}\n{end}\n")).unwrap();
+    let result = Command::new(env!("CARGO_BIN_EXE_agentrace"))
+        .args(["replay", events.to_str().unwrap(), "--no-tree", "-o"])
+        .arg(&out)
+        .env_remove("OTEL_EXPORTER_OTLP_ENDPOINT")
+        .env_remove("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT")
+        .env_remove("OTEL_TRACES_EXPORTER")
+        .env_remove("OTEL_SPAN_ATTRIBUTE_COUNT_LIMIT")
+        .env_remove("OTEL_ATTRIBUTE_COUNT_LIMIT")
+        .env_remove("OTEL_SPAN_ATTRIBUTE_VALUE_LENGTH_LIMIT")
+        .env("OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT", "1024")
+        .output()
+        .unwrap();
+    let stderr = text(&result.stderr);
+    assert!(result.status.success(), "{stderr}");
+    assert!(stderr.contains("1 spans exported"), "{stderr}");
+    assert!(!stderr.contains("fallback"), "{stderr}");
+    let written = std::fs::read_to_string(&out).unwrap();
+    let span = written
+        .lines()
+        .map(|line| serde_json::from_str::<serde_json::Value>(line).unwrap())
+        .filter_map(|line| line.get("resourceSpans").cloned())
+        .flat_map(|rs| rs.as_array().unwrap().clone())
+        .flat_map(|r| r["scopeSpans"].as_array().unwrap().clone())
+        .flat_map(|s| s["spans"].as_array().unwrap().clone())
+        .next()
+        .expect("the span is exported");
+    let kept = span["attributes"].as_array().unwrap();
+    assert_eq!(kept.len(), 128);
+    let dropped = span["droppedAttributesCount"].as_u64().unwrap();
+    // Every attribute the span had is either kept or counted.
+    assert!(dropped >= 100_000 - 128, "{dropped}");
+    let tool_name = kept
+        .iter()
+        .find(|a| a["key"] == "gen_ai.tool.name")
+        .expect("the semconv attributes come before the runtime ones and are kept");
+    assert_eq!(
+        tool_name["value"]["stringValue"].as_str().unwrap(),
+        "t".repeat(1024)
+    );
+}
+
+#[test]
 fn replay_to_stdout_keeps_stdout_pure_json() {
     let example = repo().join("examples/ag2-group-chat.jsonl");
     let result = agentrace(&["replay", example.to_str().unwrap(), "--output", "-"]);

@@ -23,6 +23,7 @@ use crate::pipeline::doorbell::Doorbell;
 use crate::pipeline::recycle::FieldBoxes;
 use crate::pipeline::worker::{Worker, WorkerParts};
 use crate::policy::Policy;
+use crate::span_limits::SpanLimits;
 use crate::stats::Stats;
 
 /// How the default mapper names the agent concepts GenAI semconv lacks (speaker selection,
@@ -96,6 +97,7 @@ pub struct TracerBuilder {
     max_batch: usize,
     flush_interval: Duration,
     limits: Limits,
+    span_limits: SpanLimits,
     grants: Grants,
     export_buffer_spans: usize,
     observer: Option<InMemorySpanExporter>,
@@ -120,6 +122,7 @@ impl Default for TracerBuilder {
             max_batch: 512,
             flush_interval: Duration::from_millis(200),
             limits: Limits::default(),
+            span_limits: SpanLimits::from_env(),
             grants: Grants::default(),
             export_buffer_spans: 100_000,
             observer: None,
@@ -193,6 +196,17 @@ impl TracerBuilder {
     /// Longest a finished span waits before its batch is mapped.
     pub fn with_flush_interval(mut self, interval: Duration) -> Self {
         self.flush_interval = interval;
+        self
+    }
+
+    /// What a span may carry: attributes, events and links per span, attributes per event and
+    /// link, characters per attribute value. The default comes from the standard variables
+    /// (`OTEL_SPAN_ATTRIBUTE_COUNT_LIMIT`, `OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT`, ...), each one
+    /// the specification's default when unset. Applied before the mapper sees a record, to the
+    /// mapper's spans before the policies see them, and before export; what is cut is counted
+    /// in the exported span's dropped counts.
+    pub fn with_span_limits(mut self, limits: SpanLimits) -> Self {
+        self.span_limits = limits;
         self
     }
 
@@ -304,6 +318,7 @@ impl TracerBuilder {
                 flush_interval: self.flush_interval,
                 metric_interval: crate::env::metric_interval(),
                 export_buffer_spans: self.export_buffer_spans,
+                span_limits: self.span_limits,
             },
             mapper,
             policies,

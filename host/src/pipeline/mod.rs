@@ -62,4 +62,6 @@ pub(crate) struct BatchSettings {
     pub(crate) metric_interval: Duration,
     /// Most spans kept for retry while the exporter fails.
     pub(crate) export_buffer_spans: usize,
+    /// What a span may carry, applied at each edge of the components.
+    pub(crate) span_limits: crate::SpanLimits,
 }

@@ -30,6 +30,7 @@ use crate::events::Lifecycle;
 use crate::export::{MetricSink, SpanSink};
 use crate::ids::SpanId;
 use crate::policy::fail_closed;
+use crate::span_limits::Dropped;
 use crate::stats::Stats;
 
 /// How long the worker sleeps on an empty queue while events are flowing
@@ -267,8 +268,21 @@ impl Worker {
         let began = Instant::now();
         let pending = std::mem::take(&mut self.pending);
         Stats::add(&self.stats.batches, 1);
-        let records: Vec<wit::AgentSpan> = pending.iter().map(convert::to_agent_span).collect();
-        let mapped = match self.map_batch(records) {
+        let limits = self.settings.span_limits;
+        // What the limits cut before export, by span id, for the exported dropped counts.
+        let mut dropped: HashMap<u64, Dropped> = HashMap::new();
+        let records: Vec<wit::AgentSpan> = pending
+            .iter()
+            .map(|span| {
+                let mut record = convert::to_agent_span(span);
+                let cut = limits.apply_to_record(&mut record);
+                if !cut.is_empty() {
+                    dropped.insert(record.span_id, cut);
+                }
+                record
+            })
+            .collect();
+        let mut mapped = match self.map_batch(records) {
             Ok(batch) => batch,
             Err(error) => {
                 Stats::add(&self.stats.spans_fallback_mapped, pending.len() as u64);
@@ -293,10 +307,19 @@ impl Worker {
             ));
         }
         let scope = self.scope(&mapped.schema_url);
+        for span in &mut mapped.spans {
+            let (cut, _, _) = limits.apply_to_span(span);
+            if !cut.is_empty() {
+                dropped.entry(span.span_id).or_default().add(cut);
+            }
+        }
         let spans = self.apply_policies(mapped.spans);
         let data: Vec<_> = spans
             .into_iter()
-            .map(|span| convert::to_span_data(span, &scope))
+            .map(|span| {
+                let earlier = dropped.get(&span.span_id).copied().unwrap_or_default();
+                convert::to_span_data(span, &scope, &limits, earlier)
+            })
             .collect();
         if let Some(observer) = &self.observer {
             use opentelemetry_sdk::trace::SpanExporter as _;
