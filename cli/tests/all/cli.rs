@@ -18,6 +18,18 @@ fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
 }
 
+/// Every span in a file of OTLP/JSON lines, in order; lines that are not JSON are skipped.
+fn exported_spans(written: &str) -> Vec<serde_json::Value> {
+    written
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .filter_map(|l| l.get("resourceSpans").cloned())
+        .flat_map(|rs| rs.as_array().unwrap().clone())
+        .flat_map(|r| r["scopeSpans"].as_array().unwrap().clone())
+        .flat_map(|s| s["spans"].as_array().unwrap().clone())
+        .collect()
+}
+
 #[test]
 fn replay_prints_the_tree_and_writes_otlp_json() {
     let dir = tempfile::tempdir().unwrap();
@@ -289,13 +301,8 @@ fn span_limits_keep_a_pathological_span_exportable_and_count_what_they_cut() {
     assert!(stderr.contains("1 spans exported"), "{stderr}");
     assert!(!stderr.contains("fallback"), "{stderr}");
     let written = std::fs::read_to_string(&out).unwrap();
-    let span = written
-        .lines()
-        .map(|line| serde_json::from_str::<serde_json::Value>(line).unwrap())
-        .filter_map(|line| line.get("resourceSpans").cloned())
-        .flat_map(|rs| rs.as_array().unwrap().clone())
-        .flat_map(|r| r["scopeSpans"].as_array().unwrap().clone())
-        .flat_map(|s| s["spans"].as_array().unwrap().clone())
+    let span = exported_spans(&written)
+        .into_iter()
         .next()
         .expect("the span is exported");
     let kept = span["attributes"].as_array().unwrap();
@@ -520,13 +527,8 @@ fn watch_reloads_a_replaced_mapper_between_batches() {
     );
     log_thread.join().unwrap();
     let written = std::fs::read_to_string(&out).unwrap();
-    let names: Vec<(String, String)> = written
-        .lines()
-        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
-        .filter_map(|l| l.get("resourceSpans").cloned())
-        .flat_map(|rs| rs.as_array().unwrap().clone())
-        .flat_map(|r| r["scopeSpans"].as_array().unwrap().clone())
-        .flat_map(|s| s["spans"].as_array().unwrap().clone())
+    let names: Vec<(String, String)> = exported_spans(&written)
+        .into_iter()
         .map(|s| {
             (
                 s["spanId"].as_str().unwrap().to_string(),
