@@ -5,8 +5,11 @@
 //! limits, the first outgrows a component's memory (the batch then falls back) and the second is
 //! exported as is, which an OTLP receiver refuses. So the limits apply at each edge of the
 //! components: to the agent-span record before the mapper sees it, to the mapper's spans before
-//! the policies see them, and to what the policies return before export. What is cut is counted
-//! in OTLP's `dropped_*_count` fields of the exported span, never lost silently.
+//! the policies see them, and to what the policies return before export. What is cut from a span
+//! (attributes, events, links) is counted in OTLP's dropped counts of the exported span, at all
+//! three edges. Attributes cut from an event or a link are counted on that event or link only at
+//! the last edge: the mapper and the policies may reshape events and links, so cuts made to them
+//! at the first two edges are not carried (a known gap).
 //!
 //! The variables (`OTEL_SPAN_ATTRIBUTE_COUNT_LIMIT`, `OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT`, ...)
 //! and their defaults are the specification's; a bad value is reported once and the default
