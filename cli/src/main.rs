@@ -117,8 +117,9 @@ struct PipelineArgs {
     #[arg(long, value_name = "MODE", value_parser = parse_compat)]
     compat: Option<Compat>,
     /// A policy to run after the mapper, in order (repeatable): a built-in name (`redact`,
-    /// `drop-content`, `truncate`) or a `.wasm` file, optionally followed by `:key=value,...`
-    /// configuration, e.g. `redact:action=hash,hash-key=$KEY`.
+    /// `drop-content`, `truncate`, `sample`, `cost`, `propagate`) or a `.wasm` file, optionally
+    /// followed by `:key=value,...` configuration, e.g. `redact:action=hash,hash-key=$KEY`,
+    /// `cost:prices=prices.json`, `sample:ratio=0.1` (docs/policies.md).
     #[arg(long = "policy", value_name = "NAME_OR_FILE[:KEY=VALUE,...]")]
     policies: Vec<String>,
     /// A JSON file listing the policy chain with each policy's configuration (see
@@ -131,6 +132,13 @@ struct PipelineArgs {
     /// The service.name resource attribute (default: OTEL_SERVICE_NAME).
     #[arg(long)]
     service_name: Option<String>,
+    /// Policies that want whole traces (`sample`, `propagate`) get a trace once none of its
+    /// spans is open, or after this many milliseconds.
+    #[arg(long, value_name = "MS", default_value_t = 30_000)]
+    hold_wait_ms: u64,
+    /// Most spans held for those policies at once; spans beyond it skip them, counted.
+    #[arg(long, value_name = "SPANS", default_value_t = 100_000)]
+    hold_max_spans: usize,
     /// Print the pipeline's counters at the end (spans in, out, dropped by reason; component
     /// calls, traps, restarts).
     #[arg(long)]
@@ -320,7 +328,14 @@ fn pipeline_builder(args: &PipelineArgs) -> anyhow::Result<agentrace::TracerBuil
     for dir in &args.allow_dir {
         grants = grants.with_read_only_dir(dir);
     }
-    Ok(builder.with_limits(limits).with_grants(grants))
+    let hold = agentrace::TraceHoldLimits {
+        wait: Duration::from_millis(args.hold_wait_ms),
+        max_spans: args.hold_max_spans,
+    };
+    Ok(builder
+        .with_limits(limits)
+        .with_grants(grants)
+        .with_trace_hold(hold))
 }
 
 /// Builds the tracer, and starts watching component files when --watch asks for it.
@@ -337,10 +352,19 @@ fn start_pipeline(
     Ok((tracer, watcher))
 }
 
-/// Prints the counters (with --stats) and the recent errors.
+/// Prints the counters (with --stats), the recent errors, and the totals the metrics
+/// recorded (token usage, what policies counted), which are complete whatever was sampled.
 fn report_stats(args: &PipelineArgs, stats: &agentrace::StatsSnapshot) {
     for error in &stats.recent_errors {
         eprintln!("agentrace: {error}");
+    }
+    if !stats.totals.is_empty() {
+        let totals: Vec<String> = stats
+            .totals
+            .iter()
+            .map(|(name, value)| format!("{name} = {value}"))
+            .collect();
+        eprintln!("agentrace: totals before policies: {}", totals.join(", "));
     }
     if args.stats {
         for (name, attribute, value) in stats.rows() {
@@ -425,9 +449,10 @@ fn replay(args: ReplayArgs) -> anyhow::Result<ExitCode> {
     report_stats(&args.pipeline, &stats);
     let dropped = stats.spans_dropped_buffer_full + stats.spans_dropped_at_shutdown;
     eprintln!(
-        "agentrace: {} spans exported; {} bad lines, {} inconsistent events, {} spans rejected \
-         by the mapper, {} lost in export",
+        "agentrace: {} spans exported, {} dropped by policies; {} bad lines, {} inconsistent \
+         events, {} spans rejected by the mapper, {} lost in export",
         stats.spans_exported,
+        stats.spans_dropped_by_policy,
         bad_lines,
         stats.events_rejected,
         stats.spans_rejected_by_mapper,

@@ -69,6 +69,9 @@ pub const RECENTLY_ENDED: usize = 65_536;
 /// The open spans, and the recently ended ones (their traces, for late children).
 pub struct Assembly {
     open: HashMap<SpanId, OpenSpan>,
+    /// How many spans of each trace are open: a trace with none left is complete here, which
+    /// is when policies that want whole traces get it.
+    open_per_trace: HashMap<TraceId, u32>,
     ended: HashMap<SpanId, TraceId>,
     ended_order: VecDeque<SpanId>,
     remember_ended: usize,
@@ -85,6 +88,7 @@ impl Assembly {
     pub fn new(remember_ended: usize) -> Self {
         Self {
             open: HashMap::new(),
+            open_per_trace: HashMap::new(),
             ended: HashMap::new(),
             ended_order: VecDeque::new(),
             remember_ended,
@@ -143,7 +147,7 @@ impl Assembly {
                 time,
                 fields,
             } => match self.open.remove(&span_id) {
-                Some(open) => Ok(Applied::Ended(self.close(
+                Some(open) => Ok(Applied::Ended(self.close_counted(
                     span_id,
                     open,
                     time,
@@ -159,6 +163,7 @@ impl Assembly {
     /// tracer does at shutdown.
     pub fn end_all_incomplete(&mut self, now: u64) -> Vec<FinishedSpan> {
         let open: Vec<(SpanId, OpenSpan)> = self.open.drain().collect();
+        self.open_per_trace.clear();
         open.into_iter()
             .map(|(span_id, span)| {
                 let end = now.max(span.start_time);
@@ -213,6 +218,7 @@ impl Assembly {
                 }
             }
         };
+        *self.open_per_trace.entry(trace_id).or_default() += 1;
         self.open.insert(
             span_id,
             OpenSpan {
@@ -226,6 +232,32 @@ impl Assembly {
             },
         );
         Ok(())
+    }
+
+    /// Whether any span of `trace_id` is still open.
+    pub fn has_open_spans(&self, trace_id: TraceId) -> bool {
+        self.open_per_trace.contains_key(&trace_id)
+    }
+
+    /// [`Assembly::close`] for a span taken out of `open` one by one: one fewer open in its
+    /// trace.
+    fn close_counted(
+        &mut self,
+        span_id: SpanId,
+        open: OpenSpan,
+        end_time: u64,
+        fields: SpanFields,
+        incomplete: bool,
+    ) -> FinishedSpan {
+        if let std::collections::hash_map::Entry::Occupied(mut count) =
+            self.open_per_trace.entry(open.trace_id)
+        {
+            *count.get_mut() -= 1;
+            if *count.get() == 0 {
+                count.remove();
+            }
+        }
+        self.close(span_id, open, end_time, fields, incomplete)
     }
 
     fn state_of(&self, span_id: SpanId) -> &'static str {

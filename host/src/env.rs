@@ -1,7 +1,8 @@
 //! The standard environment variables that other OpenTelemetry tools read too
 //! (`OTEL_TRACES_EXPORTER`, the `OTEL_EXPORTER_OTLP_*` family with its per-signal forms,
 //! `OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT` and `..._EMIT_EVENT`,
-//! `OTEL_METRIC_EXPORT_INTERVAL`). An
+//! `OTEL_METRIC_EXPORT_INTERVAL`, `OTEL_TRACES_SAMPLER` and its argument for the `sample`
+//! policy). An
 //! application that embeds us shares its environment with every other tool, so a value we do
 //! not understand must never stop it from starting: it is reported once on stderr, naming the
 //! variable, the value and what is used instead, and ignored. Settings given in code or on the
@@ -165,4 +166,49 @@ pub(crate) fn metric_interval() -> Duration {
             }
         },
     }
+}
+
+/// `OTEL_TRACES_SAMPLER` and, for the ratio samplers, `OTEL_TRACES_SAMPLER_ARG`, for the
+/// built-in `sample` policy: the sampler's name and its ratio. `None` when unset, or when the
+/// sampler is one the policy does not implement (`jaeger_remote`, `xray`, ...), which is
+/// reported. A ratio that is not a number from 0 to 1 is reported and left out (the policy
+/// then uses 1, as the specification's default argument is).
+pub(crate) fn traces_sampler() -> Option<(&'static str, Option<f64>)> {
+    const SAMPLERS: [&str; 6] = [
+        "always_on",
+        "always_off",
+        "traceidratio",
+        "parentbased_always_on",
+        "parentbased_always_off",
+        "parentbased_traceidratio",
+    ];
+    let value = var("OTEL_TRACES_SAMPLER")?;
+    let Some(sampler) = SAMPLERS
+        .into_iter()
+        .find(|known| known.eq_ignore_ascii_case(&value))
+    else {
+        ignored(
+            "OTEL_TRACES_SAMPLER",
+            &value,
+            &SAMPLERS.join(", "),
+            "the sample policy keeps every trace unless configured",
+        );
+        return None;
+    };
+    if !sampler.ends_with("traceidratio") {
+        return Some((sampler, None));
+    }
+    let ratio = var("OTEL_TRACES_SAMPLER_ARG").and_then(|text| match text.parse::<f64>() {
+        Ok(ratio) if (0.0..=1.0).contains(&ratio) => Some(ratio),
+        _ => {
+            ignored(
+                "OTEL_TRACES_SAMPLER_ARG",
+                &text,
+                "a ratio from 0 to 1",
+                "using 1.0",
+            );
+            None
+        }
+    });
+    Some((sampler, ratio))
 }

@@ -56,6 +56,7 @@ pub use error::{BoxError, Error, Result};
 pub use events::{Lifecycle, Operation, Parent};
 pub use export::{ExportTarget, OtlpCompression, OtlpExport, OtlpProtocol, SpanForwarder};
 pub use ids::{SpanContext, SpanId, TraceId};
+pub use pipeline::hold::TraceHoldLimits;
 pub use policy::{BuiltinPolicy, Policy, PolicySource};
 pub use record::{
     AgentInfo, AttrValue, Attributes, CodeExecutionInfo, ConversationInfo, ErrorInfo,

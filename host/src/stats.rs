@@ -24,16 +24,22 @@ macro_rules! counters {
         pub(crate) struct Stats {
             $(pub(crate) $field: CachePadded<AtomicU64>,)*
             recent_errors: Mutex<VecDeque<String>>,
+            totals: Mutex<std::collections::BTreeMap<String, f64>>,
         }
 
         /// A copy of the counters at one moment. Counters are added over time: read the fields,
         /// or every counter at once with [`StatsSnapshot::rows`].
-        #[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+        #[derive(Debug, Clone, Default, PartialEq, serde::Serialize)]
         #[non_exhaustive]
         pub struct StatsSnapshot {
             $($(#[doc = $doc])* pub $field: u64,)*
             /// The most recent error messages, oldest first.
             pub recent_errors: Vec<String>,
+            /// Sums of what the metrics recorded, before any policy decided about spans (so
+            /// complete under sampling): the mapper's token usage by token type
+            /// (`gen_ai.client.token.usage[input]`) and each counter the policies added to, by
+            /// name and unit (`agentrace.usage.cost[{USD}]`).
+            pub totals: std::collections::BTreeMap<String, f64>,
         }
 
         impl Stats {
@@ -45,6 +51,7 @@ macro_rules! counters {
                         .lock()
                         .map(|r| r.iter().cloned().collect())
                         .unwrap_or_default(),
+                    totals: self.totals.lock().map(|t| t.clone()).unwrap_or_default(),
                 }
             }
 
@@ -129,11 +136,27 @@ counters! {
     batches => "agentrace.batches";
     /// Metric exports that failed.
     metric_export_failures => "agentrace.metrics.export_failures";
+    /// Spans that skipped the policies wanting whole traces because the trace hold was full;
+    /// they went on through the rest of the chain.
+    spans_not_held => "agentrace.spans.not_held";
+    /// Traces handed to the whole-trace policies while spans of theirs were still open (held
+    /// longer than the hold time, or released by a flush or a policy swap).
+    traces_released_incomplete => "agentrace.traces.released_incomplete";
+    /// Counter additions a plugin made that were refused (negative, not finite, or over the
+    /// bound per call).
+    counter_adds_refused => "agentrace.component.counter_adds_refused";
 }
 
 impl Stats {
     pub(crate) fn add(counter: &AtomicU64, n: u64) {
         counter.fetch_add(n, Ordering::Relaxed);
+    }
+
+    /// Adds `value` to the running total named `key` ([`StatsSnapshot::totals`]).
+    pub(crate) fn total(&self, key: String, value: f64) {
+        if let Ok(mut totals) = self.totals.lock() {
+            *totals.entry(key).or_default() += value;
+        }
     }
 
     /// Remembers an error message (the last few are kept) for callers and the CLI.

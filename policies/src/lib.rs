@@ -5,16 +5,26 @@
 //! - `redact` ([`redact`]): allowed keys, blocked key and value patterns, built-in detectors of
 //!   personal data and secrets, masking or keyed hashing, inside JSON content too;
 //! - `drop-content` ([`drop_content`]): removes content attributes, keeping their shape;
-//! - `truncate` ([`truncate`]): caps attribute sizes, keeping JSON valid.
+//! - `truncate` ([`truncate`]): caps attribute sizes, keeping JSON valid;
+//! - `sample` ([`sample`]): keeps a share of whole traces, and every failed one;
+//! - `cost` ([`cost`]): prices model calls from the operator's table and counts the cost;
+//! - `propagate` ([`propagate`]): copies a trace's session, user and conversation ids to every
+//!   span.
+//!
+//! The component exports `grouping` (world `trace-policy-plugin`): `sample` (with a tail rule
+//! on) and `propagate` ask the host for whole traces, the others for batches.
 //!
 //! Configuration does not change during an instance's life, so `redact` reads and compiles its
 //! rules once per instance; a bad value is an error (at the host's start-up check, so the
 //! policy is refused with the message; at worst for a batch, which the host fails closed).
 
 pub mod content;
+pub mod cost;
 pub mod detect;
 pub mod drop_content;
+pub mod propagate;
 pub mod redact;
+pub mod sample;
 pub mod truncate;
 
 /// Bindings generated from `wit/`.
@@ -26,7 +36,7 @@ pub mod truncate;
 pub mod bindings {
     wit_bindgen::generate!({
         path: "../wit",
-        world: "policy-plugin",
+        world: "trace-policy-plugin",
         additional_derives: [PartialEq],
         pub_export_macro: true,
     });
@@ -34,6 +44,7 @@ pub mod bindings {
 
 use bindings::agentrace::plugin::host;
 use bindings::agentrace::plugin::types::OtelSpan;
+use bindings::exports::agentrace::plugin::grouping::{Guest as GroupingGuest, SpanGrouping};
 use bindings::exports::agentrace::plugin::policy::{Guest, PolicyInfo, Verdict};
 
 /// The component's export.
@@ -46,6 +57,20 @@ fn policy_name() -> String {
 /// The verdict for a span a policy rewrote (`Some`) or left alone (`None`).
 pub fn verdict(rewritten: Option<OtelSpan>) -> Verdict {
     rewritten.map_or(Verdict::Keep, Verdict::Replace)
+}
+
+/// How the policy named `name` wants its spans grouped.
+pub fn grouping(name: &str, lookup: &dyn Fn(&str) -> Option<String>) -> SpanGrouping {
+    let whole = match name {
+        "sample" => sample::Sampler::wants_whole_traces(lookup),
+        "propagate" => true,
+        _ => false,
+    };
+    if whole {
+        SpanGrouping::WholeTraces
+    } else {
+        SpanGrouping::Batches
+    }
 }
 
 /// Applies the policy named `name` with configuration from `lookup`: one verdict per span.
@@ -67,8 +92,12 @@ pub fn apply(
             let limits = truncate::Limits::from_config(lookup)?;
             spans.iter().map(|s| limits.apply(s).map(verdict)).collect()
         }
+        "sample" => sample::Sampler::from_config(lookup)?.apply(spans),
+        "cost" => Ok(cost::Costing::from_config(lookup)?.apply(spans).0),
+        "propagate" => Ok(propagate::Propagation::from_config(lookup)?.apply(spans)),
         other => Err(format!(
-            "config `policy`: expected `redact`, `drop-content` or `truncate`, got `{other}`"
+            "config `policy`: expected `redact`, `drop-content`, `truncate`, `sample`, `cost` \
+             or `propagate`, got `{other}`"
         )),
     }
 }
@@ -91,7 +120,24 @@ impl Guest for BuiltinPolicies {
             let rules = rules.as_ref().map_err(Clone::clone)?;
             return Ok(spans.iter().map(|s| verdict(rules.apply(s))).collect());
         }
+        if name == "cost" {
+            // The table is parsed once per instance, like the redaction rules.
+            static COSTING: std::sync::OnceLock<Result<cost::Costing, String>> =
+                std::sync::OnceLock::new();
+            let costing = COSTING.get_or_init(|| cost::Costing::from_config(&host::config));
+            let (verdicts, counts) = costing.as_ref().map_err(Clone::clone)?.apply(&spans);
+            for count in counts {
+                host::add_to_counter(count.name, &count.unit, count.value, &count.attributes);
+            }
+            return Ok(verdicts);
+        }
         apply(&name, &host::config, &spans)
+    }
+}
+
+impl GroupingGuest for BuiltinPolicies {
+    fn grouping() -> SpanGrouping {
+        grouping(&policy_name(), &host::config)
     }
 }
 

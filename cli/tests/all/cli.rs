@@ -170,7 +170,7 @@ fn unexpected_values_of_the_standard_variables_are_warned_about_and_never_stop_s
     // It started, mapped everything, and exported over OTLP/HTTP as if the exporter and the
     // protocol had been left unset.
     assert!(
-        stderr.contains("33 spans exported; 0 bad lines"),
+        stderr.contains("33 spans exported, 0 dropped by policies; 0 bad lines"),
         "{stderr}"
     );
     assert!(
@@ -356,7 +356,10 @@ fn bad_lines_are_reported_by_line_and_the_rest_still_exported() {
         "{stderr}"
     );
     assert!(stderr.contains("events.jsonl:3: invalid event"), "{stderr}");
-    assert!(stderr.contains("1 spans exported; 2 bad lines"), "{stderr}");
+    assert!(
+        stderr.contains("1 spans exported, 0 dropped by policies; 2 bad lines"),
+        "{stderr}"
+    );
     assert!(text(&result.stdout).contains("chat m [CLIENT]"));
 }
 
@@ -369,11 +372,11 @@ fn check_names_the_world_or_the_reason() {
     assert!(result.status.success(), "{}", text(&result.stdout));
     let stdout = text(&result.stdout);
     assert!(
-        stdout.contains("implements agentrace:plugin/mapper-plugin@0.2.0"),
+        stdout.contains("implements agentrace:plugin/mapper-plugin@0.2.1"),
         "{stdout}"
     );
     assert!(stdout.contains("agentrace-default-mapper 0.1.0 (semantic conventions 1.41.0)"));
-    assert!(stdout.contains("agentrace:plugin/host@0.2.0"));
+    assert!(stdout.contains("agentrace:plugin/host@0.2.1"));
 
     let policies = dir.path().join("policies.wasm");
     std::fs::write(&policies, agentrace::builtin_policies_component()).unwrap();
@@ -388,7 +391,7 @@ fn check_names_the_world_or_the_reason() {
         "policy=redact",
     ]);
     assert!(result.status.success(), "{}", text(&result.stdout));
-    assert!(text(&result.stdout).contains("implements agentrace:plugin/policy-plugin@0.2.0"));
+    assert!(text(&result.stdout).contains("implements agentrace:plugin/policy-plugin@0.2.1"));
 
     let empty = dir.path().join("empty.wasm");
     std::fs::write(&empty, b"\0asm\x0d\0\x01\0").unwrap();

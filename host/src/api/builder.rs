@@ -20,6 +20,7 @@ use crate::error::{Error, Result};
 use crate::export::{ExportTarget, build_sinks};
 use crate::pipeline::BatchSettings;
 use crate::pipeline::doorbell::Doorbell;
+use crate::pipeline::hold::TraceHoldLimits;
 use crate::pipeline::recycle::FieldBoxes;
 use crate::pipeline::worker::{Worker, WorkerParts};
 use crate::policy::Policy;
@@ -98,6 +99,7 @@ pub struct TracerBuilder {
     flush_interval: Duration,
     limits: Limits,
     span_limits: SpanLimits,
+    trace_hold: TraceHoldLimits,
     grants: Grants,
     export_buffer_spans: usize,
     observer: Option<InMemorySpanExporter>,
@@ -123,6 +125,7 @@ impl Default for TracerBuilder {
             flush_interval: Duration::from_millis(200),
             limits: Limits::default(),
             span_limits: SpanLimits::from_env(),
+            trace_hold: TraceHoldLimits::default(),
             grants: Grants::default(),
             export_buffer_spans: 100_000,
             observer: None,
@@ -207,6 +210,15 @@ impl TracerBuilder {
     /// in the exported span's dropped counts.
     pub fn with_span_limits(mut self, limits: SpanLimits) -> Self {
         self.span_limits = limits;
+        self
+    }
+
+    /// How long and how much the worker holds spans for policies that want whole traces
+    /// (`sample` with a tail rule, `propagate`, or a component exporting `grouping`): a trace
+    /// is handed over once no span of it is open, or after `wait`; spans beyond `max_spans`
+    /// skip those policies, counted (`spans_not_held`). Default: 30 s, 100 000 spans.
+    pub fn with_trace_hold(mut self, limits: TraceHoldLimits) -> Self {
+        self.trace_hold = limits;
         self
     }
 
@@ -319,6 +331,7 @@ impl TracerBuilder {
                 metric_interval: crate::env::metric_interval(),
                 export_buffer_spans: self.export_buffer_spans,
                 span_limits: self.span_limits,
+                trace_hold: self.trace_hold,
             },
             mapper,
             policies,

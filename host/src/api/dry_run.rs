@@ -196,8 +196,14 @@ pub fn inspect(bytes: &[u8], config: BTreeMap<String, String>) -> Result<Compone
             let policy =
                 Component::<PolicyWorld>::new(&compiled, "checked", config, limits, grants)?;
             let instance = policy.instantiate()?;
-            let info = instance.info();
-            format!("{} {}", info.name, info.version)
+            let description = instance.info();
+            let info = &description.info;
+            let grouping = if description.whole_traces {
+                ", wants whole traces"
+            } else {
+                ""
+            };
+            format!("{} {}{grouping}", info.name, info.version)
         }
     };
     Ok(ComponentReport {

@@ -31,6 +31,28 @@ impl self::agentrace::plugin::host::Host for PluginState {
     fn log(&mut self, level: LogLevel, message: String) {
         self.log_line(level, &message);
     }
+
+    fn add_to_counter(
+        &mut self,
+        name: String,
+        unit: String,
+        value: f64,
+        attributes: Vec<types::Attribute>,
+    ) {
+        if !value.is_finite()
+            || value < 0.0
+            || self.counter_adds.len() >= super::sandbox::MAX_COUNTER_ADDS
+        {
+            self.refused_counter_adds += 1;
+            return;
+        }
+        self.counter_adds.push(super::sandbox::CounterAdd {
+            name,
+            unit,
+            value,
+            attributes,
+        });
+    }
 }
 
 /// Bindings for the `policy-plugin` world. Its `types` and `host` interfaces are the ones

@@ -28,7 +28,11 @@ use sandbox::{Grants, Limits, PluginState, new_store};
 /// The WIT package this host speaks.
 pub const WIT_PACKAGE: &str = "agentrace:plugin";
 /// The version of [`WIT_PACKAGE`].
-pub const WIT_VERSION: &str = "0.2.0";
+pub const WIT_VERSION: &str = "0.2.1";
+/// The versions of [`WIT_PACKAGE`] whose components this host runs: the same `0.MINOR`, as
+/// semantic versioning has it for 0.x (additions bump the patch; 0.2.1 added
+/// `host.add-to-counter` and the optional `grouping` export, so 0.2.0 components still fit).
+const COMPATIBLE_VERSIONS: &str = "0.2.";
 
 /// One world of the `agentrace:plugin` package, as the host links and calls it.
 pub(crate) trait World: Sized + 'static {
@@ -150,9 +154,20 @@ impl WorldKind {
         }
     }
 
-    /// The fully qualified export: `agentrace:plugin/mapper@0.2.0`.
+    /// The fully qualified export: `agentrace:plugin/mapper@0.2.1`.
     fn qualified_export(self) -> String {
         format!("{WIT_PACKAGE}/{}@{WIT_VERSION}", self.export())
+    }
+
+    /// Whether `export` is this world's interface at a version this host runs
+    /// ([`COMPATIBLE_VERSIONS`]).
+    fn is_export(self, export: &str) -> bool {
+        export
+            .strip_prefix(WIT_PACKAGE)
+            .and_then(|rest| rest.strip_prefix('/'))
+            .and_then(|rest| rest.strip_prefix(self.export()))
+            .and_then(|rest| rest.strip_prefix('@'))
+            .is_some_and(|version| version.starts_with(COMPATIBLE_VERSIONS))
     }
 }
 
@@ -168,7 +183,7 @@ pub(crate) fn identify_world(component: &wasmtime::component::Component) -> Resu
     let exports = item_names(component, Side::Exports)?;
     if let Some(kind) = WorldKind::ALL
         .into_iter()
-        .find(|kind| exports.contains(&kind.qualified_export()))
+        .find(|kind| exports.iter().any(|export| kind.is_export(export)))
     {
         return Ok(kind);
     }
@@ -304,7 +319,8 @@ impl<W: World> Component<W> {
         // A component may implement several worlds; it fits when it exports this one's
         // interface. Otherwise say which world it implements instead, or why none.
         let wanted = W::KIND.qualified_export();
-        if !item_names(component, Side::Exports)?.contains(&wanted) {
+        let exports = item_names(component, Side::Exports)?;
+        if !exports.iter().any(|export| W::KIND.is_export(export)) {
             let found = identify_world(component)?;
             return Err(Error::WrongWorld(format!(
                 "it implements {found}, but this role needs an export `{wanted}`"
@@ -375,6 +391,16 @@ pub(crate) struct Instance<W: World> {
 }
 
 impl<W: World> Instance<W> {
+    /// What the instance added to counters since the last time (`host.add-to-counter`), and
+    /// how many additions it had refused.
+    pub(crate) fn take_counter_adds(&mut self) -> (Vec<sandbox::CounterAdd>, u64) {
+        let state = self.store.data_mut();
+        (
+            std::mem::take(&mut state.counter_adds),
+            std::mem::take(&mut state.refused_counter_adds),
+        )
+    }
+
     /// What the component said about itself.
     pub(crate) fn info(&self) -> &W::Info {
         &self.info

@@ -1,25 +1,123 @@
 //! The policy world (`agentrace:plugin/policy-plugin`): mapped spans in, one verdict per span
-//! out (keep, drop, or replace with the same ids), checked against the contract.
+//! out (keep, drop, or replace with the same ids), checked against the contract. A policy may
+//! also export `grouping` (since 0.2.1, world `trace-policy-plugin`) to ask for whole traces.
+
+use wasmtime::Store;
+use wasmtime::component::{Func, InstancePre, Linker, Val};
 
 use super::bindings::policy::{PolicyInfo, PolicyPlugin, PolicyPluginPre, Verdict};
 use super::bindings::types;
 use super::sandbox::PluginState;
-use super::{CallError, Instance, WorldKind, generated_world};
+use super::{CallError, Instance, WIT_PACKAGE, World, WorldKind};
 
-generated_world!(
-    /// Marker of the policy world.
-    PolicyWorld: WorldKind::Policy, PolicyPlugin, PolicyPluginPre, PolicyInfo,
-        agentrace_plugin_policy,
-    smoke_test: |instance| instance.apply(&[]).map(drop)
-);
+/// Marker of the policy world.
+pub(crate) struct PolicyWorld;
+
+/// An instance's exports: the policy, and its `grouping` function when it has one.
+pub(crate) struct PolicyBindings {
+    plugin: PolicyPlugin,
+    grouping: Option<Func>,
+}
+
+/// What a policy says about itself: its `info`, and how it wants its spans grouped.
+pub(crate) struct PolicyDescription {
+    /// Name and version.
+    pub(crate) info: PolicyInfo,
+    /// Whether it asked for whole traces (`grouping.grouping` = `whole-traces`).
+    pub(crate) whole_traces: bool,
+}
+
+/// The `grouping` function of a policy that exports it (any 0.2.x version from 0.2.1 on, by the
+/// exact name the component exports).
+fn grouping_export(
+    pre: &PolicyPluginPre<PluginState>,
+    store: &mut Store<PluginState>,
+    instance: &wasmtime::component::Instance,
+) -> Option<Func> {
+    let prefix = format!("{WIT_PACKAGE}/grouping@");
+    let engine = store.engine().clone();
+    let name = pre
+        .instance_pre()
+        .component()
+        .component_type()
+        .exports(&engine)
+        .map(|(name, _)| name.to_string())
+        .find(|name| name.starts_with(&prefix))?;
+    let interface = instance.get_export_index(&mut *store, None, &name)?;
+    let function = instance.get_export_index(&mut *store, Some(&interface), "grouping")?;
+    instance.get_func(&mut *store, function)
+}
+
+impl World for PolicyWorld {
+    const KIND: WorldKind = WorldKind::Policy;
+    type Pre = PolicyPluginPre<PluginState>;
+    type Bindings = PolicyBindings;
+    type Info = PolicyDescription;
+
+    fn add_to_linker(linker: &mut Linker<PluginState>) -> wasmtime::Result<()> {
+        PolicyPlugin::add_to_linker::<_, wasmtime::component::HasSelf<_>>(linker, |state| state)
+    }
+
+    fn pre(pre: InstancePre<PluginState>) -> wasmtime::Result<Self::Pre> {
+        PolicyPluginPre::new(pre)
+    }
+
+    fn instantiate(
+        pre: &Self::Pre,
+        store: &mut Store<PluginState>,
+    ) -> wasmtime::Result<Self::Bindings> {
+        let instance = pre.instance_pre().instantiate(&mut *store)?;
+        let plugin = PolicyPlugin::new(&mut *store, &instance)?;
+        let grouping = grouping_export(pre, store, &instance);
+        Ok(PolicyBindings { plugin, grouping })
+    }
+
+    fn info(
+        bindings: &Self::Bindings,
+        store: &mut Store<PluginState>,
+    ) -> wasmtime::Result<Self::Info> {
+        let info = bindings
+            .plugin
+            .agentrace_plugin_policy()
+            .call_info(&mut *store)?;
+        let whole_traces = match &bindings.grouping {
+            None => false,
+            Some(function) => {
+                let mut answer = [Val::Bool(false)];
+                function.call(&mut *store, &[], &mut answer)?;
+                match &answer[0] {
+                    Val::Enum(case) if case == "whole-traces" => true,
+                    Val::Enum(case) if case == "batches" => false,
+                    other => wasmtime::bail!(
+                        "`grouping.grouping` answered {other:?}, expected `batches` or \
+                         `whole-traces`"
+                    ),
+                }
+            }
+        };
+        Ok(PolicyDescription { info, whole_traces })
+    }
+
+    fn info_name(info: &Self::Info) -> &str {
+        &info.info.name
+    }
+
+    fn smoke_test(instance: &mut Instance<Self>) -> Result<(), CallError> {
+        instance.apply(&[]).map(drop)
+    }
+}
 
 impl Instance<PolicyWorld> {
     /// Applies the policy to one batch within the call deadline: one verdict per span, in
     /// order. More verdicts than spans are refused as oversized; fewer, or a replacement with
     /// another trace or span id, as invalid.
     pub(crate) fn apply(&mut self, spans: &[types::OtelSpan]) -> Result<Vec<Verdict>, CallError> {
-        let verdicts = self
-            .call(|bindings, store| bindings.agentrace_plugin_policy().call_apply(store, spans))?;
+        let verdicts = self.call(|bindings, store| {
+            bindings
+                .plugin
+                .agentrace_plugin_policy()
+                .call_apply(store, spans)
+        })?;
         if verdicts.len() > spans.len() {
             return Err(CallError::Oversized(format!(
                 "{} verdicts for {} spans",

@@ -127,6 +127,27 @@ pub(crate) struct PluginState {
     wasi: WasiCtx,
     table: ResourceTable,
     pub(crate) limiter: MemoryLimiter,
+    /// What the plugin added to counters (`host.add-to-counter`) since the worker last took
+    /// them; at most [`MAX_COUNTER_ADDS`] per call, the rest counted in `refused_counter_adds`.
+    pub(crate) counter_adds: Vec<CounterAdd>,
+    /// Additions refused since the worker last looked: over the bound, negative or not finite.
+    pub(crate) refused_counter_adds: u64,
+}
+
+/// Most counter additions kept from one call into a plugin.
+pub(crate) const MAX_COUNTER_ADDS: usize = 65_536;
+
+/// One `host.add-to-counter` call of a plugin.
+#[derive(Debug, Clone)]
+pub(crate) struct CounterAdd {
+    /// The counter's name.
+    pub(crate) name: String,
+    /// Its UCUM unit.
+    pub(crate) unit: String,
+    /// What to add (finite, not negative).
+    pub(crate) value: f64,
+    /// The attributes of the point.
+    pub(crate) attributes: Vec<super::bindings::types::Attribute>,
 }
 
 /// Caps linear memory and tables, and remembers the largest memory the instance asked for.
@@ -248,6 +269,8 @@ pub(crate) fn new_store(
                 .build(),
             peak_memory: 0,
         },
+        counter_adds: Vec::new(),
+        refused_counter_adds: 0,
     };
     let mut store = Store::new(engine()?, state);
     store.limiter(|s| &mut s.limiter);

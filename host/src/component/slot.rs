@@ -85,6 +85,11 @@ impl<C: Role> Slot<C> {
         }
     }
 
+    /// The live instance, if there is one (none after a failure, until the next call).
+    pub(crate) fn instance(&self) -> Option<&C::Instance> {
+        self.instance.as_ref()
+    }
+
     fn failed(&mut self) {
         self.instance = None;
         self.failures += 1;

@@ -7,22 +7,28 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use opentelemetry::metrics::{Histogram, MeterProvider as _};
+use opentelemetry::metrics::{Counter, Histogram, MeterProvider as _};
 use opentelemetry_sdk::Resource;
 use opentelemetry_sdk::metrics::data::ResourceMetrics;
 use opentelemetry_sdk::metrics::reader::MetricReader;
 use opentelemetry_sdk::metrics::{ManualReader, SdkMeterProvider};
 
 use crate::component::bindings::types as wit;
+use crate::component::sandbox::CounterAdd;
 use crate::convert;
 use crate::export::MetricSink;
 use crate::stats::Stats;
+
+/// The GenAI token-usage histogram, whose sums by token type are kept as totals.
+const TOKEN_USAGE: &str = "gen_ai.client.token.usage";
 
 /// The meter provider, its reader, and where collected metrics go.
 pub(crate) struct Metrics {
     provider: SdkMeterProvider,
     reader: Arc<ManualReader>,
     histograms: HashMap<String, Histogram<f64>>,
+    counters: HashMap<(String, String), Counter<f64>>,
+    stats: Arc<Stats>,
     batch_duration: Histogram<f64>,
     sink: MetricSink,
     last_export: Instant,
@@ -83,6 +89,8 @@ impl Metrics {
             provider,
             reader,
             histograms: HashMap::new(),
+            counters: HashMap::new(),
+            stats: stats.clone(),
             batch_duration,
             sink,
             last_export: Instant::now(),
@@ -105,12 +113,46 @@ impl Metrics {
                     .with_boundaries(point.boundaries.clone())
                     .build()
             });
+        if point.name == TOKEN_USAGE {
+            let token_type = point
+                .attributes
+                .iter()
+                .find_map(|a| match (&a.key, &a.value) {
+                    (key, wit::Value::Str(kind)) if key == "gen_ai.token.type" => {
+                        Some(kind.as_str())
+                    }
+                    _ => None,
+                });
+            if let Some(kind) = token_type {
+                self.stats
+                    .total(format!("{TOKEN_USAGE}[{kind}]"), point.value);
+            }
+        }
         let attributes: Vec<_> = point
             .attributes
             .into_iter()
             .map(convert::key_value)
             .collect();
         histogram.record(point.value, &attributes);
+    }
+
+    /// Adds to a counter a plugin named (`host.add-to-counter`), made on first use.
+    pub(crate) fn add_to_counter(&mut self, add: CounterAdd) {
+        let provider = &self.provider;
+        let counter = self
+            .counters
+            .entry((add.name.clone(), add.unit.clone()))
+            .or_insert_with(|| {
+                provider
+                    .meter("agentrace")
+                    .f64_counter(add.name.clone())
+                    .with_unit(add.unit.clone())
+                    .build()
+            });
+        let attributes: Vec<_> = add.attributes.into_iter().map(convert::key_value).collect();
+        counter.add(add.value, &attributes);
+        self.stats
+            .total(format!("{}[{}]", add.name, add.unit), add.value);
     }
 
     /// Records how long one batch took to map and export.

@@ -7,10 +7,12 @@
 //! - `retry`: the bounded buffer of batches the exporter refused;
 //! - `metrics`: the mapper's metric points and the pipeline's own, exported on an interval;
 //! - `fallback`: the minimal mapping used when the mapper fails;
+//! - `hold`: spans held until their trace is complete, for policies that want whole traces;
 //! - `doorbell`, `recycle`: waking a napping worker, and the pool of field boxes.
 
 pub(crate) mod doorbell;
 pub(crate) mod fallback;
+pub(crate) mod hold;
 pub(crate) mod metrics;
 pub(crate) mod recycle;
 pub(crate) mod retry;
@@ -64,4 +66,6 @@ pub(crate) struct BatchSettings {
     pub(crate) export_buffer_spans: usize,
     /// What a span may carry, applied at each edge of the components.
     pub(crate) span_limits: crate::SpanLimits,
+    /// How long and how much the worker holds for policies that want whole traces.
+    pub(crate) trace_hold: hold::TraceHoldLimits,
 }

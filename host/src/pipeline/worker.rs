@@ -15,6 +15,7 @@ use opentelemetry_sdk::Resource;
 use opentelemetry_sdk::trace::InMemorySpanExporter;
 
 use super::doorbell::Doorbell;
+use super::hold::{TraceHold, TraceKey};
 use super::metrics::Metrics;
 use super::recycle::FieldBoxes;
 use super::retry::RetryBuffer;
@@ -28,7 +29,7 @@ use crate::component::slot::Slot;
 use crate::convert;
 use crate::events::Lifecycle;
 use crate::export::{MetricSink, SpanSink};
-use crate::ids::SpanId;
+use crate::ids::{SpanId, TraceId};
 use crate::policy::fail_closed;
 use crate::span_limits::Dropped;
 use crate::stats::Stats;
@@ -90,8 +91,24 @@ pub(crate) struct Worker {
     scopes: HashMap<String, InstrumentationScope>,
     boxes: FieldBoxes,
     doorbell: Arc<Doorbell>,
+    /// Index of the first policy that wants whole traces (`policies.len()` when none does):
+    /// policies before it run batch by batch, from it on on whole traces.
+    first_whole: usize,
+    /// The spans waiting for their trace to complete before `first_whole`.
+    hold: TraceHold<wit::OtelSpan>,
+    /// What a held span's export needs from the batch it came in: the limits' cuts and its
+    /// scope.
+    held_meta: HashMap<u64, (Dropped, InstrumentationScope)>,
     #[cfg(feature = "bench-internals")]
     native: Option<Box<dyn crate::bench_internals::NativeMapper>>,
+}
+
+/// Index of the first policy of `policies` that asked for whole traces, or the chain's length.
+fn first_whole_trace_policy(policies: &[Slot<Component<PolicyWorld>>]) -> usize {
+    policies
+        .iter()
+        .position(|slot| slot.instance().is_some_and(|i| i.info().whole_traces))
+        .unwrap_or(policies.len())
 }
 
 impl Worker {
@@ -110,6 +127,7 @@ impl Worker {
             assembly: Assembly::default(),
             pending: Vec::new(),
             mapper: parts.mapper,
+            first_whole: first_whole_trace_policy(&parts.policies),
             policies: parts.policies,
             spans: parts.spans,
             runtime: parts.runtime,
@@ -117,6 +135,8 @@ impl Worker {
             retry: RetryBuffer::new(parts.settings.export_buffer_spans),
             metrics,
             scopes: HashMap::new(),
+            hold: TraceHold::new(parts.settings.trace_hold),
+            held_meta: HashMap::new(),
             boxes: parts.boxes,
             doorbell: parts.doorbell,
             stats: parts.stats,
@@ -195,6 +215,8 @@ impl Worker {
                 Ok(Message::Wake) => {}
                 Ok(Message::Flush(ack)) => {
                     self.map_pending();
+                    let held = self.hold.release_all();
+                    self.release_held(held, "released by a flush");
                     self.metrics.export(&self.runtime, &self.stats);
                     last_batch = Instant::now();
                     let _ = ack.send(());
@@ -208,6 +230,8 @@ impl Worker {
                     self.retry
                         .retry_due(&self.spans, &self.runtime, &self.stats);
                     self.map_pending();
+                    let expired = self.hold.expired(Instant::now());
+                    self.release_held(expired, "waited longer than the hold time");
                     if self.metrics.due() {
                         self.metrics.export(&self.runtime, &self.stats);
                     }
@@ -229,7 +253,13 @@ impl Worker {
             self.map_pending();
             match *swap {
                 Swap::Mapper(mapper) => self.mapper = *mapper,
-                Swap::Policies(policies) => self.policies = policies,
+                Swap::Policies(policies) => {
+                    // What the old chain holds goes through the old chain.
+                    let held = self.hold.release_all();
+                    self.release_held(held, "released by a policy swap");
+                    self.first_whole = first_whole_trace_policy(&policies);
+                    self.policies = policies;
+                }
             }
             Stats::add(&self.stats.component_reloads, 1);
             let _ = ack.send(());
@@ -268,6 +298,17 @@ impl Worker {
         let began = Instant::now();
         let pending = std::mem::take(&mut self.pending);
         Stats::add(&self.stats.batches, 1);
+        let ended_traces: Vec<TraceKey> = if self.first_whole < self.policies.len() {
+            let mut traces: Vec<TraceKey> = pending
+                .iter()
+                .map(|span| ((span.trace_id.0 >> 64) as u64, span.trace_id.0 as u64))
+                .collect();
+            traces.sort_unstable();
+            traces.dedup();
+            traces
+        } else {
+            Vec::new()
+        };
         let limits = self.settings.span_limits;
         // What the limits cut before export, by span id, for the exported dropped counts.
         let mut dropped: HashMap<u64, Dropped> = HashMap::new();
@@ -313,20 +354,41 @@ impl Worker {
                 dropped.entry(span.span_id).or_default().add(cut);
             }
         }
-        let spans = self.apply_policies(mapped.spans);
-        let data: Vec<_> = spans
-            .into_iter()
-            .map(|span| {
-                let earlier = dropped.get(&span.span_id).copied().unwrap_or_default();
-                convert::to_span_data(span, &scope, &limits, earlier)
-            })
-            .collect();
-        if let Some(observer) = &self.observer {
-            use opentelemetry_sdk::trace::SpanExporter as _;
-            let _ = self.runtime.block_on(observer.export(data.clone()));
+        let mut spans = self.apply_policies(mapped.spans, 0, false);
+        if self.first_whole < self.policies.len() {
+            // The rest of the chain wants whole traces: hold the spans until theirs is complete.
+            for span in &spans {
+                let cut = dropped.remove(&span.span_id).unwrap_or_default();
+                self.held_meta.insert(span.span_id, (cut, scope.clone()));
+            }
+            let assembly = &self.assembly;
+            let admitted = self.hold.admit(
+                spans,
+                |span| span.trace_id,
+                |(high, low)| {
+                    assembly.has_open_spans(TraceId(u128::from(high) << 64 | u128::from(low)))
+                },
+                Instant::now(),
+            );
+            let mut released = admitted.released;
+            // A trace whose last span was dropped before the hold (rejected by the mapper,
+            // dropped by an earlier policy) is complete too.
+            released.extend(self.hold.release_completed(ended_traces, |(high, low)| {
+                assembly.has_open_spans(TraceId(u128::from(high) << 64 | u128::from(low)))
+            }));
+            self.pass_unheld(admitted.unheld);
+            spans = self.apply_policies(released, self.first_whole, false);
+            self.export_held(spans);
+        } else {
+            let data: Vec<_> = spans
+                .into_iter()
+                .map(|span| {
+                    let earlier = dropped.get(&span.span_id).copied().unwrap_or_default();
+                    convert::to_span_data(span, &scope, &limits, earlier)
+                })
+                .collect();
+            self.export(data);
         }
-        self.retry
-            .deliver(&self.spans, &self.runtime, &self.stats, data);
         for point in mapped.metrics {
             self.metrics.record(point);
         }
@@ -336,20 +398,116 @@ impl Worker {
         self.metrics.record_batch(began.elapsed());
     }
 
-    /// Runs the policy chain in order. A policy that fails (trap, deadline, memory, error,
-    /// invalid output, or backing off after failures) fails closed: the batch goes on with its
-    /// content stripped (`fail_closed::strip`), and the next policies still run.
-    fn apply_policies(&mut self, mut spans: Vec<wit::OtelSpan>) -> Vec<wit::OtelSpan> {
-        for policy in &mut self.policies {
+    /// Hands exportable span data to the observer and the exporter (with retry).
+    fn export(&mut self, data: Vec<opentelemetry_sdk::trace::SpanData>) {
+        if data.is_empty() {
+            return;
+        }
+        if let Some(observer) = &self.observer {
+            use opentelemetry_sdk::trace::SpanExporter as _;
+            let _ = self.runtime.block_on(observer.export(data.clone()));
+        }
+        self.retry
+            .deliver(&self.spans, &self.runtime, &self.stats, data);
+    }
+
+    /// Exports spans that were held, with what their batch recorded for them.
+    fn export_held(&mut self, spans: Vec<wit::OtelSpan>) {
+        let limits = self.settings.span_limits;
+        let data: Vec<_> = spans
+            .into_iter()
+            .map(|span| {
+                let (earlier, scope) = self
+                    .held_meta
+                    .remove(&span.span_id)
+                    .unwrap_or_else(|| (Dropped::default(), self.scope("")));
+                convert::to_span_data(span, &scope, &limits, earlier)
+            })
+            .collect();
+        // Spans the policies dropped leave their entries behind; once nothing is held, none
+        // is needed.
+        if self.hold.held_spans() == 0 {
+            self.held_meta.clear();
+        }
+        self.export(data);
+    }
+
+    /// Spans that did not fit in the hold: they skip the whole-trace policies, counted, and go
+    /// through the rest of the chain.
+    fn pass_unheld(&mut self, spans: Vec<wit::OtelSpan>) {
+        if spans.is_empty() {
+            return;
+        }
+        Stats::add(&self.stats.spans_not_held, spans.len() as u64);
+        self.stats.error(format!(
+            "{} spans skipped the whole-trace policies: the trace hold is full ({} spans)",
+            spans.len(),
+            self.settings.trace_hold.max_spans
+        ));
+        let spans = self.apply_policies(spans, self.first_whole, true);
+        self.export_held(spans);
+    }
+
+    /// Runs held spans of complete (or given up) traces through the whole-trace part of the
+    /// chain and exports them. `why` is for the count of traces released before completing.
+    fn release_held(&mut self, spans: Vec<wit::OtelSpan>, why: &str) {
+        if spans.is_empty() {
+            return;
+        }
+        let traces: std::collections::HashSet<TraceKey> =
+            spans.iter().map(|span| span.trace_id).collect();
+        let incomplete = traces
+            .iter()
+            .filter(|(high, low)| {
+                self.assembly
+                    .has_open_spans(TraceId(u128::from(*high) << 64 | u128::from(*low)))
+            })
+            .count();
+        if incomplete > 0 {
+            Stats::add(&self.stats.traces_released_incomplete, incomplete as u64);
+            self.stats.error(format!(
+                "{incomplete} traces with open spans went to the whole-trace policies: {why}"
+            ));
+        }
+        let spans = self.apply_policies(spans, self.first_whole, false);
+        self.export_held(spans);
+    }
+
+    /// Runs the policy chain in order, from policy `from` on; with `skip_whole`, the policies
+    /// that want whole traces are left out. A policy that fails (trap, deadline, memory, error,
+    /// invalid output, or backing off after failures) fails closed: the spans go on with their
+    /// content stripped (`fail_closed::strip`), and the next policies still run. What a policy
+    /// adds to counters is recorded when its call succeeds.
+    fn apply_policies(
+        &mut self,
+        mut spans: Vec<wit::OtelSpan>,
+        from: usize,
+        skip_whole: bool,
+    ) -> Vec<wit::OtelSpan> {
+        for (index, policy) in self.policies.iter_mut().enumerate().skip(from) {
             if spans.is_empty() {
                 break;
             }
-            match policy.call(&self.stats, |instance| instance.apply(&spans)) {
-                Ok(verdicts) => {
+            if skip_whole
+                && index >= self.first_whole
+                && policy.instance().is_some_and(|i| i.info().whole_traces)
+            {
+                continue;
+            }
+            let outcome = policy.call(&self.stats, |instance| {
+                let verdicts = instance.apply(&spans)?;
+                Ok((verdicts, instance.take_counter_adds()))
+            });
+            match outcome {
+                Ok((verdicts, (adds, refused))) => {
                     let before = spans.len();
                     spans = pass_on(spans, verdicts);
                     let dropped = (before - spans.len()) as u64;
                     Stats::add(&self.stats.spans_dropped_by_policy, dropped);
+                    Stats::add(&self.stats.counter_adds_refused, refused);
+                    for add in adds {
+                        self.metrics.add_to_counter(add);
+                    }
                 }
                 Err(error) => {
                     let name = policy.component.name().to_string();
@@ -412,6 +570,8 @@ impl Worker {
             self.map_pending();
             self.pending = rest;
         }
+        let held = self.hold.release_all();
+        self.release_held(held, "released at shutdown");
         self.retry
             .drain_until(deadline, &self.spans, &self.runtime, &self.stats);
         self.metrics.export(&self.runtime, &self.stats);

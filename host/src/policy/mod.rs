@@ -25,14 +25,26 @@ pub enum BuiltinPolicy {
     DropContent,
     /// `truncate`: caps the length of content attributes.
     Truncate,
+    /// `sample`: keeps a share of whole traces (trace-id ratio, `OTEL_TRACES_SAMPLER`), and
+    /// every trace with an error, a triggered guardrail or a long duration.
+    Sample,
+    /// `cost`: prices model calls from the operator's table (`prices=FILE`) and counts cost by
+    /// provider and model.
+    Cost,
+    /// `propagate`: copies the conversation, session and user ids (or chosen keys) of a
+    /// trace's outermost spans onto every span of the trace.
+    Propagate,
 }
 
 impl BuiltinPolicy {
     /// Every built-in policy.
-    pub const ALL: [BuiltinPolicy; 3] = [
+    pub const ALL: [BuiltinPolicy; 6] = [
         BuiltinPolicy::Redact,
         BuiltinPolicy::DropContent,
         BuiltinPolicy::Truncate,
+        BuiltinPolicy::Sample,
+        BuiltinPolicy::Cost,
+        BuiltinPolicy::Propagate,
     ];
 
     /// Its name, as the CLI, the chain file and the language hosts spell it.
@@ -41,6 +53,9 @@ impl BuiltinPolicy {
             BuiltinPolicy::Redact => "redact",
             BuiltinPolicy::DropContent => "drop-content",
             BuiltinPolicy::Truncate => "truncate",
+            BuiltinPolicy::Sample => "sample",
+            BuiltinPolicy::Cost => "cost",
+            BuiltinPolicy::Propagate => "propagate",
         }
     }
 
@@ -160,8 +175,14 @@ impl Policy {
                         .map_err(|e: Error| bad(format!("policy {index}: {e}")))?;
                     Policy::builtin(builtin)
                 };
+                let is_cost = entry.policy == BuiltinPolicy::Cost.name();
                 for (key, value) in entry.config {
                     let value = match value {
+                        // The price table's path, like a component's, is taken from the file's
+                        // folder.
+                        serde_json::Value::String(s) if is_cost && key == "prices" => {
+                            folder.join(s).display().to_string()
+                        }
                         serde_json::Value::String(s) => s,
                         serde_json::Value::Number(n) => n.to_string(),
                         serde_json::Value::Bool(b) => b.to_string(),
@@ -218,6 +239,7 @@ impl Policy {
         let bytes: &[u8] = match &self.source {
             PolicySource::Builtin(policy) => {
                 config.insert("policy".to_string(), policy.name().to_string());
+                builtin_config(*policy, &mut config)?;
                 embedded::BUILTIN_POLICIES
             }
             PolicySource::File(path) => {
@@ -232,6 +254,37 @@ impl Policy {
     }
 }
 
+/// What the host adds to a built-in policy's configuration, since components have no file
+/// system or environment: `cost` gets its price table's text (`prices-table`) from the file
+/// named by `prices`; `sample` gets `OTEL_TRACES_SAMPLER` and `OTEL_TRACES_SAMPLER_ARG` as
+/// `sampler` and `ratio` when the operator configured neither.
+fn builtin_config(policy: BuiltinPolicy, config: &mut BTreeMap<String, String>) -> Result<()> {
+    match policy {
+        BuiltinPolicy::Cost => {
+            if let Some(path) = config.get("prices") {
+                let table = std::fs::read_to_string(path).map_err(|e| Error::BadSetting {
+                    setting: "policy cost: prices".to_string(),
+                    reason: format!("cannot read the price table {path}: {e}"),
+                })?;
+                config.insert("prices-table".to_string(), table);
+            }
+        }
+        BuiltinPolicy::Sample => {
+            if !config.contains_key("sampler")
+                && !config.contains_key("ratio")
+                && let Some((sampler, ratio)) = crate::env::traces_sampler()
+            {
+                config.insert("sampler".to_string(), sampler.to_string());
+                if let Some(ratio) = ratio {
+                    config.insert("ratio".to_string(), ratio.to_string());
+                }
+            }
+        }
+        _ => {}
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -244,7 +297,8 @@ mod tests {
         let error = Policy::from_source("redcat").unwrap_err().to_string();
         assert_eq!(
             error,
-            "no built-in policy `redcat`: choose one of redact, drop-content, truncate"
+            "no built-in policy `redcat`: choose one of redact, drop-content, truncate, sample, \
+             cost, propagate"
         );
         assert!(matches!(
             Policy::from_source("x/y.wasm").unwrap().source(),

@@ -398,7 +398,8 @@ fn policy_mistakes_fail_at_build_with_the_reason() {
     let message = Policy::from_source("redactt").unwrap_err().to_string();
     assert_eq!(
         message,
-        "no built-in policy `redactt`: choose one of redact, drop-content, truncate"
+        "no built-in policy `redactt`: choose one of redact, drop-content, truncate, sample, \
+         cost, propagate"
     );
     let message = err(Policy::builtin(BuiltinPolicy::Redact).with_config("action", "hash"));
     assert!(message.contains("needs a `hash-key`"), "{message}");
@@ -412,7 +413,7 @@ fn policy_mistakes_fail_at_build_with_the_reason() {
     std::fs::write(&mapper, agentrace::default_mapper_component()).unwrap();
     let message = err(Policy::file(&mapper));
     assert!(
-        message.contains("this role needs an export `agentrace:plugin/policy@0.2.0`"),
+        message.contains("this role needs an export `agentrace:plugin/policy@0.2.1`"),
         "{message}"
     );
 }
