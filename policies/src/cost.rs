@@ -254,3 +254,108 @@ impl Costing {
         span
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::bindings::agentrace::plugin::types::SpanStatus;
+    use crate::test_support::{config, get, span};
+
+    const TABLE: &str = r#"{"currency": "USD", "models": [
+        {"provider": "openai", "model": "gpt-4o", "input": 2.5, "output": 10, "cache-read": 1.25},
+        {"provider": "openai", "model": "gpt-4o-mini", "input": 0.15, "output": 0.6},
+        {"provider": "anthropic", "model": "claude-sonnet-4-5", "input": 3, "output": 15,
+         "cache-read": 0.3, "cache-write": 3.75, "reasoning": 20}]}"#;
+
+    fn call(provider: &str, model: &str, tokens: &[(&str, i64)]) -> OtelSpan {
+        let mut attributes = vec![
+            ("gen_ai.operation.name", Value::Str("chat".into())),
+            ("gen_ai.provider.name", Value::Str(provider.into())),
+            ("gen_ai.response.model", Value::Str(model.into())),
+        ];
+        attributes.extend(tokens.iter().map(|(k, n)| (*k, Value::Int(*n))));
+        span((1, 1), 1, None, attributes, SpanStatus::Unset)
+    }
+
+    fn cost_of(verdict: &Verdict) -> Option<f64> {
+        match verdict {
+            Verdict::Replace(s) => match get(s, "agentrace.usage.cost") {
+                Some(Value::Float(c)) => Some(*c),
+                _ => None,
+            },
+            _ => None,
+        }
+    }
+
+    #[test]
+    fn cost_splits_cached_and_reasoning_tokens_and_matches_dated_model_names() {
+        let lookup = config(&[("prices-table", TABLE)]);
+        let costing = Costing::from_config(&lookup).unwrap();
+        let spans = [
+            // 1000 input of which 400 cached, 100 output: (600*2.5 + 400*1.25 + 100*10)/1e6.
+            call(
+                "openai",
+                "gpt-4o-2024-08-06",
+                &[
+                    ("gen_ai.usage.input_tokens", 1000),
+                    ("gen_ai.usage.cache_read.input_tokens", 400),
+                    ("gen_ai.usage.output_tokens", 100),
+                ],
+            ),
+            // 100 input of which 50 written to the cache, 200 output of which 150 reasoning.
+            call(
+                "anthropic",
+                "claude-sonnet-4-5",
+                &[
+                    ("gen_ai.usage.input_tokens", 100),
+                    ("gen_ai.usage.cache_creation.input_tokens", 50),
+                    ("gen_ai.usage.output_tokens", 200),
+                    ("gen_ai.usage.reasoning.output_tokens", 150),
+                ],
+            ),
+            call(
+                "openai",
+                "o9-unreleased",
+                &[("gen_ai.usage.input_tokens", 5)],
+            ),
+        ];
+        let (verdicts, counts) = costing.apply(&spans);
+        let expected = (600.0 * 2.5 + 400.0 * 1.25 + 100.0 * 10.0) / 1e6;
+        assert!((cost_of(&verdicts[0]).unwrap() - expected).abs() < 1e-12);
+        let expected = (50.0 * 3.0 + 50.0 * 3.75 + 50.0 * 15.0 + 150.0 * 20.0) / 1e6;
+        assert!((cost_of(&verdicts[1]).unwrap() - expected).abs() < 1e-12);
+        assert!(matches!(verdicts[2], Verdict::Keep));
+        let names: Vec<&str> = counts.iter().map(|c| c.name).collect();
+        assert_eq!(names, [COST_COUNTER, COST_COUNTER, UNPRICED_COUNTER]);
+        assert_eq!(counts[0].unit, "{USD}");
+    }
+
+    #[test]
+    fn compat_ag2_also_writes_ag2_s_key_and_bad_tables_are_refused() {
+        let lookup = config(&[("prices-table", TABLE), ("compat", "ag2")]);
+        let costing = Costing::from_config(&lookup).unwrap();
+        let (verdicts, _) = costing.apply(&[call(
+            "openai",
+            "gpt-4o-mini",
+            &[("gen_ai.usage.output_tokens", 10)],
+        )]);
+        let Verdict::Replace(span) = &verdicts[0] else {
+            panic!("priced: {:?}", verdicts[0]);
+        };
+        assert_eq!(
+            get(span, "gen_ai.usage.cost"),
+            get(span, "agentrace.usage.cost")
+        );
+        let missing = Costing::from_config(&config(&[])).err().unwrap();
+        assert!(missing.contains("`cost:prices=FILE`"), "{missing}");
+        let negative = r#"{"currency": "USD", "models": [{"provider": "p", "model": "m",
+            "input": -1, "output": 1}]}"#;
+        let error = Costing::from_config(&config(&[("prices-table", negative)]))
+            .err()
+            .unwrap();
+        assert_eq!(
+            error,
+            "config `prices`: p/m has a negative or non-numeric price"
+        );
+    }
+}

@@ -25,6 +25,8 @@ pub mod drop_content;
 pub mod propagate;
 pub mod redact;
 pub mod sample;
+#[cfg(test)]
+pub(crate) mod test_support;
 pub mod truncate;
 
 /// Bindings generated from `wit/`.

@@ -95,3 +95,55 @@ impl Propagation {
             .collect()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::bindings::agentrace::plugin::types::{SpanStatus, Value};
+    use crate::test_support::{config, get, span};
+
+    #[test]
+    fn the_outermost_value_reaches_every_span_of_its_trace_and_own_values_stay() {
+        let text = |s: &str| Value::Str(s.into());
+        let root = span(
+            (1, 1),
+            1,
+            None,
+            vec![("session.id", text("s-1"))],
+            SpanStatus::Unset,
+        );
+        let conversation = span(
+            (1, 1),
+            2,
+            Some(1),
+            vec![("gen_ai.conversation.id", text("c-1"))],
+            SpanStatus::Unset,
+        );
+        let own = span(
+            (1, 1),
+            3,
+            Some(2),
+            vec![("gen_ai.conversation.id", text("c-2"))],
+            SpanStatus::Unset,
+        );
+        let other_trace = span((2, 2), 4, None, vec![], SpanStatus::Unset);
+        let policy = Propagation::from_config(&config(&[])).unwrap();
+        let verdicts = policy.apply(&[root, conversation, own, other_trace]);
+        let value = |v: &Verdict, key: &str| match v {
+            Verdict::Replace(s) => get(s, key).cloned(),
+            _ => None,
+        };
+        assert_eq!(
+            value(&verdicts[0], "gen_ai.conversation.id"),
+            Some(text("c-1"))
+        );
+        assert_eq!(value(&verdicts[1], "session.id"), Some(text("s-1")));
+        assert_eq!(
+            value(&verdicts[2], "gen_ai.conversation.id"),
+            Some(text("c-2"))
+        );
+        assert_eq!(value(&verdicts[2], "session.id"), Some(text("s-1")));
+        assert!(matches!(verdicts[3], Verdict::Keep));
+        assert!(Propagation::from_config(&config(&[("keys", " , ")])).is_err());
+    }
+}

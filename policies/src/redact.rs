@@ -381,43 +381,16 @@ mod tests {
     use super::*;
     use crate::bindings::agentrace::plugin::types::{SpanKind, SpanLink};
 
-    fn config<'a>(pairs: &'a [(&'a str, &'a str)]) -> impl Fn(&str) -> Option<String> + 'a {
-        move |key| {
-            pairs
-                .iter()
-                .find(|(k, _)| *k == key)
-                .map(|(_, v)| v.to_string())
-        }
-    }
+    use crate::test_support::{config, get};
 
     fn span(attributes: Vec<(&str, Value)>) -> OtelSpan {
-        OtelSpan {
-            trace_id: (1, 2),
-            span_id: 3,
-            parent_span_id: None,
-            parent_is_remote: false,
-            name: "chat gpt-4".into(),
-            kind: SpanKind::Client,
-            start_time: 1,
-            end_time: 2,
-            attributes: attributes
-                .into_iter()
-                .map(|(k, v)| Attribute {
-                    key: k.into(),
-                    value: v,
-                })
-                .collect(),
-            events: vec![],
-            links: vec![],
-            status: SpanStatus::Error("failed for jane@example.com".into()),
-        }
-    }
-
-    fn get<'a>(span: &'a OtelSpan, key: &str) -> Option<&'a Value> {
-        span.attributes
-            .iter()
-            .find(|a| a.key == key)
-            .map(|a| &a.value)
+        crate::test_support::span(
+            (1, 2),
+            3,
+            None,
+            attributes,
+            SpanStatus::Error("failed for jane@example.com".into()),
+        )
     }
 
     #[test]

@@ -1,12 +1,14 @@
 //! The `sample` policy: keeps a share of traces, decided per whole trace, so that a trace is
 //! kept or dropped as one, and keeps every trace that matters whatever the share.
 //!
-//! Head part: the trace-id ratio of OpenTelemetry's `TraceIdRatioBased` sampler as the
-//! specification defines it since the W3C Trace Context Level 2 work
-//! (open-telemetry/opentelemetry-specification#3910): the randomness R is the trace id's 56
-//! least significant bits, the rejection threshold T is `(1 - ratio) * 2^56`, and a trace is
-//! kept when `R >= T`. The same trace id therefore gets the same answer in every host and in
-//! any SDK that samples its side of the trace by that rule at the same ratio.
+//! Head part: the trace-id ratio rule of the OpenTelemetry SDKs an application runs beside us:
+//! a trace is kept when its id's 64 least significant bits, read as an unsigned number, are
+//! below `round(ratio * 2^64)` — `TraceIdRatioBased` of opentelemetry-sdk for Python (1.38)
+//! and of `opentelemetry_sdk` for Rust (0.33, which shifts both sides by one bit). The same
+//! trace id therefore gets the same answer in every agentrace host and in the app's own SDK at
+//! the same ratio, so a trace sampled by both is kept or dropped whole. The specification has
+//! since described a 56-bit threshold form (open-telemetry/opentelemetry-specification#3910)
+//! that those SDKs do not implement yet; this rule follows the SDKs.
 //!
 //! Tail part (needs whole traces, see `wants_whole_traces`): a trace is kept, whatever the
 //! ratio, when a span failed (`keep-errors`), a guardrail triggered (`keep-guardrails`), or the
@@ -15,16 +17,13 @@
 //! the largest matching rate instead of `ratio`.
 //!
 //! Kept spans carry `agentrace.sampling.probability` (the ratio the trace was kept at, 1 for a
-//! rule) and `agentrace.sampling.threshold` (T in the `th` form of the OpenTelemetry
-//! tracestate: hex digits, trailing zeros removed), so a backend can extrapolate counts.
+//! rule), so a backend can extrapolate counts, and `agentrace.sampling.reason` (`ratio`,
+//! `error`, `guardrail` or `duration`).
 
 use std::collections::HashMap;
 
 use crate::bindings::agentrace::plugin::types::{Attribute, OtelSpan, SpanStatus, Value};
 use crate::bindings::exports::agentrace::plugin::policy::Verdict;
-
-/// 2^56: the span of the randomness and the threshold.
-const SPACE: u64 = 1 << 56;
 
 /// The `OTEL_TRACES_SAMPLER` values this policy honours. A policy does not see the sampled flag
 /// of a remote parent (WIT 0.2 spans do not carry it), so `parentbased_X` decides as `X`.
@@ -240,30 +239,12 @@ pub fn attribute<'s>(span: &'s OtelSpan, key: &str) -> Option<&'s Value> {
         .map(|attribute| &attribute.value)
 }
 
-/// The rejection threshold for `ratio`: `(1 - ratio) * 2^56`, rounded.
-pub fn threshold(ratio: f64) -> u64 {
-    let ratio = ratio.clamp(0.0, 1.0);
-    (((1.0 - ratio) * SPACE as f64).round() as u64).min(SPACE)
-}
-
-/// Whether the trace with `trace_id` is in the share `ratio` keeps: its 56 least significant
-/// bits are at or above the threshold. Ratio 1 keeps every trace, ratio 0 none.
+/// Whether the trace with `trace_id` (high, low halves) is in the share `ratio` keeps: its
+/// low 64 bits are below `round(ratio * 2^64)`. Ratio 1 keeps every trace, ratio 0 none.
 pub fn kept_at(trace_id: (u64, u64), ratio: f64) -> bool {
-    let randomness = trace_id.1 & (SPACE - 1);
-    let threshold = threshold(ratio);
-    threshold < SPACE && randomness >= threshold
-}
-
-/// The threshold in the `th` form of the OpenTelemetry tracestate: 14 hex digits, trailing
-/// zeros removed (`0` for keep-all).
-pub fn threshold_hex(ratio: f64) -> String {
-    let hex = format!("{:014x}", threshold(ratio).min(SPACE - 1));
-    let trimmed = hex.trim_end_matches('0');
-    if trimmed.is_empty() {
-        "0".to_string()
-    } else {
-        trimmed.to_string()
-    }
+    let ratio = ratio.clamp(0.0, 1.0);
+    let bound = (ratio * 18_446_744_073_709_551_616.0).round() as u128;
+    u128::from(trace_id.1) < bound
 }
 
 /// `span` with the sampling attributes added (replacing earlier ones).
@@ -278,13 +259,121 @@ fn mark(span: &OtelSpan, kept: Kept) -> OtelSpan {
             value: Value::Float(probability),
         },
         Attribute {
-            key: "agentrace.sampling.threshold".to_string(),
-            value: Value::Str(threshold_hex(probability)),
-        },
-        Attribute {
             key: "agentrace.sampling.reason".to_string(),
             value: Value::Str(kept.reason().to_string()),
         },
     ]);
     span
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::test_support::{config, get, span};
+
+    fn ok(trace: u64, attributes: Vec<(&str, Value)>) -> OtelSpan {
+        span((7, trace), trace, None, attributes, SpanStatus::Unset)
+    }
+
+    #[test]
+    fn the_ratio_rule_is_the_sdks_low_64_bits_below_ratio_times_2_to_the_64() {
+        // Python's TraceIdRatioBased(0.25): bound = round(0.25 * 2**64) = 2**62.
+        assert!(kept_at((u64::MAX, (1 << 62) - 1), 0.25));
+        assert!(!kept_at((0, 1 << 62), 0.25));
+        assert!(kept_at((0, u64::MAX), 1.0));
+        assert!(!kept_at((0, 0), 0.0));
+        // A trace kept at a ratio is kept at every larger one.
+        let id = (3, 0x9000_0000_0000_0000);
+        assert!(!kept_at(id, 0.5) && kept_at(id, 0.6) && kept_at(id, 0.9));
+    }
+
+    #[test]
+    fn errors_guardrails_and_slow_traces_are_kept_at_ratio_zero_and_the_rest_dropped() {
+        let lookup = config(&[("ratio", "0"), ("keep-slower-than-ms", "1000")]);
+        let sampler = Sampler::from_config(&lookup).unwrap();
+        let mut failed = ok(1, vec![]);
+        failed.status = SpanStatus::Error("boom".into());
+        let guarded = ok(
+            2,
+            vec![("agentrace.guardrail.triggered", Value::Boolean(true))],
+        );
+        let mut slow = ok(3, vec![]);
+        slow.end_time = 2_000_000_000;
+        let plain = ok(4, vec![]);
+        let sibling = span((7, 1), 11, Some(1), vec![], SpanStatus::Unset);
+        let verdicts = sampler
+            .apply(&[failed, guarded, slow, plain, sibling])
+            .unwrap();
+        let reasons: Vec<Option<String>> = verdicts
+            .iter()
+            .map(|v| match v {
+                Verdict::Replace(s) => match get(s, "agentrace.sampling.reason") {
+                    Some(Value::Str(r)) => Some(r.clone()),
+                    _ => None,
+                },
+                _ => None,
+            })
+            .collect();
+        let reason = |r: &str| Some(r.to_string());
+        assert_eq!(
+            reasons,
+            vec![
+                reason("error"),
+                reason("guardrail"),
+                reason("duration"),
+                None,
+                // The sibling of the failed span is in the same trace: kept with it.
+                reason("error"),
+            ]
+        );
+        assert!(matches!(verdicts[3], Verdict::Drop));
+    }
+
+    #[test]
+    fn a_rate_for_an_operation_or_agent_replaces_the_ratio_for_traces_that_have_one() {
+        let lookup = config(&[
+            ("ratio", "0"),
+            ("rate.agent.planner", "1"),
+            ("keep-errors", "false"),
+        ]);
+        let sampler = Sampler::from_config(&lookup).unwrap();
+        let planner = ok(1, vec![("gen_ai.agent.name", Value::Str("planner".into()))]);
+        let other = ok(2, vec![("gen_ai.agent.name", Value::Str("coder".into()))]);
+        let verdicts = sampler.apply(&[planner, other]).unwrap();
+        let Verdict::Replace(kept) = &verdicts[0] else {
+            panic!("the planner's trace is kept: {:?}", verdicts[0]);
+        };
+        assert_eq!(
+            get(kept, "agentrace.sampling.probability"),
+            Some(&Value::Float(1.0))
+        );
+        assert!(matches!(verdicts[1], Verdict::Drop));
+    }
+
+    #[test]
+    fn standard_sampler_names_set_the_ratio_and_bad_values_are_refused() {
+        let off = config(&[("sampler", "parentbased_always_off")]);
+        let sampler = Sampler::from_config(&off).unwrap();
+        assert_eq!(sampler.ratio, 0.0);
+        let ratio = config(&[("sampler", "TraceIdRatio"), ("ratio", "0.25")]);
+        assert_eq!(Sampler::from_config(&ratio).unwrap().ratio, 0.25);
+        let wrong = config(&[("sampler", "jaeger_remote")]);
+        assert!(
+            Sampler::from_config(&wrong)
+                .err()
+                .unwrap()
+                .contains("expected one of always_on")
+        );
+        let wrong = config(&[("ratio", "1.5")]);
+        assert_eq!(
+            Sampler::from_config(&wrong).err().unwrap(),
+            "config `ratio`: expected a ratio from 0 to 1, got `1.5`"
+        );
+        // Without a tail rule, decisions need no whole traces.
+        assert!(!Sampler::wants_whole_traces(&config(&[
+            ("keep-errors", "false"),
+            ("keep-guardrails", "false")
+        ])));
+        assert!(Sampler::wants_whole_traces(&config(&[])));
+    }
 }

@@ -17,6 +17,7 @@ mod pki;
 mod policies;
 #[path = "../../../tests/support/python_tool.rs"]
 mod python_tool;
+mod sampling;
 mod schemas;
 mod tls_export;
 mod vectors;

@@ -50,7 +50,8 @@ pub struct NativeOptions {
 /// One policy of the chain.
 #[napi(object)]
 pub struct PolicyOption {
-    /// A shipped policy's name (`redact`, `drop-content`, `truncate`) or a `.wasm` file.
+    /// A shipped policy's name (`redact`, `drop-content`, `truncate`, `sample`, `cost`,
+    /// `propagate`) or a `.wasm` file.
     pub source: String,
     /// Its settings, as `[key, value]` pairs.
     pub config: Option<Vec<Vec<String>>>,

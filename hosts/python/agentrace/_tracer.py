@@ -313,7 +313,8 @@ class Tracer:
         capture_content: record messages, tool arguments and results, human input, code output.
         compat: ``"ag2"`` for AG2's own span names and ``ag2.*`` attributes.
         policies: the policy chain: built-in names (``"redact"``, ``"drop-content"``,
-            ``"truncate"``), ``.wasm`` paths, or ``(name_or_path, {key: value})`` pairs.
+            ``"truncate"``, ``"sample"``, ``"cost"``, ``"propagate"``), ``.wasm`` paths, or
+            ``(name_or_path, {key: value})`` pairs, e.g. ``("sample", {"ratio": "0.1"})``.
         mapper: a mapper component file instead of the embedded default.
         output: write OTLP/JSON lines to this file (``"-"``: standard output) instead of OTLP.
         tracer_provider: the application's OpenTelemetry SDK ``TracerProvider``; by default the

@@ -497,6 +497,26 @@ def test_policies_run_on_what_python_reports(traced):
     assert "jane.doe@example.com" not in json.dumps(span.attributes)
 
 
+def test_sample_keeps_the_traces_the_opentelemetry_sdk_s_ratio_sampler_keeps(traced):
+    # The same trace ids through agentrace's `sample` policy and through the SDK's own
+    # TraceIdRatioBased sampler at the same ratio: the same traces are kept, so an app that
+    # samples with the SDK and exports through agentrace keeps or drops each trace whole.
+    from opentelemetry.sdk.trace.sampling import TraceIdRatioBased
+
+    run = traced(policies=[("sample", {"ratio": "0.3"})])
+    ids = [os.urandom(16).hex() for _ in range(600)]
+    for trace_id in ids:
+        with agentrace.continue_trace(f"00-{trace_id}-00f067aa0ba902b7-01"):
+            with run.tracer.invoke_agent(agent={"name": "planner"}):
+                pass
+    kept = {span.trace_id for span in run.spans()}
+    sdk = TraceIdRatioBased(0.3)
+    expected = {t for t in ids if sdk.should_sample(None, int(t, 16), "turn").decision.is_sampled()}
+    assert kept == expected
+    assert 120 < len(kept) < 240, len(kept)
+    assert run.tracer.stats()["spans_dropped_by_policy"] == len(ids) - len(kept)
+
+
 @pytest.mark.parametrize(
     "vector", sorted((REPO / "tests/conformance/vectors").glob("*.json")), ids=lambda p: p.stem
 )
