@@ -1,7 +1,8 @@
 //! Throughput of the pipeline's one worker on the AG2 example's spans: default mapper, `redact`,
 //! OTLP/protobuf encoding into `/dev/null`, with content capture off and on; the scaling curves
-//! over batch size (1, 16, 256) and policy count (0, 1, 2, 4); and the mapping stage alone
-//! through wasm and compiled natively, side by side.
+//! over batch size (1, 16, 256) and policy count (0, 1, 2, 4); `sample` before `redact`,
+//! deciding batch by batch or holding whole traces, beside `redact` alone; and the mapping stage
+//! alone through wasm and compiled natively, side by side.
 //!
 //! A pipeline iteration reports 1 023 spans (31 copies of the example, each with fresh ids) and
 //! waits for the flush: the time from the first report to the last span encoded.
@@ -16,7 +17,9 @@ use std::time::Duration;
 use agentrace_bench::native::{NativeStage, guest_records};
 use agentrace_bench::stage::{WasmStage, records};
 use agentrace_bench::workload::Workload;
-use agentrace_bench::{PipelineSetup, SPANS_PER_ITERATION, pipeline_iteration, pipeline_tracer};
+use agentrace_bench::{
+    PipelineSetup, SPANS_PER_ITERATION, SampleSetup, pipeline_iteration, pipeline_tracer,
+};
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 
 fn content_label(capture: bool) -> &'static str {
@@ -41,9 +44,11 @@ fn run_pipeline(c: &mut Criterion, group_name: &str, setups: &[(String, Pipeline
         });
         let stats = tracer.stats();
         assert_eq!(
-            stats.spans_started, stats.spans_exported,
+            stats.spans_started,
+            stats.spans_exported + stats.spans_dropped_by_policy,
             "{label}: spans lost"
         );
+        assert_eq!(stats.spans_not_held, 0, "{label}: the hold overflowed");
         assert_eq!(
             stats.policy_failures + stats.spans_fallback_mapped,
             0,
@@ -112,6 +117,31 @@ fn pipeline(c: &mut Criterion) {
     }
 }
 
+/// `sample` in front of `redact`: the current chain, `sample` deciding by trace id batch by
+/// batch, and `sample` with its tail rules holding whole traces, keeping all (the cost of
+/// deciding) and a tenth (what sampling saves downstream).
+fn sampling(c: &mut Criterion) {
+    let setups: Vec<_> = [
+        ("redact", None),
+        ("sample_batches_1+redact", Some((1.0, false))),
+        ("sample_whole_1+redact", Some((1.0, true))),
+        ("sample_whole_0.1+redact", Some((0.1, true))),
+    ]
+    .into_iter()
+    .map(|(label, sample)| {
+        let setup = PipelineSetup {
+            sample: sample.map(|(ratio, whole_traces)| SampleSetup {
+                ratio,
+                whole_traces,
+            }),
+            ..PipelineSetup::default()
+        };
+        (label.to_string(), setup)
+    })
+    .collect();
+    run_pipeline(c, "sampling_content_off", &setups);
+}
+
 /// The mapping stage alone on one batch of 495 records (15 copies of the example).
 fn stage(c: &mut Criterion) {
     let workload = Workload::ag2_example().expect("workload");
@@ -142,6 +172,6 @@ criterion_group! {
         .sample_size(20)
         .warm_up_time(Duration::from_secs(1))
         .measurement_time(Duration::from_secs(4));
-    targets = pipeline, stage
+    targets = pipeline, sampling, stage
 }
 criterion_main!(benches);

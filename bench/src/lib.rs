@@ -53,6 +53,20 @@ pub struct PipelineSetup {
     /// Run the mapper and the policies as natively linked code in the worker
     /// ([`native::LinkedMapping`]) instead of as components.
     pub native: bool,
+    /// A `sample` policy before the `redact` ones, if any.
+    pub sample: Option<SampleSetup>,
+}
+
+/// How the `sample` policy of a pipeline benchmark is configured.
+#[derive(Debug, Clone, Copy)]
+pub struct SampleSetup {
+    /// The share of traces kept.
+    pub ratio: f64,
+    /// A tail rule on (keep traces longer than an hour: none of the workload's), so that spans
+    /// are held until their trace is complete; off, `sample` decides batch by batch from trace
+    /// ids. Errors are not kept either way: every copy of the AG2 example has one, and the
+    /// ratio would then keep everything.
+    pub whole_traces: bool,
 }
 
 impl Default for PipelineSetup {
@@ -62,13 +76,15 @@ impl Default for PipelineSetup {
             max_batch: 512,
             redact_policies: 1,
             native: false,
+            sample: None,
         }
     }
 }
 
 /// A tracer exporting OTLP/protobuf into `/dev/null`, with the default mapper and
-/// `setup.redact_policies` copies of `redact` (as components, or linked natively). It blocks instead of dropping when its queue is
-/// full, so that every span of a throughput run is mapped and encoded.
+/// `setup.redact_policies` copies of `redact` (as components, or linked natively), after
+/// `sample` when `setup.sample` asks for it. It blocks instead of dropping when its queue is
+/// full, so that every span of a throughput run is mapped and encoded (or sampled away).
 pub fn pipeline_tracer(setup: PipelineSetup) -> anyhow::Result<Tracer> {
     let mut builder: TracerBuilder = Tracer::builder()
         .with_export(null_sink())
@@ -81,6 +97,16 @@ pub fn pipeline_tracer(setup: PipelineSetup) -> anyhow::Result<Tracer> {
         let linked = native::LinkedMapping::new(setup.capture_content, setup.redact_policies)?;
         builder = builder.with_native_mapper(move || Box::new(linked.clone()));
     } else {
+        if let Some(sample) = setup.sample {
+            let mut policy = Policy::builtin(agentrace::BuiltinPolicy::Sample)
+                .with_config("ratio", sample.ratio.to_string())
+                .with_config("keep-errors", "false")
+                .with_config("keep-guardrails", "false");
+            if sample.whole_traces {
+                policy = policy.with_config("keep-slower-than-ms", "3600000");
+            }
+            builder = builder.with_policy(policy);
+        }
         for _ in 0..setup.redact_policies {
             builder = builder.with_policy(Policy::builtin(agentrace::BuiltinPolicy::Redact));
         }

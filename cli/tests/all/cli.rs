@@ -678,3 +678,153 @@ fn a_failed_handshake_is_reported_with_its_cause_in_words() {
         "{wrong_host}"
     );
 }
+
+/// A generated workload: `traces` agent turns, each with one priced model call; every
+/// hundredth call fails. Returns the events and the total input and output tokens.
+fn failing_workload(traces: u64) -> (String, u64, u64) {
+    let mut lines = Vec::new();
+    let (mut input, mut output) = (0, 0);
+    for n in 1..=traces {
+        let trace = format!(
+            "{:032x}",
+            u128::from(n).wrapping_mul(0x2545_F491_4F6C_DD1D_9E37)
+        );
+        let (tokens_in, tokens_out) = (200 + n % 13, 20 + n % 5);
+        input += tokens_in;
+        output += tokens_out;
+        let mut end = serde_json::json!({"usage": {"input_tokens": tokens_in, "output_tokens": tokens_out},
+                                         "response": {"model": "gpt-4o-mini-2024-07-18"}});
+        if n % 100 == 0 {
+            end["error"] = serde_json::json!({"type": "APITimeoutError", "message": "timed out"});
+        }
+        lines.extend([
+            serde_json::json!({"type": "start", "span_id": format!("{:016x}", 2 * n), "trace_id": trace,
+                               "operation": "invoke_agent", "time": 10, "fields": {"agent": {"name": "planner"}}}),
+            serde_json::json!({"type": "start", "span_id": format!("{:016x}", 2 * n + 1),
+                               "parent_span_id": format!("{:016x}", 2 * n), "operation": "chat", "time": 20,
+                               "fields": {"provider": "openai", "request": {"model": "gpt-4o-mini"}}}),
+            serde_json::json!({"type": "end", "span_id": format!("{:016x}", 2 * n + 1), "time": 30, "fields": end}),
+            serde_json::json!({"type": "end", "span_id": format!("{:016x}", 2 * n), "time": 40}),
+        ]);
+    }
+    let text: Vec<String> = lines.iter().map(|line| line.to_string()).collect();
+    (text.join("\n") + "\n", input, output)
+}
+
+#[test]
+fn replay_with_sample_and_cost_keeps_every_failed_trace_and_prints_complete_totals() {
+    let dir = tempfile::tempdir().unwrap();
+    let events = dir.path().join("workload.jsonl");
+    let (lines, input, output) = failing_workload(2000);
+    std::fs::write(&events, lines).unwrap();
+    let prices = crate::common::repo().join("examples/prices.json");
+    let replay = |out: &std::path::Path, policies: &[String], env: &[(&str, &str)]| {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_agentrace"));
+        command
+            .args(["replay", events.to_str().unwrap(), "--no-tree", "-o"])
+            .arg(out)
+            .env_remove("OTEL_EXPORTER_OTLP_ENDPOINT")
+            .env_remove("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT")
+            .env_remove("OTEL_TRACES_EXPORTER")
+            .env_remove("OTEL_TRACES_SAMPLER")
+            .env_remove("OTEL_TRACES_SAMPLER_ARG")
+            .envs(env.iter().copied());
+        for policy in policies {
+            command.args(["--policy", policy]);
+        }
+        let result = command.output().unwrap();
+        let stderr = text(&result.stderr);
+        assert!(result.status.success(), "{stderr}");
+        let spans = exported_spans(&std::fs::read_to_string(out).unwrap());
+        (spans, stderr)
+    };
+    let out = dir.path().join("kept.jsonl");
+    let policies = [
+        "sample:ratio=0.1".to_string(),
+        format!("cost:prices={}", prices.display()),
+    ];
+    let (spans, stderr) = replay(&out, &policies, &[]);
+
+    // Token totals are complete although about nine traces in ten were sampled away.
+    assert!(
+        stderr.contains(&format!(
+            "gen_ai.client.token.usage[input] = {input}, gen_ai.client.token.usage[output] = {output}"
+        )),
+        "{stderr}"
+    );
+    let trace_of = |span: &serde_json::Value| span["traceId"].as_str().unwrap().to_string();
+    let failed: std::collections::BTreeSet<String> = spans
+        .iter()
+        .filter(|span| span["status"]["code"] == 2)
+        .map(trace_of)
+        .collect();
+    assert_eq!(failed.len(), 20, "every failed trace is kept");
+    let kept: std::collections::BTreeSet<String> = spans.iter().map(trace_of).collect();
+    assert!(
+        (150..=260).contains(&kept.len()),
+        "{} traces kept",
+        kept.len()
+    );
+    assert!(
+        stderr.contains(&format!(
+            "{} spans exported, {} dropped by policies",
+            spans.len(),
+            4000 - spans.len()
+        )),
+        "{stderr}"
+    );
+    // Every exported model call shows its cost: (input × 0.15 + output × 0.60) per million.
+    for span in spans
+        .iter()
+        .filter(|span| span["name"] == "chat gpt-4o-mini")
+    {
+        let attribute = |key: &str| {
+            span["attributes"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|a| a["key"] == key)
+                .map(|a| a["value"].clone())
+                .unwrap_or_else(|| panic!("{key} missing on {span}"))
+        };
+        let tokens = |key: &str| {
+            attribute(key)["intValue"]
+                .as_str()
+                .unwrap()
+                .parse::<f64>()
+                .unwrap()
+        };
+        let expected = (tokens("gen_ai.usage.input_tokens") * 0.15
+            + tokens("gen_ai.usage.output_tokens") * 0.60)
+            / 1e6;
+        let cost = attribute("agentrace.usage.cost")["doubleValue"]
+            .as_f64()
+            .unwrap();
+        assert!((cost - expected).abs() < 1e-12, "{cost} vs {expected}");
+    }
+
+    // The standard sampler variables configure `sample` when the policy names no ratio, and
+    // give the same decisions; an unknown sampler is reported and start-up goes on.
+    let from_env = dir.path().join("from-env.jsonl");
+    let (spans, _) = replay(
+        &from_env,
+        &["sample".to_string()],
+        &[
+            ("OTEL_TRACES_SAMPLER", "parentbased_traceidratio"),
+            ("OTEL_TRACES_SAMPLER_ARG", "0.1"),
+        ],
+    );
+    let kept_from_env: std::collections::BTreeSet<String> = spans.iter().map(trace_of).collect();
+    assert_eq!(kept_from_env, kept);
+    let odd = dir.path().join("odd.jsonl");
+    let (spans, stderr) = replay(
+        &odd,
+        &["sample".to_string()],
+        &[("OTEL_TRACES_SAMPLER", "xray")],
+    );
+    assert_eq!(spans.len(), 4000, "an unknown sampler keeps everything");
+    assert!(
+        stderr.contains("ignoring OTEL_TRACES_SAMPLER=`xray`"),
+        "{stderr}"
+    );
+}

@@ -61,6 +61,7 @@ impl<T> TraceHold<T> {
     }
 
     /// How many spans are held.
+    #[cfg(test)]
     pub(crate) fn held_spans(&self) -> usize {
         self.held_spans
     }

@@ -91,8 +91,11 @@ pub(crate) struct Worker {
     scopes: HashMap<String, InstrumentationScope>,
     boxes: FieldBoxes,
     doorbell: Arc<Doorbell>,
-    /// Index of the first policy that wants whole traces (`policies.len()` when none does):
-    /// policies before it run batch by batch, from it on on whole traces.
+    /// Which policies asked for whole traces, in chain order (read from each policy's first
+    /// instance when the chain was loaded).
+    whole_traces: Vec<bool>,
+    /// Index of the first of them (`policies.len()` when none did): policies before it run
+    /// batch by batch, from it on on whole traces.
     first_whole: usize,
     /// The spans waiting for their trace to complete before `first_whole`.
     hold: TraceHold<wit::OtelSpan>,
@@ -103,17 +106,21 @@ pub(crate) struct Worker {
     native: Option<Box<dyn crate::bench_internals::NativeMapper>>,
 }
 
-/// Index of the first policy of `policies` that asked for whole traces, or the chain's length.
-fn first_whole_trace_policy(policies: &[Slot<Component<PolicyWorld>>]) -> usize {
-    policies
+/// Which policies of `policies` asked for whole traces, and the index of the first of them
+/// (the chain's length when none did).
+fn whole_trace_policies(policies: &[Slot<Component<PolicyWorld>>]) -> (Vec<bool>, usize) {
+    let whole: Vec<bool> = policies
         .iter()
-        .position(|slot| slot.instance().is_some_and(|i| i.info().whole_traces))
-        .unwrap_or(policies.len())
+        .map(|slot| slot.instance().is_some_and(|i| i.info().whole_traces))
+        .collect();
+    let first = whole.iter().position(|w| *w).unwrap_or(whole.len());
+    (whole, first)
 }
 
 impl Worker {
     /// A worker from its parts; [`Worker::run`] starts it.
     pub(crate) fn new(parts: WorkerParts) -> Self {
+        let (whole_traces, first_whole) = whole_trace_policies(&parts.policies);
         let metrics = Metrics::new(
             parts.metrics,
             parts.resource,
@@ -127,7 +134,8 @@ impl Worker {
             assembly: Assembly::default(),
             pending: Vec::new(),
             mapper: parts.mapper,
-            first_whole: first_whole_trace_policy(&parts.policies),
+            whole_traces,
+            first_whole,
             policies: parts.policies,
             spans: parts.spans,
             runtime: parts.runtime,
@@ -257,7 +265,7 @@ impl Worker {
                     // What the old chain holds goes through the old chain.
                     let held = self.hold.release_all();
                     self.release_held(held, "released by a policy swap");
-                    self.first_whole = first_whole_trace_policy(&policies);
+                    (self.whole_traces, self.first_whole) = whole_trace_policies(&policies);
                     self.policies = policies;
                 }
             }
@@ -354,7 +362,7 @@ impl Worker {
                 dropped.entry(span.span_id).or_default().add(cut);
             }
         }
-        let mut spans = self.apply_policies(mapped.spans, 0, false);
+        let spans = self.apply_policies(mapped.spans, 0, false);
         if self.first_whole < self.policies.len() {
             // The rest of the chain wants whole traces: hold the spans until theirs is complete.
             for span in &spans {
@@ -377,8 +385,7 @@ impl Worker {
                 assembly.has_open_spans(TraceId(u128::from(high) << 64 | u128::from(low)))
             }));
             self.pass_unheld(admitted.unheld);
-            spans = self.apply_policies(released, self.first_whole, false);
-            self.export_held(spans);
+            self.after_hold(released, false);
         } else {
             let data: Vec<_> = spans
                 .into_iter()
@@ -411,24 +418,32 @@ impl Worker {
             .deliver(&self.spans, &self.runtime, &self.stats, data);
     }
 
-    /// Exports spans that were held, with what their batch recorded for them.
-    fn export_held(&mut self, spans: Vec<wit::OtelSpan>) {
+    /// Runs spans that were held (or did not fit) through the chain from the first
+    /// whole-trace policy on (without the whole-trace ones with `skip_whole`) and exports them
+    /// with what their batch recorded for them.
+    fn after_hold(&mut self, spans: Vec<wit::OtelSpan>, skip_whole: bool) {
+        if spans.is_empty() {
+            return;
+        }
+        let meta: HashMap<u64, (Dropped, InstrumentationScope)> = spans
+            .iter()
+            .filter_map(|span| {
+                let entry = self.held_meta.remove(&span.span_id)?;
+                Some((span.span_id, entry))
+            })
+            .collect();
+        let spans = self.apply_policies(spans, self.first_whole, skip_whole);
         let limits = self.settings.span_limits;
         let data: Vec<_> = spans
             .into_iter()
-            .map(|span| {
-                let (earlier, scope) = self
-                    .held_meta
-                    .remove(&span.span_id)
-                    .unwrap_or_else(|| (Dropped::default(), self.scope("")));
-                convert::to_span_data(span, &scope, &limits, earlier)
+            .map(|span| match meta.get(&span.span_id) {
+                Some((earlier, scope)) => convert::to_span_data(span, scope, &limits, *earlier),
+                None => {
+                    let scope = self.scope("");
+                    convert::to_span_data(span, &scope, &limits, Dropped::default())
+                }
             })
             .collect();
-        // Spans the policies dropped leave their entries behind; once nothing is held, none
-        // is needed.
-        if self.hold.held_spans() == 0 {
-            self.held_meta.clear();
-        }
         self.export(data);
     }
 
@@ -444,8 +459,7 @@ impl Worker {
             spans.len(),
             self.settings.trace_hold.max_spans
         ));
-        let spans = self.apply_policies(spans, self.first_whole, true);
-        self.export_held(spans);
+        self.after_hold(spans, true);
     }
 
     /// Runs held spans of complete (or given up) traces through the whole-trace part of the
@@ -469,8 +483,7 @@ impl Worker {
                 "{incomplete} traces with open spans went to the whole-trace policies: {why}"
             ));
         }
-        let spans = self.apply_policies(spans, self.first_whole, false);
-        self.export_held(spans);
+        self.after_hold(spans, false);
     }
 
     /// Runs the policy chain in order, from policy `from` on; with `skip_whole`, the policies
@@ -488,10 +501,7 @@ impl Worker {
             if spans.is_empty() {
                 break;
             }
-            if skip_whole
-                && index >= self.first_whole
-                && policy.instance().is_some_and(|i| i.info().whole_traces)
-            {
+            if skip_whole && self.whole_traces.get(index).copied().unwrap_or(false) {
                 continue;
             }
             let outcome = policy.call(&self.stats, |instance| {
