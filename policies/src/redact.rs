@@ -379,7 +379,7 @@ impl Report {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::bindings::agentrace::plugin::types::{SpanKind, SpanLink};
+    use crate::bindings::agentrace::plugin::types::SpanLink;
 
     use crate::test_support::{config, get};
 
