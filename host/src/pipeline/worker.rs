@@ -362,7 +362,8 @@ impl Worker {
                 dropped.entry(span.span_id).or_default().add(cut);
             }
         }
-        let spans = self.apply_policies(mapped.spans, 0, false);
+        // The policies before the first that wants whole traces run batch by batch.
+        let spans = self.apply_policies(mapped.spans, 0..self.first_whole, false);
         if self.first_whole < self.policies.len() {
             // The rest of the chain wants whole traces: hold the spans until theirs is complete.
             for span in &spans {
@@ -432,7 +433,8 @@ impl Worker {
                 Some((span.span_id, entry))
             })
             .collect();
-        let spans = self.apply_policies(spans, self.first_whole, skip_whole);
+        let chain = self.first_whole..self.policies.len();
+        let spans = self.apply_policies(spans, chain, skip_whole);
         let limits = self.settings.span_limits;
         let data: Vec<_> = spans
             .into_iter()
@@ -486,7 +488,7 @@ impl Worker {
         self.after_hold(spans, false);
     }
 
-    /// Runs the policy chain in order, from policy `from` on; with `skip_whole`, the policies
+    /// Runs the policies of the chain in `range`, in order; with `skip_whole`, the policies
     /// that want whole traces are left out. A policy that fails (trap, deadline, memory, error,
     /// invalid output, or backing off after failures) fails closed: the spans go on with their
     /// content stripped (`fail_closed::strip`), and the next policies still run. What a policy
@@ -494,10 +496,11 @@ impl Worker {
     fn apply_policies(
         &mut self,
         mut spans: Vec<wit::OtelSpan>,
-        from: usize,
+        range: std::ops::Range<usize>,
         skip_whole: bool,
     ) -> Vec<wit::OtelSpan> {
-        for (index, policy) in self.policies.iter_mut().enumerate().skip(from) {
+        let (from, count) = (range.start, range.len());
+        for (index, policy) in self.policies.iter_mut().enumerate().skip(from).take(count) {
             if spans.is_empty() {
                 break;
             }

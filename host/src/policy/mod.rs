@@ -305,4 +305,35 @@ mod tests {
             PolicySource::File(_)
         ));
     }
+
+    #[test]
+    fn a_chain_file_s_price_table_is_found_beside_it_and_a_missing_one_is_named() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(
+            dir.path().join("prices.json"),
+            r#"{"currency": "EUR", "models": []}"#,
+        )
+        .unwrap();
+        let chain = dir.path().join("chain.json");
+        std::fs::write(
+            &chain,
+            r#"{"policies": [{"policy": "cost", "config": {"prices": "prices.json"}}]}"#,
+        )
+        .unwrap();
+        let policies = Policy::load_chain(&chain).unwrap();
+        let prices = dir.path().join("prices.json").display().to_string();
+        assert_eq!(policies[0].config()["prices"], prices);
+        let mut config = policies[0].config().clone();
+        builtin_config(BuiltinPolicy::Cost, &mut config).unwrap();
+        assert!(config["prices-table"].contains("EUR"));
+
+        let mut missing = BTreeMap::from([("prices".to_string(), "nowhere.json".to_string())]);
+        let error = builtin_config(BuiltinPolicy::Cost, &mut missing)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            error.contains("cannot read the price table nowhere.json"),
+            "{error}"
+        );
+    }
 }

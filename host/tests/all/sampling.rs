@@ -258,10 +258,28 @@ fn cost_prices_the_ag2_example_and_every_operation_and_counts_unknown_models() {
 
 #[test]
 fn propagate_gives_the_conversation_id_to_every_span_of_the_ag2_example() {
+    // `cost` after `propagate` runs on the held, whole traces: once per span, so its counter
+    // equals the costs on the exported spans (each policy runs once per span, held or not).
     let run = run_lines(&ag2_example(), |builder| {
-        builder.with_policy(Policy::builtin(BuiltinPolicy::Propagate))
+        builder
+            .with_policy(Policy::builtin(BuiltinPolicy::Propagate))
+            .with_policy(Policy::builtin(BuiltinPolicy::Cost).with_config("prices", prices()))
     });
     assert_eq!(run.stats.spans_exported, 33);
+    let on_spans: f64 = run
+        .spans
+        .iter()
+        .filter(|s| attr(s, "agentrace.usage.cost.currency").is_some())
+        .map(|s| match attr(s, "agentrace.usage.cost") {
+            Some(Value::F64(cost)) => *cost,
+            other => panic!("{other:?}"),
+        })
+        .sum();
+    let counted = run.stats.totals["agentrace.usage.cost[{USD}]"];
+    assert!(
+        on_spans > 0.0 && (counted - on_spans).abs() < 1e-12,
+        "{counted} vs {on_spans}"
+    );
     let without: Vec<&str> = run
         .spans
         .iter()
