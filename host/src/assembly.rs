@@ -24,6 +24,8 @@ pub struct FinishedSpan {
     pub parent_span_id: Option<SpanId>,
     /// Whether the parent is in another process.
     pub parent_is_remote: bool,
+    /// The W3C sampled flag of that remote parent's context, when the parent is remote.
+    pub remote_parent_sampled: Option<bool>,
     /// What it stands for.
     pub operation: Operation,
     /// Unix nanoseconds.
@@ -43,6 +45,7 @@ struct OpenSpan {
     trace_id: TraceId,
     parent_span_id: Option<SpanId>,
     parent_is_remote: bool,
+    remote_parent_sampled: Option<bool>,
     operation: Operation,
     start_time: u64,
     /// The start's box itself: the fields stay where the runtime put them until the span is
@@ -184,6 +187,10 @@ impl Assembly {
         if self.open.contains_key(&span_id) || self.ended.contains_key(&span_id) {
             return Err(format!("start: span {span_id} was already started"));
         }
+        let remote_parent_sampled = match &parent {
+            Parent::Remote(ctx) => Some(ctx.sampled),
+            _ => None,
+        };
         let (trace_id, parent_span_id, parent_is_remote) = match parent {
             Parent::Root => (trace_id.unwrap_or_else(TraceId::random), None, false),
             Parent::Remote(ctx) => (ctx.trace_id, Some(ctx.span_id), true),
@@ -225,6 +232,7 @@ impl Assembly {
                 trace_id,
                 parent_span_id,
                 parent_is_remote,
+                remote_parent_sampled,
                 operation,
                 start_time: time,
                 fields,
@@ -304,6 +312,7 @@ impl Assembly {
             span_id,
             parent_span_id: open.parent_span_id,
             parent_is_remote: open.parent_is_remote,
+            remote_parent_sampled: open.remote_parent_sampled,
             operation: open.operation,
             start_time: open.start_time,
             end_time: time,

@@ -94,7 +94,7 @@ pub fn apply(
             let limits = truncate::Limits::from_config(lookup)?;
             spans.iter().map(|s| limits.apply(s).map(verdict)).collect()
         }
-        "sample" => sample::Sampler::from_config(lookup)?.apply(spans),
+        "sample" => sample::Sampler::from_config(lookup)?.apply(spans, &|_| None),
         "cost" => Ok(cost::Costing::from_config(lookup)?.apply(spans).0),
         "propagate" => Ok(propagate::Propagation::from_config(lookup)?.apply(spans)),
         other => Err(format!(
@@ -121,6 +121,10 @@ impl Guest for BuiltinPolicies {
             let rules = RULES.get_or_init(|| redact::Rules::from_config(&host::config));
             let rules = rules.as_ref().map_err(Clone::clone)?;
             return Ok(spans.iter().map(|s| verdict(rules.apply(s))).collect());
+        }
+        if name == "sample" {
+            let sampler = sample::Sampler::from_config(&host::config)?;
+            return sampler.apply(&spans, &host::remote_parent_sampled);
         }
         if name == "cost" {
             // The table is parsed once per instance, like the redaction rules.

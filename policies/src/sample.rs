@@ -16,17 +16,22 @@
 //! and `rate.agent.<gen_ai.agent.name>` give other ratios: a trace with a matching span uses
 //! the largest matching rate instead of `ratio`.
 //!
-//! Kept spans carry `agentrace.sampling.probability` (the ratio the trace was kept at, 1 for a
-//! rule), so a backend can extrapolate counts, and `agentrace.sampling.reason` (`ratio`,
-//! `error`, `guardrail` or `duration`).
+//! Parent-based samplers (`parentbased_*`, and the default when only a ratio is given) follow
+//! the sampled flag of the remote parent a trace came in under, once no tail rule kept it.
+//!
+//! Kept spans carry `agentrace.sampling.reason` (`ratio`, `error`, `guardrail`, `duration` or
+//! `parent`) and `agentrace.sampling.probability` (the ratio the trace was kept at, 1 for a
+//! rule, absent for `parent`: the caller knows it), so a backend can extrapolate counts. At
+//! ratio 1 nothing is sampled and spans kept by the ratio are left as they came.
 
 use std::collections::HashMap;
 
 use crate::bindings::agentrace::plugin::types::{Attribute, OtelSpan, SpanStatus, Value};
 use crate::bindings::exports::agentrace::plugin::policy::Verdict;
 
-/// The `OTEL_TRACES_SAMPLER` values this policy honours. A policy does not see the sampled flag
-/// of a remote parent (WIT 0.2 spans do not carry it), so `parentbased_X` decides as `X`.
+/// The `OTEL_TRACES_SAMPLER` values this policy honours. The `parentbased_` ones follow the
+/// sampled flag of the remote parent a trace came in under (`host.remote-parent-sampled`), and
+/// decide as the rest of the name says for traces that started in this process.
 const SAMPLERS: [&str; 6] = [
     "always_on",
     "always_off",
@@ -47,6 +52,8 @@ pub enum Kept {
     Slow,
     /// The trace id fell in the kept share at this ratio.
     Ratio(f64),
+    /// The remote parent the trace came in under was sampled.
+    Parent,
 }
 
 impl Kept {
@@ -56,13 +63,17 @@ impl Kept {
             Kept::Guardrail => "guardrail",
             Kept::Slow => "duration",
             Kept::Ratio(_) => "ratio",
+            Kept::Parent => "parent",
         }
     }
 
-    fn probability(self) -> f64 {
+    /// The probability the trace was kept with, when this process knows it (a remote parent's
+    /// is the caller's to say).
+    fn probability(self) -> Option<f64> {
         match self {
-            Kept::Ratio(ratio) => ratio,
-            _ => 1.0,
+            Kept::Ratio(ratio) => Some(ratio),
+            Kept::Parent => None,
+            _ => Some(1.0),
         }
     }
 }
@@ -70,6 +81,7 @@ impl Kept {
 /// The sampler's settings, read from configuration.
 pub struct Sampler<'a> {
     ratio: f64,
+    parent_based: bool,
     keep_errors: bool,
     keep_guardrails: bool,
     slower_than_nanos: Option<u64>,
@@ -103,6 +115,9 @@ impl<'a> Sampler<'a> {
     /// 1), `keep-errors` and `keep-guardrails` (default true) and `keep-slower-than-ms`.
     pub fn from_config(lookup: &'a dyn Fn(&str) -> Option<String>) -> Result<Self, String> {
         let sampler = lookup("sampler").map(|s| s.trim().to_ascii_lowercase());
+        let parent_based = sampler
+            .as_deref()
+            .is_none_or(|name| name.starts_with("parentbased_"));
         let argument = match lookup("ratio") {
             Some(text) => Some(parse_ratio("ratio", &text)?),
             None => None,
@@ -139,6 +154,7 @@ impl<'a> Sampler<'a> {
         };
         Ok(Self {
             ratio,
+            parent_based,
             keep_errors: flag("keep-errors")?,
             keep_guardrails: flag("keep-guardrails")?,
             slower_than_nanos,
@@ -170,7 +186,13 @@ impl<'a> Sampler<'a> {
     }
 
     /// The decision for one trace's spans: why it is kept, or `None` to drop it.
-    pub fn decide(&self, trace: &[&OtelSpan]) -> Result<Option<Kept>, String> {
+    /// `parent_sampled` is the sampled flag of the remote parent the trace came in under, if
+    /// it did: a parent-based sampler follows it once no tail rule kept the trace.
+    pub fn decide(
+        &self,
+        trace: &[&OtelSpan],
+        parent_sampled: Option<bool>,
+    ) -> Result<Option<Kept>, String> {
         if self.keep_errors
             && trace
                 .iter()
@@ -192,6 +214,11 @@ impl<'a> Sampler<'a> {
                 return Ok(Some(Kept::Slow));
             }
         }
+        if self.parent_based
+            && let Some(sampled) = parent_sampled
+        {
+            return Ok(sampled.then_some(Kept::Parent));
+        }
         let mut ratio: Option<f64> = None;
         for span in trace {
             for (kind, key) in [
@@ -210,21 +237,28 @@ impl<'a> Sampler<'a> {
         Ok(kept_at(trace_id, ratio).then_some(Kept::Ratio(ratio)))
     }
 
-    /// One verdict per span: spans are grouped by trace id, each trace decided as one; kept
-    /// spans are marked with the probability they were kept at.
-    pub fn apply(&self, spans: &[OtelSpan]) -> Result<Vec<Verdict>, String> {
+    /// One verdict per span: spans are grouped by trace id, each trace decided as one
+    /// (`parent_sampled` tells a trace's remote parent's flag); kept spans are marked with why
+    /// and the probability they were kept at, except where nothing was sampled (ratio 1).
+    pub fn apply(
+        &self,
+        spans: &[OtelSpan],
+        parent_sampled: &dyn Fn((u64, u64)) -> Option<bool>,
+    ) -> Result<Vec<Verdict>, String> {
         let mut traces: HashMap<(u64, u64), Vec<&OtelSpan>> = HashMap::new();
         for span in spans {
             traces.entry(span.trace_id).or_default().push(span);
         }
         let mut decisions = HashMap::with_capacity(traces.len());
         for (trace_id, trace) in &traces {
-            decisions.insert(*trace_id, self.decide(trace)?);
+            decisions.insert(*trace_id, self.decide(trace, parent_sampled(*trace_id))?);
         }
         Ok(spans
             .iter()
             .map(|span| match decisions[&span.trace_id] {
                 None => Verdict::Drop,
+                // Nothing was sampled: the span stays as it came (and does not cross back).
+                Some(Kept::Ratio(ratio)) if ratio >= 1.0 => Verdict::Keep,
                 Some(kept) => Verdict::Replace(mark(span, kept)),
             })
             .collect())
@@ -252,17 +286,16 @@ fn mark(span: &OtelSpan, kept: Kept) -> OtelSpan {
     let mut span = span.clone();
     span.attributes
         .retain(|a| !a.key.starts_with("agentrace.sampling."));
-    let probability = kept.probability();
-    span.attributes.extend([
-        Attribute {
+    if let Some(probability) = kept.probability() {
+        span.attributes.push(Attribute {
             key: "agentrace.sampling.probability".to_string(),
             value: Value::Float(probability),
-        },
-        Attribute {
-            key: "agentrace.sampling.reason".to_string(),
-            value: Value::Str(kept.reason().to_string()),
-        },
-    ]);
+        });
+    }
+    span.attributes.push(Attribute {
+        key: "agentrace.sampling.reason".to_string(),
+        value: Value::Str(kept.reason().to_string()),
+    });
     span
 }
 
@@ -302,7 +335,7 @@ mod tests {
         let plain = ok(4, vec![]);
         let sibling = span((7, 1), 11, Some(1), vec![], SpanStatus::Unset);
         let verdicts = sampler
-            .apply(&[failed, guarded, slow, plain, sibling])
+            .apply(&[failed, guarded, slow, plain, sibling], &|_| None)
             .unwrap();
         let reasons: Vec<Option<String>> = verdicts
             .iter()
@@ -339,15 +372,74 @@ mod tests {
         let sampler = Sampler::from_config(&lookup).unwrap();
         let planner = ok(1, vec![("gen_ai.agent.name", Value::Str("planner".into()))]);
         let other = ok(2, vec![("gen_ai.agent.name", Value::Str("coder".into()))]);
-        let verdicts = sampler.apply(&[planner, other]).unwrap();
-        let Verdict::Replace(kept) = &verdicts[0] else {
-            panic!("the planner's trace is kept: {:?}", verdicts[0]);
+        let verdicts = sampler.apply(&[planner, other], &|_| None).unwrap();
+        // Kept at rate 1: nothing was sampled, so the span stays as it came.
+        assert!(matches!(verdicts[0], Verdict::Keep), "{:?}", verdicts[0]);
+        assert!(matches!(verdicts[1], Verdict::Drop));
+        let lookup = config(&[("ratio", "0"), ("rate.operation.chat", "0.5")]);
+        let sampler = Sampler::from_config(&lookup).unwrap();
+        let chat = ok(
+            0x9000_0000_0000_0000,
+            vec![("gen_ai.operation.name", Value::Str("chat".into()))],
+        );
+        let kept = ok(
+            1,
+            vec![("gen_ai.operation.name", Value::Str("chat".into()))],
+        );
+        let verdicts = sampler.apply(&[chat, kept], &|_| None).unwrap();
+        assert!(matches!(verdicts[0], Verdict::Drop));
+        let Verdict::Replace(marked) = &verdicts[1] else {
+            panic!("kept at 0.5: {:?}", verdicts[1]);
         };
         assert_eq!(
-            get(kept, "agentrace.sampling.probability"),
-            Some(&Value::Float(1.0))
+            get(marked, "agentrace.sampling.probability"),
+            Some(&Value::Float(0.5))
         );
-        assert!(matches!(verdicts[1], Verdict::Drop));
+    }
+
+    #[test]
+    fn parent_based_samplers_follow_the_remote_parent_s_flag_after_the_tail_rules() {
+        let mut failed = ok(3, vec![]);
+        failed.status = SpanStatus::Error("boom".into());
+        let spans = [ok(1, vec![]), ok(2, vec![]), failed, ok(4, vec![])];
+        // Trace 1's caller sampled it, trace 2's and 3's did not, trace 4 started here.
+        let flags = |trace: (u64, u64)| match trace.1 {
+            1 => Some(true),
+            2 | 3 => Some(false),
+            _ => None,
+        };
+        let decide = |pairs: &[(&str, &str)]| -> Vec<&'static str> {
+            let lookup = config(pairs);
+            let verdicts = Sampler::from_config(&lookup)
+                .unwrap()
+                .apply(&spans, &flags)
+                .unwrap();
+            verdicts
+                .iter()
+                .map(|v| match v {
+                    Verdict::Drop => "drop",
+                    Verdict::Keep => "keep",
+                    Verdict::Replace(s) => match get(s, "agentrace.sampling.reason") {
+                        Some(Value::Str(r)) if r == "parent" => "parent",
+                        Some(Value::Str(r)) if r == "error" => "error",
+                        _ => "other",
+                    },
+                })
+                .collect()
+        };
+        // The default (a ratio alone) is parent-based; the unsampled caller's failed trace is
+        // still kept by the error rule; the local trace goes by the ratio (0: dropped).
+        assert_eq!(
+            decide(&[("ratio", "0")]),
+            ["parent", "drop", "error", "drop"]
+        );
+        // `traceidratio` ignores the parent: ratio 1 keeps everything as it came.
+        assert_eq!(
+            decide(&[("sampler", "traceidratio"), ("ratio", "1")]),
+            ["keep", "keep", "error", "keep"]
+        );
+        let parent = decide(&[("sampler", "parentbased_always_on")]);
+        assert_eq!(parent, ["parent", "drop", "error", "keep"]);
     }
 
     #[test]

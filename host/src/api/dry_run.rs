@@ -50,6 +50,7 @@ impl AgentRecord {
             span_id: context.span_id,
             parent_span_id: parent,
             parent_is_remote: false,
+            remote_parent_sampled: None,
             operation,
             start_time,
             end_time,

@@ -53,6 +53,10 @@ impl self::agentrace::plugin::host::Host for PluginState {
             attributes,
         });
     }
+
+    fn remote_parent_sampled(&mut self, trace_id: (u64, u64)) -> Option<bool> {
+        self.remote_parent_sampled.get(&trace_id).copied()
+    }
 }
 
 /// Bindings for the `policy-plugin` world. Its `types` and `host` interfaces are the ones

@@ -15,7 +15,7 @@ pub(crate) mod policy;
 pub(crate) mod sandbox;
 pub(crate) mod slot;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
 use wasmtime::Store;
@@ -31,7 +31,8 @@ pub const WIT_PACKAGE: &str = "agentrace:plugin";
 pub const WIT_VERSION: &str = "0.2.1";
 /// The versions of [`WIT_PACKAGE`] whose components this host runs: the same `0.MINOR`, as
 /// semantic versioning has it for 0.x (additions bump the patch; 0.2.1 added
-/// `host.add-to-counter` and the optional `grouping` export, so 0.2.0 components still fit).
+/// `host.add-to-counter`, `host.remote-parent-sampled` and the optional `grouping` export, so
+/// 0.2.0 components still fit).
 const COMPATIBLE_VERSIONS: &str = "0.2.";
 
 /// One world of the `agentrace:plugin` package, as the host links and calls it.
@@ -391,6 +392,11 @@ pub(crate) struct Instance<W: World> {
 }
 
 impl<W: World> Instance<W> {
+    /// Tells the instance the remote parents' sampled flags of the traces it is about to see.
+    pub(crate) fn set_remote_parent_sampled(&mut self, flags: HashMap<(u64, u64), bool>) {
+        self.store.data_mut().remote_parent_sampled = flags;
+    }
+
     /// What the instance added to counters since the last time (`host.add-to-counter`), and
     /// how many additions it had refused.
     pub(crate) fn take_counter_adds(&mut self) -> (Vec<sandbox::CounterAdd>, u64) {

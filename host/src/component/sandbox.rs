@@ -132,6 +132,9 @@ pub(crate) struct PluginState {
     pub(crate) counter_adds: Vec<CounterAdd>,
     /// Additions refused since the worker last looked: over the bound, negative or not finite.
     pub(crate) refused_counter_adds: u64,
+    /// The remote parents' sampled flags of the traces in the current call
+    /// (`host.remote-parent-sampled`), set by the worker before each policy call.
+    pub(crate) remote_parent_sampled: std::collections::HashMap<(u64, u64), bool>,
 }
 
 /// Most counter additions kept from one call into a plugin.
@@ -271,6 +274,7 @@ pub(crate) fn new_store(
         },
         counter_adds: Vec::new(),
         refused_counter_adds: 0,
+        remote_parent_sampled: std::collections::HashMap::new(),
     };
     let mut store = Store::new(engine()?, state);
     store.limiter(|s| &mut s.limiter);

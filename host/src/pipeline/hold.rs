@@ -166,6 +166,43 @@ impl<T> TraceHold<T> {
     }
 }
 
+/// The sampled flags of the remote parents traces came in under, for the policies
+/// (`host.remote-parent-sampled`): the most recent [`RemoteParentFlags::CAPACITY`] traces, the
+/// oldest forgotten first.
+#[derive(Default)]
+pub(crate) struct RemoteParentFlags {
+    flags: HashMap<TraceKey, bool>,
+    order: VecDeque<TraceKey>,
+}
+
+impl RemoteParentFlags {
+    /// Traces remembered.
+    const CAPACITY: usize = 65_536;
+
+    /// Remembers the flag `trace` came in with.
+    pub(crate) fn remember(&mut self, trace: TraceKey, sampled: bool) {
+        if self.flags.insert(trace, sampled).is_none() {
+            self.order.push_back(trace);
+            if self.order.len() > Self::CAPACITY
+                && let Some(oldest) = self.order.pop_front()
+            {
+                self.flags.remove(&oldest);
+            }
+        }
+    }
+
+    /// The flags known of `traces` (an empty map when none is known).
+    pub(crate) fn of(&self, traces: impl IntoIterator<Item = TraceKey>) -> HashMap<TraceKey, bool> {
+        if self.flags.is_empty() {
+            return HashMap::new();
+        }
+        traces
+            .into_iter()
+            .filter_map(|trace| Some((trace, *self.flags.get(&trace)?)))
+            .collect()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -15,7 +15,7 @@ use opentelemetry_sdk::Resource;
 use opentelemetry_sdk::trace::InMemorySpanExporter;
 
 use super::doorbell::Doorbell;
-use super::hold::{TraceHold, TraceKey};
+use super::hold::{RemoteParentFlags, TraceHold, TraceKey};
 use super::metrics::Metrics;
 use super::recycle::FieldBoxes;
 use super::retry::RetryBuffer;
@@ -97,6 +97,8 @@ pub(crate) struct Worker {
     /// Index of the first of them (`policies.len()` when none did): policies before it run
     /// batch by batch, from it on on whole traces.
     first_whole: usize,
+    /// The sampled flags of the remote parents traces came in under, for the policies.
+    remote_parents: RemoteParentFlags,
     /// The spans waiting for their trace to complete before `first_whole`.
     hold: TraceHold<wit::OtelSpan>,
     /// What a held span's export needs from the batch it came in: the limits' cuts and its
@@ -143,6 +145,7 @@ impl Worker {
             retry: RetryBuffer::new(parts.settings.export_buffer_spans),
             metrics,
             scopes: HashMap::new(),
+            remote_parents: RemoteParentFlags::default(),
             hold: TraceHold::new(parts.settings.trace_hold),
             held_meta: HashMap::new(),
             boxes: parts.boxes,
@@ -306,6 +309,13 @@ impl Worker {
         let began = Instant::now();
         let pending = std::mem::take(&mut self.pending);
         Stats::add(&self.stats.batches, 1);
+        for span in &pending {
+            if let Some(sampled) = span.remote_parent_sampled {
+                let id = span.trace_id.0;
+                self.remote_parents
+                    .remember(((id >> 64) as u64, id as u64), sampled);
+            }
+        }
         let ended_traces: Vec<TraceKey> = if self.first_whole < self.policies.len() {
             let mut traces: Vec<TraceKey> = pending
                 .iter()
@@ -507,7 +517,11 @@ impl Worker {
             if skip_whole && self.whole_traces.get(index).copied().unwrap_or(false) {
                 continue;
             }
+            let flags = self
+                .remote_parents
+                .of(spans.iter().map(|span| span.trace_id));
             let outcome = policy.call(&self.stats, |instance| {
+                instance.set_remote_parent_sampled(flags);
                 let verdicts = instance.apply(&spans)?;
                 Ok((verdicts, instance.take_counter_adds()))
             });

@@ -361,6 +361,44 @@ fn the_hold_keeps_its_bound_with_100_000_open_traces_and_loses_nothing() {
 }
 
 #[test]
+fn a_parent_based_sample_follows_the_callers_sampled_flag_and_keeps_failures() {
+    // Three requests from other services: sampled, not sampled, not sampled but failing.
+    let request = |n: u32, flags: &str, error: &str| {
+        format!(
+            concat!(
+                r#"{{"type": "start", "span_id": "{n:016x}", "traceparent": "00-{n:032x}-00f067aa0ba902b7-{flags}", "operation": "invoke_agent", "time": 1}}"#,
+                "\n",
+                r#"{{"type": "end", "span_id": "{n:016x}", "time": 2{error}}}"#,
+                "\n"
+            ),
+            n = n,
+            flags = flags,
+            error = error
+        )
+    };
+    let failure = r#", "fields": {"error": {"type": "Timeout", "message": "late"}}"#;
+    let lines = request(1, "01", "") + &request(2, "00", "") + &request(3, "00", failure);
+    let run = run_lines(&lines, |builder| {
+        builder.with_policy(Policy::builtin(BuiltinPolicy::Sample).with_config("ratio", "0"))
+    });
+    let kept: BTreeMap<String, Option<&Value>> = run
+        .spans
+        .iter()
+        .map(|s| (trace_hex(s), attr(s, "agentrace.sampling.reason")))
+        .collect();
+    let reason = |r: &'static str| Some(Value::String(r.into()));
+    assert_eq!(
+        kept.into_iter()
+            .map(|(trace, why)| (trace, why.cloned()))
+            .collect::<Vec<_>>(),
+        vec![
+            (format!("{:032x}", 1), reason("parent")),
+            (format!("{:032x}", 3), reason("error")),
+        ]
+    );
+}
+
+#[test]
 fn a_trace_whose_root_never_ends_is_released_after_the_wait() {
     let (tracer, spans) = holding_tracer(TraceHoldLimits {
         wait: Duration::from_millis(300),

@@ -503,7 +503,7 @@ def test_sample_keeps_the_traces_the_opentelemetry_sdk_s_ratio_sampler_keeps(tra
     # samples with the SDK and exports through agentrace keeps or drops each trace whole.
     from opentelemetry.sdk.trace.sampling import TraceIdRatioBased
 
-    run = traced(policies=[("sample", {"ratio": "0.3"})])
+    run = traced(policies=[("sample", {"sampler": "traceidratio", "ratio": "0.3"})])
     ids = [os.urandom(16).hex() for _ in range(600)]
     for trace_id in ids:
         with agentrace.continue_trace(f"00-{trace_id}-00f067aa0ba902b7-01"):
@@ -515,6 +515,19 @@ def test_sample_keeps_the_traces_the_opentelemetry_sdk_s_ratio_sampler_keeps(tra
     assert kept == expected
     assert 120 < len(kept) < 240, len(kept)
     assert run.tracer.stats()["spans_dropped_by_policy"] == len(ids) - len(kept)
+
+
+def test_sample_follows_the_sampled_flag_of_an_incoming_traceparent(traced):
+    # Parent-based by default: a request its caller sampled is kept whatever the ratio, one
+    # it did not is dropped; a trace started here goes by the ratio.
+    run = traced(policies=[("sample", {"ratio": "0"})])
+    for flags in ("01", "00"):
+        with agentrace.continue_trace(f"00-{flags * 16}-00f067aa0ba902b7-{flags}"):
+            with run.tracer.invoke_agent(agent={"name": "served"}):
+                pass
+    with run.tracer.invoke_agent(agent={"name": "local"}):
+        pass
+    assert [span.trace_id for span in run.spans()] == ["01" * 16]
 
 
 @pytest.mark.parametrize(
