@@ -220,6 +220,9 @@ impl Worker {
                     self.handle(event);
                     if self.pending.len() >= self.settings.max_batch {
                         self.map_pending();
+                        // Under a steady load the queue is never empty long enough for the
+                        // timeout below, so held traces past their wait go out here too.
+                        self.release_expired();
                         last_batch = Instant::now();
                     }
                 }
@@ -241,8 +244,7 @@ impl Worker {
                     self.retry
                         .retry_due(&self.spans, &self.runtime, &self.stats);
                     self.map_pending();
-                    let expired = self.hold.expired(Instant::now());
-                    self.release_held(expired, "waited longer than the hold time");
+                    self.release_expired();
                     if self.metrics.due() {
                         self.metrics.export(&self.runtime, &self.stats);
                     }
@@ -472,6 +474,12 @@ impl Worker {
             self.settings.trace_hold.max_spans
         ));
         self.after_hold(spans, true);
+    }
+
+    /// Releases the traces held longer than the hold time.
+    fn release_expired(&mut self) {
+        let expired = self.hold.expired(Instant::now());
+        self.release_held(expired, "waited longer than the hold time");
     }
 
     /// Runs held spans of complete (or given up) traces through the whole-trace part of the

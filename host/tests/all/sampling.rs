@@ -423,3 +423,50 @@ fn a_trace_whose_root_never_ends_is_released_after_the_wait() {
     assert_eq!(tracer.stats().traces_released_incomplete, 1);
     tracer.shutdown(WAIT).unwrap();
 }
+
+#[test]
+fn under_a_steady_load_a_held_trace_still_comes_out_after_the_wait() {
+    let (tracer, spans) = holding_tracer(TraceHoldLimits {
+        wait: Duration::from_millis(200),
+        max_spans: 100_000,
+    });
+    report(&tracer, r#"{"type": "start", "span_id": "0000000000000001", "trace_id": "000000000000000000000000000000aa", "operation": "invoke_agent", "time": 1}"#.to_string());
+    report(&tracer, r#"{"type": "start", "span_id": "0000000000000002", "parent_span_id": "0000000000000001", "operation": "execute_tool", "time": 2, "fields": {"tool": {"name": "stuck"}}}"#.to_string());
+    report(
+        &tracer,
+        r#"{"type": "end", "span_id": "0000000000000002", "time": 3}"#.to_string(),
+    );
+    // Complete traces keep arriving, faster than the worker maps them, so its queue is never
+    // empty for a flush interval.
+    let began = Instant::now();
+    let stuck_out = |spans: &InMemorySpanExporter| {
+        spans
+            .get_finished_spans()
+            .unwrap()
+            .iter()
+            .any(|s| attr(s, "gen_ai.tool.name").is_some_and(|v| v.as_str() == "stuck"))
+    };
+    let mut n = 16u64;
+    while !stuck_out(&spans) && began.elapsed() < Duration::from_secs(30) {
+        for _ in 0..200 {
+            n += 1;
+            report(
+                &tracer,
+                format!(
+                    r#"{{"type": "start", "span_id": "{n:016x}", "trace_id": "{n:032x}", "operation": "invoke_agent", "time": 1}}"#
+                ),
+            );
+            report(
+                &tracer,
+                format!(r#"{{"type": "end", "span_id": "{n:016x}", "time": 2}}"#),
+            );
+        }
+    }
+    assert!(
+        stuck_out(&spans),
+        "the held span is out while the load goes on"
+    );
+    assert!(began.elapsed() < Duration::from_secs(20));
+    assert_eq!(tracer.stats().traces_released_incomplete, 1);
+    tracer.shutdown(WAIT).unwrap();
+}
