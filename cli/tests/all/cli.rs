@@ -383,7 +383,9 @@ fn check_names_the_world_or_the_reason() {
     // Without its `policy` key it refuses to start, and check says why.
     let result = agentrace(&["check", policies.to_str().unwrap()]);
     assert_eq!(result.status.code(), Some(1));
-    assert!(text(&result.stdout).contains("expected `redact`, `drop-content` or `truncate`"));
+    assert!(text(&result.stdout).contains(
+        "expected `redact`, `drop-content`, `truncate`, `sample`, `cost` or `propagate`"
+    ));
     let result = agentrace(&[
         "check",
         policies.to_str().unwrap(),
