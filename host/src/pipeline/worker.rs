@@ -313,16 +313,13 @@ impl Worker {
         Stats::add(&self.stats.batches, 1);
         for span in &pending {
             if let Some(sampled) = span.remote_parent_sampled {
-                let id = span.trace_id.0;
                 self.remote_parents
-                    .remember(((id >> 64) as u64, id as u64), sampled);
+                    .remember(span.trace_id.halves(), sampled);
             }
         }
         let ended_traces: Vec<TraceKey> = if self.first_whole < self.policies.len() {
-            let mut traces: Vec<TraceKey> = pending
-                .iter()
-                .map(|span| ((span.trace_id.0 >> 64) as u64, span.trace_id.0 as u64))
-                .collect();
+            let mut traces: Vec<TraceKey> =
+                pending.iter().map(|span| span.trace_id.halves()).collect();
             traces.sort_unstable();
             traces.dedup();
             traces
@@ -386,16 +383,14 @@ impl Worker {
             let admitted = self.hold.admit(
                 spans,
                 |span| span.trace_id,
-                |(high, low)| {
-                    assembly.has_open_spans(TraceId(u128::from(high) << 64 | u128::from(low)))
-                },
+                |trace| assembly.has_open_spans(TraceId::from_halves(trace)),
                 Instant::now(),
             );
             let mut released = admitted.released;
             // A trace whose last span was dropped before the hold (rejected by the mapper,
             // dropped by an earlier policy) is complete too.
-            released.extend(self.hold.release_completed(ended_traces, |(high, low)| {
-                assembly.has_open_spans(TraceId(u128::from(high) << 64 | u128::from(low)))
+            released.extend(self.hold.release_completed(ended_traces, |trace| {
+                assembly.has_open_spans(TraceId::from_halves(trace))
             }));
             self.pass_unheld(admitted.unheld);
             self.after_hold(released, false);
@@ -492,10 +487,7 @@ impl Worker {
             spans.iter().map(|span| span.trace_id).collect();
         let incomplete = traces
             .iter()
-            .filter(|(high, low)| {
-                self.assembly
-                    .has_open_spans(TraceId(u128::from(*high) << 64 | u128::from(*low)))
-            })
+            .filter(|trace| self.assembly.has_open_spans(TraceId::from_halves(**trace)))
             .count();
         if incomplete > 0 {
             Stats::add(&self.stats.traces_released_incomplete, incomplete as u64);

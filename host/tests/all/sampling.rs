@@ -398,18 +398,28 @@ fn a_parent_based_sample_follows_the_callers_sampled_flag_and_keeps_failures() {
     );
 }
 
+/// Starts a trace whose root stays open, with one tool call under it that has ended.
+fn open_root_with_ended_tool(tracer: &Tracer, tool: &str) {
+    report(tracer, r#"{"type": "start", "span_id": "0000000000000001", "trace_id": "000000000000000000000000000000aa", "operation": "invoke_agent", "time": 1}"#.to_string());
+    report(
+        tracer,
+        format!(
+            r#"{{"type": "start", "span_id": "0000000000000002", "parent_span_id": "0000000000000001", "operation": "execute_tool", "time": 2, "fields": {{"tool": {{"name": "{tool}"}}}}}}"#
+        ),
+    );
+    report(
+        tracer,
+        r#"{"type": "end", "span_id": "0000000000000002", "time": 3}"#.to_string(),
+    );
+}
+
 #[test]
 fn a_trace_whose_root_never_ends_is_released_after_the_wait() {
     let (tracer, spans) = holding_tracer(TraceHoldLimits {
         wait: Duration::from_millis(300),
         max_spans: 1000,
     });
-    report(&tracer, r#"{"type": "start", "span_id": "0000000000000001", "trace_id": "000000000000000000000000000000aa", "operation": "invoke_agent", "time": 1}"#.to_string());
-    report(&tracer, r#"{"type": "start", "span_id": "0000000000000002", "parent_span_id": "0000000000000001", "operation": "execute_tool", "time": 2, "fields": {"tool": {"name": "lookup"}}}"#.to_string());
-    report(
-        &tracer,
-        r#"{"type": "end", "span_id": "0000000000000002", "time": 3}"#.to_string(),
-    );
+    open_root_with_ended_tool(&tracer, "lookup");
     let deadline = Instant::now() + WAIT;
     while spans.get_finished_spans().unwrap().is_empty() && Instant::now() < deadline {
         std::thread::sleep(Duration::from_millis(20));
@@ -430,12 +440,7 @@ fn under_a_steady_load_a_held_trace_still_comes_out_after_the_wait() {
         wait: Duration::from_millis(200),
         max_spans: 100_000,
     });
-    report(&tracer, r#"{"type": "start", "span_id": "0000000000000001", "trace_id": "000000000000000000000000000000aa", "operation": "invoke_agent", "time": 1}"#.to_string());
-    report(&tracer, r#"{"type": "start", "span_id": "0000000000000002", "parent_span_id": "0000000000000001", "operation": "execute_tool", "time": 2, "fields": {"tool": {"name": "stuck"}}}"#.to_string());
-    report(
-        &tracer,
-        r#"{"type": "end", "span_id": "0000000000000002", "time": 3}"#.to_string(),
-    );
+    open_root_with_ended_tool(&tracer, "stuck");
     // Complete traces keep arriving, faster than the worker maps them, so its queue is never
     // empty for a flush interval.
     let began = Instant::now();
