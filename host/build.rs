@@ -32,6 +32,9 @@ fn main() {
         "guest/src",
         "guest/Cargo.toml",
         "guest/alloc/src",
+        "guest/mapping/src",
+        "guest/mapping/Cargo.toml",
+        "mappers",
         "guest/alloc/Cargo.toml",
         "policies/src",
         "policies/Cargo.toml",
@@ -56,6 +59,7 @@ fn main() {
     command
         .current_dir(workspace)
         .args(["build", "--package", "agentrace-guest"])
+        .args(["--package", "agentrace-openinference"])
         // The hostile component is only used by the containment tests; it shares every
         // dependency with the default mapper, so building both costs little.
         .args(["--package", "agentrace-policies"])
@@ -89,6 +93,7 @@ fn main() {
     }
     for (artifact, variable) in [
         ("agentrace_guest", "AGENTRACE_DEFAULT_MAPPER"),
+        ("agentrace_openinference", "AGENTRACE_OPENINFERENCE_MAPPER"),
         ("agentrace_policies", "AGENTRACE_BUILTIN_POLICIES"),
         ("agentrace_hostile_guest", "AGENTRACE_HOSTILE_MAPPER"),
         ("agentrace_policy_template", "AGENTRACE_POLICY_TEMPLATE"),
@@ -100,12 +105,13 @@ fn main() {
         println!("cargo:rustc-env={variable}={}", copied.display());
     }
 }
-/// The components a source package carries instead of their sources: the default mapper and
+/// The components a source package carries instead of their sources: the shipped mappers and
 /// the built-in policies (the test components are not needed outside a checkout).
 fn embed_prebuilt(components: &Path, out_dir: &Path) {
     println!("cargo:rerun-if-changed={}", components.display());
     for (artifact, variable) in [
         ("agentrace_guest", "AGENTRACE_DEFAULT_MAPPER"),
+        ("agentrace_openinference", "AGENTRACE_OPENINFERENCE_MAPPER"),
         ("agentrace_policies", "AGENTRACE_BUILTIN_POLICIES"),
     ] {
         let prebuilt = components.join(format!("{artifact}.wasm"));

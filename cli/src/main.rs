@@ -13,8 +13,8 @@ use std::time::Duration;
 
 use agentrace::opentelemetry_sdk::trace::InMemorySpanExporter;
 use agentrace::{
-    Compat, ExportTarget, Grants, Limits, OtlpCompression, OtlpExport, OtlpProtocol, Policy,
-    Tracer, events,
+    BuiltinMapper, BuiltinPolicy, Compat, ExportTarget, Grants, Limits, OtlpCompression,
+    OtlpExport, OtlpProtocol, Policy, Tracer, events,
 };
 use anyhow::{Context, bail};
 use clap::{Parser, Subcommand};
@@ -45,9 +45,10 @@ enum Command {
     /// standard output when nothing is set). SIGTERM or Ctrl-C stops it after flushing.
     Serve(Box<ServeArgs>),
     /// Says which agentrace world a component implements, or exactly why it does not fit.
+    /// Without a component, lists the mappers and policies that ship inside agentrace.
     Check {
-        /// The component (.wasm).
-        component: PathBuf,
+        /// The component (.wasm), or a shipped mapper's name (`genai`, `openinference`).
+        component: Option<PathBuf>,
         /// A configuration value to start it with, `key=value` (repeatable).
         #[arg(long = "config", value_name = "KEY=VALUE")]
         configs: Vec<String>,
@@ -102,8 +103,9 @@ struct ServeArgs {
 /// `serve`.
 #[derive(clap::Args)]
 struct PipelineArgs {
-    /// A mapper component to use instead of the embedded default.
-    #[arg(long, value_name = "FILE.wasm")]
+    /// The mapper: a shipped one by name (`genai`, the default: GenAI semconv v1.41;
+    /// `openinference`: Arize's OpenInference, for Phoenix), or a component file (.wasm).
+    #[arg(long, value_name = "NAME|FILE.wasm")]
     mapper: Option<PathBuf>,
     /// Write OTLP/JSON lines here (`-` for standard output; the tree then goes to stderr).
     #[arg(long, short, value_name = "PATH")]
@@ -252,7 +254,13 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Replay(args) => replay(*args),
         Command::Serve(args) => serve(*args),
-        Command::Check { component, configs } => check(&component, &configs),
+        Command::Check {
+            component: None, ..
+        } => list_shipped(),
+        Command::Check {
+            component: Some(component),
+            configs,
+        } => check(&component, &configs),
     };
     match result {
         Ok(code) => code,
@@ -299,7 +307,10 @@ const REPLAY_QUEUE_EVENTS: usize = 4096;
 fn pipeline_builder(args: &PipelineArgs) -> anyhow::Result<agentrace::TracerBuilder> {
     let mut builder = Tracer::builder();
     if let Some(mapper) = &args.mapper {
-        builder = builder.with_mapper_file(mapper);
+        builder = match mapper.to_str() {
+            Some(name_or_file) => builder.with_mapper(name_or_file),
+            None => builder.with_mapper_file(mapper),
+        };
     }
     if args.capture_content {
         builder = builder.with_capture_content(true);
@@ -548,7 +559,12 @@ fn watch(
             _ => None,
         })
         .collect();
-    let mapper = args.mapper.as_deref().map(absolute);
+    // A shipped mapper has no file to watch.
+    let mapper = args
+        .mapper
+        .as_deref()
+        .filter(|m| shipped_mapper(m).is_none())
+        .map(absolute);
     let watched: Vec<PathBuf> = mapper.iter().chain(&policy_files).cloned().collect();
     if watched.is_empty() {
         bail!("--watch needs a --mapper file or a --policy file to watch");
@@ -629,9 +645,33 @@ fn parse_configs(pairs: &[String]) -> anyhow::Result<std::collections::BTreeMap<
         .collect()
 }
 
+/// The shipped mapper a `--mapper` or `check` argument names, if it names one.
+fn shipped_mapper(value: &std::path::Path) -> Option<BuiltinMapper> {
+    value.to_str()?.parse().ok()
+}
+
+/// `agentrace check` without a component: the mappers and policies inside agentrace, each as
+/// the component itself describes it.
+fn list_shipped() -> anyhow::Result<ExitCode> {
+    println!("Shipped mappers (--mapper NAME):");
+    for mapper in BuiltinMapper::ALL {
+        let report = agentrace::inspect(mapper.component(), Default::default())?;
+        println!("  {:<14} {}", mapper.name(), mapper.description());
+        println!("  {:<14} plugin: {}", "", report.about);
+    }
+    println!("Built-in policies (--policy NAME[:KEY=VALUE,...]):");
+    for policy in BuiltinPolicy::ALL {
+        println!("  {:<14} {}", policy.name(), policy.description());
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
 fn check(path: &PathBuf, configs: &[String]) -> anyhow::Result<ExitCode> {
     let config = parse_configs(configs)?;
-    let bytes = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
+    let bytes = match shipped_mapper(path) {
+        Some(mapper) if !path.exists() => mapper.component().to_vec(),
+        _ => std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?,
+    };
     match agentrace::inspect(&bytes, config) {
         Ok(report) => {
             println!("{}: implements {}", path.display(), report.world);

@@ -1,31 +1,12 @@
-//! The default agentrace mapper component.
+//! The default agentrace mapper component: GenAI semantic conventions v1.41.
 //!
 //! It turns finished agent spans (`agentrace:plugin/types.agent-span`) into OpenTelemetry spans
-//! and metric points that follow the GenAI semantic conventions v1.41. This file is only the
-//! glue between the WIT bindings and the pure modules below, which compile natively too so that
-//! `cargo test` checks the mapping without a wasm runtime.
+//! and metric points that follow the GenAI semantic conventions v1.41. The mapping itself lives
+//! in the `agentrace-mapping` library (`guest/mapping/`), which the other shipped mapper
+//! (OpenInference) shares; this file is only the component's export and allocator. The
+//! library's modules are re-exported so that native users (the benchmarks) keep one path.
 
-pub mod config;
-pub mod content;
-pub mod mapping;
-pub mod metrics;
-pub mod provider;
-pub mod semconv;
-
-/// Bindings generated from `wit/`: the types every module works with, and the host imports.
-#[allow(
-    missing_docs,
-    unsafe_code,
-    reason = "generated code: the canonical ABI glue is unsafe; the WIT carries the documentation"
-)]
-pub mod bindings {
-    wit_bindgen::generate!({
-        path: "../wit",
-        world: "mapper-plugin",
-        additional_derives: [PartialEq, serde::Serialize, serde::Deserialize],
-        pub_export_macro: true,
-    });
-}
+pub use agentrace_mapping::{bindings, config, content, mapping, metrics, provider, semconv};
 
 use bindings::agentrace::plugin::host;
 use bindings::agentrace::plugin::types::{AgentSpan, MappedBatch};
@@ -63,5 +44,5 @@ static ALLOCATOR: agentrace_guest_alloc::QuickLists<talc::wasm::WasmDynamicTalc>
 #[allow(unsafe_code, reason = "generated export glue for the canonical ABI")]
 mod export {
     use crate::DefaultMapper;
-    crate::bindings::export!(DefaultMapper with_types_in crate::bindings);
+    agentrace_mapping::bindings::export!(DefaultMapper with_types_in agentrace_mapping::bindings);
 }

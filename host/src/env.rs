@@ -84,6 +84,49 @@ pub(crate) fn check_compression(signal: &str) {
     }
 }
 
+/// OpenInference's privacy settings (`OPENINFERENCE_HIDE_*`, `OPENINFERENCE_BASE64_IMAGE_MAX_LENGTH`;
+/// `shared/openinference/spec/configuration.md`), as the config keys the OpenInference mapper
+/// reads: `OPENINFERENCE_HIDE_INPUTS=true` is `hide-inputs=true`. Booleans are `true` or
+/// `false` in any case, the length a whole number; another value is reported once and ignored
+/// (nothing more is hidden). The GenAI mapper reads none of these keys.
+pub(crate) fn openinference_settings() -> Vec<(String, String)> {
+    const HIDE: [&str; 14] = [
+        "LLM_INVOCATION_PARAMETERS",
+        "LLM_TOOLS",
+        "INPUTS",
+        "OUTPUTS",
+        "INPUT_MESSAGES",
+        "OUTPUT_MESSAGES",
+        "INPUT_IMAGES",
+        "INPUT_TEXT",
+        "PROMPTS",
+        "OUTPUT_TEXT",
+        "CHOICES",
+        "EMBEDDING_VECTORS",
+        "EMBEDDINGS_VECTORS",
+        "EMBEDDINGS_TEXT",
+    ];
+    let key = |suffix: &str| suffix.to_ascii_lowercase().replace('_', "-");
+    let mut settings = Vec::new();
+    for suffix in HIDE {
+        let name = format!("OPENINFERENCE_HIDE_{suffix}");
+        let Some(value) = var(&name) else { continue };
+        if value.eq_ignore_ascii_case("true") || value.eq_ignore_ascii_case("false") {
+            settings.push((format!("hide-{}", key(suffix)), value.to_ascii_lowercase()));
+        } else {
+            ignored(&name, &value, "`true` or `false`", "it is not applied");
+        }
+    }
+    const LENGTH: &str = "OPENINFERENCE_BASE64_IMAGE_MAX_LENGTH";
+    if let Some(value) = var(LENGTH) {
+        match value.parse::<usize>() {
+            Ok(length) => settings.push(("base64-image-max-length".into(), length.to_string())),
+            Err(_) => ignored(LENGTH, &value, "a number of characters", "using 32000"),
+        }
+    }
+    settings
+}
+
 /// `OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT`, with the values of OpenTelemetry's
 /// GenAI utilities (`opentelemetry-util-genai`) and the older boolean, any case:
 /// - `SPAN_ONLY`, `SPAN_AND_EVENT` and `true` record content on spans: `Some(true)`;

@@ -48,6 +48,7 @@ mod tree;
 
 pub use api::builder::{Compat, TracerBuilder};
 pub use api::dry_run::{AgentRecord, ComponentReport, DryRunMapper, MappedBatch, inspect};
+pub use api::mappers::BuiltinMapper;
 pub use api::tracer::{SpanParent, Tracer};
 pub use component::engine::cache_directory;
 pub use component::sandbox::{Grants, Limits};

@@ -26,7 +26,7 @@ export interface TracerOptions {
   /** `'ag2'` for AG2's attribute names beside the standard ones. */
   compat?: string;
   policies?: PolicySpec[];
-  /** A mapper component file instead of the embedded default. */
+  /** A shipped mapper by name (`genai`, the default; `openinference`) or a mapper component file. */
   mapper?: string;
   /** OTLP/JSON lines to this file (`'-'` for stdout) instead of the `OTEL_*` export. */
   output?: string;

@@ -326,7 +326,8 @@ const live = new Set();
  * `OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT`.
  *
  * Options: `serviceName`; `captureContent`; `compat` (`'ag2'`); `policies` (names, `.wasm`
- * paths, or `[nameOrPath, {key: value}]` pairs); `mapper` (a component file); `output` (OTLP/JSON
+ * paths, or `[nameOrPath, {key: value}]` pairs); `mapper` (a shipped mapper's name, `genai` or
+ * `openinference`, or a component file); `output` (OTLP/JSON
  * lines to this file, `'-'` for stdout); `tracerProvider` (the application's SDK provider; by
  * default the global one when it is an SDK provider); `queueCapacity`, `maxBatch`,
  * `flushIntervalMs`. Configuration errors throw here; nothing throws later. */

@@ -12,8 +12,8 @@ use opentelemetry_sdk::Resource;
 use opentelemetry_sdk::trace::InMemorySpanExporter;
 
 use super::dry_run::DryRunMapper;
+use super::mappers::BuiltinMapper;
 use super::tracer::Tracer;
-use crate::component::embedded;
 use crate::component::sandbox::{Grants, Limits};
 use crate::component::slot::Slot;
 use crate::error::{Error, Result};
@@ -73,9 +73,29 @@ impl std::str::FromStr for Compat {
 /// Which mapper component to load.
 #[derive(Debug, Clone)]
 enum MapperSource {
-    Embedded,
+    Builtin(BuiltinMapper),
     File(PathBuf),
     Bytes(Arc<[u8]>),
+}
+
+/// Why a mapper file could not be read. A bare word that is neither a shipped mapper's name nor
+/// an existing file was most likely meant as a name (`--mapper openinfrence`): say both.
+fn mapper_file_error(path: &std::path::Path, source: std::io::Error) -> Error {
+    let bare_word = path.components().count() == 1 && path.extension().is_none();
+    if bare_word && source.kind() == std::io::ErrorKind::NotFound {
+        return Error::BadSetting {
+            setting: "mapper".into(),
+            reason: format!(
+                "`{}` is not a shipped mapper (choose one of {}) and no such file exists",
+                path.display(),
+                BuiltinMapper::names()
+            ),
+        };
+    }
+    Error::ReadComponent {
+        path: path.to_path_buf(),
+        source,
+    }
 }
 
 /// Configures and starts a [`Tracer`].
@@ -114,8 +134,9 @@ impl Default for TracerBuilder {
         if let Some(capture) = crate::env::capture_content() {
             config.insert("capture-content".to_string(), capture.to_string());
         }
+        config.extend(crate::env::openinference_settings());
         Self {
-            mapper: MapperSource::Embedded,
+            mapper: MapperSource::Builtin(BuiltinMapper::GenAi),
             config,
             export: None,
             service_name: None,
@@ -137,6 +158,23 @@ impl Default for TracerBuilder {
 }
 
 impl TracerBuilder {
+    /// Uses one of the mappers shipped with agentrace (the GenAI one by default).
+    pub fn with_builtin_mapper(mut self, mapper: BuiltinMapper) -> Self {
+        self.mapper = MapperSource::Builtin(mapper);
+        self
+    }
+
+    /// A shipped mapper by name (`genai`, `openinference`), or else a `.wasm` component file:
+    /// what `--mapper` and the language hosts' `mapper=` take. A value that names no shipped
+    /// mapper is taken as a path; [`TracerBuilder::build`] reports a missing file with both
+    /// readings.
+    pub fn with_mapper(self, name_or_file: &str) -> Self {
+        match name_or_file.parse::<BuiltinMapper>() {
+            Ok(mapper) => self.with_builtin_mapper(mapper),
+            Err(_) => self.with_mapper_file(name_or_file),
+        }
+    }
+
     /// Loads the mapper from a `.wasm` component file instead of the embedded default.
     pub fn with_mapper_file(mut self, path: impl Into<PathBuf>) -> Self {
         self.mapper = MapperSource::File(path.into());
@@ -273,12 +311,9 @@ impl TracerBuilder {
     /// the exporter.
     pub fn build(self) -> Result<Tracer> {
         let bytes: Arc<[u8]> = match &self.mapper {
-            MapperSource::Embedded => Arc::from(embedded::DEFAULT_MAPPER),
+            MapperSource::Builtin(mapper) => Arc::from(mapper.component()),
             MapperSource::File(path) => {
-                Arc::from(std::fs::read(path).map_err(|source| Error::ReadComponent {
-                    path: path.clone(),
-                    source,
-                })?)
+                Arc::from(std::fs::read(path).map_err(|source| mapper_file_error(path, source))?)
             }
             MapperSource::Bytes(bytes) => bytes.clone(),
         };

@@ -129,6 +129,16 @@ impl DryRunMapper {
         )
     }
 
+    /// A shipped mapper with `config`, default limits and no grants.
+    pub fn builtin(mapper: crate::BuiltinMapper, config: BTreeMap<String, String>) -> Result<Self> {
+        Self::from_bytes(
+            mapper.component(),
+            config,
+            Limits::default(),
+            Grants::default(),
+        )
+    }
+
     /// The mapper component in `bytes`.
     pub fn from_bytes(
         bytes: &[u8],

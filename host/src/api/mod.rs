@@ -3,4 +3,5 @@
 
 pub(crate) mod builder;
 pub(crate) mod dry_run;
+pub(crate) mod mappers;
 pub(crate) mod tracer;

@@ -457,6 +457,9 @@ impl<W: World> Instance<W> {
 pub(crate) mod embedded {
     /// The default mapper (`guest/`), GenAI semconv v1.41.
     pub(crate) const DEFAULT_MAPPER: &[u8] = include_bytes!(env!("AGENTRACE_DEFAULT_MAPPER"));
+    /// The OpenInference mapper (`mappers/openinference/`).
+    pub(crate) const OPENINFERENCE_MAPPER: &[u8] =
+        include_bytes!(env!("AGENTRACE_OPENINFERENCE_MAPPER"));
     /// The built-in policies (`policies/`), one component for all of them.
     pub(crate) const BUILTIN_POLICIES: &[u8] = include_bytes!(env!("AGENTRACE_BUILTIN_POLICIES"));
 }

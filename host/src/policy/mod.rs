@@ -59,6 +59,22 @@ impl BuiltinPolicy {
         }
     }
 
+    /// One line saying what it does, for `agentrace check`.
+    pub fn description(self) -> &'static str {
+        match self {
+            BuiltinPolicy::Redact => "masks or hashes personal data and secrets in content",
+            BuiltinPolicy::DropContent => "removes every content attribute",
+            BuiltinPolicy::Truncate => "caps the length of content attributes",
+            BuiltinPolicy::Sample => {
+                "keeps a share of whole traces, and those with errors, guardrails or long runs"
+            }
+            BuiltinPolicy::Cost => "prices model calls from a table (prices=FILE)",
+            BuiltinPolicy::Propagate => {
+                "copies conversation, session and user ids onto every span of a trace"
+            }
+        }
+    }
+
     /// The names of every built-in policy, for messages.
     pub(crate) fn names() -> String {
         Self::ALL.map(Self::name).join(", ")

@@ -35,7 +35,7 @@ pub struct NativeOptions {
     pub compat: Option<String>,
     /// Policies in order: each a name or `.wasm` path, with its settings.
     pub policies: Option<Vec<PolicyOption>>,
-    /// A mapper component file instead of the embedded default.
+    /// A shipped mapper by name (`genai`, the default; `openinference`) or a component file.
     pub mapper: Option<String>,
     /// `-` for stdout, or an OTLP/JSON file, instead of the `OTEL_*` export.
     pub output: Option<String>,
@@ -105,8 +105,8 @@ impl NativeTracer {
             }
             builder = builder.with_policy(policy);
         }
-        if let Some(path) = options.mapper {
-            builder = builder.with_mapper_file(path);
+        if let Some(name_or_file) = options.mapper {
+            builder = builder.with_mapper(&name_or_file);
         }
         if let Some(path) = options.output {
             builder = builder.with_export(if path == "-" {

@@ -315,7 +315,8 @@ class Tracer:
         policies: the policy chain: built-in names (``"redact"``, ``"drop-content"``,
             ``"truncate"``, ``"sample"``, ``"cost"``, ``"propagate"``), ``.wasm`` paths, or
             ``(name_or_path, {key: value})`` pairs, e.g. ``("sample", {"ratio": "0.1"})``.
-        mapper: a mapper component file instead of the embedded default.
+        mapper: a shipped mapper by name (``"genai"``, the default: GenAI semconv v1.41;
+            ``"openinference"``: Arize's OpenInference, for Phoenix) or a mapper component file.
         output: write OTLP/JSON lines to this file (``"-"``: standard output) instead of OTLP.
         tracer_provider: the application's OpenTelemetry SDK ``TracerProvider``; by default the
             global one when it is an SDK provider. The spans then go out through its processors

@@ -189,8 +189,8 @@ impl NativeTracer {
         for item in policies.unwrap_or_default() {
             builder = builder.with_policy(policy_from(&item)?);
         }
-        if let Some(path) = mapper {
-            builder = builder.with_mapper_file(path);
+        if let Some(name_or_file) = mapper {
+            builder = builder.with_mapper(&name_or_file);
         }
         if let Some(path) = output {
             builder = builder.with_export(if path == "-" {

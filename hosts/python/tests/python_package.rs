@@ -240,6 +240,7 @@ fn the_sdist_builds_and_installs_without_the_checkout() {
     let listing = String::from_utf8_lossy(&listing.stdout);
     for carried in [
         "host/components/agentrace_guest.wasm",
+        "host/components/agentrace_openinference.wasm",
         "host/components/agentrace_policies.wasm",
         "host/wit/types.wit",
     ] {

@@ -8,9 +8,9 @@
 //! namespace, or AG2's own names with the `ag2` compatibility option. Content attributes are
 //! written only when capture is on.
 
+use crate::attrs::{Attrs, agent_name, check_record, request_model, span_events, span_name};
 use crate::bindings::agentrace::plugin::types::{
-    AgentSpan, Attribute, MappedBatch, Operation, OtelEvent, OtelSpan, RejectedRecord, SpanKind,
-    SpanStatus, Value,
+    AgentSpan, MappedBatch, Operation, OtelSpan, RejectedRecord, SpanKind, SpanStatus, Value,
 };
 use crate::config::{Compat, MapperConfig};
 use crate::semconv::{ag2, attr, op, vendor};
@@ -42,79 +42,12 @@ pub fn map_batch(records: &[AgentSpan], config: &MapperConfig) -> MappedBatch {
     }
 }
 
-/// The attribute list's starting capacity.
-const ATTRIBUTES_PER_SPAN: usize = 24;
-
-/// Attribute list under construction, with helpers that skip absent values.
-#[derive(Default)]
-struct Attrs(Vec<Attribute>);
-
-impl Attrs {
-    fn push(&mut self, key: &str, value: Value) {
-        self.0.push(Attribute {
-            key: key.to_string(),
-            value,
-        });
-    }
-    fn str(&mut self, key: &str, value: &str) {
-        self.push(key, Value::Str(value.to_string()));
-    }
-    fn opt_str(&mut self, key: &str, value: Option<&String>) {
-        if let Some(v) = value {
-            self.str(key, v);
-        }
-    }
-    fn opt_int(&mut self, key: &str, value: Option<i64>) {
-        if let Some(v) = value {
-            self.push(key, Value::Int(v));
-        }
-    }
-    fn opt_float(&mut self, key: &str, value: Option<f64>) {
-        if let Some(v) = value {
-            self.push(key, Value::Float(v));
-        }
-    }
-    fn opt_bool(&mut self, key: &str, value: Option<bool>) {
-        if let Some(v) = value {
-            self.push(key, Value::Boolean(v));
-        }
-    }
-    fn str_array(&mut self, key: &str, values: &[String]) {
-        if !values.is_empty() {
-            self.push(key, Value::StrArray(values.to_vec()));
-        }
-    }
-    fn json(&mut self, key: &str, text: String) {
-        self.push(key, Value::Json(text));
-    }
-    fn has(&self, key: &str) -> bool {
-        self.0.iter().any(|a| a.key == key)
-    }
-}
-
-/// `{base} {target}`, or `base` alone when the target is unknown (as the spec says for
-/// `invoke_agent` without a name).
-fn span_name(base: &str, target: Option<&String>) -> String {
-    match target {
-        Some(t) if !t.is_empty() => format!("{base} {t}"),
-        _ => base.to_string(),
-    }
-}
-
 fn is_sequential_chats(record: &AgentSpan) -> bool {
     record.operation == Operation::MultiConversation
         && record
             .multi_conversation
             .as_ref()
             .is_some_and(|m| m.mode.as_deref() == Some("sequential"))
-}
-
-fn agent_name(record: &AgentSpan) -> Option<&String> {
-    record.agent.as_ref().and_then(|a| a.name.as_ref())
-}
-
-fn request_model(record: &AgentSpan) -> Option<&String> {
-    record.request.as_ref().and_then(|r| r.model.as_ref())
 }
 
 /// The names the two compatibility modes give to one non-spec concept.
@@ -205,26 +138,31 @@ fn ag2_span_type(operation: Operation) -> &'static str {
     }
 }
 
+/// The OpenTelemetry span kind of a record: CLIENT for calls to a model, a data source or a
+/// remote agent; SERVER for an agent invoked for a remote caller (its parent came in a
+/// traceparent, as on an A2A server); INTERNAL for the rest.
+pub fn span_kind(record: &AgentSpan) -> SpanKind {
+    match record.operation {
+        Operation::Chat
+        | Operation::TextCompletion
+        | Operation::GenerateContent
+        | Operation::Embeddings
+        | Operation::Retrieval
+        | Operation::CreateAgent => SpanKind::Client,
+        Operation::InvokeAgent if record.server.is_some() => SpanKind::Client,
+        Operation::InvokeAgent if record.parent_is_remote => SpanKind::Server,
+        _ => SpanKind::Internal,
+    }
+}
+
 /// Maps one record, or says why it cannot be mapped.
 pub fn map_span(record: &AgentSpan, config: &MapperConfig) -> Result<OtelSpan, String> {
-    if record.trace_id == (0, 0) {
-        return Err("trace id is all zeros".to_string());
-    }
-    if record.span_id == 0 {
-        return Err("span id is zero".to_string());
-    }
-    if record.end_time < record.start_time {
-        return Err(format!(
-            "end time {} is before start time {}",
-            record.end_time, record.start_time
-        ));
-    }
+    check_record(record)?;
     let capture = config.capture_content;
     let ag2_mode = config.compat == Compat::Ag2;
-    // Room for a typical span's attributes up front (the AG2 example's chat spans have 8 to 14
-    // without content): growing the list from 4 reallocated it once or twice per span.
-    let mut a = Attrs(Vec::with_capacity(ATTRIBUTES_PER_SPAN));
+    let mut a = Attrs::for_span();
 
+    let kind = span_kind(record);
     let (name, kind) = match record.operation {
         Operation::Chat | Operation::TextCompletion | Operation::GenerateContent => {
             let operation = match record.operation {
@@ -234,18 +172,12 @@ pub fn map_span(record: &AgentSpan, config: &MapperConfig) -> Result<OtelSpan, S
             };
             a.str(attr::OPERATION_NAME, operation);
             model_call(record, capture, &mut a);
-            (
-                span_name(operation, request_model(record)),
-                SpanKind::Client,
-            )
+            (span_name(operation, request_model(record)), kind)
         }
         Operation::Embeddings => {
             a.str(attr::OPERATION_NAME, op::EMBEDDINGS);
             model_call(record, false, &mut a);
-            (
-                span_name(op::EMBEDDINGS, request_model(record)),
-                SpanKind::Client,
-            )
+            (span_name(op::EMBEDDINGS, request_model(record)), kind)
         }
         Operation::Retrieval => {
             a.str(attr::OPERATION_NAME, op::RETRIEVAL);
@@ -259,7 +191,7 @@ pub fn map_span(record: &AgentSpan, config: &MapperConfig) -> Result<OtelSpan, S
                     a.json(attr::RETRIEVAL_DOCUMENTS, docs.clone());
                 }
             }
-            (span_name(op::RETRIEVAL, source), SpanKind::Client)
+            (span_name(op::RETRIEVAL, source), kind)
         }
         Operation::CreateAgent => {
             a.str(attr::OPERATION_NAME, op::CREATE_AGENT);
@@ -271,17 +203,13 @@ pub fn map_span(record: &AgentSpan, config: &MapperConfig) -> Result<OtelSpan, S
                     content::system_instructions(&record.system_instructions),
                 );
             }
-            (
-                span_name(op::CREATE_AGENT, agent_name(record)),
-                SpanKind::Client,
-            )
+            (span_name(op::CREATE_AGENT, agent_name(record)), kind)
         }
         Operation::InvokeAgent => {
             a.str(attr::OPERATION_NAME, op::INVOKE_AGENT);
             agent_attrs(record, &mut a);
             model_call(record, capture, &mut a);
-            let remote = record.server.is_some();
-            if remote {
+            if record.server.is_some() {
                 let key = if ag2_mode {
                     ag2::AGENT_REMOTE
                 } else {
@@ -289,15 +217,6 @@ pub fn map_span(record: &AgentSpan, config: &MapperConfig) -> Result<OtelSpan, S
                 };
                 a.push(key, Value::Boolean(true));
             }
-            // A call to a remote agent is CLIENT; an agent invoked for a remote caller (its
-            // parent came in a traceparent, as on an A2A server) is the handling of that call.
-            let kind = if remote {
-                SpanKind::Client
-            } else if record.parent_is_remote {
-                SpanKind::Server
-            } else {
-                SpanKind::Internal
-            };
             (span_name(op::INVOKE_AGENT, agent_name(record)), kind)
         }
         Operation::ExecuteTool => {
@@ -317,10 +236,7 @@ pub fn map_span(record: &AgentSpan, config: &MapperConfig) -> Result<OtelSpan, S
                     }
                 }
             }
-            (
-                span_name(op::EXECUTE_TOOL, tool.map(|t| &t.name)),
-                SpanKind::Internal,
-            )
+            (span_name(op::EXECUTE_TOOL, tool.map(|t| &t.name)), kind)
         }
         Operation::InvokeWorkflow => {
             a.str(attr::OPERATION_NAME, op::INVOKE_WORKFLOW);
@@ -328,25 +244,10 @@ pub fn map_span(record: &AgentSpan, config: &MapperConfig) -> Result<OtelSpan, S
             messages(record, capture, &mut a);
             (
                 span_name(op::INVOKE_WORKFLOW, record.workflow_name.as_ref()),
-                SpanKind::Internal,
+                kind,
             )
         }
-        vendor_operation => {
-            let names = vendor_names(vendor_operation, config.compat);
-            a.str(attr::OPERATION_NAME, names.operation);
-            if ag2_mode {
-                a.str(ag2::SPAN_TYPE, names.ag2_span_type);
-            }
-            let target = vendor_attrs(record, config, &mut a);
-            let base = if ag2_mode && is_sequential_chats(record) {
-                // AG2 names the synchronous (sequential) `initiate_chats` differently from
-                // the asynchronous one.
-                ag2::SEQUENTIAL_CHATS_SPAN
-            } else {
-                names.span_base
-            };
-            (span_name(base, target), SpanKind::Internal)
-        }
+        _ => (agent_concept(record, config, &mut a), kind),
     };
 
     if ag2_mode && !a.has(ag2::SPAN_TYPE) {
@@ -372,11 +273,7 @@ pub fn map_span(record: &AgentSpan, config: &MapperConfig) -> Result<OtelSpan, S
         None => SpanStatus::Unset,
     };
     // Runtime-specific attributes pass through, never overriding what the mapping wrote.
-    for extra in &record.attributes {
-        if !a.has(&extra.key) {
-            a.0.push(extra.clone());
-        }
-    }
+    a.pass_through(&record.attributes);
 
     Ok(OtelSpan {
         trace_id: record.trace_id,
@@ -388,15 +285,7 @@ pub fn map_span(record: &AgentSpan, config: &MapperConfig) -> Result<OtelSpan, S
         start_time: record.start_time,
         end_time: record.end_time,
         attributes: a.0,
-        events: record
-            .events
-            .iter()
-            .map(|e| OtelEvent {
-                name: e.name.clone(),
-                time: e.time,
-                attributes: e.attributes.clone(),
-            })
-            .collect(),
+        events: span_events(record),
         links: record.links.clone(),
         status,
     })
@@ -509,6 +398,28 @@ fn usage_attrs(record: &AgentSpan, ag2_mode: bool, a: &mut Attrs) {
         vendor::USAGE_COST
     };
     a.opt_float(cost_key, usage.cost);
+}
+
+/// The agent concepts GenAI semconv lacks (conversation, multi-conversation, speaker
+/// selection, human input, code execution, handoff, guardrail): writes their operation name
+/// and attributes under `agentrace.*` (or AG2's names in `ag2` mode) and returns the span name.
+/// Other conventions' mappers call it to keep the agentrace detail of these concepts.
+pub fn agent_concept(record: &AgentSpan, config: &MapperConfig, a: &mut Attrs) -> String {
+    let ag2_mode = config.compat == Compat::Ag2;
+    let names = vendor_names(record.operation, config.compat);
+    a.str(attr::OPERATION_NAME, names.operation);
+    if ag2_mode {
+        a.str(ag2::SPAN_TYPE, names.ag2_span_type);
+    }
+    let target = vendor_attrs(record, config, a);
+    let base = if ag2_mode && is_sequential_chats(record) {
+        // AG2 names the synchronous (sequential) `initiate_chats` differently from the
+        // asynchronous one.
+        ag2::SEQUENTIAL_CHATS_SPAN
+    } else {
+        names.span_base
+    };
+    span_name(base, target)
 }
 
 /// Attributes of the non-spec operations; returns the span name's target.
