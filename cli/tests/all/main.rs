@@ -1,8 +1,14 @@
 //! Integration tests of the `agentrace` command: `replay`, `check` and `--watch` as a user runs
-//! them, and the sidecar (`serve`) over HTTP.
+//! them, the sidecar (`serve`) over HTTP, and the OpenInference mapper's export into a real
+//! Arize Phoenix.
 
 mod cli;
 mod common;
+#[path = "../../../tests/support/phoenix.rs"]
+mod phoenix;
+mod phoenix_openinference;
 #[path = "../../../tests/support/pki.rs"]
 mod pki;
+#[path = "../../../tests/support/python_tool.rs"]
+mod python_tool;
 mod sidecar;

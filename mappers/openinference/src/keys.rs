@@ -76,6 +76,13 @@ pub const TOKENS_REASONING: &str = "llm.token_count.completion_details.reasoning
 /// `llm.cost.total`, in USD.
 pub const COST_TOTAL: &str = "llm.cost.total";
 
+/// Token usage of spans that are not model calls (agent turns, conversations), under
+/// agentrace's namespace: Phoenix reads both `llm.token_count.*` and `gen_ai.usage.*` as token
+/// counts and sums them over a trace, so either name would count the model calls' tokens again.
+pub const AGENTRACE_INPUT_TOKENS: &str = "agentrace.usage.input_tokens";
+/// See [`AGENTRACE_INPUT_TOKENS`].
+pub const AGENTRACE_OUTPUT_TOKENS: &str = "agentrace.usage.output_tokens";
+
 /// `embedding.model_name`.
 pub const EMBEDDING_MODEL_NAME: &str = "embedding.model_name";
 /// `embedding.invocation_parameters`.

@@ -16,7 +16,8 @@
 //! GenAI mapper's, `agentrace_mapping::mapping::agent_concept`). Span names, OpenTelemetry span
 //! kinds, status, events and links are the GenAI mapper's. Token counts go on `LLM` and
 //! `EMBEDDING` spans only, where Phoenix sums them; other spans keep theirs as
-//! `gen_ai.usage.*`, so a trace's total is not counted twice. The runtime's own attributes go
+//! `agentrace.usage.*`, so a trace's total is not counted twice (Phoenix also counts
+//! `gen_ai.usage.*`). The runtime's own attributes go
 //! into `metadata`, a JSON object.
 //!
 //! Content (messages, tool arguments and results, `input.value`, `output.value`, documents,
@@ -216,11 +217,13 @@ fn token_counts(record: &AgentSpan, a: &mut Attrs) {
     a.opt_int(keys::TOKENS_REASONING, usage.reasoning_output_tokens);
 }
 
-/// Token usage of a span that is not a model call, under the GenAI names.
+/// Token usage of a span that is not a model call, under agentrace's names (see
+/// [`keys::AGENTRACE_INPUT_TOKENS`]: found when Phoenix counted the AG2 example's tokens three
+/// times with `gen_ai.usage.*` here).
 fn usage_detail(record: &AgentSpan, a: &mut Attrs) {
     let Some(usage) = &record.usage else { return };
-    a.opt_int(attr::USAGE_INPUT_TOKENS, usage.input_tokens);
-    a.opt_int(attr::USAGE_OUTPUT_TOKENS, usage.output_tokens);
+    a.opt_int(keys::AGENTRACE_INPUT_TOKENS, usage.input_tokens);
+    a.opt_int(keys::AGENTRACE_OUTPUT_TOKENS, usage.output_tokens);
     a.opt_float(vendor::USAGE_COST, usage.cost);
 }
 
