@@ -830,3 +830,88 @@ fn replay_with_sample_and_cost_keeps_every_failed_trace_and_prints_complete_tota
         "{stderr}"
     );
 }
+
+#[test]
+fn openinference_hide_variables_apply_and_a_bad_value_only_warns() {
+    let dir = tempfile::tempdir().unwrap();
+    let output = dir.path().join("spans.jsonl");
+    let result = Command::new(env!("CARGO_BIN_EXE_agentrace"))
+        .current_dir(repo())
+        .args(["replay", "examples/ag2-group-chat.jsonl", "--no-tree"])
+        .args(["--mapper", "openinference", "--capture-content", "--output"])
+        .arg(&output)
+        .env_remove("OTEL_EXPORTER_OTLP_ENDPOINT")
+        .env("OPENINFERENCE_HIDE_INPUTS", "TRUE")
+        .env("OPENINFERENCE_HIDE_OUTPUT_TEXT", "yes")
+        .env("OPENINFERENCE_BASE64_IMAGE_MAX_LENGTH", "lots")
+        .output()
+        .unwrap();
+    let stderr = text(&result.stderr);
+    assert!(result.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("ignoring OPENINFERENCE_HIDE_OUTPUT_TEXT=`yes`")
+            && stderr.contains("ignoring OPENINFERENCE_BASE64_IMAGE_MAX_LENGTH=`lots`"),
+        "{stderr}"
+    );
+    let spans = exported_spans(&std::fs::read_to_string(&output).unwrap());
+    assert_eq!(spans.len(), 33);
+    let (mut redacted, mut output_texts) = (0, 0);
+    for span in &spans {
+        for attribute in span["attributes"].as_array().unwrap() {
+            let key = attribute["key"].as_str().unwrap();
+            let value = &attribute["value"]["stringValue"];
+            assert!(
+                !key.starts_with("llm.input_messages.") && !key.starts_with("llm.tools."),
+                "{key} with OPENINFERENCE_HIDE_INPUTS"
+            );
+            if key == "input.value" {
+                assert_eq!(value, "__REDACTED__");
+                redacted += 1;
+            }
+            // The bad value hides nothing: output text stays.
+            if key.starts_with("llm.output_messages.") && key.ends_with(".message.content") {
+                assert_ne!(value, "__REDACTED__");
+                output_texts += 1;
+            }
+        }
+    }
+    assert!(
+        redacted > 0 && output_texts > 0,
+        "{redacted} {output_texts}"
+    );
+}
+
+#[test]
+fn check_without_a_component_lists_what_ships_and_checks_a_mapper_by_name() {
+    let result = agentrace(&["check"]);
+    let listed = text(&result.stdout);
+    assert!(result.status.success(), "{}", text(&result.stderr));
+    for name in ["genai", "openinference", "agentrace-openinference-mapper"] {
+        assert!(listed.contains(name), "{name} missing:\n{listed}");
+    }
+    for policy in agentrace::BuiltinPolicy::ALL {
+        assert!(
+            listed.contains(policy.name()),
+            "{policy} missing:\n{listed}"
+        );
+    }
+    let result = agentrace(&["check", "openinference"]);
+    assert!(
+        text(&result.stdout).contains("implements agentrace:plugin/mapper-plugin"),
+        "{}",
+        text(&result.stdout)
+    );
+    // A misspelt name is neither a shipped mapper nor a file.
+    let result = agentrace(&[
+        "replay",
+        "examples/ag2-group-chat.jsonl",
+        "--mapper",
+        "openinfrence",
+    ]);
+    assert_eq!(result.status.code(), Some(2));
+    assert!(
+        text(&result.stderr).contains("not a shipped mapper (choose one of genai, openinference)"),
+        "{}",
+        text(&result.stderr)
+    );
+}

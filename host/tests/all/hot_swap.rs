@@ -7,7 +7,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use agentrace::opentelemetry_sdk::trace::InMemorySpanExporter;
 use agentrace::{
-    AgentInfo, BuiltinPolicy, ExportTarget, Operation, Policy, SpanFields, SpanId, Tracer,
+    AgentInfo, BuiltinMapper, BuiltinPolicy, ExportTarget, Operation, Policy, SpanFields, SpanId,
+    Tracer,
 };
 
 use crate::common::WAIT;
@@ -36,7 +37,7 @@ fn agent_turn(tracer: &Tracer) -> SpanId {
 }
 
 #[test]
-fn a_mapper_and_a_policy_chain_swapped_under_load_lose_and_duplicate_nothing() {
+fn the_two_shipped_mappers_and_a_policy_chain_swapped_under_load_lose_and_duplicate_nothing() {
     let spans = InMemorySpanExporter::default();
     let tracer = tracer(&spans);
     let stop = Arc::new(AtomicBool::new(false));
@@ -57,8 +58,10 @@ fn a_mapper_and_a_policy_chain_swapped_under_load_lose_and_duplicate_nothing() {
     // Spans that ended before the call go through one mapper or the other (the new one when
     // they were still queued): exactly once either way, checked below.
     let before: Vec<SpanId> = (0..50).map(|_| agent_turn(&tracer)).collect();
-    let hostile = std::fs::read(env!("AGENTRACE_HOSTILE_MAPPER")).unwrap();
-    tracer.swap_mapper(&hostile, WAIT).unwrap();
+    // From the GenAI mapper to the OpenInference one, both as shipped.
+    tracer
+        .swap_mapper(BuiltinMapper::OpenInference.component(), WAIT)
+        .unwrap();
     let after: Vec<SpanId> = (0..50).map(|_| agent_turn(&tracer)).collect();
     // A policy chain swapped in under the same load: every span still comes out once.
     tracer
@@ -81,25 +84,30 @@ fn a_mapper_and_a_policy_chain_swapped_under_load_lose_and_duplicate_nothing() {
     assert_eq!(stats.spans_started, total);
     assert_eq!(stats.spans_exported, total, "{stats:?}");
     assert_eq!(exported.len() as u64, total);
-    let names: HashMap<SpanId, &str> = exported
+    // Which mapper mapped each span: the OpenInference one writes its span kind.
+    let conventions: HashMap<SpanId, &str> = exported
         .iter()
         .map(|s| {
+            let openinference = s.attributes.iter().any(|kv| {
+                kv.key.as_str() == "openinference.span.kind" && kv.value.as_str() == "AGENT"
+            });
+            assert_eq!(s.name, "invoke_agent worker");
             (
                 SpanId(u64::from_be_bytes(s.span_context.span_id().to_bytes())),
-                s.name.as_ref(),
+                if openinference {
+                    "openinference"
+                } else {
+                    "genai"
+                },
             )
         })
         .collect();
-    assert_eq!(names.len() as u64, total, "a span was exported twice");
-    assert!(
-        before
-            .iter()
-            .all(|id| ["invoke_agent worker", "hostile ok"].contains(&names[id]))
-    );
+    assert_eq!(conventions.len() as u64, total, "a span was exported twice");
+    assert!(before.iter().all(|id| conventions.contains_key(id)));
     // Spans ended after the call returned all go through the new mapper.
-    assert!(after.iter().all(|id| names[id] == "hostile ok"));
+    assert!(after.iter().all(|id| conventions[id] == "openinference"));
     assert!(
-        names.values().any(|name| *name == "invoke_agent worker"),
+        conventions.values().any(|c| *c == "genai"),
         "the old mapper mapped nothing"
     );
     assert_eq!(stats.component_reloads, 2);
