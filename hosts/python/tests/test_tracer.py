@@ -695,3 +695,30 @@ def test_each_capture_value_of_the_genai_utilities_decides_the_content_and_none_
         pass
     (span,) = run.spans()
     assert ("gen_ai.input.messages" in span.attributes) is recorded
+
+
+def test_a_shipped_mapper_is_chosen_by_name_and_a_wrong_name_says_the_choices(tmp_path: Path):
+    output = tmp_path / "spans.jsonl"
+    tracer = agentrace.Tracer(output=str(output), mapper="openinference", capture_content=True)
+    try:
+        with tracer.invoke_agent(agent={"name": "planner"}):
+            with tracer.chat(request={"model": "gpt-4o-mini"}, provider="openai") as chat:
+                chat.update(usage={"input_tokens": 12, "output_tokens": 3})
+        tracer.flush()
+    finally:
+        tracer.shutdown()
+    spans = {}
+    for line in output.read_text().splitlines():
+        for resource in json.loads(line).get("resourceSpans", []):
+            for scope in resource["scopeSpans"]:
+                for span in scope["spans"]:
+                    attributes = {a["key"]: a["value"] for a in span["attributes"]}
+                    spans[span["name"]] = attributes
+    assert spans["invoke_agent planner"]["openinference.span.kind"] == {"stringValue": "AGENT"}
+    chat_span = spans["chat gpt-4o-mini"]
+    assert chat_span["openinference.span.kind"] == {"stringValue": "LLM"}
+    assert chat_span["llm.model_name"] == {"stringValue": "gpt-4o-mini"}
+    assert chat_span["llm.token_count.total"] == {"intValue": "15"}
+
+    with pytest.raises(RuntimeError, match="not a shipped mapper .choose one of genai, openinference"):
+        agentrace.Tracer(output=os.devnull, mapper="openinfrence")
