@@ -39,6 +39,7 @@ fn main() {
         "policies/src",
         "policies/Cargo.toml",
         "examples/policy-template/src",
+        "examples/mapper-template/src",
         "tests/hostile/src",
         "tests/hostile/Cargo.toml",
         "wit",
@@ -64,8 +65,9 @@ fn main() {
         // dependency with the default mapper, so building both costs little.
         .args(["--package", "agentrace-policies"])
         .args(["--package", "agentrace-hostile-guest"])
-        // The policy template is built so that its test keeps the documentation honest.
+        // The templates are built so that their tests keep the documentation honest.
         .args(["--package", "agentrace-policy-template"])
+        .args(["--package", "agentrace-mapper-template"])
         .args(["--target", "wasm32-wasip2"])
         .args(["--profile", "guest", "--target-dir"])
         .arg(&target_dir);
@@ -97,6 +99,7 @@ fn main() {
         ("agentrace_policies", "AGENTRACE_BUILTIN_POLICIES"),
         ("agentrace_hostile_guest", "AGENTRACE_HOSTILE_MAPPER"),
         ("agentrace_policy_template", "AGENTRACE_POLICY_TEMPLATE"),
+        ("agentrace_mapper_template", "AGENTRACE_MAPPER_TEMPLATE"),
     ] {
         let built = target_dir.join(format!("wasm32-wasip2/guest/{artifact}.wasm"));
         let copied = out_dir.join(format!("{artifact}.wasm"));
