@@ -5,7 +5,10 @@
 //! The GenAI mapper (this crate) and the OpenInference mapper (`mappers/openinference/`) both
 //! build on these, so a record is refused for the same reasons whichever convention is chosen.
 
-use crate::bindings::agentrace::plugin::types::{AgentSpan, Attribute, OtelEvent, Value};
+use crate::bindings::agentrace::plugin::types::{
+    AgentSpan, Attribute, OtelEvent, OtelSpan, SpanKind, SpanStatus, Value,
+};
+use crate::semconv::attr;
 
 /// The attribute list's starting capacity: room for a typical span's attributes up front (the
 /// AG2 example's chat spans have 8 to 14 without content); growing the list from 4
@@ -128,4 +131,41 @@ pub fn span_events(record: &AgentSpan) -> Vec<OtelEvent> {
             attributes: e.attributes.clone(),
         })
         .collect()
+}
+
+/// The span's status from the record's error: ERROR with the message (or the error's type) and
+/// `error.type` written, or UNSET.
+pub fn status(record: &AgentSpan, a: &mut Attrs) -> SpanStatus {
+    match &record.error {
+        Some(error) => {
+            a.str(attr::ERROR_TYPE, &error.type_);
+            SpanStatus::Error(error.message.clone().unwrap_or_else(|| error.type_.clone()))
+        }
+        None => SpanStatus::Unset,
+    }
+}
+
+/// The finished span: the record's ids, parent, times, events and links unchanged, with the
+/// mapping's name, kind, attributes and status.
+pub fn span_of(
+    record: &AgentSpan,
+    name: String,
+    kind: SpanKind,
+    attributes: Attrs,
+    status: SpanStatus,
+) -> OtelSpan {
+    OtelSpan {
+        trace_id: record.trace_id,
+        span_id: record.span_id,
+        parent_span_id: record.parent_span_id,
+        parent_is_remote: record.parent_is_remote,
+        name,
+        kind,
+        start_time: record.start_time,
+        end_time: record.end_time,
+        attributes: attributes.0,
+        events: span_events(record),
+        links: record.links.clone(),
+        status,
+    }
 }

@@ -8,9 +8,9 @@
 //! namespace, or AG2's own names with the `ag2` compatibility option. Content attributes are
 //! written only when capture is on.
 
-use crate::attrs::{Attrs, agent_name, check_record, request_model, span_events, span_name};
+use crate::attrs::{Attrs, agent_name, check_record, request_model, span_name, span_of, status};
 use crate::bindings::agentrace::plugin::types::{
-    AgentSpan, MappedBatch, Operation, OtelSpan, RejectedRecord, SpanKind, SpanStatus, Value,
+    AgentSpan, MappedBatch, Operation, OtelSpan, RejectedRecord, SpanKind, Value,
 };
 use crate::config::{Compat, MapperConfig};
 use crate::semconv::{ag2, attr, op, vendor};
@@ -19,11 +19,24 @@ use crate::{content, metrics, provider};
 /// Maps a batch. Records that cannot be mapped (invalid ids, end before start) are listed in
 /// `rejected` with their reason; the others are unaffected.
 pub fn map_batch(records: &[AgentSpan], config: &MapperConfig) -> MappedBatch {
+    map_each(records, crate::semconv::SCHEMA_URL, |record| {
+        map_span(record, config)
+    })
+}
+
+/// Maps each record with `map_one` and records its GenAI client metric points: the batch loop
+/// every mapper shares. A record `map_one` refuses is listed in `rejected` with its reason; the
+/// others are unaffected.
+pub fn map_each(
+    records: &[AgentSpan],
+    schema_url: &str,
+    map_one: impl Fn(&AgentSpan) -> Result<OtelSpan, String>,
+) -> MappedBatch {
     let mut spans = Vec::with_capacity(records.len());
     let mut points = Vec::new();
     let mut rejected = Vec::new();
     for record in records {
-        match map_span(record, config) {
+        match map_one(record) {
             Ok(span) => {
                 metrics::record_points(record, &mut points);
                 spans.push(span);
@@ -38,7 +51,7 @@ pub fn map_batch(records: &[AgentSpan], config: &MapperConfig) -> MappedBatch {
         spans,
         metrics: points,
         rejected,
-        schema_url: crate::semconv::SCHEMA_URL.to_string(),
+        schema_url: schema_url.to_string(),
     }
 }
 
@@ -265,30 +278,10 @@ pub fn map_span(record: &AgentSpan, config: &MapperConfig) -> Result<OtelSpan, S
     if record.incomplete {
         a.push(vendor::INCOMPLETE, Value::Boolean(true));
     }
-    let status = match &record.error {
-        Some(error) => {
-            a.str(attr::ERROR_TYPE, &error.type_);
-            SpanStatus::Error(error.message.clone().unwrap_or_else(|| error.type_.clone()))
-        }
-        None => SpanStatus::Unset,
-    };
+    let status = status(record, &mut a);
     // Runtime-specific attributes pass through, never overriding what the mapping wrote.
     a.pass_through(&record.attributes);
-
-    Ok(OtelSpan {
-        trace_id: record.trace_id,
-        span_id: record.span_id,
-        parent_span_id: record.parent_span_id,
-        parent_is_remote: record.parent_is_remote,
-        name,
-        kind,
-        start_time: record.start_time,
-        end_time: record.end_time,
-        attributes: a.0,
-        events: span_events(record),
-        links: record.links.clone(),
-        status,
-    })
+    Ok(span_of(record, name, kind, a, status))
 }
 
 fn agent_attrs(record: &AgentSpan, a: &mut Attrs) {
@@ -557,7 +550,7 @@ mod tests {
     use super::*;
     use crate::bindings::agentrace::plugin::types::{
         AgentInfo, ErrorInfo, HumanInputInfo, Message, MessagePart, ModelRequest, ModelResponse,
-        MultiConversationInfo, ServerEndpoint, SpeakerSelectionInfo, ToolCall, Usage,
+        MultiConversationInfo, ServerEndpoint, SpanStatus, SpeakerSelectionInfo, ToolCall, Usage,
     };
 
     fn record(operation: Operation) -> AgentSpan {

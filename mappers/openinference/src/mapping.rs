@@ -25,15 +25,15 @@
 //! `OPENINFERENCE_HIDE_*` settings ([`crate::settings`]) hide more.
 
 use agentrace_mapping::attrs::{
-    Attrs, agent_name, check_record, request_model, span_events, span_name,
+    Attrs, agent_name, check_record, request_model, span_name, span_of, status,
 };
 use agentrace_mapping::bindings::agentrace::plugin::types::{
-    AgentSpan, MappedBatch, Operation, OtelSpan, RejectedRecord, SpanStatus, Value,
+    AgentSpan, MappedBatch, Operation, OtelSpan, Value,
 };
 use agentrace_mapping::content::{input_messages, json_or_string};
-use agentrace_mapping::mapping::{agent_concept, span_kind};
+use agentrace_mapping::mapping::{agent_concept, map_each, span_kind};
+use agentrace_mapping::provider;
 use agentrace_mapping::semconv::{attr, op, vendor};
-use agentrace_mapping::{metrics, provider};
 use serde_json::{Map, json};
 
 use crate::keys::{self, kind, mime};
@@ -43,27 +43,7 @@ use crate::settings::Settings;
 /// Maps a batch. Records that cannot be mapped (invalid ids, end before start) are listed in
 /// `rejected` with their reason; the others are unaffected. OpenInference has no schema URL.
 pub fn map_batch(records: &[AgentSpan], settings: &Settings) -> MappedBatch {
-    let mut spans = Vec::with_capacity(records.len());
-    let mut points = Vec::new();
-    let mut rejected = Vec::new();
-    for record in records {
-        match map_span(record, settings) {
-            Ok(span) => {
-                metrics::record_points(record, &mut points);
-                spans.push(span);
-            }
-            Err(reason) => rejected.push(RejectedRecord {
-                span_id: record.span_id,
-                reason,
-            }),
-        }
-    }
-    MappedBatch {
-        spans,
-        metrics: points,
-        rejected,
-        schema_url: String::new(),
-    }
+    map_each(records, "", |record| map_span(record, settings))
 }
 
 /// The OpenInference span kind of an operation (see the module's table).
@@ -423,31 +403,11 @@ pub fn map_span(record: &AgentSpan, settings: &Settings) -> Result<OtelSpan, Str
     if record.incomplete {
         a.push(vendor::INCOMPLETE, Value::Boolean(true));
     }
-    let status = match &record.error {
-        Some(error) => {
-            a.str(attr::ERROR_TYPE, &error.type_);
-            SpanStatus::Error(error.message.clone().unwrap_or_else(|| error.type_.clone()))
-        }
-        None => SpanStatus::Unset,
-    };
+    let status = status(record, &mut a);
     if let Some(metadata) = metadata(record) {
         a.str(keys::METADATA, &metadata);
     }
-
-    Ok(OtelSpan {
-        trace_id: record.trace_id,
-        span_id: record.span_id,
-        parent_span_id: record.parent_span_id,
-        parent_is_remote: record.parent_is_remote,
-        name,
-        kind: span_kind(record),
-        start_time: record.start_time,
-        end_time: record.end_time,
-        attributes: a.0,
-        events: span_events(record),
-        links: record.links.clone(),
-        status,
-    })
+    Ok(span_of(record, name, span_kind(record), a, status))
 }
 
 /// `input.value` / `output.value` of the agent concepts: what the human was asked and
