@@ -101,7 +101,7 @@ impl SpanLimits {
     pub(crate) fn apply_to_record(&self, span: &mut wit::AgentSpan) -> Dropped {
         let dropped = Dropped {
             attributes: self.limit_attributes(&mut span.attributes, self.attribute_count),
-            events: cut(&mut span.events, self.event_count),
+            events: cut_events(&mut span.events, self.event_count),
             links: cut(&mut span.links, self.link_count),
         };
         for event in &mut span.events {
@@ -151,6 +151,33 @@ impl SpanLimits {
         }
         dropped
     }
+}
+
+/// The event a runtime reports for each chunk of a streamed response. The mappers turn these
+/// into the streaming metrics and leave them off the span, so the event count limit (which
+/// is about the exported span) does not apply to them before the mapper; up to
+/// [`MAX_CHUNK_EVENTS`] of a span reach it.
+pub(crate) const CHUNK_EVENT: &str = "agentrace.chunk";
+
+/// The most chunk events of one span the mapper sees: a stream of 10 000 chunks is far beyond
+/// a model's longest answer, and bounds what one span costs the component.
+pub(crate) const MAX_CHUNK_EVENTS: usize = 10_000;
+
+/// Keeps the first `count` events other than chunk events and the first [`MAX_CHUNK_EVENTS`]
+/// chunk events; returns how many were removed.
+fn cut_events(events: &mut Vec<wit::SpanEvent>, count: usize) -> u32 {
+    let before = events.len();
+    let (mut others, mut chunks) = (0usize, 0usize);
+    events.retain(|event| {
+        let (seen, limit) = if event.name == CHUNK_EVENT {
+            (&mut chunks, MAX_CHUNK_EVENTS)
+        } else {
+            (&mut others, count)
+        };
+        *seen += 1;
+        *seen <= limit
+    });
+    u32::try_from(before - events.len()).unwrap_or(u32::MAX)
 }
 
 /// Keeps the first `count` items; returns how many were removed.
@@ -245,6 +272,22 @@ mod tests {
         let mut attributes = vec![attribute("a", wit::Value::Str(long.clone()))];
         assert_eq!(limits.limit_attributes(&mut attributes, 128), 0);
         assert!(matches!(&attributes[0].value, wit::Value::Str(kept) if *kept == long));
+    }
+
+    #[test]
+    fn chunk_events_reach_the_mapper_beyond_the_event_limit_up_to_their_own_bound() {
+        let event = |name: &str| wit::SpanEvent {
+            name: name.to_string(),
+            time: 1,
+            attributes: vec![],
+        };
+        let mut events: Vec<wit::SpanEvent> = (0..MAX_CHUNK_EVENTS + 5)
+            .map(|_| event(CHUNK_EVENT))
+            .chain((0..3).map(|_| event("handoff")))
+            .collect();
+        assert_eq!(cut_events(&mut events, 2), 5 + 1);
+        let chunks = events.iter().filter(|e| e.name == CHUNK_EVENT).count();
+        assert_eq!((chunks, events.len() - chunks), (MAX_CHUNK_EVENTS, 2));
     }
 
     #[test]

@@ -120,11 +120,13 @@ pub fn request_model(record: &AgentSpan) -> Option<&String> {
     record.request.as_ref().and_then(|r| r.model.as_ref())
 }
 
-/// The record's events as span events, unchanged.
+/// The record's events as span events, unchanged, except the stream's chunk events
+/// (`agentrace.chunk`), which become the streaming metrics instead (`metrics`).
 pub fn span_events(record: &AgentSpan) -> Vec<OtelEvent> {
     record
         .events
         .iter()
+        .filter(|e| e.name != crate::semconv::vendor::CHUNK_EVENT)
         .map(|e| OtelEvent {
             name: e.name.clone(),
             time: e.time,

@@ -87,6 +87,9 @@ pub mod attr {
 pub mod vendor {
     #![allow(missing_docs, reason = "each constant is the attribute key it names")]
     pub const INCOMPLETE: &str = "agentrace.span.incomplete";
+    /// The span event a runtime reports for each chunk of a streamed response, when it arrived.
+    /// Mappers turn these into the streaming metrics and leave them off the span.
+    pub const CHUNK_EVENT: &str = "agentrace.chunk";
     pub const USAGE_COST: &str = "agentrace.usage.cost";
     pub const AGENT_REMOTE: &str = "agentrace.agent.remote";
     pub const CONVERSATION_RECIPIENT: &str = "agentrace.conversation.recipient";
@@ -162,4 +165,14 @@ pub mod metric {
     pub const OPERATION_DURATION_BOUNDARIES: [f64; 14] = [
         0.01, 0.02, 0.04, 0.08, 0.16, 0.32, 0.64, 1.28, 2.56, 5.12, 10.24, 20.48, 40.96, 81.92,
     ];
+    /// `gen_ai.client.operation.time_to_first_chunk` (streaming calls only; unit `s`, the
+    /// duration's boundaries).
+    pub const TIME_TO_FIRST_CHUNK: &str = "gen_ai.client.operation.time_to_first_chunk";
+    /// Its description.
+    pub const TIME_TO_FIRST_CHUNK_DESCRIPTION: &str = "Time to receive the first chunk, measured from when the client issues the generation request to when the first chunk is received in the response stream.";
+    /// `gen_ai.client.operation.time_per_output_chunk` (streaming calls only, one point per
+    /// chunk after the first; unit `s`, the duration's boundaries).
+    pub const TIME_PER_OUTPUT_CHUNK: &str = "gen_ai.client.operation.time_per_output_chunk";
+    /// Its description.
+    pub const TIME_PER_OUTPUT_CHUNK_DESCRIPTION: &str = "Time per output chunk, recorded for each chunk received after the first one, measured as the time elapsed from the end of the previous chunk to the end of the current chunk.";
 }

@@ -448,3 +448,46 @@ fn bad_configuration_and_components_fail_at_build_with_the_reason() {
         .to_string();
     assert!(err.contains("implements no agentrace world"), "{err}");
 }
+
+#[test]
+fn chunk_events_of_a_streamed_chat_become_the_streaming_metrics_and_leave_the_span() {
+    // A streamed chat starting at 1 s: 200 chunks, the first at 1.3 s, then one every 10 ms;
+    // more chunk events than the span's event limit (128), and one ordinary event.
+    let start = r#"{"type":"start","span_id":"00000000000000c1","operation":"chat","time":1000000000,"fields":{"provider":"openai","request":{"model":"gpt-4o-mini","stream":true}}}"#;
+    let mut lines = vec![start.to_string()];
+    for chunk in 0..200u64 {
+        let time = 1_300_000_000 + chunk * 10_000_000;
+        lines.push(format!(
+            r#"{{"type":"event","span_id":"00000000000000c1","name":"agentrace.chunk","time":{time}}}"#
+        ));
+    }
+    lines.push(
+        r#"{"type":"event","span_id":"00000000000000c1","name":"retry","time":1100000000}"#.into(),
+    );
+    lines.push(r#"{"type":"end","span_id":"00000000000000c1","time":4000000000}"#.into());
+    let run = run_lines(&lines.join("\n"), |b| b);
+
+    let span = &run.spans[0];
+    let names: Vec<&str> = span.events.iter().map(|e| e.name.as_ref()).collect();
+    assert_eq!(names, ["retry"], "chunk events stay off the span");
+    let mut histograms = std::collections::BTreeMap::new();
+    for metric in run
+        .metrics
+        .iter()
+        .flat_map(|r| r.scope_metrics())
+        .flat_map(|s| s.metrics())
+    {
+        if let AggregatedMetrics::F64(MetricData::Histogram(h)) = metric.data()
+            && metric.name().contains("chunk")
+        {
+            let point = h.data_points().next().unwrap();
+            histograms.insert(metric.name().to_string(), (point.count(), point.sum()));
+        }
+    }
+    let (count, sum) = histograms["gen_ai.client.operation.time_to_first_chunk"];
+    assert_eq!(count, 1);
+    assert!((sum - 0.3).abs() < 1e-9, "{sum}");
+    let (count, sum) = histograms["gen_ai.client.operation.time_per_output_chunk"];
+    assert_eq!(count, 199, "one point per chunk after the first");
+    assert!((sum - 1.99).abs() < 1e-6, "{sum}");
+}
