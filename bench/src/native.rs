@@ -241,6 +241,7 @@ mod tests {
             .with_export(ExportTarget::InMemory {
                 spans: spans.clone(),
                 metrics: InMemoryMetricExporter::default(),
+                logs: Default::default(),
             })
             .with_capture_content(capture_content);
         builder = if native {

@@ -112,7 +112,9 @@ struct PipelineArgs {
     output: Option<PathBuf>,
     #[command(flatten)]
     otlp: OtlpArgs,
-    /// Record message content, tool arguments and results, human input, code output.
+    /// Record message content, tool arguments and results, human input, code output on spans
+    /// (as OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT=SPAN_ONLY; EVENT_ONLY and
+    /// SPAN_AND_EVENT put content in gen_ai.client.inference.operation.details log events).
     #[arg(long)]
     capture_content: bool,
     /// Names for concepts the spec lacks: `semconv` (agentrace.*) or `ag2` (AG2's own).

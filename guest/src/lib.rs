@@ -6,14 +6,15 @@
 //! (OpenInference) shares; this file is only the component's export and allocator. The
 //! library's modules are re-exported so that native users (the benchmarks) keep one path.
 
-pub use agentrace_mapping::{bindings, config, content, mapping, metrics, provider, semconv};
+pub use agentrace_mapping::{bindings, config, content, logs, mapping, metrics, provider, semconv};
 
 use bindings::agentrace::plugin::host;
-use bindings::agentrace::plugin::types::{AgentSpan, MappedBatch};
+use bindings::agentrace::plugin::types::{AgentSpan, MappedBatch, MappedBatchWithLogs};
+use bindings::exports::agentrace::plugin::log_mapper;
 use bindings::exports::agentrace::plugin::mapper::{Guest, PluginInfo};
 
-/// The component's export: reads the operator's configuration through the host import and
-/// delegates to [`mapping::map_batch`].
+/// The component's exports: read the operator's configuration through the host import and
+/// delegate to [`mapping::map_batch`] and [`mapping::map_batch_with_logs`].
 pub struct DefaultMapper;
 
 impl Guest for DefaultMapper {
@@ -28,6 +29,14 @@ impl Guest for DefaultMapper {
     fn map_spans(records: Vec<AgentSpan>) -> Result<MappedBatch, String> {
         let config = config::MapperConfig::from_lookup(host::config)?;
         Ok(mapping::map_batch(&records, &config))
+    }
+}
+
+/// The same mapping with the GenAI events on the logs signal, which a 0.2.2 host calls instead.
+impl log_mapper::Guest for DefaultMapper {
+    fn map_spans_and_logs(records: Vec<AgentSpan>) -> Result<MappedBatchWithLogs, String> {
+        let config = config::MapperConfig::from_lookup(host::config)?;
+        Ok(mapping::map_batch_with_logs(&records, &config))
     }
 }
 

@@ -55,12 +55,15 @@ impl AgentRecord {
 impl MappedBatch {
     /// A batch from the generated WIT record.
     pub fn from_wit(batch: wit::MappedBatch) -> Self {
-        MappedBatch(batch)
+        MappedBatch {
+            batch,
+            logs: Vec::new(),
+        }
     }
 
     /// The generated WIT record inside.
     pub fn into_wit(self) -> wit::MappedBatch {
-        self.0
+        self.batch
     }
 }
 
@@ -97,6 +100,7 @@ impl MapperInstance {
     pub fn map(&mut self, records: &[wit::AgentSpan]) -> Result<wit::MappedBatch> {
         self.0
             .map_spans(records)
+            .map(|mapped| mapped.batch)
             .map_err(|e| Error::Mapper(e.to_string()))
     }
 }
@@ -165,6 +169,7 @@ impl WasmStage {
     pub fn map_only(&mut self, records: &[wit::AgentSpan]) -> Result<wit::MappedBatch> {
         self.mapper
             .map_spans(records)
+            .map(|mapped| mapped.batch)
             .map_err(|e| Error::Mapper(e.to_string()))
     }
 

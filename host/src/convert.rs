@@ -211,7 +211,8 @@ impl ToWit<wit::SpanEvent> for (String, u64, Attributes) {
     }
 }
 
-fn time(nanos: u64) -> SystemTime {
+/// A WIT timestamp (nanoseconds since the Unix epoch) as a `SystemTime`.
+pub(crate) fn time(nanos: u64) -> SystemTime {
     UNIX_EPOCH + Duration::from_nanos(nanos)
 }
 

@@ -127,67 +127,63 @@ pub(crate) fn openinference_settings() -> Vec<(String, String)> {
     settings
 }
 
-/// `OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT`, with the values of OpenTelemetry's
-/// GenAI utilities (`opentelemetry-util-genai`) and the older boolean, any case:
-/// - `SPAN_ONLY`, `SPAN_AND_EVENT` and `true` record content on spans: `Some(true)`;
-/// - `NO_CONTENT`, `EVENT_ONLY` and `false` do not: `Some(false)`;
-/// - unset gives `None`; any other value a warning and `None`, so content stays unrecorded.
+/// The mapper configuration of `OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT` and
+/// `OTEL_INSTRUMENTATION_GENAI_EMIT_EVENT`, as OpenTelemetry's GenAI utilities
+/// (`opentelemetry-util-genai`) define them, any case:
+/// - capture `SPAN_ONLY` or `true`: content on spans (`capture-content`); `EVENT_ONLY`: content
+///   in the `gen_ai.client.inference.operation.details` event (`capture-content-in-events`);
+///   `SPAN_AND_EVENT`: both; `NO_CONTENT` or `false`: neither;
+/// - emit-event `true`/`false` says whether that event is emitted (`emit-event`); unset, it is
+///   emitted for `EVENT_ONLY` and `SPAN_AND_EVENT`.
 ///
-/// agentrace does not emit the logs-signal content event
-/// (`gen_ai.client.inference.operation.details`) yet, so `EVENT_ONLY` and `SPAN_AND_EVENT`, and
-/// `OTEL_INSTRUMENTATION_GENAI_EMIT_EVENT=true`, are reported once as not fully honoured.
-pub(crate) fn capture_content() -> Option<bool> {
-    const NAME: &str = "OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT";
-    let value = var(NAME)?;
-    let (on_spans, in_events) = match value.to_ascii_uppercase().as_str() {
-        "TRUE" | "SPAN_ONLY" => (true, false),
-        "FALSE" | "NO_CONTENT" => (false, false),
-        "SPAN_AND_EVENT" => (true, true),
-        "EVENT_ONLY" => (false, true),
-        _ => {
+/// Unset variables give no entry. Any other value is reported once and ignored (no content, no
+/// event): start-up never fails on these variables.
+pub(crate) fn content_capture() -> Vec<(String, String)> {
+    const CAPTURE: &str = "OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT";
+    const EMIT: &str = "OTEL_INSTRUMENTATION_GENAI_EMIT_EVENT";
+    let mut config = Vec::new();
+    let mut entry = |key: &str, on: bool| config.push((key.to_string(), on.to_string()));
+    let mut in_events = false;
+    if let Some(value) = var(CAPTURE) {
+        let modes = match value.to_ascii_uppercase().as_str() {
+            "TRUE" | "SPAN_ONLY" => Some((true, false)),
+            "FALSE" | "NO_CONTENT" => Some((false, false)),
+            "SPAN_AND_EVENT" => Some((true, true)),
+            "EVENT_ONLY" => Some((false, true)),
+            _ => {
+                ignored(
+                    CAPTURE,
+                    &value,
+                    "`NO_CONTENT`, `SPAN_ONLY`, `EVENT_ONLY`, `SPAN_AND_EVENT`, `true` or `false`",
+                    "content is not recorded",
+                );
+                None
+            }
+        };
+        if let Some((on_spans, events)) = modes {
+            entry("capture-content", on_spans);
+            entry("capture-content-in-events", events);
+            in_events = events;
+        }
+    }
+    let emit = match var(EMIT) {
+        None => in_events,
+        Some(value) if value.eq_ignore_ascii_case("true") => true,
+        Some(value) if value.eq_ignore_ascii_case("false") => false,
+        Some(value) => {
             ignored(
-                NAME,
+                EMIT,
                 &value,
-                "`NO_CONTENT`, `SPAN_ONLY`, `EVENT_ONLY`, `SPAN_AND_EVENT`, `true` or `false`",
-                "content is not recorded",
+                "`true` or `false`",
+                "following the capture mode",
             );
-            return None;
+            in_events
         }
     };
-    if in_events {
-        partly_honoured(
-            NAME,
-            &value,
-            if on_spans {
-                "content is recorded on spans only"
-            } else {
-                "content is not recorded"
-            },
-        );
+    if emit || var(EMIT).is_some() {
+        entry("emit-event", emit);
     }
-    if let Some(emit) = var("OTEL_INSTRUMENTATION_GENAI_EMIT_EVENT")
-        && emit.eq_ignore_ascii_case("true")
-    {
-        partly_honoured(
-            "OTEL_INSTRUMENTATION_GENAI_EMIT_EVENT",
-            &emit,
-            "no event is emitted",
-        );
-    }
-    Some(on_spans)
-}
-
-/// Reports, once per variable and value, that agentrace does not emit GenAI events on the logs
-/// signal yet, and what it does with `name=value` instead.
-fn partly_honoured(name: &str, value: &str, instead: &str) {
-    warn_once(
-        name,
-        value,
-        &format!(
-            "{name}=`{value}` asks for the gen_ai.client.inference.operation.details event, \
-             which agentrace does not emit yet; {instead}"
-        ),
-    );
+    config
 }
 
 /// `OTEL_METRIC_EXPORT_INTERVAL` in milliseconds; 60 s when unset or not a number.

@@ -142,6 +142,12 @@ counters! {
     /// Traces handed to the whole-trace policies while spans of theirs were still open (held
     /// longer than the hold time, or released by a flush or a policy swap).
     traces_released_incomplete => "agentrace.traces.released_incomplete";
+    /// Events the mapper emitted on the logs signal and the log exporter accepted.
+    logs_exported => "agentrace.logs.exported";
+    /// Log records lost: their export failed (they are not retried), the target takes no logs
+    /// (an application's own pipeline receives spans only), or the span they belong to was not
+    /// in the mapper's output. Each kind is described in the recent errors.
+    logs_dropped => "agentrace.logs.dropped";
     /// Counter additions a plugin made that were refused (negative, not finite, or over the
     /// bound per call).
     counter_adds_refused => "agentrace.component.counter_adds_refused";

@@ -47,7 +47,13 @@ export async function loadMapper(directory, { config = {}, log = defaultLog } = 
   const root = await generated.instantiate(compile, imports);
   return {
     info: () => root.mapper.info(),
-    mapSpans: (records) => root.mapper.mapSpans(records),
+    // With the optional `log-mapper` export (WIT 0.2.2), the batch comes with its log records,
+    // flattened into one object as the Rust host's JSON form has it (`logs` left out if empty).
+    mapSpans: (records) => {
+      if (!root.logMapper) return root.mapper.mapSpans(records);
+      const { batch, logs } = root.logMapper.mapSpansAndLogs(records);
+      return logs.length ? { ...batch, logs } : batch;
+    },
   };
 }
 

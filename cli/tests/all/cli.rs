@@ -200,27 +200,37 @@ fn unexpected_values_of_the_standard_variables_are_warned_about_and_never_stop_s
 
 #[test]
 fn every_capture_value_of_the_genai_utilities_decides_the_content_and_none_stops_start_up() {
-    const EVENTS_NOT_YET: &str = "asks for the gen_ai.client.inference.operation.details event, which agentrace does not \
-         emit yet";
     let example = repo().join("examples/ag2-group-chat.jsonl");
     let dir = tempfile::tempdir().unwrap();
-    // (capture value, OTEL_INSTRUMENTATION_GENAI_EMIT_EVENT, content on spans, warning)
+    // (capture value, OTEL_INSTRUMENTATION_GENAI_EMIT_EVENT, content on spans, details events
+    // emitted, content in them, warning)
     let cases = [
-        ("SPAN_ONLY", None, true, None),
+        ("SPAN_ONLY", None, true, false, false, None),
+        ("span_and_event", None, true, true, true, None),
+        ("NO_CONTENT", None, false, false, false, None),
+        ("Event_Only", None, false, true, true, None),
+        ("true", None, true, false, false, None),
+        ("FALSE", None, false, false, false, None),
+        ("SPAN_ONLY", Some("true"), true, true, false, None),
+        ("EVENT_ONLY", Some("false"), false, false, false, None),
         (
-            "span_and_event",
+            "sometimes",
             None,
-            true,
-            Some("content is recorded on spans only"),
+            false,
+            false,
+            false,
+            Some("OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT=`sometimes`"),
         ),
-        ("NO_CONTENT", None, false, None),
-        ("Event_Only", None, false, Some("content is not recorded")),
-        ("true", None, true, None),
-        ("FALSE", None, false, None),
-        ("SPAN_ONLY", Some("true"), true, Some("no event is emitted")),
-        ("SPAN_ONLY", Some("false"), true, None),
+        (
+            "NO_CONTENT",
+            Some("yes"),
+            false,
+            false,
+            false,
+            Some("OTEL_INSTRUMENTATION_GENAI_EMIT_EVENT=`yes`"),
+        ),
     ];
-    for (value, emit, content, warning) in cases {
+    for (value, emit, on_spans, events, in_events, warning) in cases {
         let out = dir.path().join(format!("{value}-{emit:?}.jsonl"));
         let mut command = Command::new(env!("CARGO_BIN_EXE_agentrace"));
         command
@@ -239,26 +249,38 @@ fn every_capture_value_of_the_genai_utilities_decides_the_content_and_none_stops
         let case = format!("{value} (emit {emit:?})");
         assert!(result.status.success(), "{case}: {stderr}");
         let written = std::fs::read_to_string(&out).unwrap();
+        let (logs, spans): (Vec<&str>, Vec<&str>) = written
+            .lines()
+            .filter(|l| !l.contains("resourceMetrics"))
+            .partition(|l| l.contains("resourceLogs"));
+        let spans = spans.join("\n");
+        let logs = logs.join("\n");
         assert_eq!(
-            written.contains("gen_ai.input.messages"),
-            content,
+            spans.contains("gen_ai.input.messages"),
+            on_spans,
             "{case}: content on spans"
         );
+        assert_eq!(spans.contains("gen_ai.output.messages"), on_spans, "{case}");
         assert_eq!(
-            written.contains("gen_ai.output.messages"),
-            content,
-            "{case}"
+            logs.contains("gen_ai.client.inference.operation.details"),
+            events,
+            "{case}: the details event in the OTLP/JSON file"
         );
+        assert_eq!(
+            logs.contains("gen_ai.input.messages"),
+            in_events,
+            "{case}: content in the details event"
+        );
+        // The example's failed model call gives its exception event whatever the setting.
+        assert!(logs.contains("gen_ai.client.operation.exception"), "{case}");
         match warning {
-            Some(instead) => {
-                let name = if emit == Some("true") {
-                    "OTEL_INSTRUMENTATION_GENAI_EMIT_EVENT=`true`".to_string()
-                } else {
-                    format!("OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT=`{value}`")
-                };
-                let expected = format!("agentrace: warning: {name} {EVENTS_NOT_YET}; {instead}");
-                assert_eq!(stderr.matches(&expected).count(), 1, "{case}: {stderr}");
-            }
+            Some(name) => assert_eq!(
+                stderr
+                    .matches(&format!("agentrace: warning: ignoring {name}"))
+                    .count(),
+                1,
+                "{case}: {stderr}"
+            ),
             None => assert!(!stderr.contains("warning"), "{case}: {stderr}"),
         }
     }
@@ -372,11 +394,11 @@ fn check_names_the_world_or_the_reason() {
     assert!(result.status.success(), "{}", text(&result.stdout));
     let stdout = text(&result.stdout);
     assert!(
-        stdout.contains("implements agentrace:plugin/mapper-plugin@0.2.1"),
+        stdout.contains("implements agentrace:plugin/mapper-plugin@0.2.2"),
         "{stdout}"
     );
     assert!(stdout.contains("agentrace-default-mapper 0.1.0 (semantic conventions 1.41.0)"));
-    assert!(stdout.contains("agentrace:plugin/host@0.2.1"));
+    assert!(stdout.contains("agentrace:plugin/host@0.2.2"));
 
     let policies = dir.path().join("policies.wasm");
     std::fs::write(&policies, agentrace::builtin_policies_component()).unwrap();
@@ -393,7 +415,7 @@ fn check_names_the_world_or_the_reason() {
         "policy=redact",
     ]);
     assert!(result.status.success(), "{}", text(&result.stdout));
-    assert!(text(&result.stdout).contains("implements agentrace:plugin/policy-plugin@0.2.1"));
+    assert!(text(&result.stdout).contains("implements agentrace:plugin/policy-plugin@0.2.2"));
 
     let empty = dir.path().join("empty.wasm");
     std::fs::write(&empty, b"\0asm\x0d\0\x01\0").unwrap();

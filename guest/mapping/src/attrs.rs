@@ -8,7 +8,7 @@
 use crate::bindings::agentrace::plugin::types::{
     AgentSpan, Attribute, OtelEvent, OtelSpan, SpanKind, SpanStatus, Value,
 };
-use crate::semconv::attr;
+use crate::semconv::{attr, event};
 
 /// The attribute list's starting capacity: room for a typical span's attributes up front (the
 /// AG2 example's chat spans have 8 to 14 without content); growing the list from 4
@@ -121,18 +121,30 @@ pub fn request_model(record: &AgentSpan) -> Option<&String> {
 }
 
 /// The record's events as span events, unchanged, except the stream's chunk events
-/// (`agentrace.chunk`), which become the streaming metrics instead (`metrics`).
+/// (`agentrace.chunk`), which become the streaming metrics instead (`metrics`), and evaluation
+/// results, which go to the logs signal (`logs`). A record that ended in an error gets the
+/// standard `exception` event at its end, unless the runtime reported one.
 pub fn span_events(record: &AgentSpan) -> Vec<OtelEvent> {
-    record
+    let mut events: Vec<OtelEvent> = record
         .events
         .iter()
-        .filter(|e| e.name != crate::semconv::vendor::CHUNK_EVENT)
+        .filter(|e| e.name != crate::semconv::vendor::CHUNK_EVENT && !crate::logs::is_evaluation(e))
         .map(|e| OtelEvent {
             name: e.name.clone(),
             time: e.time,
             attributes: e.attributes.clone(),
         })
-        .collect()
+        .collect();
+    if !events.iter().any(|e| e.name == event::EXCEPTION)
+        && let Some(attributes) = crate::logs::exception_attributes(record)
+    {
+        events.push(OtelEvent {
+            name: event::EXCEPTION.to_string(),
+            time: record.end_time,
+            attributes,
+        });
+    }
+    events
 }
 
 /// The span's status from the record's error: ERROR with the message (or the error's type) and

@@ -1,5 +1,5 @@
 //! The mapping library every agentrace mapper component links: the WIT bindings of the
-//! `mapper-plugin` world, the GenAI semconv v1.41 mapping ([`mapping`], [`metrics`],
+//! `log-mapper-plugin` world, the GenAI semconv v1.41 mapping ([`mapping`], [`metrics`],
 //! [`content`]), and the building blocks another convention's mapper shares ([`attrs`],
 //! [`config`], [`provider`], [`mapping::agent_concept`]).
 //!
@@ -11,6 +11,7 @@
 pub mod attrs;
 pub mod config;
 pub mod content;
+pub mod logs;
 pub mod mapping;
 pub mod metrics;
 pub mod provider;
@@ -25,7 +26,7 @@ pub mod semconv;
 pub mod bindings {
     wit_bindgen::generate!({
         path: "../../wit",
-        world: "mapper-plugin",
+        world: "log-mapper-plugin",
         additional_derives: [PartialEq, serde::Serialize, serde::Deserialize],
         pub_export_macro: true,
     });

@@ -10,35 +10,50 @@
 
 use crate::attrs::{Attrs, agent_name, check_record, request_model, span_name, span_of, status};
 use crate::bindings::agentrace::plugin::types::{
-    AgentSpan, MappedBatch, Operation, OtelSpan, RejectedRecord, SpanKind, Value,
+    AgentSpan, MappedBatch, MappedBatchWithLogs, Operation, OtelSpan, RejectedRecord, SpanKind,
+    Value,
 };
 use crate::config::{Compat, MapperConfig};
 use crate::semconv::{ag2, attr, op, vendor};
-use crate::{content, metrics, provider};
+use crate::{content, logs, metrics, provider};
 
 /// Maps a batch. Records that cannot be mapped (invalid ids, end before start) are listed in
 /// `rejected` with their reason; the others are unaffected.
 pub fn map_batch(records: &[AgentSpan], config: &MapperConfig) -> MappedBatch {
-    map_each(records, crate::semconv::SCHEMA_URL, |record| {
-        map_span(record, config)
-    })
+    map_batch_with_logs(records, config).batch
 }
 
-/// Maps each record with `map_one` and records its GenAI client metric points: the batch loop
-/// every mapper shares. A record `map_one` refuses is listed in `rejected` with its reason; the
-/// others are unaffected.
+/// Maps a batch as [`map_batch`] does, with the GenAI events of each mapped record on the logs
+/// signal ([`logs::for_record`]).
+pub fn map_batch_with_logs(records: &[AgentSpan], config: &MapperConfig) -> MappedBatchWithLogs {
+    map_each(
+        records,
+        crate::semconv::SCHEMA_URL,
+        |record| map_span(record, config),
+        Some(config),
+    )
+}
+
+/// Maps each record with `map_one` and records its GenAI client metric points, and with
+/// `events` its GenAI log records ([`logs::for_record`]): the batch loop every mapper shares. A
+/// record `map_one` refuses is listed in `rejected` with its reason; the others are unaffected.
 pub fn map_each(
     records: &[AgentSpan],
     schema_url: &str,
     map_one: impl Fn(&AgentSpan) -> Result<OtelSpan, String>,
-) -> MappedBatch {
+    events: Option<&MapperConfig>,
+) -> MappedBatchWithLogs {
     let mut spans = Vec::with_capacity(records.len());
     let mut points = Vec::new();
     let mut rejected = Vec::new();
+    let mut log_records = Vec::new();
     for record in records {
         match map_one(record) {
             Ok(span) => {
                 metrics::record_points(record, &mut points);
+                if let Some(config) = events {
+                    log_records.extend(logs::for_record(record, &span, config));
+                }
                 spans.push(span);
             }
             Err(reason) => rejected.push(RejectedRecord {
@@ -47,11 +62,14 @@ pub fn map_each(
             }),
         }
     }
-    MappedBatch {
-        spans,
-        metrics: points,
-        rejected,
-        schema_url: schema_url.to_string(),
+    MappedBatchWithLogs {
+        batch: MappedBatch {
+            spans,
+            metrics: points,
+            rejected,
+            schema_url: schema_url.to_string(),
+        },
+        logs: log_records,
     }
 }
 

@@ -80,6 +80,23 @@ pub mod attr {
     pub const SERVER_ADDRESS: &str = "server.address";
     pub const SERVER_PORT: &str = "server.port";
     pub const ERROR_TYPE: &str = "error.type";
+    pub const EXCEPTION_TYPE: &str = "exception.type";
+    pub const EXCEPTION_MESSAGE: &str = "exception.message";
+    pub const EXCEPTION_STACKTRACE: &str = "exception.stacktrace";
+    pub const EVALUATION_NAME: &str = "gen_ai.evaluation.name";
+}
+
+/// The events GenAI semconv v1.41 defines (`model/events.yaml`), and the span event OpenTelemetry
+/// records exceptions with.
+pub mod event {
+    #![allow(missing_docs, reason = "each constant is the event name it names")]
+    pub const INFERENCE_DETAILS: &str = "gen_ai.client.inference.operation.details";
+    pub const EVALUATION_RESULT: &str = "gen_ai.evaluation.result";
+    pub const CLIENT_EXCEPTION: &str = "gen_ai.client.operation.exception";
+    /// The span event of the general exception conventions.
+    pub const EXCEPTION: &str = "exception";
+    /// The severity the spec asks for on `gen_ai.client.operation.exception`: WARN.
+    pub const SEVERITY_WARN: u8 = 13;
 }
 
 /// The agentrace vendor namespace: agent concepts GenAI semconv v1.41 has no span for.

@@ -102,8 +102,10 @@ fn mapper_file_error(path: &std::path::Path, source: std::io::Error) -> Error {
 ///
 /// Defaults: the embedded mapper; content capture from
 /// `OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT` (`SPAN_ONLY`, `SPAN_AND_EVENT` or
-/// `true` record it on spans; `NO_CONTENT`, `EVENT_ONLY` or `false` do not; another value is
-/// reported once and leaves content unrecorded); exporter from the `OTEL_*` variables
+/// `true` record it on spans; `EVENT_ONLY` and `SPAN_AND_EVENT` in the
+/// `gen_ai.client.inference.operation.details` event on the logs signal, which
+/// `OTEL_INSTRUMENTATION_GENAI_EMIT_EVENT` turns on or off; `NO_CONTENT` or `false` record none;
+/// another value is reported once and leaves content unrecorded); exporter from the `OTEL_*` variables
 /// ([`ExportTarget::from_env`]); resource from `OTEL_SERVICE_NAME` and
 /// `OTEL_RESOURCE_ATTRIBUTES`; a queue of 65 536 events; batches of up to 512 spans or every
 /// 200 ms; metrics exported every `OTEL_METRIC_EXPORT_INTERVAL` ms (60 s) and at flush.
@@ -130,10 +132,8 @@ pub struct TracerBuilder {
 
 impl Default for TracerBuilder {
     fn default() -> Self {
-        let mut config = BTreeMap::new();
-        if let Some(capture) = crate::env::capture_content() {
-            config.insert("capture-content".to_string(), capture.to_string());
-        }
+        let mut config: BTreeMap<String, String> =
+            crate::env::content_capture().into_iter().collect();
         config.extend(crate::env::openinference_settings());
         Self {
             mapper: MapperSource::Builtin(BuiltinMapper::GenAi),
@@ -193,9 +193,18 @@ impl TracerBuilder {
         self
     }
 
-    /// Records message content, tool arguments and results (off unless enabled).
+    /// Records message content, tool arguments and results on spans (off unless enabled).
     pub fn with_capture_content(self, capture: bool) -> Self {
-        self.with_config("capture-content", if capture { "true" } else { "false" })
+        self.with_config("capture-content", capture.to_string())
+    }
+
+    /// Emits the opt-in `gen_ai.client.inference.operation.details` event on the logs signal
+    /// for each inference call, with the call's content in it when `with_content` (what
+    /// `OTEL_INSTRUMENTATION_GENAI_EMIT_EVENT` and the capture modes `EVENT_ONLY` /
+    /// `SPAN_AND_EVENT` set). Off unless enabled.
+    pub fn with_inference_events(self, emit: bool, with_content: bool) -> Self {
+        self.with_config("emit-event", emit.to_string())
+            .with_config("capture-content-in-events", with_content.to_string())
     }
 
     /// How agent concepts the spec lacks are named ([`Compat::Semconv`] by default).
@@ -346,7 +355,7 @@ impl TracerBuilder {
             .enable_all()
             .build()
             .map_err(|e| Error::engine("cannot start the export runtime", e))?;
-        let (spans, metrics) = {
+        let sinks = {
             let _guard = runtime.enter();
             build_sinks(&export, &resource)?
         };
@@ -370,8 +379,7 @@ impl TracerBuilder {
             },
             mapper,
             policies,
-            spans,
-            metrics,
+            sinks,
             resource,
             runtime,
             observer: self.observer,

@@ -63,25 +63,31 @@ impl AgentRecord {
 }
 
 /// What a mapper made of a batch of records (the WIT `mapped-batch`): OpenTelemetry spans,
-/// metric points, the records it rejected with their reasons, and the schema URL.
+/// metric points, the records it rejected with their reasons, and the schema URL; with a mapper
+/// that exports `log-mapper` (WIT 0.2.2), its events on the logs signal as well (the JSON form's
+/// `logs`, left out when there are none).
 #[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(transparent)]
-pub struct MappedBatch(pub(crate) wit::MappedBatch);
+pub struct MappedBatch {
+    #[serde(flatten)]
+    pub(crate) batch: wit::MappedBatch,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub(crate) logs: Vec<wit::LogRecord>,
+}
 
 impl MappedBatch {
     /// How many spans the batch holds.
     pub fn span_count(&self) -> usize {
-        self.0.spans.len()
+        self.batch.spans.len()
     }
 
     /// How many metric points the batch holds.
     pub fn metric_point_count(&self) -> usize {
-        self.0.metrics.len()
+        self.batch.metrics.len()
     }
 
     /// The rejected records: span id and the mapper's reason.
     pub fn rejected(&self) -> Vec<(crate::SpanId, String)> {
-        self.0
+        self.batch
             .rejected
             .iter()
             .map(|r| (crate::SpanId(r.span_id), r.reason.clone()))
@@ -90,12 +96,17 @@ impl MappedBatch {
 
     /// The schema URL the mapper declared (empty when none).
     pub fn schema_url(&self) -> &str {
-        &self.0.schema_url
+        &self.batch.schema_url
     }
 
     /// The span names, in order.
     pub fn span_names(&self) -> Vec<&str> {
-        self.0.spans.iter().map(|s| s.name.as_str()).collect()
+        self.batch.spans.iter().map(|s| s.name.as_str()).collect()
+    }
+
+    /// The event names of the log records, in order.
+    pub fn log_event_names(&self) -> Vec<&str> {
+        self.logs.iter().map(|l| l.event_name.as_str()).collect()
     }
 }
 
@@ -168,7 +179,10 @@ impl DryRunMapper {
         let records: Vec<wit::AgentSpan> = records.iter().map(|r| r.0.clone()).collect();
         self.slot
             .call(&self.stats, |instance| instance.map_spans(&records))
-            .map(MappedBatch)
+            .map(|mapped| MappedBatch {
+                batch: mapped.batch,
+                logs: mapped.logs,
+            })
             .map_err(Error::Mapper)
     }
 }

@@ -1,37 +1,113 @@
 //! The mapper world (`agentrace:plugin/mapper-plugin`): agent-span records in, a mapped batch
-//! of OpenTelemetry spans and metric points out, within the output limits.
+//! of OpenTelemetry spans and metric points out, within the output limits. A mapper may also
+//! export `log-mapper` (since 0.2.2, world `log-mapper-plugin`): the host then calls it instead,
+//! and receives the batch's events on the logs signal as well.
+
+use wasmtime::Store;
+use wasmtime::component::{Func, InstancePre, Linker};
 
 use super::bindings::{MapperPlugin, MapperPluginPre, PluginInfo, types};
 use super::sandbox::PluginState;
-use super::{CallError, Instance, WorldKind, generated_world};
+use super::{CallError, Instance, World, WorldKind, optional_export};
 
-generated_world!(
-    /// Marker of the mapper world.
-    MapperWorld: WorldKind::Mapper, MapperPlugin, MapperPluginPre, PluginInfo,
-        agentrace_plugin_mapper,
-    smoke_test: |instance| instance.map_spans(&[]).map(drop)
-);
+/// Marker of the mapper world.
+pub(crate) struct MapperWorld;
+
+/// An instance's exports: the mapper, and its `map-spans-and-logs` when it has one.
+pub(crate) struct MapperBindings {
+    plugin: MapperPlugin,
+    with_logs: Option<Func>,
+}
+
+impl World for MapperWorld {
+    const KIND: WorldKind = WorldKind::Mapper;
+    type Pre = MapperPluginPre<PluginState>;
+    type Bindings = MapperBindings;
+    type Info = PluginInfo;
+
+    fn add_to_linker(linker: &mut Linker<PluginState>) -> wasmtime::Result<()> {
+        MapperPlugin::add_to_linker::<_, wasmtime::component::HasSelf<_>>(linker, |state| state)
+    }
+
+    fn pre(pre: InstancePre<PluginState>) -> wasmtime::Result<Self::Pre> {
+        MapperPluginPre::new(pre)
+    }
+
+    fn instantiate(
+        pre: &Self::Pre,
+        store: &mut Store<PluginState>,
+    ) -> wasmtime::Result<Self::Bindings> {
+        let instance = pre.instance_pre().instantiate(&mut *store)?;
+        let plugin = MapperPlugin::new(&mut *store, &instance)?;
+        let component = pre.instance_pre().component();
+        let with_logs = optional_export(
+            component,
+            store,
+            &instance,
+            "log-mapper",
+            "map-spans-and-logs",
+        );
+        Ok(MapperBindings { plugin, with_logs })
+    }
+
+    fn info(
+        bindings: &Self::Bindings,
+        store: &mut Store<PluginState>,
+    ) -> wasmtime::Result<Self::Info> {
+        bindings.plugin.agentrace_plugin_mapper().call_info(store)
+    }
+
+    fn info_name(info: &Self::Info) -> &str {
+        &info.name
+    }
+
+    fn smoke_test(instance: &mut Instance<Self>) -> Result<(), CallError> {
+        instance.map_spans(&[]).map(drop)
+    }
+}
+
+/// The signature of `log-mapper.map-spans-and-logs`.
+type MapWithLogs = (Result<types::MappedBatchWithLogs, String>,);
 
 impl Instance<MapperWorld> {
-    /// Maps one batch within the call deadline and output limits.
+    /// Maps one batch within the call deadline and output limits: through
+    /// `map-spans-and-logs` when the mapper exports it, else `map-spans` (no log records).
     pub(crate) fn map_spans(
         &mut self,
         records: &[types::AgentSpan],
-    ) -> Result<types::MappedBatch, CallError> {
-        let batch = self.call(|bindings, store| {
-            bindings
+    ) -> Result<types::MappedBatchWithLogs, CallError> {
+        let mapped = self.call(|bindings, store| match bindings.with_logs {
+            Some(function) => {
+                let typed = function.typed::<(&[types::AgentSpan],), MapWithLogs>(&*store)?;
+                let (answer,) = typed.call(&mut *store, (records,))?;
+                Ok(answer)
+            }
+            None => bindings
+                .plugin
                 .agentrace_plugin_mapper()
                 .call_map_spans(store, records)
+                .map(|answer| {
+                    answer.map(|batch| types::MappedBatchWithLogs {
+                        batch,
+                        logs: Vec::new(),
+                    })
+                }),
         })?;
         let allowed = records.len() * self.limits().max_output_spans_per_record + 64;
-        if batch.spans.len() > allowed || batch.metrics.len() > 4 * allowed {
+        let batch = &mapped.batch;
+        if batch.spans.len() > allowed
+            || batch.metrics.len() > 4 * allowed
+            || mapped.logs.len() > 4 * allowed
+        {
             return Err(CallError::Oversized(format!(
-                "{} spans and {} metric points for {} records (at most {allowed} spans)",
+                "{} spans, {} metric points and {} log records for {} records (at most \
+                 {allowed} spans)",
                 batch.spans.len(),
                 batch.metrics.len(),
+                mapped.logs.len(),
                 records.len()
             )));
         }
-        Ok(batch)
+        Ok(mapped)
     }
 }

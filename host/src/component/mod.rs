@@ -28,11 +28,11 @@ use sandbox::{Grants, Limits, PluginState, new_store};
 /// The WIT package this host speaks.
 pub const WIT_PACKAGE: &str = "agentrace:plugin";
 /// The version of [`WIT_PACKAGE`].
-pub const WIT_VERSION: &str = "0.2.1";
+pub const WIT_VERSION: &str = "0.2.2";
 /// The versions of [`WIT_PACKAGE`] whose components this host runs: the same `0.MINOR`, as
 /// semantic versioning has it for 0.x (additions bump the patch; 0.2.1 added
-/// `host.add-to-counter`, `host.remote-parent-sampled` and the optional `grouping` export, so
-/// 0.2.0 components still fit).
+/// `host.add-to-counter`, `host.remote-parent-sampled` and the optional `grouping` export, 0.2.2
+/// the optional `log-mapper` export, so 0.2.0 and 0.2.1 components still fit).
 const COMPATIBLE_VERSIONS: &str = "0.2.";
 
 /// One world of the `agentrace:plugin` package, as the host links and calls it.
@@ -66,64 +66,27 @@ pub(crate) trait World: Sized + 'static {
     fn smoke_test(instance: &mut Instance<Self>) -> std::result::Result<(), CallError>;
 }
 
-/// Implements [`World`] for a world whose bindings `bindgen!` generated: the linking,
-/// pre-instantiation, instantiation and `info` call are the same for every world but for the
-/// generated names, given here; the smoke test is the world's own.
-macro_rules! generated_world {
-    (
-        $(#[$meta:meta])*
-        $marker:ident: $kind:expr, $plugin:ident, $pre:ident, $info:ty, $interface:ident,
-        smoke_test: $smoke:expr
-    ) => {
-        $(#[$meta])*
-        pub(crate) struct $marker;
-
-        impl $crate::component::World for $marker {
-            const KIND: $crate::component::WorldKind = $kind;
-            type Pre = $pre<PluginState>;
-            type Bindings = $plugin;
-            type Info = $info;
-
-            fn add_to_linker(
-                linker: &mut wasmtime::component::Linker<PluginState>,
-            ) -> wasmtime::Result<()> {
-                $plugin::add_to_linker::<_, wasmtime::component::HasSelf<_>>(linker, |state| state)
-            }
-
-            fn pre(
-                pre: wasmtime::component::InstancePre<PluginState>,
-            ) -> wasmtime::Result<Self::Pre> {
-                $pre::new(pre)
-            }
-
-            fn instantiate(
-                pre: &Self::Pre,
-                store: &mut wasmtime::Store<PluginState>,
-            ) -> wasmtime::Result<Self::Bindings> {
-                pre.instantiate(store)
-            }
-
-            fn info(
-                bindings: &Self::Bindings,
-                store: &mut wasmtime::Store<PluginState>,
-            ) -> wasmtime::Result<Self::Info> {
-                bindings.$interface().call_info(store)
-            }
-
-            fn info_name(info: &Self::Info) -> &str {
-                &info.name
-            }
-
-            fn smoke_test(
-                instance: &mut $crate::component::Instance<Self>,
-            ) -> Result<(), $crate::component::CallError> {
-                let smoke: fn(&mut $crate::component::Instance<Self>) -> Result<(), _> = $smoke;
-                smoke(instance)
-            }
-        }
-    };
+/// A function of an optional export interface of `instance` (`grouping` of a policy,
+/// `log-mapper` of a mapper), found by the exact name the component exports at any version of
+/// [`WIT_PACKAGE`], or `None` when the component does not export it.
+pub(crate) fn optional_export(
+    component: &wasmtime::component::Component,
+    store: &mut Store<PluginState>,
+    instance: &wasmtime::component::Instance,
+    interface: &str,
+    function: &str,
+) -> Option<wasmtime::component::Func> {
+    let prefix = format!("{WIT_PACKAGE}/{interface}@");
+    let engine = store.engine().clone();
+    let name = component
+        .component_type()
+        .exports(&engine)
+        .map(|(name, _)| name.to_string())
+        .find(|name| name.starts_with(&prefix))?;
+    let interface = instance.get_export_index(&mut *store, None, &name)?;
+    let function = instance.get_export_index(&mut *store, Some(&interface), function)?;
+    instance.get_func(&mut *store, function)
 }
-pub(crate) use generated_world;
 
 /// Which agentrace world a component implements.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

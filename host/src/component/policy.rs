@@ -8,7 +8,7 @@ use wasmtime::component::{Func, InstancePre, Linker, Val};
 use super::bindings::policy::{PolicyInfo, PolicyPlugin, PolicyPluginPre, Verdict};
 use super::bindings::types;
 use super::sandbox::PluginState;
-use super::{CallError, Instance, WIT_PACKAGE, World, WorldKind};
+use super::{CallError, Instance, World, WorldKind, optional_export};
 
 /// Marker of the policy world.
 pub(crate) struct PolicyWorld;
@@ -25,27 +25,6 @@ pub(crate) struct PolicyDescription {
     pub(crate) info: PolicyInfo,
     /// Whether it asked for whole traces (`grouping.grouping` = `whole-traces`).
     pub(crate) whole_traces: bool,
-}
-
-/// The `grouping` function of a policy that exports it (any 0.2.x version from 0.2.1 on, by the
-/// exact name the component exports).
-fn grouping_export(
-    pre: &PolicyPluginPre<PluginState>,
-    store: &mut Store<PluginState>,
-    instance: &wasmtime::component::Instance,
-) -> Option<Func> {
-    let prefix = format!("{WIT_PACKAGE}/grouping@");
-    let engine = store.engine().clone();
-    let name = pre
-        .instance_pre()
-        .component()
-        .component_type()
-        .exports(&engine)
-        .map(|(name, _)| name.to_string())
-        .find(|name| name.starts_with(&prefix))?;
-    let interface = instance.get_export_index(&mut *store, None, &name)?;
-    let function = instance.get_export_index(&mut *store, Some(&interface), "grouping")?;
-    instance.get_func(&mut *store, function)
 }
 
 impl World for PolicyWorld {
@@ -68,7 +47,9 @@ impl World for PolicyWorld {
     ) -> wasmtime::Result<Self::Bindings> {
         let instance = pre.instance_pre().instantiate(&mut *store)?;
         let plugin = PolicyPlugin::new(&mut *store, &instance)?;
-        let grouping = grouping_export(pre, store, &instance);
+        // Any 0.2.x version from 0.2.1 on, by the exact name the component exports.
+        let component = pre.instance_pre().component();
+        let grouping = optional_export(component, store, &instance, "grouping", "grouping");
         Ok(PolicyBindings { plugin, grouping })
     }
 

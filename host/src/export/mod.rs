@@ -1,4 +1,4 @@
-//! Where mapped spans and metrics go: OTLP over gRPC or HTTP/protobuf, with TLS (`otlp`,
+//! Where mapped spans, metrics and log records (the mapper's events, `logs`) go: OTLP over gRPC or HTTP/protobuf, with TLS (`otlp`,
 //! `tls`), OTLP/JSON lines to a file or stdout (the embedded default: needs nothing else
 //! running), in-memory exporters for tests, or nowhere.
 //!
@@ -10,15 +10,18 @@ use std::io::{BufWriter, Write};
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
+mod logs;
 mod otlp;
 mod tls;
 
+pub(crate) use logs::{LogEvent, LogRecords, LogSink};
 use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest;
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 use opentelemetry_proto::transform::common::tonic::ResourceAttributesWithSchema;
 use opentelemetry_proto::transform::trace::tonic::group_spans_by_resource_and_scope;
 use opentelemetry_sdk::Resource;
 use opentelemetry_sdk::error::{OTelSdkError, OTelSdkResult};
+use opentelemetry_sdk::logs::InMemoryLogExporter;
 use opentelemetry_sdk::metrics::data::ResourceMetrics;
 use opentelemetry_sdk::metrics::exporter::PushMetricExporter;
 use opentelemetry_sdk::metrics::{InMemoryMetricExporter, Temporality};
@@ -50,10 +53,12 @@ pub enum ExportTarget {
         spans: InMemorySpanExporter,
         /// Receives metrics.
         metrics: InMemoryMetricExporter,
+        /// Receives the mapper's events on the logs signal.
+        logs: InMemoryLogExporter,
     },
     /// Hands each exported batch of spans to the application's own OpenTelemetry pipeline (a
     /// language host forwarding to its SDK's processors and exporters). Metrics are not
-    /// forwarded.
+    /// forwarded, and log records are counted as dropped (`logs_dropped`).
     Forward(Arc<dyn SpanForwarder>),
     /// Discard everything (still mapped and counted).
     None,
@@ -109,8 +114,9 @@ enum Encoding {
     Protobuf,
 }
 
-/// Writes each export as one `ExportTraceServiceRequest` or `ExportMetricsServiceRequest` to a
-/// file or stdout: OTLP/JSON lines, or length-delimited OTLP/protobuf.
+/// Writes each export as one `ExportTraceServiceRequest`, `ExportMetricsServiceRequest` or
+/// `ExportLogsServiceRequest` to a file or stdout: OTLP/JSON lines, or length-delimited
+/// OTLP/protobuf.
 #[derive(Clone)]
 pub(crate) struct RequestWriter {
     writer: SharedWriter,
@@ -153,21 +159,27 @@ pub(crate) enum MetricSink {
     None,
 }
 
-/// Builds both sinks. Must run inside the worker's Tokio runtime (the gRPC channel binds to it).
-pub(crate) fn build_sinks(
-    target: &ExportTarget,
-    resource: &Resource,
-) -> Result<(SpanSink, MetricSink)> {
+/// The three sinks of one [`ExportTarget`].
+pub(crate) struct Sinks {
+    pub(crate) spans: SpanSink,
+    pub(crate) metrics: MetricSink,
+    pub(crate) logs: LogSink,
+}
+
+/// Builds the sinks. Must run inside the worker's Tokio runtime (the gRPC channels bind to it).
+/// `OTEL_LOGS_EXPORTER=none` discards the log records of an OTLP or console target.
+pub(crate) fn build_sinks(target: &ExportTarget, resource: &Resource) -> Result<Sinks> {
     let writer = |writer: Box<dyn Write + Send>, encoding: Encoding| {
         let requests = RequestWriter {
             writer: Arc::new(Mutex::new(writer)),
             resource: Arc::new(ResourceAttributesWithSchema::from(resource)),
             encoding,
         };
-        (
-            SpanSink::Writer(requests.clone()),
-            MetricSink::Writer(requests),
-        )
+        Sinks {
+            spans: SpanSink::Writer(requests.clone()),
+            metrics: MetricSink::Writer(requests.clone()),
+            logs: LogSink::Writer(requests),
+        }
     };
     let create = |path: &PathBuf| {
         File::create(path)
@@ -177,29 +189,55 @@ pub(crate) fn build_sinks(
                 source: Some(e.into()),
             })
     };
-    Ok(match target {
+    let mut sinks = match target {
         ExportTarget::Otlp(settings) => {
             let (mut spans, span_failures) = settings.span_exporter()?;
             let (metrics, metric_failures) = settings.metric_exporter()?;
+            let (logs, log_failures) = settings.log_exporter()?;
             spans.set_resource(resource);
-            (
-                SpanSink::Otlp(Box::new(spans), span_failures),
-                MetricSink::Otlp(Box::new(metrics), metric_failures),
-            )
+            Sinks {
+                spans: SpanSink::Otlp(Box::new(spans), span_failures),
+                metrics: MetricSink::Otlp(Box::new(metrics), metric_failures),
+                logs: LogSink::Otlp(Box::new(logs), log_failures),
+            }
         }
         ExportTarget::JsonFile(path) => writer(Box::new(create(path)?), Encoding::JsonLines),
         ExportTarget::ProtobufFile(path) => writer(Box::new(create(path)?), Encoding::Protobuf),
         ExportTarget::Stdout => writer(Box::new(std::io::stdout()), Encoding::JsonLines),
-        ExportTarget::InMemory { spans, metrics } => {
+        ExportTarget::InMemory {
+            spans,
+            metrics,
+            logs,
+        } => {
             let mut spans = spans.clone();
             spans.set_resource(resource);
-            (SpanSink::Memory(spans), MetricSink::Memory(metrics.clone()))
+            Sinks {
+                spans: SpanSink::Memory(spans),
+                metrics: MetricSink::Memory(metrics.clone()),
+                logs: LogSink::Memory(logs.clone()),
+            }
         }
-        ExportTarget::Forward(forwarder) => {
-            (SpanSink::Forward(forwarder.clone()), MetricSink::None)
-        }
-        ExportTarget::None => (SpanSink::None, MetricSink::None),
-    })
+        ExportTarget::Forward(forwarder) => Sinks {
+            spans: SpanSink::Forward(forwarder.clone()),
+            metrics: MetricSink::None,
+            logs: LogSink::Refused(
+                "the application's own OpenTelemetry pipeline receives spans only; \
+                 events on the logs signal are not forwarded",
+            ),
+        },
+        ExportTarget::None => Sinks {
+            spans: SpanSink::None,
+            metrics: MetricSink::None,
+            logs: LogSink::None,
+        },
+    };
+    if matches!(target, ExportTarget::Otlp(_) | ExportTarget::Stdout)
+        && crate::env::var("OTEL_LOGS_EXPORTER").is_some_and(|v| v == "none")
+    {
+        sinks.logs = LogSink::None;
+    }
+    sinks.logs.set_resource(resource);
+    Ok(sinks)
 }
 
 impl SpanSink {

@@ -222,6 +222,7 @@ impl OtlpExport {
 pub(crate) enum Signal {
     Traces,
     Metrics,
+    Logs,
 }
 
 impl Signal {
@@ -229,6 +230,7 @@ impl Signal {
         match self {
             Signal::Traces => "TRACES",
             Signal::Metrics => "METRICS",
+            Signal::Logs => "LOGS",
         }
     }
 
@@ -236,6 +238,7 @@ impl Signal {
         match self {
             Signal::Traces => "v1/traces",
             Signal::Metrics => "v1/metrics",
+            Signal::Logs => "v1/logs",
         }
     }
 }
@@ -445,6 +448,24 @@ impl OtlpExport {
             )),
             OtlpProtocol::HttpProtobuf => {
                 let (builder, failures) = self.http(builder.with_http(), Signal::Metrics)?;
+                Ok((builder.build().map_err(build_failed)?, failures))
+            }
+        }
+    }
+
+    /// The log exporter (GenAI events on the logs signal), and the note its failures' causes are
+    /// kept in.
+    pub(crate) fn log_exporter(&self) -> Result<(opentelemetry_otlp::LogExporter, FailureNote)> {
+        let builder = opentelemetry_otlp::LogExporter::builder();
+        match self.protocol {
+            OtlpProtocol::Grpc => Ok((
+                self.grpc(builder.with_tonic(), Signal::Logs)?
+                    .build()
+                    .map_err(build_failed)?,
+                FailureNote::default(),
+            )),
+            OtlpProtocol::HttpProtobuf => {
+                let (builder, failures) = self.http(builder.with_http(), Signal::Logs)?;
                 Ok((builder.build().map_err(build_failed)?, failures))
             }
         }

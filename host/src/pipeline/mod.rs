@@ -1,6 +1,7 @@
 //! The pipeline behind a [`crate::Tracer`]: one worker thread that takes lifecycle events off a
 //! bounded queue, assembles finished spans ([`crate::assembly`]), maps them in batches through
-//! the mapper component, runs the policy chain, and exports spans (with retry) and metrics.
+//! the mapper component, runs the policy chain, and exports spans (with retry), metrics and the
+//! mapper's log records.
 //!
 //! The runtime's side is a queue push ([`Message`]); wasm and export happen only on the worker.
 //! - `worker`: the loop, batching, the mapper and policy calls, swaps, shutdown;
@@ -8,11 +9,13 @@
 //! - `metrics`: the mapper's metric points and the pipeline's own, exported on an interval;
 //! - `fallback`: the minimal mapping used when the mapper fails;
 //! - `hold`: spans held until their trace is complete, for policies that want whole traces;
+//! - `log_events`: the mapper's log records, carried on their spans through the policies;
 //! - `doorbell`, `recycle`: waking a napping worker, and the pool of field boxes.
 
 pub(crate) mod doorbell;
 pub(crate) mod fallback;
 pub(crate) mod hold;
+pub(crate) mod log_events;
 pub(crate) mod metrics;
 pub(crate) mod recycle;
 pub(crate) mod retry;

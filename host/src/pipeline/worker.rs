@@ -16,6 +16,7 @@ use opentelemetry_sdk::trace::InMemorySpanExporter;
 
 use super::doorbell::Doorbell;
 use super::hold::{RemoteParentFlags, TraceHold, TraceKey};
+use super::log_events;
 use super::metrics::Metrics;
 use super::recycle::FieldBoxes;
 use super::retry::RetryBuffer;
@@ -28,7 +29,7 @@ use crate::component::policy::{PolicyWorld, pass_on};
 use crate::component::slot::Slot;
 use crate::convert;
 use crate::events::Lifecycle;
-use crate::export::{MetricSink, SpanSink};
+use crate::export::{LogEvent, LogRecords, LogSink, Sinks, SpanSink};
 use crate::ids::{SpanId, TraceId};
 use crate::policy::fail_closed;
 use crate::span_limits::Dropped;
@@ -54,10 +55,8 @@ pub(crate) struct WorkerParts {
     pub(crate) mapper: Slot<Component<MapperWorld>>,
     /// The policy chain, in order.
     pub(crate) policies: Vec<Slot<Component<PolicyWorld>>>,
-    /// Where spans go.
-    pub(crate) spans: SpanSink,
-    /// Where metrics go.
-    pub(crate) metrics: MetricSink,
+    /// Where spans, metrics and log records go.
+    pub(crate) sinks: Sinks,
     /// The resource of the metrics.
     pub(crate) resource: Resource,
     /// The runtime the exporters run on (owned by the worker thread).
@@ -84,6 +83,8 @@ pub(crate) struct Worker {
     mapper: Slot<Component<MapperWorld>>,
     policies: Vec<Slot<Component<PolicyWorld>>>,
     spans: SpanSink,
+    logs: LogSink,
+    log_records: LogRecords,
     runtime: tokio::runtime::Runtime,
     observer: Option<InMemorySpanExporter>,
     retry: RetryBuffer,
@@ -124,7 +125,7 @@ impl Worker {
     pub(crate) fn new(parts: WorkerParts) -> Self {
         let (whole_traces, first_whole) = whole_trace_policies(&parts.policies);
         let metrics = Metrics::new(
-            parts.metrics,
+            parts.sinks.metrics,
             parts.resource,
             parts.settings.metric_interval,
             &parts.stats,
@@ -139,7 +140,9 @@ impl Worker {
             whole_traces,
             first_whole,
             policies: parts.policies,
-            spans: parts.spans,
+            spans: parts.sinks.spans,
+            logs: parts.sinks.logs,
+            log_records: LogRecords::new(),
             runtime: parts.runtime,
             observer: parts.observer,
             retry: RetryBuffer::new(parts.settings.export_buffer_spans),
@@ -340,7 +343,10 @@ impl Worker {
                 record
             })
             .collect();
-        let mut mapped = match self.map_batch(records) {
+        let wit::MappedBatchWithLogs {
+            batch: mut mapped,
+            logs,
+        } = match self.map_batch(records) {
             Ok(batch) => batch,
             Err(error) => {
                 Stats::add(&self.stats.spans_fallback_mapped, pending.len() as u64);
@@ -348,11 +354,14 @@ impl Worker {
                     "mapper {error}; {} spans exported by the fallback mapping",
                     pending.len()
                 ));
-                wit::MappedBatch {
-                    spans: pending.iter().map(fallback::map).collect(),
-                    metrics: Vec::new(),
-                    rejected: Vec::new(),
-                    schema_url: String::new(),
+                wit::MappedBatchWithLogs {
+                    batch: wit::MappedBatch {
+                        spans: pending.iter().map(fallback::map).collect(),
+                        metrics: Vec::new(),
+                        rejected: Vec::new(),
+                        schema_url: String::new(),
+                    },
+                    logs: Vec::new(),
                 }
             }
         };
@@ -370,6 +379,19 @@ impl Worker {
             if !cut.is_empty() {
                 dropped.entry(span.span_id).or_default().add(cut);
             }
+        }
+        // Log records ride on their spans through the policies (after the limits, which do not
+        // count them as span events).
+        let orphans = log_events::attach(&mut mapped.spans, logs);
+        if !orphans.is_empty() {
+            Stats::add(&self.stats.logs_dropped, orphans.len() as u64);
+            self.stats.error(format!(
+                "{} log records from the mapper belong to no span of its output (first: {} on \
+                 span {})",
+                orphans.len(),
+                orphans[0].event_name,
+                SpanId(orphans[0].span_id)
+            ));
         }
         // The policies before the first that wants whole traces run batch by batch.
         let spans = self.apply_policies(mapped.spans, 0..self.first_whole, false);
@@ -395,6 +417,8 @@ impl Worker {
             self.pass_unheld(admitted.unheld);
             self.after_hold(released, false);
         } else {
+            let mut spans = spans;
+            let logs = Self::take_logs(&mut spans);
             let data: Vec<_> = spans
                 .into_iter()
                 .map(|span| {
@@ -403,6 +427,7 @@ impl Worker {
                 })
                 .collect();
             self.export(data);
+            self.export_logs(logs, &scope);
         }
         for point in mapped.metrics {
             self.metrics.record(point);
@@ -411,6 +436,31 @@ impl Worker {
             self.boxes.recycle(span.fields);
         }
         self.metrics.record_batch(began.elapsed());
+    }
+
+    /// Takes the log records off `spans` (they rode there through the policies) as log events.
+    fn take_logs(spans: &mut [wit::OtelSpan]) -> Vec<LogEvent> {
+        spans.iter_mut().flat_map(log_events::detach).collect()
+    }
+
+    /// Exports log events under `scope`. A failed log export is counted and described, not
+    /// retried.
+    fn export_logs(&mut self, events: Vec<LogEvent>, scope: &InstrumentationScope) {
+        if events.is_empty() {
+            return;
+        }
+        let count = events.len() as u64;
+        let exported = self
+            .runtime
+            .block_on(self.logs.export(&self.log_records, events, scope));
+        match exported {
+            Ok(n) => Stats::add(&self.stats.logs_exported, n as u64),
+            Err(error) => {
+                Stats::add(&self.stats.logs_dropped, count);
+                self.stats
+                    .error(format!("{count} log records not exported: {error}"));
+            }
+        }
     }
 
     /// Hands exportable span data to the observer and the exporter (with retry).
@@ -441,7 +491,13 @@ impl Worker {
             })
             .collect();
         let chain = self.first_whole..self.policies.len();
-        let spans = self.apply_policies(spans, chain, skip_whole);
+        let mut spans = self.apply_policies(spans, chain, skip_whole);
+        let logs = Self::take_logs(&mut spans);
+        // The mapper's scope (all held spans of one release come from the current mapper).
+        let log_scope = match spans.iter().find_map(|s| meta.get(&s.span_id)) {
+            Some((_, scope)) => scope.clone(),
+            None => self.scope(""),
+        };
         let limits = self.settings.span_limits;
         let data: Vec<_> = spans
             .into_iter()
@@ -454,6 +510,7 @@ impl Worker {
             })
             .collect();
         self.export(data);
+        self.export_logs(logs, &log_scope);
     }
 
     /// Spans that did not fit in the hold: they skip the whole-trace policies, counted, and go
@@ -555,11 +612,19 @@ impl Worker {
 
     /// Maps a batch of the pipeline: through the mapper component, or through the native stage
     /// when one replaces it.
-    fn map_batch(&mut self, records: Vec<wit::AgentSpan>) -> Result<wit::MappedBatch, String> {
+    fn map_batch(
+        &mut self,
+        records: Vec<wit::AgentSpan>,
+    ) -> Result<wit::MappedBatchWithLogs, String> {
         #[cfg(feature = "bench-internals")]
         if let Some(native) = &mut self.native {
             let records = records.into_iter().map(crate::AgentRecord).collect();
-            return native.map_spans(records).map(crate::MappedBatch::into_wit);
+            return native
+                .map_spans(records)
+                .map(|batch| wit::MappedBatchWithLogs {
+                    batch: batch.into_wit(),
+                    logs: Vec::new(),
+                });
         }
         self.mapper
             .call(&self.stats, |instance| instance.map_spans(&records))
@@ -604,6 +669,9 @@ impl Worker {
         self.metrics.export(&self.runtime, &self.stats);
         if let Err(error) = self.spans.shutdown() {
             self.stats.error(format!("span exporter shutdown: {error}"));
+        }
+        if let Err(error) = self.logs.shutdown() {
+            self.stats.error(format!("log exporter shutdown: {error}"));
         }
         self.metrics.shutdown(&self.stats);
     }

@@ -4,6 +4,9 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
+use agentrace::opentelemetry_sdk::logs::{
+    InMemoryLogExporter, in_memory_exporter::LogDataWithResource,
+};
 use agentrace::opentelemetry_sdk::metrics::InMemoryMetricExporter;
 use agentrace::opentelemetry_sdk::metrics::data::ResourceMetrics;
 use agentrace::opentelemetry_sdk::trace::{InMemorySpanExporter, SpanData};
@@ -58,6 +61,8 @@ pub fn semconv_dir(test: &str) -> Option<PathBuf> {
 pub struct Run {
     pub spans: Vec<SpanData>,
     pub metrics: Vec<ResourceMetrics>,
+    /// The mapper's events on the logs signal.
+    pub logs: Vec<LogDataWithResource>,
     pub stats: StatsSnapshot,
 }
 
@@ -65,10 +70,12 @@ pub struct Run {
 pub fn run_lines(lines: &str, configure: impl FnOnce(TracerBuilder) -> TracerBuilder) -> Run {
     let spans = InMemorySpanExporter::default();
     let metrics = InMemoryMetricExporter::default();
+    let logs = InMemoryLogExporter::default();
     let builder = Tracer::builder()
         .with_export(ExportTarget::InMemory {
             spans: spans.clone(),
             metrics: metrics.clone(),
+            logs: logs.clone(),
         })
         .with_block_when_full(true);
     let tracer = configure(builder).build().expect("tracer builds");
@@ -81,6 +88,7 @@ pub fn run_lines(lines: &str, configure: impl FnOnce(TracerBuilder) -> TracerBui
     Run {
         spans: spans.get_finished_spans().unwrap(),
         metrics: metrics.get_finished_metrics().unwrap(),
+        logs: logs.get_emitted_logs().unwrap(),
         stats: tracer.stats(),
     }
 }

@@ -29,6 +29,7 @@ fn hostile(behavior: &str, spans: &InMemorySpanExporter) -> TracerBuilder {
         .with_export(ExportTarget::InMemory {
             spans: spans.clone(),
             metrics: Default::default(),
+            logs: Default::default(),
         })
         .with_limits(
             Limits::default()
@@ -64,7 +65,7 @@ fn every_hostile_behaviour_is_contained_and_counted() {
         (
             "huge",
             |s| s.component_oversized,
-            "50000 spans and 0 metric points for 5 records",
+            "50000 spans, 0 metric points and 0 log records for 5 records",
         ),
         (
             "error",
@@ -241,6 +242,7 @@ fn instances_are_recycled_after_a_number_of_calls() {
         .with_export(ExportTarget::InMemory {
             spans: spans.clone(),
             metrics: Default::default(),
+            logs: Default::default(),
         })
         .with_limits(Limits::default().with_recycle_after_calls(Some(2)))
         .build()
@@ -272,6 +274,7 @@ fn bad_input_gets_specific_errors_and_documented_behaviour() {
         .with_export(ExportTarget::InMemory {
             spans: spans.clone(),
             metrics: Default::default(),
+            logs: Default::default(),
         })
         .build()
         .unwrap();

@@ -19,6 +19,7 @@ fn tracer(spans: &InMemorySpanExporter) -> Arc<Tracer> {
             .with_export(ExportTarget::InMemory {
                 spans: spans.clone(),
                 metrics: Default::default(),
+                logs: Default::default(),
             })
             .with_block_when_full(true)
             .build()
@@ -129,7 +130,7 @@ fn a_bad_replacement_is_refused_and_the_old_mapper_keeps_running() {
         .unwrap_err()
         .to_string();
     assert!(
-        error.contains("needs an export `agentrace:plugin/mapper@0.2.1`"),
+        error.contains("needs an export `agentrace:plugin/mapper@0.2.2`"),
         "{error}"
     );
     agent_turn(&tracer);
@@ -150,6 +151,7 @@ fn policies_can_be_added_at_run_time() {
         .with_export(ExportTarget::InMemory {
             spans: spans.clone(),
             metrics: Default::default(),
+            logs: Default::default(),
         })
         .with_capture_content(true)
         .build()

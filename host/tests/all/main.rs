@@ -8,6 +8,7 @@ mod conformance;
 mod containment;
 mod hot_swap;
 mod jco_host;
+mod log_events;
 mod mapper_template;
 mod otlp_receiver;
 #[path = "../../../tests/support/phoenix.rs"]

@@ -293,6 +293,7 @@ fn the_library_api_links_spans_and_ends_open_ones_at_shutdown() {
         .with_export(ExportTarget::InMemory {
             spans: spans.clone(),
             metrics: Default::default(),
+            logs: Default::default(),
         })
         .build()
         .unwrap();
@@ -437,7 +438,7 @@ fn bad_configuration_and_components_fail_at_build_with_the_reason() {
         .unwrap_err()
         .to_string();
     assert!(
-        err.contains("built for agentrace:plugin@0.1.0; this host speaks agentrace:plugin@0.2.1"),
+        err.contains("built for agentrace:plugin@0.1.0; this host speaks agentrace:plugin@0.2.2"),
         "{err}"
     );
     // An empty component is valid WebAssembly but implements no agentrace world.

@@ -297,6 +297,7 @@ fn holding_tracer(limits: TraceHoldLimits) -> (Tracer, InMemorySpanExporter) {
         .with_export(ExportTarget::InMemory {
             spans: spans.clone(),
             metrics: Default::default(),
+            logs: Default::default(),
         })
         .with_block_when_full(true)
         .with_trace_hold(limits)

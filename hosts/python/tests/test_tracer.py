@@ -697,6 +697,51 @@ def test_each_capture_value_of_the_genai_utilities_decides_the_content_and_none_
     assert ("gen_ai.input.messages" in span.attributes) is recorded
 
 
+@pytest.mark.parametrize(
+    ("value", "emit", "on_spans", "in_event"),
+    [("EVENT_ONLY", None, False, True), ("SPAN_AND_EVENT", None, True, True),
+     ("SPAN_ONLY", "true", True, False), ("EVENT_ONLY", "false", False, None)],
+)
+def test_event_capture_values_write_the_details_event_on_the_logs_signal(
+    tmp_path: Path, monkeypatch, value, emit, on_spans, in_event
+):
+    """``EVENT_ONLY`` and ``SPAN_AND_EVENT`` put the content in the
+    ``gen_ai.client.inference.operation.details`` log event (OTLP/JSON ``resourceLogs`` lines in
+    the output file); ``OTEL_INSTRUMENTATION_GENAI_EMIT_EVENT`` turns the event on or off."""
+    monkeypatch.setenv("OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT", value)
+    if emit is None:
+        monkeypatch.delenv("OTEL_INSTRUMENTATION_GENAI_EMIT_EVENT", raising=False)
+    else:
+        monkeypatch.setenv("OTEL_INSTRUMENTATION_GENAI_EMIT_EVENT", emit)
+    output = tmp_path / "out.jsonl"
+    tracer = agentrace.Tracer(output=str(output))
+    try:
+        with tracer.chat(request={"model": "m"}, input_messages=[{"role": "user", "parts": [
+                {"type": "text", "content": "the secret"}]}]):
+            pass
+        tracer.flush()
+    finally:
+        tracer.shutdown()
+    span_lines, log_records = [], []
+    for line in output.read_text().splitlines():
+        document = json.loads(line)
+        span_lines += [line] if "resourceSpans" in document else []
+        for resource in document.get("resourceLogs", []):
+            for scope in resource["scopeLogs"]:
+                log_records += scope["logRecords"]
+    assert ("the secret" in "".join(span_lines)) is on_spans
+    details = [r for r in log_records
+               if r.get("eventName") == "gen_ai.client.inference.operation.details"]
+    if in_event is None:
+        assert details == []
+    else:
+        (record,) = details
+        keys = {a["key"] for a in record["attributes"]}
+        assert ("gen_ai.input.messages" in keys) is in_event
+        assert "gen_ai.request.model" in keys
+        assert record["spanId"] and record["traceId"]
+
+
 def test_a_shipped_mapper_is_chosen_by_name_and_a_wrong_name_says_the_choices(tmp_path: Path):
     output = tmp_path / "spans.jsonl"
     tracer = agentrace.Tracer(output=str(output), mapper="openinference", capture_content=True)

@@ -17,7 +17,10 @@ pub mod messages;
 pub mod settings;
 
 use agentrace_mapping::bindings::agentrace::plugin::host;
-use agentrace_mapping::bindings::agentrace::plugin::types::{AgentSpan, MappedBatch};
+use agentrace_mapping::bindings::agentrace::plugin::types::{
+    AgentSpan, MappedBatch, MappedBatchWithLogs,
+};
+use agentrace_mapping::bindings::exports::agentrace::plugin::log_mapper;
 use agentrace_mapping::bindings::exports::agentrace::plugin::mapper::{Guest, PluginInfo};
 
 /// The version of the OpenInference specification this mapper follows: the reference copy in
@@ -40,6 +43,13 @@ impl Guest for OpenInferenceMapper {
     fn map_spans(records: Vec<AgentSpan>) -> Result<MappedBatch, String> {
         let settings = settings::Settings::from_lookup(host::config)?;
         Ok(mapping::map_batch(&records, &settings))
+    }
+}
+
+impl log_mapper::Guest for OpenInferenceMapper {
+    fn map_spans_and_logs(records: Vec<AgentSpan>) -> Result<MappedBatchWithLogs, String> {
+        let settings = settings::Settings::from_lookup(host::config)?;
+        Ok(mapping::map_batch_with_logs(&records, &settings))
     }
 }
 

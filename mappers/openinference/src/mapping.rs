@@ -28,8 +28,9 @@ use agentrace_mapping::attrs::{
     Attrs, agent_name, check_record, request_model, span_name, span_of, status,
 };
 use agentrace_mapping::bindings::agentrace::plugin::types::{
-    AgentSpan, MappedBatch, Operation, OtelSpan, Value,
+    AgentSpan, MappedBatch, MappedBatchWithLogs, Operation, OtelSpan, Value,
 };
+use agentrace_mapping::config::MapperConfig;
 use agentrace_mapping::content::{input_messages, json_or_string};
 use agentrace_mapping::mapping::{agent_concept, map_each, span_kind};
 use agentrace_mapping::provider;
@@ -43,7 +44,24 @@ use crate::settings::Settings;
 /// Maps a batch. Records that cannot be mapped (invalid ids, end before start) are listed in
 /// `rejected` with their reason; the others are unaffected. OpenInference has no schema URL.
 pub fn map_batch(records: &[AgentSpan], settings: &Settings) -> MappedBatch {
-    map_each(records, "", |record| map_span(record, settings))
+    map_batch_with_logs(records, settings).batch
+}
+
+/// Maps a batch as [`map_batch`] does, with the GenAI events OpenInference has no equivalent
+/// for on the logs signal: evaluation results and client exceptions. The opt-in inference
+/// details event is GenAI's form of the content this mapper puts on its spans, so it is not
+/// emitted here.
+pub fn map_batch_with_logs(records: &[AgentSpan], settings: &Settings) -> MappedBatchWithLogs {
+    let events = MapperConfig {
+        emit_event: false,
+        ..settings.base
+    };
+    map_each(
+        records,
+        "",
+        |record| map_span(record, settings),
+        Some(&events),
+    )
 }
 
 /// The OpenInference span kind of an operation (see the module's table).

@@ -84,16 +84,7 @@ impl Settings {
     /// for the shared keys: the host passes only values it could read from the variables.
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, String> {
         let base = MapperConfig::from_lookup(&lookup)?;
-        let flag = |key: &str| -> Result<bool, String> {
-            match lookup(key).as_deref().map(str::trim) {
-                None | Some("") => Ok(false),
-                Some(v) if v.eq_ignore_ascii_case("true") => Ok(true),
-                Some(v) if v.eq_ignore_ascii_case("false") => Ok(false),
-                Some(other) => Err(format!(
-                    "config `{key}`: expected `true` or `false`, got `{other}`"
-                )),
-            }
-        };
+        let flag = |key: &str| agentrace_mapping::config::flag(&lookup, key);
         let hide = Hide {
             invocation_parameters: flag("hide-llm-invocation-parameters")?,
             tools: flag("hide-llm-tools")?,
