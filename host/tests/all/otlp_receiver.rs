@@ -75,6 +75,8 @@ impl Receiver {
             .args([
                 "--debug-log",
                 "metrics",
+                "--debug-log",
+                "logs",
                 "--debug-log-verbosity",
                 "detailed",
             ])
@@ -121,13 +123,17 @@ impl Receiver {
         }
     }
 
-    /// Waits until the log shows `spans` spans and both GenAI metrics.
+    /// Waits until the log shows `spans` spans, both GenAI metrics and the example's log
+    /// records.
     fn wait_for(&self, spans: usize) -> String {
         let deadline = Instant::now() + Duration::from_secs(30);
         loop {
             let log = self.log();
             let seen = log.matches("\n    Name           : ").count();
-            if seen >= spans && log.contains("-> Name: gen_ai.client.token.usage") {
+            if seen >= spans
+                && log.contains("-> Name: gen_ai.client.token.usage")
+                && log.matches("\nEventName: ").count() >= EXAMPLE_LOG_RECORDS
+            {
                 return log;
             }
             assert!(
@@ -184,6 +190,10 @@ fn parse_spans(log: &str) -> Vec<Received> {
     spans
 }
 
+/// The log records of the AG2 example with the details event on: one per model call (7) and
+/// the failed call's exception.
+const EXAMPLE_LOG_RECORDS: usize = 8;
+
 fn export_example(protocol: OtlpProtocol, endpoint: String) {
     export_example_with(OtlpExport::new(protocol).with_endpoint(endpoint));
 }
@@ -192,6 +202,7 @@ fn export_example_with(settings: OtlpExport) {
     let tracer = Tracer::builder()
         .with_export(ExportTarget::Otlp(settings))
         .with_service_name("agentrace-e2e")
+        .with_inference_events(true, false)
         .with_block_when_full(true)
         .build()
         .unwrap();
@@ -203,6 +214,11 @@ fn export_example_with(settings: OtlpExport) {
     assert_eq!(stats.spans_exported, 33, "{stats:?}");
     assert_eq!(stats.spans_accounted(), stats.spans_started, "{stats:?}");
     assert_eq!(stats.metric_export_failures, 0, "{stats:?}");
+    assert_eq!(
+        (stats.logs_exported, stats.logs_dropped),
+        (EXAMPLE_LOG_RECORDS as u64, 0),
+        "{stats:?}"
+    );
 }
 
 fn check_received(log: &str) {
@@ -264,6 +280,25 @@ fn check_received(log: &str) {
     ] {
         assert!(log.contains(expected), "metrics: `{expected}` not received");
     }
+
+    // The events on the logs signal, as rotel prints them, parented to their spans.
+    let details = log
+        .matches("\nEventName: gen_ai.client.inference.operation.details\n")
+        .count();
+    assert_eq!(details, 7, "one details event per model call");
+    let exception = log
+        .split("\nLogRecord #")
+        .find(|record| record.contains("EventName: gen_ai.client.operation.exception"))
+        .expect("the failed call's exception event arrived");
+    for expected in [
+        "SeverityNumber: SEVERITY_NUMBER_WARN(13)",
+        "-> exception.type: Str(RateLimitError)",
+        "Trace ID       : 5b8efff798038103d269b633813fc60c",
+        "Span ID        : 0000000000001018",
+    ] {
+        assert!(exception.contains(expected), "{expected} in\n{exception}");
+    }
+    assert!(log.contains("ScopeLogs SchemaURL: https://opentelemetry.io/schemas/1.41.0"));
 }
 
 /// One receiver at a time: both tests start processes and ports.
