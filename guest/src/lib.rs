@@ -9,12 +9,14 @@
 pub use agentrace_mapping::{bindings, config, content, logs, mapping, metrics, provider, semconv};
 
 use bindings::agentrace::plugin::host;
-use bindings::agentrace::plugin::types::{AgentSpan, MappedBatch, MappedBatchWithLogs};
-use bindings::exports::agentrace::plugin::log_mapper;
+use bindings::agentrace::plugin::types::{
+    AgentSpan, MappedBatch, MappedBatchWithLogs, ProviderDetails,
+};
+use bindings::exports::agentrace::plugin::extended_mapper;
 use bindings::exports::agentrace::plugin::mapper::{Guest, PluginInfo};
 
 /// The component's exports: read the operator's configuration through the host import and
-/// delegate to [`mapping::map_batch`] and [`mapping::map_batch_with_logs`].
+/// delegate to [`mapping::map_batch`] and [`mapping::map_records`].
 pub struct DefaultMapper;
 
 impl Guest for DefaultMapper {
@@ -32,11 +34,16 @@ impl Guest for DefaultMapper {
     }
 }
 
-/// The same mapping with the GenAI events on the logs signal, which a 0.2.2 host calls instead.
-impl log_mapper::Guest for DefaultMapper {
-    fn map_spans_and_logs(records: Vec<AgentSpan>) -> Result<MappedBatchWithLogs, String> {
+/// The same mapping with the records' provider details and the GenAI events on the logs
+/// signal, which a 0.2.2 host calls instead.
+impl extended_mapper::Guest for DefaultMapper {
+    fn map_records(
+        records: Vec<AgentSpan>,
+        provider_details: Vec<Option<ProviderDetails>>,
+    ) -> Result<MappedBatchWithLogs, String> {
+        mapping::check_details(&records, &provider_details)?;
         let config = config::MapperConfig::from_lookup(host::config)?;
-        Ok(mapping::map_batch_with_logs(&records, &config))
+        Ok(mapping::map_records(&records, &provider_details, &config))
     }
 }
 

@@ -99,7 +99,7 @@ impl MapperInstance {
     /// Maps one batch.
     pub fn map(&mut self, records: &[wit::AgentSpan]) -> Result<wit::MappedBatch> {
         self.0
-            .map_spans(records)
+            .map_spans(records, &[])
             .map(|mapped| mapped.batch)
             .map_err(|e| Error::Mapper(e.to_string()))
     }
@@ -168,7 +168,7 @@ impl WasmStage {
     /// Maps one batch, without the policies.
     pub fn map_only(&mut self, records: &[wit::AgentSpan]) -> Result<wit::MappedBatch> {
         self.mapper
-            .map_spans(records)
+            .map_spans(records, &[])
             .map(|mapped| mapped.batch)
             .map_err(|e| Error::Mapper(e.to_string()))
     }

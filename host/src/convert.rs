@@ -15,11 +15,11 @@ use serde_json::Value as Json;
 
 use crate::component::bindings::types as wit;
 use crate::ids::TraceId;
-pub(crate) use crate::record::to_agent_span;
 use crate::record::{
     AttrValue, Attributes, ErrorInfo, LinkInfo, Message, Part, ServerEndpoint, ToolCall,
     ToolDefinition,
 };
+pub(crate) use crate::record::{provider_details_of, to_agent_span};
 use crate::span_limits::{Dropped, SpanLimits};
 
 /// Conversion of the host's records into the WIT records the mapper receives. The target type

@@ -62,8 +62,8 @@ pub use policy::{BuiltinPolicy, Policy, PolicySource};
 pub use record::{
     AgentInfo, AttrValue, Attributes, CodeExecutionInfo, ConversationInfo, ErrorInfo,
     GuardrailInfo, HandoffInfo, HumanInputInfo, LinkInfo, Message, ModelRequest, ModelResponse,
-    MultiConversationInfo, Part, RetrievalInfo, ServerEndpoint, SpanFields, SpeakerSelectionInfo,
-    ToolCall, ToolDefinition, Usage,
+    MultiConversationInfo, Part, ProviderDetails, RetrievalInfo, ServerEndpoint, SpanFields,
+    SpeakerSelectionInfo, ToolCall, ToolDefinition, Usage,
 };
 pub use span_limits::SpanLimits;
 pub use stats::StatsSnapshot;

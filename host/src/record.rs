@@ -444,6 +444,26 @@ record!(
     }
 );
 
+record!(
+    /// Provider-specific details of a call, written under the provider's namespace
+    /// (`openai.*`, `aws.bedrock.*`) by the shipped mappers. Reaches mappers that export the
+    /// WIT's `extended-mapper` (0.2.2) beside the `agent-span` record.
+    ProviderDetails {
+        /// The service tier the request asked for (OpenAI's `service_tier`).
+        request_service_tier: String,
+        /// The service tier that served the response.
+        response_service_tier: String,
+        /// The backend configuration's fingerprint (OpenAI's `system_fingerprint`).
+        system_fingerprint: String,
+        /// Which of the provider's APIs was called (`chat_completions`, `responses`).
+        api_type: String,
+        /// The provider's guardrail applied (an AWS Bedrock guardrail id).
+        guardrail_id: String,
+        /// The provider's knowledge base queried (an AWS Bedrock knowledge base id).
+        knowledge_base_id: String,
+    }
+);
+
 /// Why an operation failed.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -577,6 +597,11 @@ macro_rules! span_fields {
                 #[serde(default, skip_serializing_if = "Option::is_none")]
                 pub $field: Option<$ty>,
             )*
+            /// Provider-specific details of a call: not part of the WIT `agent-span` (which
+            /// cannot grow within 0.2), handed to mappers beside it
+            /// ([`provider_details_of`]).
+            #[serde(default, skip_serializing_if = "Option::is_none")]
+            pub provider_details: Option<ProviderDetails>,
             /// Further attributes, passed through by the default mapper.
             #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
             pub attributes: Attributes,
@@ -585,6 +610,7 @@ macro_rules! span_fields {
         impl Merge for SpanFields {
             fn merge(&mut self, later: Self) {
                 $( self.$field.merge(later.$field); )*
+                self.provider_details.merge(later.provider_details);
                 Merge::merge(&mut self.attributes, later.attributes);
             }
         }
@@ -607,6 +633,11 @@ macro_rules! span_fields {
             }
         }
     };
+}
+
+/// The WIT `provider-details` of a finished span, handed to mappers beside its `agent-span`.
+pub(crate) fn provider_details_of(span: &FinishedSpan) -> Option<wit::ProviderDetails> {
+    span.fields.provider_details.to_wit()
 }
 
 span_fields! {

@@ -47,11 +47,12 @@ export async function loadMapper(directory, { config = {}, log = defaultLog } = 
   const root = await generated.instantiate(compile, imports);
   return {
     info: () => root.mapper.info(),
-    // With the optional `log-mapper` export (WIT 0.2.2), the batch comes with its log records,
-    // flattened into one object as the Rust host's JSON form has it (`logs` left out if empty).
-    mapSpans: (records) => {
-      if (!root.logMapper) return root.mapper.mapSpans(records);
-      const { batch, logs } = root.logMapper.mapSpansAndLogs(records);
+    // With the optional `extended-mapper` export (WIT 0.2.2), `details` (provider details, one
+    // per record or none) go in and the batch comes with its log records, flattened into one
+    // object as the Rust host's JSON form has it (`logs` left out if empty).
+    mapSpans: (records, details = []) => {
+      if (!root.extendedMapper) return root.mapper.mapSpans(records);
+      const { batch, logs } = root.extendedMapper.mapRecords(records, details);
       return logs.length ? { ...batch, logs } : batch;
     },
   };

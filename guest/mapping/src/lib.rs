@@ -1,5 +1,5 @@
 //! The mapping library every agentrace mapper component links: the WIT bindings of the
-//! `log-mapper-plugin` world, the GenAI semconv v1.41 mapping ([`mapping`], [`metrics`],
+//! `extended-mapper-plugin` world, the GenAI semconv v1.41 mapping ([`mapping`], [`metrics`],
 //! [`content`]), and the building blocks another convention's mapper shares ([`attrs`],
 //! [`config`], [`provider`], [`mapping::agent_concept`]).
 //!
@@ -26,7 +26,7 @@ pub mod semconv;
 pub mod bindings {
     wit_bindgen::generate!({
         path: "../../wit",
-        world: "log-mapper-plugin",
+        world: "extended-mapper-plugin",
         additional_derives: [PartialEq, serde::Serialize, serde::Deserialize],
         pub_export_macro: true,
     });

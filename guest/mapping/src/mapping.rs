@@ -10,8 +10,8 @@
 
 use crate::attrs::{Attrs, agent_name, check_record, request_model, span_name, span_of, status};
 use crate::bindings::agentrace::plugin::types::{
-    AgentSpan, MappedBatch, MappedBatchWithLogs, Operation, OtelSpan, RejectedRecord, SpanKind,
-    Value,
+    AgentSpan, MappedBatch, MappedBatchWithLogs, Operation, OtelSpan, ProviderDetails,
+    RejectedRecord, SpanKind, Value,
 };
 use crate::config::{Compat, MapperConfig};
 use crate::semconv::{ag2, attr, op, vendor};
@@ -20,35 +20,61 @@ use crate::{content, logs, metrics, provider};
 /// Maps a batch. Records that cannot be mapped (invalid ids, end before start) are listed in
 /// `rejected` with their reason; the others are unaffected.
 pub fn map_batch(records: &[AgentSpan], config: &MapperConfig) -> MappedBatch {
-    map_batch_with_logs(records, config).batch
+    map_records(records, &[], config).batch
 }
 
-/// Maps a batch as [`map_batch`] does, with the GenAI events of each mapped record on the logs
-/// signal ([`logs::for_record`]).
-pub fn map_batch_with_logs(records: &[AgentSpan], config: &MapperConfig) -> MappedBatchWithLogs {
+/// Maps a batch as [`map_batch`] does, with each record's provider details (`details[i]` for
+/// `records[i]`; missing entries count as none) and the GenAI events of each mapped record on
+/// the logs signal ([`logs::for_record`]).
+pub fn map_records(
+    records: &[AgentSpan],
+    details: &[Option<ProviderDetails>],
+    config: &MapperConfig,
+) -> MappedBatchWithLogs {
     map_each(
         records,
+        details,
         crate::semconv::SCHEMA_URL,
-        |record| map_span(record, config),
+        |record, details| map_span(record, details, config),
         Some(config),
     )
 }
 
-/// Maps each record with `map_one` and records its GenAI client metric points, and with
-/// `events` its GenAI log records ([`logs::for_record`]): the batch loop every mapper shares. A
-/// record `map_one` refuses is listed in `rejected` with its reason; the others are unaffected.
+/// Why an `extended-mapper.map-records` call is refused whole: provider details that neither
+/// pair one to one with the records nor are empty (no record has any).
+pub fn check_details(
+    records: &[AgentSpan],
+    details: &[Option<ProviderDetails>],
+) -> Result<(), String> {
+    if details.is_empty() || details.len() == records.len() {
+        Ok(())
+    } else {
+        Err(format!(
+            "provider-details has {} entries for {} records (one per record, or none, is the \
+             contract)",
+            details.len(),
+            records.len()
+        ))
+    }
+}
+
+/// Maps each record with `map_one` (given its provider details) and records its GenAI client
+/// metric points, and with `events` its GenAI log records ([`logs::for_record`]): the batch
+/// loop every mapper shares. A record `map_one` refuses is listed in `rejected` with its
+/// reason; the others are unaffected.
 pub fn map_each(
     records: &[AgentSpan],
+    details: &[Option<ProviderDetails>],
     schema_url: &str,
-    map_one: impl Fn(&AgentSpan) -> Result<OtelSpan, String>,
+    map_one: impl Fn(&AgentSpan, Option<&ProviderDetails>) -> Result<OtelSpan, String>,
     events: Option<&MapperConfig>,
 ) -> MappedBatchWithLogs {
     let mut spans = Vec::with_capacity(records.len());
     let mut points = Vec::new();
     let mut rejected = Vec::new();
     let mut log_records = Vec::new();
-    for record in records {
-        match map_one(record) {
+    for (i, record) in records.iter().enumerate() {
+        match map_one(record, details.get(i).and_then(Option::as_ref)) {
             Ok(span) => {
                 metrics::record_points(record, &mut points);
                 if let Some(config) = events {
@@ -186,8 +212,12 @@ pub fn span_kind(record: &AgentSpan) -> SpanKind {
     }
 }
 
-/// Maps one record, or says why it cannot be mapped.
-pub fn map_span(record: &AgentSpan, config: &MapperConfig) -> Result<OtelSpan, String> {
+/// Maps one record with its provider details, or says why it cannot be mapped.
+pub fn map_span(
+    record: &AgentSpan,
+    details: Option<&ProviderDetails>,
+    config: &MapperConfig,
+) -> Result<OtelSpan, String> {
     check_record(record)?;
     let capture = config.capture_content;
     let ag2_mode = config.compat == Compat::Ag2;
@@ -284,8 +314,12 @@ pub fn map_span(record: &AgentSpan, config: &MapperConfig) -> Result<OtelSpan, S
     if ag2_mode && !a.has(ag2::SPAN_TYPE) {
         a.str(ag2::SPAN_TYPE, ag2_span_type(record.operation));
     }
-    if let Some(raw) = &record.provider {
-        a.str(attr::PROVIDER_NAME, &provider::normalize(raw));
+    let provider_name = record.provider.as_deref().map(provider::normalize);
+    if let Some(name) = &provider_name {
+        a.str(attr::PROVIDER_NAME, name);
+    }
+    if let Some(details) = details {
+        provider::write_details(provider_name.as_deref(), details, &mut a);
     }
     if let Some(server) = &record.server {
         a.str(attr::SERVER_ADDRESS, &server.address);
@@ -660,7 +694,7 @@ mod tests {
 
     #[test]
     fn chat_follows_the_inference_span_definition() {
-        let span = map_span(&chat_record(), &MapperConfig::default()).unwrap();
+        let span = map_span(&chat_record(), None, &MapperConfig::default()).unwrap();
         assert_eq!(span.name, "chat gpt-4");
         assert_eq!(span.kind, SpanKind::Client);
         assert_eq!(
@@ -703,13 +737,13 @@ mod tests {
 
     #[test]
     fn content_is_recorded_only_when_capture_is_on() {
-        let off = map_span(&chat_record(), &MapperConfig::default()).unwrap();
+        let off = map_span(&chat_record(), None, &MapperConfig::default()).unwrap();
         assert_eq!(attr(&off, "gen_ai.input.messages"), None);
         let on = MapperConfig {
             capture_content: true,
             ..MapperConfig::default()
         };
-        let span = map_span(&chat_record(), &on).unwrap();
+        let span = map_span(&chat_record(), None, &on).unwrap();
         let Some(Value::Json(text)) = attr(&span, "gen_ai.input.messages") else {
             panic!("messages missing: {:?}", span.attributes);
         };
@@ -725,7 +759,7 @@ mod tests {
             type_: "RateLimitError".into(),
             message: Some("slow down".into()),
         });
-        let span = map_span(&r, &MapperConfig::default()).unwrap();
+        let span = map_span(&r, None, &MapperConfig::default()).unwrap();
         assert_eq!(
             attr(&span, "error.type"),
             Some(&Value::Str("RateLimitError".into()))
@@ -742,7 +776,7 @@ mod tests {
             description: None,
             version: None,
         });
-        let local = map_span(&r, &MapperConfig::default()).unwrap();
+        let local = map_span(&r, None, &MapperConfig::default()).unwrap();
         assert_eq!(
             (local.name.as_str(), local.kind),
             ("invoke_agent remote_helper", SpanKind::Internal)
@@ -751,7 +785,7 @@ mod tests {
             address: "agents.example".into(),
             port: Some(8443),
         });
-        let remote = map_span(&r, &MapperConfig::default()).unwrap();
+        let remote = map_span(&r, None, &MapperConfig::default()).unwrap();
         assert_eq!(remote.kind, SpanKind::Client);
         assert_eq!(
             attr(&remote, "server.address"),
@@ -769,7 +803,7 @@ mod tests {
         let mut r = record(Operation::InvokeAgent);
         r.parent_span_id = Some(7);
         r.parent_is_remote = true;
-        let served = map_span(&r, &MapperConfig::default()).unwrap();
+        let served = map_span(&r, None, &MapperConfig::default()).unwrap();
         assert_eq!(served.kind, SpanKind::Server);
         // Calling a remote agent from there is still a client call.
         r.server = Some(ServerEndpoint {
@@ -777,14 +811,16 @@ mod tests {
             port: None,
         });
         assert_eq!(
-            map_span(&r, &MapperConfig::default()).unwrap().kind,
+            map_span(&r, None, &MapperConfig::default()).unwrap().kind,
             SpanKind::Client
         );
         // Other operations under a remote parent keep their kinds.
         let mut tool = record(Operation::ExecuteTool);
         tool.parent_is_remote = true;
         assert_eq!(
-            map_span(&tool, &MapperConfig::default()).unwrap().kind,
+            map_span(&tool, None, &MapperConfig::default())
+                .unwrap()
+                .kind,
             SpanKind::Internal
         );
     }
@@ -800,7 +836,7 @@ mod tests {
             arguments: Some(r#"{"city":"Paris"}"#.into()),
             result: Some(r#""sunny""#.into()),
         });
-        let off = map_span(&r, &MapperConfig::default()).unwrap();
+        let off = map_span(&r, None, &MapperConfig::default()).unwrap();
         assert_eq!(off.name, "execute_tool get_weather");
         assert_eq!(off.kind, SpanKind::Internal);
         assert_eq!(
@@ -812,7 +848,7 @@ mod tests {
             capture_content: true,
             ..MapperConfig::default()
         };
-        let span = map_span(&r, &on).unwrap();
+        let span = map_span(&r, None, &on).unwrap();
         assert_eq!(
             attr(&span, "gen_ai.tool.call.arguments"),
             Some(&Value::Json(r#"{"city":"Paris"}"#.into()))
@@ -827,7 +863,7 @@ mod tests {
             selected: Some("planner".into()),
             method: Some("auto".into()),
         });
-        let semconv = map_span(&r, &MapperConfig::default()).unwrap();
+        let semconv = map_span(&r, None, &MapperConfig::default()).unwrap();
         assert_eq!(semconv.name, "speaker_selection");
         assert_eq!(
             attr(&semconv, "gen_ai.operation.name"),
@@ -841,7 +877,7 @@ mod tests {
             compat: Compat::Ag2,
             ..MapperConfig::default()
         };
-        let span = map_span(&r, &ag2).unwrap();
+        let span = map_span(&r, None, &ag2).unwrap();
         assert_eq!(
             attr(&span, "ag2.span.type"),
             Some(&Value::Str("speaker_selection".into()))
@@ -868,10 +904,10 @@ mod tests {
             input_mode: Some("ALWAYS".into()),
         });
         assert_eq!(
-            map_span(&h, &MapperConfig::default()).unwrap().name,
+            map_span(&h, None, &MapperConfig::default()).unwrap().name,
             "human_input user_proxy"
         );
-        let span = map_span(&h, &ag2).unwrap();
+        let span = map_span(&h, None, &ag2).unwrap();
         assert_eq!(span.name, "await_human_input user_proxy");
         // The human's words are content: absent unless captured.
         assert_eq!(attr(&span, "ag2.human_input.response"), None);
@@ -881,26 +917,26 @@ mod tests {
             mode: Some("sequential".into()),
             recipients: vec!["a".into(), "b".into()],
         });
-        let span = map_span(&m, &ag2).unwrap();
+        let span = map_span(&m, None, &ag2).unwrap();
         // AG2's names: `agent.initiate_chats` when sequential, `initiate_chats` in parallel.
         assert_eq!(span.name, "agent.initiate_chats");
         assert_eq!(attr(&span, "ag2.chats.count"), Some(&Value::Int(2)));
         m.multi_conversation.as_mut().unwrap().mode = Some("parallel".into());
-        assert_eq!(map_span(&m, &ag2).unwrap().name, "initiate_chats");
+        assert_eq!(map_span(&m, None, &ag2).unwrap().name, "initiate_chats");
         assert_eq!(
-            map_span(&m, &MapperConfig::default()).unwrap().name,
+            map_span(&m, None, &MapperConfig::default()).unwrap().name,
             "multi_conversation"
         );
 
         // AG2 puts the models on the conversation span too; the spec only on model calls.
         let mut c = chat_record();
         c.operation = Operation::Conversation;
-        let span = map_span(&c, &ag2).unwrap();
+        let span = map_span(&c, None, &ag2).unwrap();
         assert_eq!(
             attr(&span, "gen_ai.request.model"),
             Some(&Value::Str("gpt-4".into()))
         );
-        let span = map_span(&c, &MapperConfig::default()).unwrap();
+        let span = map_span(&c, None, &MapperConfig::default()).unwrap();
         assert_eq!(attr(&span, "gen_ai.request.model"), None);
     }
 

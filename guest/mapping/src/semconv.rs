@@ -84,6 +84,12 @@ pub mod attr {
     pub const EXCEPTION_MESSAGE: &str = "exception.message";
     pub const EXCEPTION_STACKTRACE: &str = "exception.stacktrace";
     pub const EVALUATION_NAME: &str = "gen_ai.evaluation.name";
+    pub const OPENAI_REQUEST_SERVICE_TIER: &str = "openai.request.service_tier";
+    pub const OPENAI_RESPONSE_SERVICE_TIER: &str = "openai.response.service_tier";
+    pub const OPENAI_RESPONSE_SYSTEM_FINGERPRINT: &str = "openai.response.system_fingerprint";
+    pub const OPENAI_API_TYPE: &str = "openai.api.type";
+    pub const AWS_BEDROCK_GUARDRAIL_ID: &str = "aws.bedrock.guardrail.id";
+    pub const AWS_BEDROCK_KNOWLEDGE_BASE_ID: &str = "aws.bedrock.knowledge_base.id";
 }
 
 /// The events GenAI semconv v1.41 defines (`model/events.yaml`), and the span event OpenTelemetry
@@ -134,6 +140,13 @@ pub mod vendor {
     pub const GUARDRAIL_NAME: &str = "agentrace.guardrail.name";
     pub const GUARDRAIL_TRIGGERED: &str = "agentrace.guardrail.triggered";
     pub const GUARDRAIL_ACTION: &str = "agentrace.guardrail.action";
+    /// Provider details of a provider whose namespace the spec does not define.
+    pub const PROVIDER_REQUEST_SERVICE_TIER: &str = "agentrace.provider.request.service_tier";
+    pub const PROVIDER_RESPONSE_SERVICE_TIER: &str = "agentrace.provider.response.service_tier";
+    pub const PROVIDER_SYSTEM_FINGERPRINT: &str = "agentrace.provider.response.system_fingerprint";
+    pub const PROVIDER_API_TYPE: &str = "agentrace.provider.api.type";
+    pub const PROVIDER_GUARDRAIL_ID: &str = "agentrace.provider.guardrail.id";
+    pub const PROVIDER_KNOWLEDGE_BASE_ID: &str = "agentrace.provider.knowledge_base.id";
 }
 
 /// AG2's own names (autogen 0.14 `autogen.opentelemetry`), for the `ag2` compatibility option.

@@ -25,10 +25,39 @@ use crate::error::{Error, Result};
 use crate::stats::Stats;
 
 /// One agent-span record as the mapper receives it (the WIT `agent-span`): what a runtime
-/// reported about one finished operation.
+/// reported about one finished operation, with its provider details (the WIT
+/// `provider-details`, handed beside it since 0.2.2; the JSON form's `provider_details`).
 #[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(transparent)]
-pub struct AgentRecord(pub(crate) wit::AgentSpan);
+#[serde(from = "RecordForm", into = "RecordForm")]
+pub struct AgentRecord(
+    pub(crate) wit::AgentSpan,
+    pub(crate) Option<wit::ProviderDetails>,
+);
+
+/// The JSON form of an [`AgentRecord`]: the `agent-span` fields, and `provider_details` when
+/// there are any.
+#[derive(Serialize, Deserialize)]
+struct RecordForm {
+    #[serde(flatten)]
+    span: wit::AgentSpan,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    provider_details: Option<wit::ProviderDetails>,
+}
+
+impl From<RecordForm> for AgentRecord {
+    fn from(form: RecordForm) -> Self {
+        AgentRecord(form.span, form.provider_details)
+    }
+}
+
+impl From<AgentRecord> for RecordForm {
+    fn from(record: AgentRecord) -> Self {
+        RecordForm {
+            span: record.0,
+            provider_details: record.1,
+        }
+    }
+}
 
 impl AgentRecord {
     /// The record's span id.
@@ -58,13 +87,16 @@ impl AgentRecord {
             fields: Box::new(fields),
             events: Vec::new(),
         };
-        AgentRecord(crate::convert::to_agent_span(&span))
+        AgentRecord(
+            crate::convert::to_agent_span(&span),
+            crate::convert::provider_details_of(&span),
+        )
     }
 }
 
 /// What a mapper made of a batch of records (the WIT `mapped-batch`): OpenTelemetry spans,
 /// metric points, the records it rejected with their reasons, and the schema URL; with a mapper
-/// that exports `log-mapper` (WIT 0.2.2), its events on the logs signal as well (the JSON form's
+/// that exports `extended-mapper` (WIT 0.2.2), its events on the logs signal as well (the JSON form's
 /// `logs`, left out when there are none).
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct MappedBatch {
@@ -176,9 +208,14 @@ impl DryRunMapper {
     /// backoff has passed.
     pub fn map(&mut self, records: &[AgentRecord]) -> Result<MappedBatch> {
         // Copied into the generated type the instance takes; dry runs are off the hot path.
-        let records: Vec<wit::AgentSpan> = records.iter().map(|r| r.0.clone()).collect();
+        let spans: Vec<wit::AgentSpan> = records.iter().map(|r| r.0.clone()).collect();
+        let details: Vec<Option<wit::ProviderDetails>> = if records.iter().any(|r| r.1.is_some()) {
+            records.iter().map(|r| r.1.clone()).collect()
+        } else {
+            Vec::new()
+        };
         self.slot
-            .call(&self.stats, |instance| instance.map_spans(&records))
+            .call(&self.stats, |instance| instance.map_spans(&spans, &details))
             .map(|mapped| MappedBatch {
                 batch: mapped.batch,
                 logs: mapped.logs,

@@ -1,7 +1,8 @@
 //! The mapper world (`agentrace:plugin/mapper-plugin`): agent-span records in, a mapped batch
 //! of OpenTelemetry spans and metric points out, within the output limits. A mapper may also
-//! export `log-mapper` (since 0.2.2, world `log-mapper-plugin`): the host then calls it instead,
-//! and receives the batch's events on the logs signal as well.
+//! export `extended-mapper` (since 0.2.2, world `extended-mapper-plugin`): the host then calls
+//! it instead, with the records' provider details, and receives the batch's events on the logs
+//! signal as well.
 
 use wasmtime::Store;
 use wasmtime::component::{Func, InstancePre, Linker};
@@ -13,10 +14,10 @@ use super::{CallError, Instance, World, WorldKind, optional_export};
 /// Marker of the mapper world.
 pub(crate) struct MapperWorld;
 
-/// An instance's exports: the mapper, and its `map-spans-and-logs` when it has one.
+/// An instance's exports: the mapper, and its `extended-mapper.map-records` when it has one.
 pub(crate) struct MapperBindings {
     plugin: MapperPlugin,
-    with_logs: Option<Func>,
+    extended: Option<Func>,
 }
 
 impl World for MapperWorld {
@@ -40,14 +41,14 @@ impl World for MapperWorld {
         let instance = pre.instance_pre().instantiate(&mut *store)?;
         let plugin = MapperPlugin::new(&mut *store, &instance)?;
         let component = pre.instance_pre().component();
-        let with_logs = optional_export(
+        let extended = optional_export(
             component,
             store,
             &instance,
-            "log-mapper",
-            "map-spans-and-logs",
+            "extended-mapper",
+            "map-records",
         );
-        Ok(MapperBindings { plugin, with_logs })
+        Ok(MapperBindings { plugin, extended })
     }
 
     fn info(
@@ -62,24 +63,27 @@ impl World for MapperWorld {
     }
 
     fn smoke_test(instance: &mut Instance<Self>) -> Result<(), CallError> {
-        instance.map_spans(&[]).map(drop)
+        instance.map_spans(&[], &[]).map(drop)
     }
 }
 
-/// The signature of `log-mapper.map-spans-and-logs`.
-type MapWithLogs = (Result<types::MappedBatchWithLogs, String>,);
+/// The parameters and result of `extended-mapper.map-records`.
+type MapRecordsParams<'a> = (&'a [types::AgentSpan], &'a [Option<types::ProviderDetails>]);
+type MapRecordsResult = (Result<types::MappedBatchWithLogs, String>,);
 
 impl Instance<MapperWorld> {
-    /// Maps one batch within the call deadline and output limits: through
-    /// `map-spans-and-logs` when the mapper exports it, else `map-spans` (no log records).
+    /// Maps one batch (`details[i]` are the provider details of `records[i]`) within the call
+    /// deadline and output limits: through `map-records` when the mapper exports it, else
+    /// `map-spans` (no provider details, no log records).
     pub(crate) fn map_spans(
         &mut self,
         records: &[types::AgentSpan],
+        details: &[Option<types::ProviderDetails>],
     ) -> Result<types::MappedBatchWithLogs, CallError> {
-        let mapped = self.call(|bindings, store| match bindings.with_logs {
+        let mapped = self.call(|bindings, store| match bindings.extended {
             Some(function) => {
-                let typed = function.typed::<(&[types::AgentSpan],), MapWithLogs>(&*store)?;
-                let (answer,) = typed.call(&mut *store, (records,))?;
+                let typed = function.typed::<MapRecordsParams, MapRecordsResult>(&*store)?;
+                let (answer,) = typed.call(&mut *store, (records, details))?;
                 Ok(answer)
             }
             None => bindings

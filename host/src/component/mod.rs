@@ -32,7 +32,7 @@ pub const WIT_VERSION: &str = "0.2.2";
 /// The versions of [`WIT_PACKAGE`] whose components this host runs: the same `0.MINOR`, as
 /// semantic versioning has it for 0.x (additions bump the patch; 0.2.1 added
 /// `host.add-to-counter`, `host.remote-parent-sampled` and the optional `grouping` export, 0.2.2
-/// the optional `log-mapper` export, so 0.2.0 and 0.2.1 components still fit).
+/// the optional `extended-mapper` export, so 0.2.0 and 0.2.1 components still fit).
 const COMPATIBLE_VERSIONS: &str = "0.2.";
 
 /// One world of the `agentrace:plugin` package, as the host links and calls it.
@@ -67,7 +67,7 @@ pub(crate) trait World: Sized + 'static {
 }
 
 /// A function of an optional export interface of `instance` (`grouping` of a policy,
-/// `log-mapper` of a mapper), found by the exact name the component exports at any version of
+/// `extended-mapper` of a mapper), found by the exact name the component exports at any version of
 /// [`WIT_PACKAGE`], or `None` when the component does not export it.
 pub(crate) fn optional_export(
     component: &wasmtime::component::Component,

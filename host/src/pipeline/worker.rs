@@ -332,6 +332,13 @@ impl Worker {
         let limits = self.settings.span_limits;
         // What the limits cut before export, by span id, for the exported dropped counts.
         let mut dropped: HashMap<u64, Dropped> = HashMap::new();
+        // The provider details, one per record, or none at all when no record has any.
+        let details: Vec<Option<wit::ProviderDetails>> =
+            if pending.iter().any(|s| s.fields.provider_details.is_some()) {
+                pending.iter().map(convert::provider_details_of).collect()
+            } else {
+                Vec::new()
+            };
         let records: Vec<wit::AgentSpan> = pending
             .iter()
             .map(|span| {
@@ -346,7 +353,7 @@ impl Worker {
         let wit::MappedBatchWithLogs {
             batch: mut mapped,
             logs,
-        } = match self.map_batch(records) {
+        } = match self.map_batch(records, &details) {
             Ok(batch) => batch,
             Err(error) => {
                 Stats::add(&self.stats.spans_fallback_mapped, pending.len() as u64);
@@ -615,10 +622,14 @@ impl Worker {
     fn map_batch(
         &mut self,
         records: Vec<wit::AgentSpan>,
+        details: &[Option<wit::ProviderDetails>],
     ) -> Result<wit::MappedBatchWithLogs, String> {
         #[cfg(feature = "bench-internals")]
         if let Some(native) = &mut self.native {
-            let records = records.into_iter().map(crate::AgentRecord).collect();
+            let records = records
+                .into_iter()
+                .map(|record| crate::AgentRecord(record, None))
+                .collect();
             return native
                 .map_spans(records)
                 .map(|batch| wit::MappedBatchWithLogs {
@@ -626,8 +637,9 @@ impl Worker {
                     logs: Vec::new(),
                 });
         }
-        self.mapper
-            .call(&self.stats, |instance| instance.map_spans(&records))
+        self.mapper.call(&self.stats, |instance| {
+            instance.map_spans(&records, details)
+        })
     }
 
     fn scope(&mut self, schema_url: &str) -> InstrumentationScope {

@@ -17,6 +17,7 @@ mod pipeline;
 #[path = "../../../tests/support/pki.rs"]
 mod pki;
 mod policies;
+mod provider_details;
 #[path = "../../../tests/support/python_tool.rs"]
 mod python_tool;
 mod sampling;

@@ -742,6 +742,17 @@ def test_event_capture_values_write_the_details_event_on_the_logs_signal(
         assert record["spanId"] and record["traceId"]
 
 
+def test_provider_details_become_the_providers_own_attributes(traced):
+    run = traced()
+    with run.tracer.chat(provider="openai", request={"model": "gpt-4o"},
+                         provider_details={"request_service_tier": "flex",
+                                           "system_fingerprint": "fp_44709d6fcb"}):
+        pass
+    (span,) = run.spans()
+    assert span.attributes["openai.request.service_tier"] == "flex"
+    assert span.attributes["openai.response.system_fingerprint"] == "fp_44709d6fcb"
+
+
 def test_a_shipped_mapper_is_chosen_by_name_and_a_wrong_name_says_the_choices(tmp_path: Path):
     output = tmp_path / "spans.jsonl"
     tracer = agentrace.Tracer(output=str(output), mapper="openinference", capture_content=True)

@@ -18,10 +18,11 @@ pub mod settings;
 
 use agentrace_mapping::bindings::agentrace::plugin::host;
 use agentrace_mapping::bindings::agentrace::plugin::types::{
-    AgentSpan, MappedBatch, MappedBatchWithLogs,
+    AgentSpan, MappedBatch, MappedBatchWithLogs, ProviderDetails,
 };
-use agentrace_mapping::bindings::exports::agentrace::plugin::log_mapper;
+use agentrace_mapping::bindings::exports::agentrace::plugin::extended_mapper;
 use agentrace_mapping::bindings::exports::agentrace::plugin::mapper::{Guest, PluginInfo};
+use agentrace_mapping::mapping::check_details;
 
 /// The version of the OpenInference specification this mapper follows: the reference copy in
 /// `shared/openinference/` (package `openinference-semantic-conventions` 0.1.32).
@@ -46,10 +47,14 @@ impl Guest for OpenInferenceMapper {
     }
 }
 
-impl log_mapper::Guest for OpenInferenceMapper {
-    fn map_spans_and_logs(records: Vec<AgentSpan>) -> Result<MappedBatchWithLogs, String> {
+impl extended_mapper::Guest for OpenInferenceMapper {
+    fn map_records(
+        records: Vec<AgentSpan>,
+        provider_details: Vec<Option<ProviderDetails>>,
+    ) -> Result<MappedBatchWithLogs, String> {
+        check_details(&records, &provider_details)?;
         let settings = settings::Settings::from_lookup(host::config)?;
-        Ok(mapping::map_batch_with_logs(&records, &settings))
+        Ok(mapping::map_records(&records, &provider_details, &settings))
     }
 }
 

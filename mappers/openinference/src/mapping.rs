@@ -28,7 +28,7 @@ use agentrace_mapping::attrs::{
     Attrs, agent_name, check_record, request_model, span_name, span_of, status,
 };
 use agentrace_mapping::bindings::agentrace::plugin::types::{
-    AgentSpan, MappedBatch, MappedBatchWithLogs, Operation, OtelSpan, Value,
+    AgentSpan, MappedBatch, MappedBatchWithLogs, Operation, OtelSpan, ProviderDetails, Value,
 };
 use agentrace_mapping::config::MapperConfig;
 use agentrace_mapping::content::{input_messages, json_or_string};
@@ -44,22 +44,27 @@ use crate::settings::Settings;
 /// Maps a batch. Records that cannot be mapped (invalid ids, end before start) are listed in
 /// `rejected` with their reason; the others are unaffected. OpenInference has no schema URL.
 pub fn map_batch(records: &[AgentSpan], settings: &Settings) -> MappedBatch {
-    map_batch_with_logs(records, settings).batch
+    map_records(records, &[], settings).batch
 }
 
-/// Maps a batch as [`map_batch`] does, with the GenAI events OpenInference has no equivalent
-/// for on the logs signal: evaluation results and client exceptions. The opt-in inference
-/// details event is GenAI's form of the content this mapper puts on its spans, so it is not
-/// emitted here.
-pub fn map_batch_with_logs(records: &[AgentSpan], settings: &Settings) -> MappedBatchWithLogs {
+/// Maps a batch as [`map_batch`] does, with each record's provider details (`details[i]` for
+/// `records[i]`) and the GenAI events OpenInference has no equivalent for on the logs signal:
+/// evaluation results and client exceptions. The opt-in inference details event is GenAI's
+/// form of the content this mapper puts on its spans, so it is not emitted here.
+pub fn map_records(
+    records: &[AgentSpan],
+    details: &[Option<ProviderDetails>],
+    settings: &Settings,
+) -> MappedBatchWithLogs {
     let events = MapperConfig {
         emit_event: false,
         ..settings.base
     };
     map_each(
         records,
+        details,
         "",
-        |record| map_span(record, settings),
+        |record, details| map_span(record, details, settings),
         Some(&events),
     )
 }
@@ -324,7 +329,14 @@ fn last_input_text(record: &AgentSpan) -> Option<String> {
 }
 
 /// Maps one record, or says why it cannot be mapped.
-pub fn map_span(record: &AgentSpan, settings: &Settings) -> Result<OtelSpan, String> {
+/// Maps one record with its provider details (written under the OpenTelemetry provider
+/// namespaces, as the GenAI mapper does: OpenInference has none), or says why it cannot be
+/// mapped.
+pub fn map_span(
+    record: &AgentSpan,
+    details: Option<&ProviderDetails>,
+    settings: &Settings,
+) -> Result<OtelSpan, String> {
     check_record(record)?;
     let content = Content { settings };
     let mut a = Attrs::for_span();
@@ -414,6 +426,10 @@ pub fn map_span(record: &AgentSpan, settings: &Settings) -> Result<OtelSpan, Str
     };
 
     a.opt_str(keys::SESSION_ID, record.conversation_id.as_ref());
+    if let Some(details) = details {
+        let provider_name = record.provider.as_deref().map(provider::normalize);
+        provider::write_details(provider_name.as_deref(), details, &mut a);
+    }
     if let Some(server) = &record.server {
         a.str(attr::SERVER_ADDRESS, &server.address);
         a.opt_int(attr::SERVER_PORT, server.port.map(i64::from));
