@@ -47,7 +47,8 @@ enum Command {
     /// Says which agentrace world a component implements, or exactly why it does not fit.
     /// Without a component, lists the mappers and policies that ship inside agentrace.
     Check {
-        /// The component (.wasm), or a shipped mapper's name (`genai`, `openinference`).
+        /// The component (.wasm), or a shipped mapper's name (`genai`, `openinference`; a name
+        /// wins over a file of that name, as for `--mapper`; write `./genai` for the file).
         component: Option<PathBuf>,
         /// A configuration value to start it with, `key=value` (repeatable).
         #[arg(long = "config", value_name = "KEY=VALUE")]
@@ -671,7 +672,7 @@ fn list_shipped() -> anyhow::Result<ExitCode> {
 fn check(path: &PathBuf, configs: &[String]) -> anyhow::Result<ExitCode> {
     let config = parse_configs(configs)?;
     let bytes = match shipped_mapper(path) {
-        Some(mapper) if !path.exists() => mapper.component().to_vec(),
+        Some(mapper) => mapper.component().to_vec(),
         _ => std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?,
     };
     match agentrace::inspect(&bytes, config) {

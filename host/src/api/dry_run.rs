@@ -20,7 +20,7 @@ use crate::component::mapper::MapperWorld;
 use crate::component::policy::PolicyWorld;
 use crate::component::sandbox::{Grants, Limits};
 use crate::component::slot::Slot;
-use crate::component::{Component, Side, WorldKind, embedded, engine, identify_world, item_names};
+use crate::component::{Component, Side, WorldKind, engine, identify_world, item_names};
 use crate::error::{Error, Result};
 use crate::stats::Stats;
 
@@ -164,12 +164,7 @@ impl std::fmt::Debug for DryRunMapper {
 impl DryRunMapper {
     /// The embedded default mapper with `config`, default limits and no grants.
     pub fn embedded(config: BTreeMap<String, String>) -> Result<Self> {
-        Self::from_bytes(
-            embedded::DEFAULT_MAPPER,
-            config,
-            Limits::default(),
-            Grants::default(),
-        )
+        Self::builtin(crate::BuiltinMapper::GenAi, config)
     }
 
     /// A shipped mapper with `config`, default limits and no grants.

@@ -73,8 +73,6 @@ pub const TOKENS_CACHE_READ: &str = "llm.token_count.prompt_details.cache_read";
 pub const TOKENS_CACHE_WRITE: &str = "llm.token_count.prompt_details.cache_write";
 /// `llm.token_count.completion_details.reasoning`.
 pub const TOKENS_REASONING: &str = "llm.token_count.completion_details.reasoning";
-/// `llm.cost.total`, in USD.
-pub const COST_TOTAL: &str = "llm.cost.total";
 
 /// Token usage of spans that are not model calls (agent turns, conversations), under
 /// agentrace's namespace: Phoenix reads both `llm.token_count.*` and `gen_ai.usage.*` as token

@@ -12,7 +12,7 @@ use agentrace_mapping::bindings::agentrace::plugin::types::{
 use agentrace_mapping::content::json_or_string;
 use serde_json::{Map, json};
 
-use crate::keys::REDACTED;
+use crate::keys::{LLM_TOOLS, REDACTED, RETRIEVAL_DOCUMENTS};
 
 /// What may be written of one side's messages.
 #[derive(Debug, Clone, Copy)]
@@ -181,7 +181,7 @@ pub fn tools(definitions: &[ToolDefinition], full: bool, a: &mut Attrs) {
         }
         let schema = json!({"type": tool.type_, "function": function});
         a.str(
-            &format!("llm.tools.{index}.tool.json_schema"),
+            &format!("{LLM_TOOLS}.{index}.tool.json_schema"),
             &schema.to_string(),
         );
     }
@@ -195,7 +195,7 @@ pub fn documents(raw: &str, a: &mut Attrs) {
     };
     let objects = items.iter().filter_map(|item| item.as_object());
     for (index, document) in objects.enumerate() {
-        let at = format!("retrieval.documents.{index}.document");
+        let at = format!("{RETRIEVAL_DOCUMENTS}.{index}.document");
         match document.get("id") {
             Some(serde_json::Value::String(id)) => a.str(&format!("{at}.id"), id),
             Some(serde_json::Value::Number(n)) => match n.as_i64() {
