@@ -472,6 +472,14 @@ fn replay(args: ReplayArgs) -> anyhow::Result<ExitCode> {
         stats.spans_rejected_by_mapper,
         dropped
     );
+    // Log records lost are reported but, like failed metric exports, do not fail the replay:
+    // some backends take traces only (Phoenix answers 405 on /v1/logs).
+    if stats.logs_exported + stats.logs_dropped > 0 {
+        eprintln!(
+            "agentrace: {} log records exported, {} lost",
+            stats.logs_exported, stats.logs_dropped
+        );
+    }
     let clean = bad_lines == 0
         && stats.events_rejected == 0
         && stats.spans_rejected_by_mapper == 0

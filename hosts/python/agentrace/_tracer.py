@@ -13,6 +13,7 @@ import contextlib
 import contextvars
 import json
 import logging
+import traceback
 import weakref
 from collections.abc import Iterator
 from typing import Any
@@ -234,8 +235,37 @@ class Span:
             _count(self._native, "event", error)
 
     def record_exception(self, error: BaseException, error_type: str | None = None) -> None:
-        """Marks the span as failed: ``error.type`` is the exception's class unless given."""
+        """Marks the span as failed: ``error.type`` is the exception's class unless given. The
+        exception is also recorded as the standard ``exception`` event with its stack trace,
+        which the mappers keep on the span and copy to the
+        ``gen_ai.client.operation.exception`` log event of a failed model call."""
         self.set(error={"type": error_type or type(error).__qualname__, "message": str(error)})
+        self.event("exception", **{
+            "exception.type": type(error).__qualname__,
+            "exception.message": str(error),
+            "exception.stacktrace": "".join(traceback.format_exception(error)),
+        })
+
+    def evaluation(
+        self,
+        name: str,
+        *,
+        score: float | None = None,
+        label: str | None = None,
+        explanation: str | None = None,
+        error_type: str | None = None,
+    ) -> None:
+        """Reports an evaluation of this span's output (a judge model's score, a check's
+        verdict) while the span is open. The mappers emit it as the GenAI
+        ``gen_ai.evaluation.result`` event on the logs signal, parented to this span."""
+        attributes: dict[str, Any] = {"gen_ai.evaluation.name": name}
+        for key, value in (("score.value", score), ("score.label", label),
+                           ("explanation", explanation)):
+            if value is not None:
+                attributes[f"gen_ai.evaluation.{key}"] = value
+        if error_type is not None:
+            attributes["error.type"] = error_type
+        self.event("gen_ai.evaluation.result", **attributes)
 
     def end(self) -> None:
         """Ends the span and restores the span that was current before it."""

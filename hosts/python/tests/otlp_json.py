@@ -23,7 +23,20 @@ class ExportedSpan:
     status_code: int
     start_time: int
     attributes: dict[str, Any] = field(default_factory=dict)
+    #: The span's events: (name, attributes).
+    events: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
     children: list[ExportedSpan] = field(default_factory=list)
+
+
+@dataclass
+class ExportedLogRecord:
+    """One exported log record (an event on the logs signal)."""
+
+    event_name: str
+    severity: int
+    trace_id: str
+    span_id: str
+    attributes: dict[str, Any] = field(default_factory=dict)
 
 
 def _value(any_value: dict[str, Any]) -> Any:
@@ -57,9 +70,32 @@ def _spans_of(line: str) -> list[ExportedSpan]:
                         status_code=span.get("status", {}).get("code", 0),
                         start_time=int(span["startTimeUnixNano"]),
                         attributes={a["key"]: _value(a["value"]) for a in span.get("attributes", [])},
+                        events=[
+                            (e["name"], {a["key"]: _value(a["value"]) for a in e.get("attributes", [])})
+                            for e in span.get("events", [])
+                        ],
                     )
                 )
     return spans
+
+
+def read_log_records(path: Path) -> list[ExportedLogRecord]:
+    """Every log record in an OTLP/JSON lines file (its `resourceLogs` lines), in export order."""
+    records = []
+    for line in Path(path).read_text().splitlines():
+        for resource in json.loads(line).get("resourceLogs", []):
+            for scope in resource["scopeLogs"]:
+                for record in scope["logRecords"]:
+                    records.append(
+                        ExportedLogRecord(
+                            event_name=record.get("eventName", ""),
+                            severity=record.get("severityNumber", 0),
+                            trace_id=record.get("traceId", ""),
+                            span_id=record.get("spanId", ""),
+                            attributes={a["key"]: _value(a["value"]) for a in record.get("attributes", [])},
+                        )
+                    )
+    return records
 
 
 def forest(spans: list[ExportedSpan]) -> list[ExportedSpan]:

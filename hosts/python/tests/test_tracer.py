@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pytest
 from conftest import REPO, forest
+from otlp_json import read_log_records
 from opentelemetry.sdk.trace import TracerProvider
 
 import agentrace
@@ -425,6 +426,39 @@ def test_an_exception_is_recorded_and_propagates(traced):
     (call,) = run.spans()
     assert call.status_code == 2
     assert call.attributes["error.type"] == "test_an_exception_is_recorded_and_propagates.<locals>.RateLimitError"
+
+
+def test_an_exception_and_an_evaluation_reach_the_logs_signal(traced):
+    """``record_exception`` reports the standard ``exception`` event with its stack trace and
+    ``evaluation`` the GenAI evaluation result; the mapper puts both on the logs signal,
+    parented to their spans."""
+    run = traced()
+
+    class RateLimitError(Exception):
+        pass
+
+    with run.tracer.chat(provider="openai", request={"model": "m"}) as judged:
+        judged.evaluation("relevance", score=0.9, label="relevant", explanation="on topic")
+    with pytest.raises(RateLimitError):
+        with run.tracer.chat(provider="openai", request={"model": "m"}):
+            raise RateLimitError("429")
+    spans = run.spans()
+    records = read_log_records(run.path)
+    (evaluation,) = [r for r in records if r.event_name == "gen_ai.evaluation.result"]
+    assert evaluation.attributes == {
+        "gen_ai.evaluation.name": "relevance", "gen_ai.evaluation.score.value": 0.9,
+        "gen_ai.evaluation.score.label": "relevant", "gen_ai.evaluation.explanation": "on topic",
+    }
+    (exception,) = [r for r in records if r.event_name == "gen_ai.client.operation.exception"]
+    assert exception.severity == 13
+    assert exception.attributes["exception.type"].endswith("RateLimitError")
+    assert 'raise RateLimitError("429")' in exception.attributes["exception.stacktrace"]
+    failed = next(s for s in spans if s.status_code == 2)
+    assert exception.span_id == failed.span_id and exception.trace_id == failed.trace_id
+    assert [name for name, _ in failed.events] == ["exception"]
+    ok = next(s for s in spans if s.status_code != 2)
+    assert evaluation.span_id == ok.span_id
+    assert ok.events == [], "the evaluation left the span for the logs signal"
 
 
 def test_fields_set_later_are_merged_record_by_record(traced):
