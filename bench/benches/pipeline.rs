@@ -1,7 +1,8 @@
 //! Throughput of the pipeline's one worker on the AG2 example's spans: default mapper, `redact`,
 //! OTLP/protobuf encoding into `/dev/null`, with content capture off and on; the scaling curves
 //! over batch size (1, 16, 256) and policy count (0, 1, 2, 4); `sample` before `redact`,
-//! deciding batch by batch or holding whole traces, beside `redact` alone; and the mapping stage
+//! deciding batch by batch or holding whole traces, beside `redact` alone; the GenAI log events
+//! with each capture setting; and the mapping stage
 //! alone through wasm and compiled natively, side by side.
 //!
 //! A pipeline iteration reports 1 023 spans (31 copies of the example, each with fresh ids) and
@@ -49,6 +50,7 @@ fn run_pipeline(c: &mut Criterion, group_name: &str, setups: &[(String, Pipeline
             "{label}: spans lost"
         );
         assert_eq!(stats.spans_not_held, 0, "{label}: the hold overflowed");
+        assert_eq!(stats.logs_dropped, 0, "{label}: log records lost");
         assert_eq!(
             stats.policy_failures + stats.spans_fallback_mapped,
             0,
@@ -142,6 +144,31 @@ fn sampling(c: &mut Criterion) {
     run_pipeline(c, "sampling_content_off", &setups);
 }
 
+/// The GenAI events on the logs signal (issue 16): the inference details event off, on without
+/// content, with the content in the event only (`EVENT_ONLY`), and with it on spans and in the
+/// event (`SPAN_AND_EVENT`), beside content on spans alone (`SPAN_ONLY`). Every copy of the
+/// example also yields one client-exception record, in every column.
+fn log_events(c: &mut Criterion) {
+    let setups: Vec<_> = [
+        ("no_content", false, None),
+        ("details_without_content", false, Some(false)),
+        ("event_only", false, Some(true)),
+        ("span_only", true, None),
+        ("span_and_event", true, Some(true)),
+    ]
+    .into_iter()
+    .map(|(label, capture_content, inference_events)| {
+        let setup = PipelineSetup {
+            capture_content,
+            inference_events,
+            ..PipelineSetup::default()
+        };
+        (label.to_string(), setup)
+    })
+    .collect();
+    run_pipeline(c, "log_events", &setups);
+}
+
 /// The mapping stage alone on one batch of 495 records (15 copies of the example).
 fn stage(c: &mut Criterion) {
     let workload = Workload::ag2_example().expect("workload");
@@ -172,6 +199,6 @@ criterion_group! {
         .sample_size(20)
         .warm_up_time(Duration::from_secs(1))
         .measurement_time(Duration::from_secs(4));
-    targets = pipeline, sampling, stage
+    targets = pipeline, sampling, log_events, stage
 }
 criterion_main!(benches);

@@ -55,6 +55,9 @@ pub struct PipelineSetup {
     pub native: bool,
     /// A `sample` policy before the `redact` ones, if any.
     pub sample: Option<SampleSetup>,
+    /// The `gen_ai.client.inference.operation.details` log event: `None` off, else emitted
+    /// with (`true`) or without its content.
+    pub inference_events: Option<bool>,
 }
 
 /// How the `sample` policy of a pipeline benchmark is configured.
@@ -77,6 +80,7 @@ impl Default for PipelineSetup {
             redact_policies: 1,
             native: false,
             sample: None,
+            inference_events: None,
         }
     }
 }
@@ -93,6 +97,9 @@ pub fn pipeline_tracer(setup: PipelineSetup) -> anyhow::Result<Tracer> {
         .with_max_batch(setup.max_batch)
         .with_flush_interval(Duration::from_secs(3600))
         .with_block_when_full(true);
+    if let Some(with_content) = setup.inference_events {
+        builder = builder.with_inference_events(true, with_content);
+    }
     if setup.native {
         let linked = native::LinkedMapping::new(setup.capture_content, setup.redact_policies)?;
         builder = builder.with_native_mapper(move || Box::new(linked.clone()));

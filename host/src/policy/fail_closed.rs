@@ -1,7 +1,9 @@
 //! Failing closed: when a policy fails, the spans of that batch are exported without anything
 //! that could carry content. Only attributes known to hold names, ids, models and enumerations,
 //! and numeric or boolean values, are kept; event and link attributes and the status message are
-//! removed; the span name becomes its operation name (a name like `invoke_agent <agent>` could
+//! removed (but for the mark of a log record in transit, `pipeline::log_events::MARK`, so that
+//! the mapper's log records still leave as log records, stripped of their attributes too); the
+//! span name becomes its operation name (a name like `invoke_agent <agent>` could
 //! carry what the policy was meant to remove); the span is marked
 //! `agentrace.policy.failed = <policy>`.
 
@@ -74,12 +76,62 @@ pub(crate) fn strip(span: &mut wit::OtelSpan, policy: &str) {
         value: wit::Value::Str(policy.to_string()),
     });
     for event in &mut span.events {
-        event.attributes.clear();
+        event
+            .attributes
+            .retain(|a| a.key == crate::pipeline::log_events::MARK);
     }
     for link in &mut span.links {
         link.attributes.clear();
     }
     if let wit::SpanStatus::Error(message) = &mut span.status {
         *message = "error (message removed: a policy failed)".to_string();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::pipeline::log_events;
+
+    #[test]
+    fn a_log_record_in_transit_leaves_as_a_log_record_without_its_attributes() {
+        let mut spans = vec![wit::OtelSpan {
+            trace_id: (1, 2),
+            span_id: 3,
+            parent_span_id: None,
+            parent_is_remote: false,
+            name: "chat m".into(),
+            kind: wit::SpanKind::Client,
+            start_time: 1,
+            end_time: 2,
+            attributes: Vec::new(),
+            events: Vec::new(),
+            links: Vec::new(),
+            status: wit::SpanStatus::Unset,
+        }];
+        let content = wit::Attribute {
+            key: "gen_ai.input.messages".into(),
+            value: wit::Value::Json("[\"secret\"]".into()),
+        };
+        let orphans = log_events::attach(
+            &mut spans,
+            vec![wit::LogRecord {
+                trace_id: (1, 2),
+                span_id: 3,
+                time: 2,
+                event_name: "gen_ai.client.inference.operation.details".into(),
+                severity_number: 0,
+                attributes: vec![content],
+            }],
+        );
+        assert!(orphans.is_empty());
+        strip(&mut spans[0], "redact");
+        let events = log_events::detach(&mut spans[0]);
+        assert_eq!(events.len(), 1, "still a log record");
+        assert!(
+            events[0].attributes.is_empty(),
+            "and nothing of its content"
+        );
+        assert!(spans[0].events.is_empty());
     }
 }
