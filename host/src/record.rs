@@ -599,7 +599,7 @@ macro_rules! span_fields {
             )*
             /// Provider-specific details of a call: not part of the WIT `agent-span` (which
             /// cannot grow within 0.2), handed to mappers beside it
-            /// ([`provider_details_of`]).
+            /// (the WIT `provider-details`).
             #[serde(default, skip_serializing_if = "Option::is_none")]
             pub provider_details: Option<ProviderDetails>,
             /// Further attributes, passed through by the default mapper.
