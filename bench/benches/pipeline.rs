@@ -2,7 +2,8 @@
 //! OTLP/protobuf encoding into `/dev/null`, with content capture off and on; the scaling curves
 //! over batch size (1, 16, 256) and policy count (0, 1, 2, 4); `sample` before `redact`,
 //! deciding batch by batch or holding whole traces, beside `redact` alone; the GenAI log events
-//! with each capture setting; and the mapping stage
+//! with each capture setting; OTLP in (decoded and passed through) beside events mapped; and
+//! the mapping stage
 //! alone through wasm and compiled natively, side by side.
 //!
 //! A pipeline iteration reports 1 023 spans (31 copies of the example, each with fresh ids) and
@@ -19,7 +20,8 @@ use agentrace_bench::native::{NativeStage, guest_records};
 use agentrace_bench::stage::{WasmStage, records};
 use agentrace_bench::workload::Workload;
 use agentrace_bench::{
-    PipelineSetup, SPANS_PER_ITERATION, SampleSetup, pipeline_iteration, pipeline_tracer,
+    PipelineSetup, SPANS_PER_ITERATION, SampleSetup, otlp_in_iteration, otlp_requests,
+    pipeline_iteration, pipeline_tracer,
 };
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 
@@ -170,6 +172,49 @@ fn log_events(c: &mut Criterion) {
 }
 
 /// The mapping stage alone on one batch of 495 records (15 copies of the example).
+/// OTLP in beside lifecycle events in, one worker, `redact`, OTLP/protobuf out, content on:
+/// the AG2 example's 1 023 spans as OTLP/protobuf requests decoded and passed through
+/// (`Tracer::receive`: no mapper), against the same spans reported as lifecycle events and
+/// mapped. No HTTP: the sidecar's handler adds its request handling on its own threads.
+fn otlp_in(c: &mut Criterion) {
+    let workload = Workload::ag2_example().expect("workload");
+    let copies = (SPANS_PER_ITERATION / workload.spans_per_copy()) as u64;
+    let requests = otlp_requests(&workload, copies, true).expect("requests");
+    let setup = PipelineSetup {
+        capture_content: true,
+        ..PipelineSetup::default()
+    };
+    let mut group = c.benchmark_group("otlp_in");
+    group.throughput(Throughput::Elements(SPANS_PER_ITERATION as u64));
+    let tracer = pipeline_tracer(setup).expect("tracer");
+    let mut next_copy = 0u64;
+    group.bench_function("events_mapped", |b| {
+        b.iter_custom(|iters| {
+            (0..iters)
+                .map(|_| pipeline_iteration(&tracer, &workload, &mut next_copy).expect("flush"))
+                .sum()
+        })
+    });
+    tracer.shutdown(Duration::from_secs(60)).expect("shutdown");
+    let tracer = pipeline_tracer(setup).expect("tracer");
+    group.bench_function("otlp_protobuf_passed_through", |b| {
+        b.iter_custom(|iters| {
+            (0..iters)
+                .map(|_| {
+                    let (took, spans) = otlp_in_iteration(&tracer, &requests).expect("receive");
+                    assert_eq!(spans, SPANS_PER_ITERATION);
+                    took
+                })
+                .sum()
+        })
+    });
+    let stats = tracer.stats();
+    assert_eq!(stats.spans_received, stats.spans_exported, "spans lost");
+    assert_eq!(stats.spans_received_invalid + stats.policy_failures, 0);
+    tracer.shutdown(Duration::from_secs(60)).expect("shutdown");
+    group.finish();
+}
+
 fn stage(c: &mut Criterion) {
     let workload = Workload::ag2_example().expect("workload");
     let spans: Vec<_> = (0..15).flat_map(|_| workload.finished_spans()).collect();
@@ -199,6 +244,6 @@ criterion_group! {
         .sample_size(20)
         .warm_up_time(Duration::from_secs(1))
         .measurement_time(Duration::from_secs(4));
-    targets = pipeline, sampling, log_events, stage
+    targets = pipeline, sampling, log_events, otlp_in, stage
 }
 criterion_main!(benches);

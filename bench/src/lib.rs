@@ -36,6 +36,60 @@ pub fn pipeline_iteration(
     Ok(began.elapsed())
 }
 
+/// The OTLP/protobuf trace requests (`ExportTraceServiceRequest`, up to 512 spans each, as an
+/// SDK's batch processor sends them) that the pipeline exports for `copies` copies of
+/// `workload` with the default mapper: real GenAI spans, as another producer's OTLP exporter
+/// would send them, for the OTLP-in benchmark.
+pub fn otlp_requests(
+    workload: &workload::Workload,
+    copies: u64,
+    capture_content: bool,
+) -> anyhow::Result<Vec<Vec<u8>>> {
+    use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
+    use prost::Message as _;
+    let path = std::env::temp_dir().join(format!(
+        "agentrace-bench-otlp-{}-{copies}.jsonl",
+        std::process::id()
+    ));
+    let tracer = Tracer::builder()
+        .with_export(ExportTarget::JsonFile(path.clone()))
+        .with_capture_content(capture_content)
+        .with_block_when_full(true)
+        .build()?;
+    for copy in 0..copies {
+        for event in workload.copy(copy) {
+            tracer.report(event);
+        }
+    }
+    tracer.shutdown(Duration::from_secs(60))?;
+    let text = std::fs::read_to_string(&path)?;
+    std::fs::remove_file(&path)?;
+    text.lines()
+        .filter(|line| line.starts_with("{\"resourceSpans\""))
+        .map(|line| {
+            let request: ExportTraceServiceRequest = serde_json::from_str(line)?;
+            Ok(request.encode_to_vec())
+        })
+        .collect()
+}
+
+/// One OTLP-in iteration: each request decoded (as the sidecar's handlers do) and received, then
+/// timed to the end of the flush. Returns the time and the spans received.
+pub fn otlp_in_iteration(
+    tracer: &Tracer,
+    requests: &[Vec<u8>],
+) -> agentrace::Result<(std::time::Duration, usize)> {
+    let began = std::time::Instant::now();
+    let mut spans = 0;
+    for body in requests {
+        let traces = agentrace::ReceivedTraces::decode(body, agentrace::OtlpEncoding::Protobuf)?;
+        spans += traces.span_count();
+        tracer.receive(traces)?;
+    }
+    tracer.flush(Duration::from_secs(600))?;
+    Ok((began.elapsed(), spans))
+}
+
 /// Where the null sink writes: protobuf encoding happens, the bytes go nowhere.
 pub fn null_sink() -> ExportTarget {
     ExportTarget::ProtobufFile(PathBuf::from("/dev/null"))

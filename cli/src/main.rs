@@ -3,6 +3,8 @@
 //! library's public API only, so that the library compiles none of its dependencies (clap,
 //! axum, tower, notify, anyhow).
 
+mod otlp_grpc;
+mod otlp_http;
 mod serve;
 mod tls;
 
@@ -14,7 +16,7 @@ use std::time::Duration;
 use agentrace::opentelemetry_sdk::trace::InMemorySpanExporter;
 use agentrace::{
     BuiltinMapper, BuiltinPolicy, Compat, ExportTarget, Grants, Limits, OtlpCompression,
-    OtlpExport, OtlpProtocol, Policy, Tracer, events,
+    OtlpEncoding, OtlpExport, OtlpProtocol, Policy, ReceivedTraces, Tracer, events,
 };
 use anyhow::{Context, bail};
 use clap::{Parser, Subcommand};
@@ -68,6 +70,34 @@ struct ReplayArgs {
     pipeline: PipelineArgs,
 }
 
+/// Where OTLP/HTTP senders send by default (the OTLP specification's port 4318, loopback).
+const DEFAULT_OTLP_HTTP_LISTEN: &str = "127.0.0.1:4318";
+/// Where OTLP/gRPC senders send by default (port 4317, loopback).
+const DEFAULT_OTLP_GRPC_LISTEN: &str = "127.0.0.1:4317";
+
+/// An OTLP listener from its flag: the default address when not given (a taken default is only
+/// reported), none for `none`.
+fn otlp_listen(
+    protocol: &'static str,
+    flag: &str,
+    given: Option<&str>,
+    default: &str,
+) -> anyhow::Result<Option<serve::OtlpListen>> {
+    let (address, explicit) = match given.map(str::trim) {
+        Some("none") => return Ok(None),
+        Some(address) => (address, true),
+        None => (default, false),
+    };
+    let address = address
+        .parse()
+        .with_context(|| format!("{flag} `{address}`: expected ADDR:PORT or `none`"))?;
+    Ok(Some(serve::OtlpListen {
+        protocol,
+        address,
+        explicit,
+    }))
+}
+
 #[derive(clap::Args)]
 struct ServeArgs {
     /// Address to listen on. Loopback by default: only this machine can send events.
@@ -92,8 +122,20 @@ struct ServeArgs {
     /// Require client certificates signed by this PEM CA bundle (mutual TLS; needs --tls-cert).
     #[arg(long, value_name = "CA.pem", requires = "tls_cert")]
     tls_client_ca: Option<PathBuf>,
-    /// Capacity of the queue between the HTTP handlers and the pipeline, in events. When it is
-    /// full, events are answered `dropped` (HTTP 503) rather than waiting.
+    /// A second address for OTLP/HTTP senders (`POST /v1/traces`, the same endpoints and
+    /// token as --listen), where their default `OTEL_EXPORTER_OTLP_ENDPOINT` points; `none`
+    /// for --listen alone. When the default is taken (a collector on this machine), serve says
+    /// so and goes on.
+    #[arg(long, value_name = "ADDR:PORT|none", help_heading = "OTLP in")]
+    otlp_http_listen: Option<String>,
+    /// The same for OTLP/gRPC senders (`TraceService/Export`, HTTP/2; TLS and token as
+    /// --listen), where `OTEL_EXPORTER_OTLP_PROTOCOL=grpc` sends by default. OTLP/gRPC is
+    /// served on --listen too.
+    #[arg(long, value_name = "ADDR:PORT|none", help_heading = "OTLP in")]
+    otlp_grpc_listen: Option<String>,
+    /// Capacity of the queue between the HTTP handlers and the pipeline, in events (and in
+    /// received OTLP spans). When it is full, events are answered `dropped` (HTTP 503) and OTLP
+    /// requests 503 with Retry-After, rather than waiting.
     #[arg(long, value_name = "EVENTS", default_value_t = 65_536)]
     queue_events: usize,
     #[command(flatten)]
@@ -390,6 +432,27 @@ fn report_stats(args: &PipelineArgs, stats: &agentrace::StatsSnapshot) {
     }
 }
 
+/// What an OTLP/JSON line of a file holds.
+enum OtlpJsonKind {
+    /// An `ExportTraceServiceRequest`.
+    Traces,
+    /// An `ExportMetricsServiceRequest` or `ExportLogsServiceRequest`.
+    MetricsOrLogs,
+}
+
+/// Whether `line` is an OTLP/JSON export request rather than a lifecycle event, and of what.
+fn otlp_json_kind(line: &[u8]) -> Option<OtlpJsonKind> {
+    let start = line.iter().position(|b| !b.is_ascii_whitespace())?;
+    let line = &line[start..];
+    if line.starts_with(b"{\"resourceSpans\"") {
+        Some(OtlpJsonKind::Traces)
+    } else if line.starts_with(b"{\"resourceMetrics\"") || line.starts_with(b"{\"resourceLogs\"") {
+        Some(OtlpJsonKind::MetricsOrLogs)
+    } else {
+        None
+    }
+}
+
 fn replay(args: ReplayArgs) -> anyhow::Result<ExitCode> {
     let target = export_target(&args.pipeline, ExportTarget::None)?;
     let tree_to_stderr = matches!(target, ExportTarget::Stdout);
@@ -414,6 +477,7 @@ fn replay(args: ReplayArgs) -> anyhow::Result<ExitCode> {
         Box::new(BufReader::new(file))
     };
     let mut bad_lines = 0u64;
+    let (mut received_spans, mut skipped_otlp_lines) = (0u64, 0u64);
     let mut line = Vec::new();
     let mut number = 0usize;
     loop {
@@ -425,6 +489,32 @@ fn replay(args: ReplayArgs) -> anyhow::Result<ExitCode> {
             break;
         }
         number += 1;
+        // An OTLP/JSON line (what `--output` writes, or any OTLP file exporter): its spans
+        // pass through the policies with their resource and scope; its metrics and log
+        // records are left out (counted: they would be derived again from the spans).
+        if let Some(kind) = otlp_json_kind(&line) {
+            match kind {
+                OtlpJsonKind::Traces => match ReceivedTraces::decode(&line, OtlpEncoding::Json) {
+                    Ok(traces) => {
+                        if let Some(reason) = traces.first_refusal() {
+                            eprintln!(
+                                "{}:{number}: {} spans refused (first: {reason})",
+                                args.file.display(),
+                                traces.refused()
+                            );
+                        }
+                        received_spans += traces.span_count() as u64;
+                        tracer.receive(traces)?;
+                    }
+                    Err(error) => {
+                        bad_lines += 1;
+                        eprintln!("{}:{number}: {error}", args.file.display());
+                    }
+                },
+                OtlpJsonKind::MetricsOrLogs => skipped_otlp_lines += 1,
+            }
+            continue;
+        }
         // Each line stands alone: a bad one is reported and the others still go through.
         let decoded = if line.len() > args.pipeline.max_event_bytes {
             Err(format!(
@@ -451,6 +541,19 @@ fn replay(args: ReplayArgs) -> anyhow::Result<ExitCode> {
     }
     tracer.shutdown(Duration::from_secs(30))?;
     let stats = tracer.stats();
+    if received_spans > 0 || stats.spans_received_invalid > 0 {
+        eprintln!(
+            "agentrace: {received_spans} spans read as OTLP/JSON passed through the policies, \
+             {} refused",
+            stats.spans_received_invalid
+        );
+    }
+    if skipped_otlp_lines > 0 {
+        eprintln!(
+            "agentrace: {skipped_otlp_lines} OTLP/JSON metrics or logs lines left out (replay \
+             reads spans; metrics and events are made again from lifecycle events only)"
+        );
+    }
 
     if !args.no_tree {
         let tree = agentrace::render_tree(&observer.get_finished_spans().unwrap_or_default());
@@ -543,6 +646,28 @@ fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
             max_concurrent_requests: args.max_concurrent_requests,
             shutdown_timeout: Duration::from_secs(30),
             tls,
+            otlp_listen: [
+                (
+                    "OTLP/HTTP",
+                    "--otlp-http-listen",
+                    &args.otlp_http_listen,
+                    DEFAULT_OTLP_HTTP_LISTEN,
+                ),
+                (
+                    "OTLP/gRPC",
+                    "--otlp-grpc-listen",
+                    &args.otlp_grpc_listen,
+                    DEFAULT_OTLP_GRPC_LISTEN,
+                ),
+            ]
+            .into_iter()
+            .map(|(protocol, flag, given, default)| {
+                otlp_listen(protocol, flag, given.as_deref(), default)
+            })
+            .collect::<anyhow::Result<Vec<_>>>()?
+            .into_iter()
+            .flatten()
+            .collect(),
         },
     )?;
     let stats = tracer.stats();

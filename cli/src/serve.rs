@@ -2,7 +2,8 @@
 //! as JSON (the same objects as the JSON-lines form, docs/events.md), one or a batch per
 //! request; the sidecar feeds them to the same pipeline as the library (mapper, policies,
 //! OTLP). Starts are answered with the span's ids and W3C traceparent. The API is described in
-//! docs/openapi.json.
+//! docs/openapi.json. It also takes other producers' OTLP traces, over HTTP (`crate::otlp_http`)
+//! and gRPC (`crate::otlp_grpc`), on every address it listens on (docs/otlp-in.md).
 //!
 //! Defaults are the safe ones: loopback only, a request-size cap, a bound on requests served at
 //! once, a bearer token when one is configured, and TLS (mutual TLS with a client CA) when a
@@ -41,6 +42,21 @@ pub struct SidecarSettings {
     pub shutdown_timeout: Duration,
     /// TLS for the listener; plaintext when `None`.
     pub tls: Option<Arc<rustls::ServerConfig>>,
+    /// More addresses serving the same endpoints, for OTLP senders' defaults (4318 for
+    /// OTLP/HTTP, 4317 for OTLP/gRPC).
+    pub otlp_listen: Vec<OtlpListen>,
+}
+
+/// An address where OTLP senders are expected besides the main one.
+#[derive(Debug, Clone, Copy)]
+pub struct OtlpListen {
+    /// What senders send there, for the messages: `OTLP/HTTP` or `OTLP/gRPC`.
+    pub protocol: &'static str,
+    /// The address.
+    pub address: SocketAddr,
+    /// Whether it was given explicitly: then failing to listen there is an error; a default
+    /// address being taken (another collector on this machine) is only reported.
+    pub explicit: bool,
 }
 
 /// Longest the requests in flight may take to finish once a shutdown is asked for.
@@ -77,32 +93,76 @@ pub fn run(tracer: Arc<Tracer>, settings: SidecarSettings) -> anyhow::Result<()>
             "agentrace: listening on {scheme}://{}",
             listener.local_addr()?
         );
-        let app = router(tracer.clone(), &settings).into_make_service();
+        let mut extra = Vec::new();
+        for otlp in &settings.otlp_listen {
+            match std::net::TcpListener::bind(otlp.address) {
+                Ok(bound) => {
+                    bound.set_nonblocking(true)?;
+                    eprintln!(
+                        "agentrace: {} traces on {scheme}://{}",
+                        otlp.protocol,
+                        bound.local_addr()?
+                    );
+                    extra.push(bound);
+                }
+                Err(e) if !otlp.explicit => eprintln!(
+                    "agentrace: cannot listen for {} on {} ({e}); OTLP is still taken on {scheme}://{}",
+                    otlp.protocol,
+                    otlp.address,
+                    listener.local_addr()?
+                ),
+                Err(e) => anyhow::bail!("cannot listen for {} on {}: {e}", otlp.protocol, otlp.address),
+            }
+        }
+        let app = router(tracer.clone(), &settings);
         let handle = axum_server::Handle::new();
         let stopper = handle.clone();
         tokio::spawn(async move {
             shutdown_signal().await;
             stopper.graceful_shutdown(Some(GRACE));
         });
-        match &settings.tls {
-            Some(config) => {
-                let config = axum_server::tls_rustls::RustlsConfig::from_config(config.clone());
-                axum_server::from_tcp_rustls(listener, config)?
-                    .handle(handle)
-                    .serve(app)
-                    .await?
-            }
-            None => {
-                axum_server::from_tcp(listener)?
-                    .handle(handle)
-                    .serve(app)
-                    .await?
-            }
+        let mut servers = tokio::task::JoinSet::new();
+        for listener in std::iter::once(listener).chain(extra) {
+            servers.spawn(serve_on(
+                listener,
+                app.clone(),
+                handle.clone(),
+                settings.tls.clone(),
+            ));
+        }
+        while let Some(served) = servers.join_next().await {
+            served??;
         }
         eprintln!("agentrace: shutting down, flushing");
         anyhow::Ok(())
     })?;
     tracer.shutdown(settings.shutdown_timeout)?;
+    Ok(())
+}
+
+/// Serves `app` on `listener` (with TLS when configured) until `handle` shuts it down.
+async fn serve_on(
+    listener: std::net::TcpListener,
+    app: Router,
+    handle: axum_server::Handle<SocketAddr>,
+    tls: Option<Arc<rustls::ServerConfig>>,
+) -> anyhow::Result<()> {
+    let app = app.into_make_service();
+    match tls {
+        Some(config) => {
+            let config = axum_server::tls_rustls::RustlsConfig::from_config(config);
+            axum_server::from_tcp_rustls(listener, config)?
+                .handle(handle)
+                .serve(app)
+                .await?
+        }
+        None => {
+            axum_server::from_tcp(listener)?
+                .handle(handle)
+                .serve(app)
+                .await?
+        }
+    }
     Ok(())
 }
 
@@ -131,6 +191,11 @@ fn router(tracer: Arc<Tracer>, settings: &SidecarSettings) -> Router {
     });
     let api = Router::new()
         .route("/v1/events", post(events))
+        .route("/v1/traces", post(otlp_traces))
+        .route_service(
+            &crate::otlp_grpc::path(),
+            crate::otlp_grpc::service(state.tracer.clone(), settings.max_request_bytes),
+        )
         .route("/v1/flush", post(flush))
         .route("/v1/stats", get(stats))
         .route("/v1/map", post(map))
@@ -154,8 +219,8 @@ fn error(status: StatusCode, message: impl Into<String>) -> Response {
 async fn not_found() -> Response {
     error(
         StatusCode::NOT_FOUND,
-        "no such endpoint: see docs/openapi.json (POST /v1/events, POST /v1/map, POST \
-         /v1/flush, GET /v1/stats, GET /healthz)",
+        "no such endpoint: see docs/openapi.json (POST /v1/events, POST /v1/traces (OTLP), \
+         POST /v1/map, POST /v1/flush, GET /v1/stats, GET /healthz)",
     )
 }
 
@@ -260,6 +325,21 @@ async fn map(
         Ok(Ok(batch)) => axum::Json(batch).into_response(),
         Ok(Err(e)) => error(StatusCode::UNPROCESSABLE_ENTITY, e.to_string()),
         Err(e) => error(StatusCode::INTERNAL_SERVER_ERROR, format!("map: {e}")),
+    }
+}
+
+/// OTLP/HTTP traces from another producer (`crate::otlp_http`).
+async fn otlp_traces(
+    State(state): State<Arc<Sidecar>>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Response {
+    match body {
+        Ok(body) => crate::otlp_http::receive(&state.tracer, &headers, body),
+        Err(rejection) => match json_body(&headers, Err(rejection)) {
+            Err(refusal) => *refusal,
+            Ok(_) => error(StatusCode::BAD_REQUEST, "cannot read the request body"),
+        },
     }
 }
 

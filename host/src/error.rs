@@ -70,6 +70,12 @@ pub enum Error {
     /// A lifecycle event was malformed or inconsistent. The message names the problem.
     #[error("{0}")]
     BadEvent(String),
+    /// A body said to be OTLP traces is not an `ExportTraceServiceRequest` in its encoding.
+    #[error("{0}")]
+    InvalidOtlp(String),
+    /// The pipeline's queue is full: nothing of the call was taken; send it again later.
+    #[error("the pipeline's queue is full; send again later")]
+    QueueFull,
     /// The mapper failed on a dry run ([`crate::Tracer::map_records`], [`crate::DryRunMapper`]).
     #[error("mapper {0}")]
     Mapper(String),

@@ -39,6 +39,7 @@ mod error;
 pub mod events;
 mod export;
 mod ids;
+mod otlp_in;
 mod pipeline;
 mod policy;
 mod record;
@@ -57,6 +58,7 @@ pub use error::{BoxError, Error, Result};
 pub use events::{Lifecycle, Operation, Parent};
 pub use export::{ExportTarget, OtlpCompression, OtlpExport, OtlpProtocol, SpanForwarder};
 pub use ids::{SpanContext, SpanId, TraceId};
+pub use otlp_in::{OtlpEncoding, ReceivedTraces};
 pub use pipeline::hold::TraceHoldLimits;
 pub use policy::{BuiltinPolicy, Policy, PolicySource};
 pub use record::{

@@ -87,6 +87,13 @@ counters! {
     events_dropped_queue_full => "agentrace.events.dropped", "reason" = "queue_full";
     /// Lifecycle events rejected as inconsistent (unknown span, duplicate start, cycle...).
     events_rejected => "agentrace.events.rejected";
+    /// Spans received as OTLP from other producers ([`crate::Tracer::receive`]) and queued.
+    spans_received => "agentrace.spans.received";
+    /// Received OTLP spans refused: an id of the wrong length or zero (`reason=invalid`).
+    spans_received_invalid => "agentrace.spans.refused", "reason" = "invalid";
+    /// Received OTLP spans refused because the pipeline's queue was full; the sender was told
+    /// to retry (`reason=queue_full`).
+    spans_received_queue_full => "agentrace.spans.refused", "reason" = "queue_full";
     /// Spans started.
     spans_started => "agentrace.spans.started";
     /// Spans ended (by the runtime, or by the host at shutdown).
@@ -177,8 +184,9 @@ impl Stats {
 }
 
 impl StatsSnapshot {
-    /// Spans that entered the pipeline (started) and are accounted for: exported, or dropped
-    /// for a counted reason. Equal to `spans_started` once everything has been flushed.
+    /// Spans that entered the pipeline (started, or received as OTLP) and are accounted for:
+    /// exported, or dropped for a counted reason. Equal to `spans_started + spans_received`
+    /// once everything has been flushed.
     pub fn spans_accounted(&self) -> u64 {
         self.spans_exported
             + self.spans_rejected_by_mapper

@@ -1,9 +1,10 @@
 //! Integration tests of the `agentrace` command: `replay`, `check` and `--watch` as a user runs
-//! them, the sidecar (`serve`) over HTTP, and the OpenInference mapper's export into a real
+//! them, the sidecar (`serve`) over HTTP, OTLP traces in (from a real OpenTelemetry SDK), and the OpenInference mapper's export into a real
 //! Arize Phoenix.
 
 mod cli;
 mod common;
+mod otlp_in;
 #[path = "../../../tests/support/phoenix.rs"]
 mod phoenix;
 mod phoenix_openinference;

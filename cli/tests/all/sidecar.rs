@@ -12,12 +12,12 @@ use serde_json::{Value as Json, json};
 
 use crate::common::repo;
 
-const TOKEN: &str = "test-token-5b8efff7";
+pub(crate) const TOKEN: &str = "test-token-5b8efff7";
 
 /// A running sidecar, stopped (SIGTERM) when dropped.
-struct Sidecar {
+pub(crate) struct Sidecar {
     child: Child,
-    url: String,
+    pub(crate) url: String,
     /// The HTTP client the helpers below use.
     client: ureq::Agent,
     output: PathBuf,
@@ -25,7 +25,7 @@ struct Sidecar {
 }
 
 impl Sidecar {
-    fn start(extra: &[&str]) -> Self {
+    pub(crate) fn start(extra: &[&str]) -> Self {
         Self::start_with_client(extra, Self::agent())
     }
 
@@ -75,7 +75,7 @@ impl Sidecar {
     }
 
     /// POSTs `body` with the given content type and token; the status and the JSON answer.
-    fn post_raw(
+    pub(crate) fn post_raw(
         &self,
         path: &str,
         body: &[u8],
@@ -121,14 +121,14 @@ impl Sidecar {
         )
     }
 
-    fn counter(&self, name: &str) -> u64 {
+    pub(crate) fn counter(&self, name: &str) -> u64 {
         let (status, stats) = self.get("/v1/stats", Some(TOKEN));
         assert_eq!(status, 200);
         stats["counters"][name].as_u64().unwrap()
     }
 
     /// Sends SIGTERM and waits for a clean exit; the output file stays until `self` is dropped.
-    fn stop(&mut self) -> PathBuf {
+    pub(crate) fn stop(&mut self) -> PathBuf {
         self.stop_with("-TERM")
     }
 
@@ -168,7 +168,7 @@ impl Drop for Sidecar {
 }
 
 /// The spans in an OTLP/JSON lines file: (name, span id, trace id).
-fn exported(path: &Path) -> Vec<(String, String, String)> {
+pub(crate) fn exported(path: &Path) -> Vec<(String, String, String)> {
     let text = std::fs::read_to_string(path).unwrap();
     let mut spans = Vec::new();
     for line in text.lines().filter(|l| l.contains("resourceSpans")) {
@@ -189,7 +189,7 @@ fn exported(path: &Path) -> Vec<(String, String, String)> {
 }
 
 /// Checks `value` against `#/components/schemas/{schema}` of docs/openapi.json.
-fn conforms(value: &Json, schema: &str) {
+pub(crate) fn conforms(value: &Json, schema: &str) {
     let text = std::fs::read_to_string(repo().join("docs/openapi.json")).unwrap();
     let document: Json = serde_json::from_str(&text.replace("#/components/schemas/", "#/$defs/"))
         .expect("docs/openapi.json is JSON");
@@ -213,6 +213,7 @@ fn the_openapi_document_describes_every_endpoint() {
     assert_eq!(document["openapi"], "3.1.0");
     for (path, method) in [
         ("/v1/events", "post"),
+        ("/v1/traces", "post"),
         ("/v1/map", "post"),
         ("/v1/flush", "post"),
         ("/v1/stats", "get"),

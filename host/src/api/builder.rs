@@ -18,11 +18,11 @@ use crate::component::sandbox::{Grants, Limits};
 use crate::component::slot::Slot;
 use crate::error::{Error, Result};
 use crate::export::{ExportTarget, build_sinks};
-use crate::pipeline::BatchSettings;
 use crate::pipeline::doorbell::Doorbell;
 use crate::pipeline::hold::TraceHoldLimits;
 use crate::pipeline::recycle::FieldBoxes;
 use crate::pipeline::worker::{Worker, WorkerParts};
+use crate::pipeline::{BatchSettings, ReceivedBudget};
 use crate::policy::Policy;
 use crate::span_limits::SpanLimits;
 use crate::stats::Stats;
@@ -365,6 +365,7 @@ impl TracerBuilder {
         let boxes = FieldBoxes::default();
         let (swap_sender, swaps) = crossbeam_channel::bounded(16);
         let doorbell = Arc::new(Doorbell::new());
+        let received_budget = Arc::new(ReceivedBudget::new(self.queue_capacity));
         let worker = Worker::new(WorkerParts {
             queue,
             swaps,
@@ -385,6 +386,7 @@ impl TracerBuilder {
             observer: self.observer,
             boxes: boxes.clone(),
             doorbell: doorbell.clone(),
+            received_budget: received_budget.clone(),
             #[cfg(feature = "bench-internals")]
             native: self.native.as_ref().map(|factory| (factory.0)()),
         });
@@ -405,6 +407,7 @@ impl TracerBuilder {
             limits: self.limits,
             grants: self.grants,
             dry_run: Mutex::new(dry_run),
+            received_budget,
         })
     }
 }

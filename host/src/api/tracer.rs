@@ -15,9 +15,10 @@ use crate::component::slot::Slot;
 use crate::error::{Error, Result};
 use crate::events::{Lifecycle, Operation, Parent, now_nanos};
 use crate::ids::{SpanContext, SpanId};
+use crate::otlp_in::ReceivedTraces;
 use crate::pipeline::doorbell::{Doorbell, WAKE_BACKLOG};
 use crate::pipeline::recycle::FieldBoxes;
-use crate::pipeline::{Message, Swap, SwapRequest};
+use crate::pipeline::{Message, ReceivedBudget, Swap, SwapRequest};
 use crate::policy::Policy;
 use crate::record::{Attributes, SpanFields};
 use crate::stats::{Stats, StatsSnapshot};
@@ -84,6 +85,8 @@ pub struct Tracer {
     pub(super) grants: Grants,
     /// The dry runs' own instance of the live mapper component.
     pub(super) dry_run: Mutex<DryRunMapper>,
+    /// Room in the queue for received OTLP spans, shared with the worker.
+    pub(super) received_budget: std::sync::Arc<ReceivedBudget>,
 }
 
 impl std::fmt::Debug for Tracer {
@@ -124,6 +127,53 @@ impl Tracer {
             }
         }
         sent
+    }
+
+    /// Queues spans received as OTLP from another producer (decoded with
+    /// [`ReceivedTraces::decode`]): they go through the policies and are exported under their
+    /// own resource and scope, with their ids, parents, links and times. The spans refused
+    /// while decoding are counted here (`spans_received_invalid`).
+    ///
+    /// [`Error::QueueFull`] when the queue has no room for them (nothing was taken, and the
+    /// refusal is counted: the sender should retry, as OTLP's answers tell it to), or, with
+    /// [`crate::TracerBuilder::with_block_when_full`], waits for room. [`Error::ShutDown`]
+    /// after a shutdown.
+    pub fn receive(&self, traces: ReceivedTraces) -> Result<()> {
+        Stats::add(&self.stats.spans_received_invalid, traces.refused());
+        let spans = traces.span_count();
+        if spans == 0 {
+            return Ok(());
+        }
+        while !self.received_budget.take(spans) {
+            if !self.block_when_full {
+                Stats::add(&self.stats.spans_received_queue_full, spans as u64);
+                return Err(Error::QueueFull);
+            }
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        let message = Message::Received(Box::new(traces));
+        let sent = if self.block_when_full {
+            self.sender.send(message).map_err(|_| Error::ShutDown)
+        } else {
+            self.sender.try_send(message).map_err(|e| match e {
+                TrySendError::Full(_) => Error::QueueFull,
+                TrySendError::Disconnected(_) => Error::ShutDown,
+            })
+        };
+        match sent {
+            Ok(()) => {
+                Stats::add(&self.stats.spans_received, spans as u64);
+                self.wake_worker();
+                Ok(())
+            }
+            Err(error) => {
+                self.received_budget.give_back(spans);
+                if matches!(error, Error::QueueFull) {
+                    Stats::add(&self.stats.spans_received_queue_full, spans as u64);
+                }
+                Err(error)
+            }
+        }
     }
 
     /// Wakes a napping worker for a control message just sent.

@@ -142,8 +142,18 @@ impl RequestWriter {
     }
 }
 
-/// The span side of an [`ExportTarget`].
-pub(crate) enum SpanSink {
+/// The span side of an [`ExportTarget`], with the resource it exports under: the tracer's own,
+/// or for spans received from another producer, theirs ([`SpanSink::export`]).
+pub(crate) struct SpanSink {
+    kind: SpanSinkKind,
+    /// The tracer's resource.
+    own_resource: Resource,
+    /// Whether the exporter was last given another resource than `own_resource`.
+    foreign_resource_set: bool,
+}
+
+/// Where a [`SpanSink`] sends spans.
+pub(crate) enum SpanSinkKind {
     Otlp(Box<opentelemetry_otlp::SpanExporter>, FailureNote),
     Writer(RequestWriter),
     Memory(InMemorySpanExporter),
@@ -176,7 +186,7 @@ pub(crate) fn build_sinks(target: &ExportTarget, resource: &Resource) -> Result<
             encoding,
         };
         Sinks {
-            spans: SpanSink::Writer(requests.clone()),
+            spans: SpanSink::new(SpanSinkKind::Writer(requests.clone()), resource),
             metrics: MetricSink::Writer(requests.clone()),
             logs: LogSink::Writer(requests),
         }
@@ -196,7 +206,7 @@ pub(crate) fn build_sinks(target: &ExportTarget, resource: &Resource) -> Result<
             let (logs, log_failures) = settings.log_exporter()?;
             spans.set_resource(resource);
             Sinks {
-                spans: SpanSink::Otlp(Box::new(spans), span_failures),
+                spans: SpanSink::new(SpanSinkKind::Otlp(Box::new(spans), span_failures), resource),
                 metrics: MetricSink::Otlp(Box::new(metrics), metric_failures),
                 logs: LogSink::Otlp(Box::new(logs), log_failures),
             }
@@ -212,13 +222,13 @@ pub(crate) fn build_sinks(target: &ExportTarget, resource: &Resource) -> Result<
             let mut spans = spans.clone();
             spans.set_resource(resource);
             Sinks {
-                spans: SpanSink::Memory(spans),
+                spans: SpanSink::new(SpanSinkKind::Memory(spans), resource),
                 metrics: MetricSink::Memory(metrics.clone()),
                 logs: LogSink::Memory(logs.clone()),
             }
         }
         ExportTarget::Forward(forwarder) => Sinks {
-            spans: SpanSink::Forward(forwarder.clone()),
+            spans: SpanSink::new(SpanSinkKind::Forward(forwarder.clone()), resource),
             metrics: MetricSink::None,
             logs: LogSink::Refused(
                 "the application's own OpenTelemetry pipeline receives spans only; \
@@ -226,7 +236,7 @@ pub(crate) fn build_sinks(target: &ExportTarget, resource: &Resource) -> Result<
             ),
         },
         ExportTarget::None => Sinks {
-            spans: SpanSink::None,
+            spans: SpanSink::new(SpanSinkKind::None, resource),
             metrics: MetricSink::None,
             logs: LogSink::None,
         },
@@ -241,26 +251,69 @@ pub(crate) fn build_sinks(target: &ExportTarget, resource: &Resource) -> Result<
 }
 
 impl SpanSink {
-    pub(crate) async fn export(&self, spans: Vec<SpanData>) -> OTelSdkResult {
-        match self {
-            SpanSink::Otlp(exporter, failures) => exporter
+    fn new(kind: SpanSinkKind, own_resource: &Resource) -> Self {
+        Self {
+            kind,
+            own_resource: own_resource.clone(),
+            foreign_resource_set: false,
+        }
+    }
+
+    /// Exports `spans` under `resource`: the sender's, for spans received as OTLP, or the
+    /// tracer's own with `None`. An application's own pipeline (`Forward`) applies its own
+    /// resource whatever this says.
+    pub(crate) async fn export(
+        &mut self,
+        resource: Option<&Resource>,
+        spans: Vec<SpanData>,
+    ) -> OTelSdkResult {
+        self.use_resource(resource);
+        match &self.kind {
+            SpanSinkKind::Otlp(exporter, failures) => exporter
                 .export(spans)
                 .await
                 .map_err(|e| failures.describe(e)),
-            SpanSink::Memory(exporter) => exporter.export(spans).await,
-            SpanSink::Writer(requests) => requests.write(&ExportTraceServiceRequest {
-                resource_spans: group_spans_by_resource_and_scope(spans, &requests.resource),
-            }),
-            SpanSink::Forward(forwarder) => forwarder
+            SpanSinkKind::Memory(exporter) => exporter.export(spans).await,
+            SpanSinkKind::Writer(requests) => {
+                let resource_spans = match resource {
+                    Some(resource) => group_spans_by_resource_and_scope(
+                        spans,
+                        &ResourceAttributesWithSchema::from(resource),
+                    ),
+                    None => group_spans_by_resource_and_scope(spans, &requests.resource),
+                };
+                requests.write(&ExportTraceServiceRequest { resource_spans })
+            }
+            SpanSinkKind::Forward(forwarder) => forwarder
                 .forward(spans)
                 .map_err(|e| OTelSdkError::InternalFailure(format!("forwarding: {e}"))),
-            SpanSink::None => Ok(()),
+            SpanSinkKind::None => Ok(()),
+        }
+    }
+
+    /// Gives the exporter `resource` (or the tracer's own again) when it differs from the last.
+    fn use_resource(&mut self, resource: Option<&Resource>) {
+        let resource = match resource {
+            Some(resource) => {
+                self.foreign_resource_set = true;
+                resource
+            }
+            None if self.foreign_resource_set => {
+                self.foreign_resource_set = false;
+                &self.own_resource
+            }
+            None => return,
+        };
+        match &mut self.kind {
+            SpanSinkKind::Otlp(exporter, _) => exporter.set_resource(resource),
+            SpanSinkKind::Memory(exporter) => exporter.set_resource(resource),
+            _ => {}
         }
     }
 
     pub(crate) fn shutdown(&mut self) -> OTelSdkResult {
-        match self {
-            SpanSink::Otlp(exporter, _) => exporter.shutdown(),
+        match &mut self.kind {
+            SpanSinkKind::Otlp(exporter, _) => exporter.shutdown(),
             _ => Ok(()),
         }
     }
@@ -268,7 +321,7 @@ impl SpanSink {
     /// Whether an export may fail and succeed later (a receiver that is down or slow), so that
     /// failed batches are worth keeping for retry.
     pub(crate) fn can_fail_transiently(&self) -> bool {
-        matches!(self, SpanSink::Otlp(..))
+        matches!(self.kind, SpanSinkKind::Otlp(..))
     }
 }
 

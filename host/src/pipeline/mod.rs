@@ -21,6 +21,7 @@ pub(crate) mod recycle;
 pub(crate) mod retry;
 pub(crate) mod worker;
 
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use crossbeam_channel::Sender;
@@ -35,12 +36,47 @@ use crate::events::Lifecycle;
 pub(crate) enum Message {
     /// A lifecycle event from the runtime.
     Event(Lifecycle),
+    /// Spans received as OTLP from another producer: through the policies to export.
+    Received(Box<crate::otlp_in::ReceivedTraces>),
     /// Map and export everything ended so far, and the metrics; answer when done.
     Flush(Sender<()>),
     /// Only wakes the worker, so that it sees a [`SwapRequest`] while otherwise idle.
     Wake,
     /// Shut down, giving up on unexported spans at the deadline.
     Shutdown(Sender<()>, Instant),
+}
+
+/// The received OTLP spans in the queue, bounded (in spans) apart from the queue's bound in
+/// messages: one message may hold a whole request.
+#[derive(Debug)]
+pub(crate) struct ReceivedBudget {
+    queued: AtomicUsize,
+    capacity: usize,
+}
+
+impl ReceivedBudget {
+    /// A budget of `capacity` spans.
+    pub(crate) fn new(capacity: usize) -> Self {
+        Self {
+            queued: AtomicUsize::new(0),
+            capacity,
+        }
+    }
+
+    /// Takes room for `spans`, or says there is none. A request larger than the whole budget
+    /// still goes in when nothing else waits, so that no request is refused forever.
+    pub(crate) fn take(&self, spans: usize) -> bool {
+        self.queued
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |queued| {
+                (queued == 0 || queued + spans <= self.capacity).then_some(queued + spans)
+            })
+            .is_ok()
+    }
+
+    /// Gives back the room of spans the worker took off the queue (or that were not sent).
+    pub(crate) fn give_back(&self, spans: usize) {
+        self.queued.fetch_sub(spans, Ordering::AcqRel);
+    }
 }
 
 /// A replacement and whom to tell once it is active. Swaps travel on their own channel, which the
@@ -71,4 +107,25 @@ pub(crate) struct BatchSettings {
     pub(crate) span_limits: crate::SpanLimits,
     /// How long and how much the worker holds for policies that want whole traces.
     pub(crate) trace_hold: hold::TraceHoldLimits,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::ReceivedBudget;
+
+    #[test]
+    fn the_received_budget_refuses_past_its_capacity_but_never_when_empty() {
+        let budget = ReceivedBudget::new(10);
+        assert!(budget.take(6));
+        assert!(!budget.take(5), "6 + 5 exceed 10");
+        assert!(budget.take(4));
+        budget.give_back(10);
+        assert!(
+            budget.take(25),
+            "a request larger than the budget goes in alone"
+        );
+        assert!(!budget.take(1));
+        budget.give_back(25);
+        assert!(budget.take(1));
+    }
 }

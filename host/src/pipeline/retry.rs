@@ -3,17 +3,57 @@
 //! exceeds the bound, or is still unsent at the shutdown deadline, is dropped and counted.
 
 use std::collections::VecDeque;
+use std::sync::Arc;
 use std::time::Instant;
 
+use opentelemetry_sdk::Resource;
 use opentelemetry_sdk::trace::SpanData;
 
 use crate::component::slot::backoff;
 use crate::export::SpanSink;
 use crate::stats::Stats;
 
+/// Spans to export together, under the tracer's resource (`None`) or a sender's.
+pub(crate) struct ExportBatch {
+    /// The resource of spans received from another producer; `None`: the tracer's own.
+    pub(crate) resource: Option<Arc<Resource>>,
+    /// The spans.
+    pub(crate) spans: Vec<SpanData>,
+}
+
+impl ExportBatch {
+    /// Spans under the tracer's own resource.
+    pub(crate) fn own(spans: Vec<SpanData>) -> Self {
+        Self {
+            resource: None,
+            spans,
+        }
+    }
+
+    fn copy(&self) -> Self {
+        Self {
+            resource: self.resource.clone(),
+            spans: self.spans.clone(),
+        }
+    }
+
+    fn len(&self) -> usize {
+        self.spans.len()
+    }
+}
+
+/// Sends one batch through `sink`.
+fn send(
+    sink: &mut SpanSink,
+    runtime: &tokio::runtime::Runtime,
+    batch: ExportBatch,
+) -> opentelemetry_sdk::error::OTelSdkResult {
+    runtime.block_on(sink.export(batch.resource.as_deref(), batch.spans))
+}
+
 /// Batches waiting for the exporter to come back, oldest first, bounded in spans.
 pub(crate) struct RetryBuffer {
-    batches: VecDeque<Vec<SpanData>>,
+    batches: VecDeque<ExportBatch>,
     spans: usize,
     capacity_spans: usize,
     failures: u32,
@@ -41,12 +81,12 @@ impl RetryBuffer {
     /// older batches wait, new ones queue behind them.
     pub(crate) fn deliver(
         &mut self,
-        sink: &SpanSink,
+        sink: &mut SpanSink,
         runtime: &tokio::runtime::Runtime,
         stats: &Stats,
-        data: Vec<SpanData>,
+        data: ExportBatch,
     ) {
-        if data.is_empty() {
+        if data.spans.is_empty() {
             return;
         }
         if !self.batches.is_empty() {
@@ -55,9 +95,9 @@ impl RetryBuffer {
             return;
         }
         // Only an exporter that can fail transiently (OTLP) needs a copy to retry with.
-        let copy = sink.can_fail_transiently().then(|| data.clone());
+        let copy = sink.can_fail_transiently().then(|| data.copy());
         let count = data.len() as u64;
-        match runtime.block_on(sink.export(data)) {
+        match send(sink, runtime, data) {
             Ok(()) => Stats::add(&stats.spans_exported, count),
             Err(error) => {
                 self.failed(stats, &error.to_string(), count);
@@ -72,7 +112,7 @@ impl RetryBuffer {
     /// Sends buffered batches, oldest first, if their retry time has come.
     pub(crate) fn retry_due(
         &mut self,
-        sink: &SpanSink,
+        sink: &mut SpanSink,
         runtime: &tokio::runtime::Runtime,
         stats: &Stats,
     ) {
@@ -85,7 +125,7 @@ impl RetryBuffer {
                 return;
             };
             let count = batch.len();
-            match runtime.block_on(sink.export(batch.clone())) {
+            match send(sink, runtime, batch.copy()) {
                 Ok(()) => {
                     Stats::add(&stats.spans_exported, count as u64);
                     self.spans -= count;
@@ -107,7 +147,7 @@ impl RetryBuffer {
     pub(crate) fn drain_until(
         &mut self,
         deadline: Instant,
-        sink: &SpanSink,
+        sink: &mut SpanSink,
         runtime: &tokio::runtime::Runtime,
         stats: &Stats,
     ) {
@@ -142,7 +182,7 @@ impl RetryBuffer {
     }
 
     /// Adds a batch, dropping (and counting) the oldest spans past the capacity.
-    fn buffer(&mut self, stats: &Stats, data: Vec<SpanData>) {
+    fn buffer(&mut self, stats: &Stats, data: ExportBatch) {
         self.spans += data.len();
         self.batches.push_back(data);
         while self.spans > self.capacity_spans {

@@ -19,8 +19,8 @@ use super::hold::{RemoteParentFlags, TraceHold, TraceKey};
 use super::log_events;
 use super::metrics::Metrics;
 use super::recycle::FieldBoxes;
-use super::retry::RetryBuffer;
-use super::{BatchSettings, Message, Swap, SwapRequest, fallback};
+use super::retry::{ExportBatch, RetryBuffer};
+use super::{BatchSettings, Message, ReceivedBudget, Swap, SwapRequest, fallback};
 use crate::assembly::{Applied, Assembly, FinishedSpan};
 use crate::component::Component;
 use crate::component::bindings::types as wit;
@@ -31,6 +31,7 @@ use crate::convert;
 use crate::events::Lifecycle;
 use crate::export::{LogEvent, LogRecords, LogSink, Sinks, SpanSink};
 use crate::ids::{SpanId, TraceId};
+use crate::otlp_in::{ReceivedSpan, ReceivedTraces};
 use crate::policy::fail_closed;
 use crate::span_limits::Dropped;
 use crate::stats::Stats;
@@ -67,6 +68,8 @@ pub(crate) struct WorkerParts {
     pub(crate) boxes: FieldBoxes,
     /// Rung by senders to end a nap early.
     pub(crate) doorbell: Arc<Doorbell>,
+    /// Room for received OTLP spans in the queue, given back as the worker takes them.
+    pub(crate) received_budget: Arc<ReceivedBudget>,
     /// Natively linked mapping code that replaces the mapper component (benchmarks only).
     #[cfg(feature = "bench-internals")]
     pub(crate) native: Option<Box<dyn crate::bench_internals::NativeMapper>>,
@@ -92,6 +95,7 @@ pub(crate) struct Worker {
     scopes: HashMap<String, InstrumentationScope>,
     boxes: FieldBoxes,
     doorbell: Arc<Doorbell>,
+    received_budget: Arc<ReceivedBudget>,
     /// Which policies asked for whole traces, in chain order (read from each policy's first
     /// instance when the chain was loaded).
     whole_traces: Vec<bool>,
@@ -153,6 +157,7 @@ impl Worker {
             held_meta: HashMap::new(),
             boxes: parts.boxes,
             doorbell: parts.doorbell,
+            received_budget: parts.received_budget,
             stats: parts.stats,
             #[cfg(feature = "bench-internals")]
             native: parts.native,
@@ -229,6 +234,10 @@ impl Worker {
                         last_batch = Instant::now();
                     }
                 }
+                Ok(Message::Received(traces)) => {
+                    self.received_budget.give_back(traces.span_count());
+                    self.pass_through(*traces);
+                }
                 Ok(Message::Wake) => {}
                 Ok(Message::Flush(ack)) => {
                     self.map_pending();
@@ -245,7 +254,7 @@ impl Worker {
                 }
                 Err(RecvTimeoutError::Timeout) => {
                     self.retry
-                        .retry_due(&self.spans, &self.runtime, &self.stats);
+                        .retry_due(&mut self.spans, &self.runtime, &self.stats);
                     self.map_pending();
                     self.release_expired();
                     if self.metrics.due() {
@@ -445,6 +454,58 @@ impl Worker {
         self.metrics.record_batch(began.elapsed());
     }
 
+    /// Spans received as OTLP from another producer: the span limits, then the whole policy
+    /// chain, then export under their own resource and scope. A whole-trace policy sees the
+    /// spans of one request together: agentrace cannot know when another producer's trace is
+    /// complete.
+    fn pass_through(&mut self, received: ReceivedTraces) {
+        let limits = self.settings.span_limits;
+        for group in received.resources {
+            let mut extras = HashMap::with_capacity(group.spans.len());
+            let mut spans = Vec::with_capacity(group.spans.len());
+            for ReceivedSpan {
+                mut span,
+                scope,
+                extras: mut extra,
+            } in group.spans
+            {
+                let (cut, _, _) = limits.apply_to_span(&mut span);
+                extra.dropped.add(cut);
+                if span.parent_is_remote {
+                    self.remote_parents
+                        .remember(span.trace_id, extra.flags.is_sampled());
+                }
+                extras.insert(span.span_id, (scope, extra));
+                spans.push(span);
+            }
+            let spans = self.apply_policies(spans, 0..self.policies.len(), false);
+            let data = spans
+                .into_iter()
+                .map(|span| {
+                    let Some((scope, extra)) = extras.get(&span.span_id).cloned() else {
+                        // A policy's replacement keeps the ids (the host checks), so every span
+                        // has its entry; the tracer's scope is the fallback all the same.
+                        let scope = self.scope("");
+                        return convert::to_span_data(span, &scope, &limits, Dropped::default());
+                    };
+                    let mut data = convert::to_span_data(span, &scope, &limits, extra.dropped);
+                    data.span_context = opentelemetry::trace::SpanContext::new(
+                        data.span_context.trace_id(),
+                        data.span_context.span_id(),
+                        extra.flags,
+                        false,
+                        extra.trace_state,
+                    );
+                    data
+                })
+                .collect();
+            self.export_batch(ExportBatch {
+                resource: Some(Arc::new(group.resource)),
+                spans: data,
+            });
+        }
+    }
+
     /// Takes the log records off `spans` (they rode there through the policies) as log events.
     fn take_logs(spans: &mut [wit::OtelSpan]) -> Vec<LogEvent> {
         spans.iter_mut().flat_map(log_events::detach).collect()
@@ -472,15 +533,20 @@ impl Worker {
 
     /// Hands exportable span data to the observer and the exporter (with retry).
     fn export(&mut self, data: Vec<opentelemetry_sdk::trace::SpanData>) {
-        if data.is_empty() {
+        self.export_batch(ExportBatch::own(data));
+    }
+
+    /// Hands a batch (under its resource) to the observer and the exporter (with retry).
+    fn export_batch(&mut self, batch: ExportBatch) {
+        if batch.spans.is_empty() {
             return;
         }
         if let Some(observer) = &self.observer {
             use opentelemetry_sdk::trace::SpanExporter as _;
-            let _ = self.runtime.block_on(observer.export(data.clone()));
+            let _ = self.runtime.block_on(observer.export(batch.spans.clone()));
         }
         self.retry
-            .deliver(&self.spans, &self.runtime, &self.stats, data);
+            .deliver(&mut self.spans, &self.runtime, &self.stats, batch);
     }
 
     /// Runs spans that were held (or did not fit) through the chain from the first
@@ -677,7 +743,7 @@ impl Worker {
         let held = self.hold.release_all();
         self.release_held(held, "released at shutdown");
         self.retry
-            .drain_until(deadline, &self.spans, &self.runtime, &self.stats);
+            .drain_until(deadline, &mut self.spans, &self.runtime, &self.stats);
         self.metrics.export(&self.runtime, &self.stats);
         if let Err(error) = self.spans.shutdown() {
             self.stats.error(format!("span exporter shutdown: {error}"));

@@ -1,0 +1,320 @@
+//! OTLP traces in (issue 15): a real OpenTelemetry SDK (Python's, with its standard OTLP/HTTP
+//! and OTLP/gRPC exporters, from PyPI at a pinned version) pointed at `agentrace serve` by
+//! `OTEL_EXPORTER_OTLP_ENDPOINT` alone; the answers OTLP senders rely on; and `replay` of an
+//! OTLP/JSON file, which must give back exactly the spans it holds.
+
+use std::path::Path;
+use std::process::Command;
+
+use serde_json::{Value as Json, json};
+
+use crate::common::repo;
+use crate::python_tool::{run_ok, venv_with};
+use crate::sidecar::{Sidecar, TOKEN, conforms, exported};
+
+/// The Python OTLP/HTTP exporter, which brings the SDK of the same release.
+const PYTHON_HTTP_EXPORTER: &str = "opentelemetry-exporter-otlp-proto-http==1.45.2";
+/// The Python OTLP/gRPC exporter (with grpcio), of the same release.
+const PYTHON_GRPC_EXPORTER: &str = "opentelemetry-exporter-otlp-proto-grpc==1.45.2";
+
+/// A producer as any framework's tracing is one: a `TracerProvider` with a resource, a
+/// `BatchSpanProcessor` and the standard exporter configured by the environment. Prints the ids
+/// it made, as JSON.
+const PRODUCER: &str = r#"
+import json, sys
+from opentelemetry import trace
+from opentelemetry.sdk.resources import Resource
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import BatchSpanProcessor
+from opentelemetry.trace import Link, SpanKind, Status, StatusCode
+if sys.argv[2] == "grpc":
+    from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter
+else:
+    from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+
+provider = TracerProvider(resource=Resource.create(
+    {"service.name": sys.argv[1], "deployment.environment.name": "test"}))
+provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter()))
+tracer = provider.get_tracer("producer.agents", "3.2.1", schema_url="https://example.com/schema")
+with tracer.start_as_current_span("invoke_agent planner") as parent:
+    with tracer.start_as_current_span("chat gpt-4o", kind=SpanKind.CLIENT,
+            links=[Link(parent.get_span_context(), {"link.kind": "follows"})]) as child:
+        child.set_attribute("gen_ai.operation.name", "chat")
+        child.set_attribute("gen_ai.usage.input_tokens", 42)
+        child.set_attribute("gen_ai.request.temperature", 0.5)
+        child.set_attribute("app.flags", [True, False])
+        child.set_attribute("gen_ai.request.stop_sequences", ["END", "STOP"])
+        child.set_attribute("app.note", "mail the report to jane.doe@example.com please")
+        child.add_event("app.retry", {"attempt": 2})
+        child.set_status(Status(StatusCode.ERROR, "rate limited"))
+provider.shutdown()
+print(json.dumps({
+    "trace_id": format(parent.get_span_context().trace_id, "032x"),
+    "parent": format(parent.get_span_context().span_id, "016x"),
+    "child": format(child.get_span_context().span_id, "016x"),
+}))
+"#;
+
+/// Every span of an OTLP/JSON lines file with its resource and scope.
+fn spans_with_context(path: &Path) -> Vec<(Json, Json, Json)> {
+    let mut all = Vec::new();
+    for line in std::fs::read_to_string(path).unwrap().lines() {
+        let request: Json = serde_json::from_str(line).unwrap();
+        for resource in request["resourceSpans"].as_array().into_iter().flatten() {
+            for scope in resource["scopeSpans"].as_array().unwrap() {
+                for span in scope["spans"].as_array().unwrap() {
+                    all.push((
+                        resource["resource"].clone(),
+                        scope["scope"].clone(),
+                        span.clone(),
+                    ));
+                }
+            }
+        }
+    }
+    all
+}
+
+/// An attribute list as a JSON object (key → OTLP/JSON value).
+fn attributes(list: &Json) -> Json {
+    list.as_array()
+        .into_iter()
+        .flatten()
+        .map(|kv| (kv["key"].as_str().unwrap().to_string(), kv["value"].clone()))
+        .collect::<serde_json::Map<_, _>>()
+        .into()
+}
+
+#[test]
+fn python_sdks_exporting_otlp_http_and_grpc_keep_their_resource_scope_and_ids_and_are_redacted() {
+    let http = venv_with("otel-python-http-exporter", PYTHON_HTTP_EXPORTER);
+    let grpc = venv_with("otel-python-grpc-exporter", PYTHON_GRPC_EXPORTER);
+    let mut sidecar = Sidecar::start(&[
+        "--otlp-http-listen",
+        "none",
+        "--otlp-grpc-listen",
+        "none",
+        "--policy",
+        "redact",
+    ]);
+    let mut runs = Vec::new();
+    for (service, venv, protocol, compression) in [
+        ("http-producer", &http, "http", None),
+        ("http-gzip-producer", &http, "http", Some("gzip")),
+        ("grpc-producer", &grpc, "grpc", None),
+        ("grpc-gzip-producer", &grpc, "grpc", Some("gzip")),
+    ] {
+        let mut producer = Command::new(venv.join("bin/python"));
+        producer
+            .args(["-c", PRODUCER, service, protocol])
+            .env("OTEL_EXPORTER_OTLP_ENDPOINT", &sidecar.url)
+            .env(
+                "OTEL_EXPORTER_OTLP_HEADERS",
+                format!("authorization=Bearer%20{TOKEN}"),
+            )
+            .env_remove("OTEL_EXPORTER_OTLP_COMPRESSION");
+        // Python's gRPC exporter refuses `none`; unset is no compression for both.
+        if let Some(compression) = compression {
+            producer.env("OTEL_EXPORTER_OTLP_COMPRESSION", compression);
+        }
+        let output = run_ok(&mut producer);
+        let ids: Json = serde_json::from_slice(&output.stdout).unwrap();
+        runs.push((service, ids));
+    }
+    assert_eq!(sidecar.counter("agentrace.spans.received"), 8);
+    let output = sidecar.stop();
+    let spans = spans_with_context(&output);
+    assert_eq!(spans.len(), 8, "{spans:#?}");
+    for (service, ids) in runs {
+        let of_run: Vec<_> = spans
+            .iter()
+            .filter(|(_, _, span)| span["traceId"] == ids["trace_id"])
+            .collect();
+        assert_eq!(of_run.len(), 2, "{service}");
+        for (resource, scope, _) in &of_run {
+            let resource = attributes(&resource["attributes"]);
+            assert_eq!(resource["service.name"], json!({"stringValue": service}));
+            assert_eq!(
+                resource["deployment.environment.name"],
+                json!({"stringValue": "test"})
+            );
+            assert_eq!(
+                resource["telemetry.sdk.language"],
+                json!({"stringValue": "python"})
+            );
+            assert_eq!(scope["name"], "producer.agents");
+            assert_eq!(scope["version"], "3.2.1");
+        }
+        let parent = &of_run
+            .iter()
+            .find(|s| s.2["spanId"] == ids["parent"])
+            .unwrap()
+            .2;
+        let child = &of_run
+            .iter()
+            .find(|s| s.2["spanId"] == ids["child"])
+            .unwrap()
+            .2;
+        assert_eq!(parent["name"], "invoke_agent planner");
+        assert!(
+            parent.get("parentSpanId").is_none_or(|p| p == ""),
+            "{parent}"
+        );
+        assert_eq!(child["parentSpanId"], ids["parent"]);
+        assert_eq!(child["kind"], 3, "CLIENT");
+        assert_eq!(child["status"]["code"], 2);
+        assert_eq!(child["status"]["message"], "rate limited");
+        assert_eq!(child["links"][0]["spanId"], ids["parent"]);
+        assert_eq!(
+            attributes(&child["links"][0]["attributes"])["link.kind"],
+            json!({"stringValue": "follows"})
+        );
+        assert_eq!(child["events"][0]["name"], "app.retry");
+        assert!(
+            child["startTimeUnixNano"].as_str().unwrap()
+                <= child["endTimeUnixNano"].as_str().unwrap()
+        );
+        let attrs = attributes(&child["attributes"]);
+        assert_eq!(
+            attrs["gen_ai.usage.input_tokens"],
+            json!({"intValue": "42"})
+        );
+        assert_eq!(
+            attrs["gen_ai.request.temperature"],
+            json!({"doubleValue": 0.5})
+        );
+        assert_eq!(
+            attrs["gen_ai.request.stop_sequences"],
+            json!({"arrayValue": {"values": [{"stringValue": "END"}, {"stringValue": "STOP"}]}})
+        );
+        assert_eq!(
+            attrs["app.flags"],
+            json!({"arrayValue": {"values": [{"boolValue": true}, {"boolValue": false}]}})
+        );
+        // The redact policy ran on the received span: the address is gone, the rest stays.
+        let note = attrs["app.note"]["stringValue"].as_str().unwrap();
+        assert_eq!(note, "mail the report to [REDACTED:email] please");
+    }
+}
+
+#[test]
+fn otlp_http_answers_follow_the_specification() {
+    let mut sidecar = Sidecar::start(&["--otlp-http-listen", "none"]);
+    let span = |span_id: &str| {
+        json!({"traceId": "5b8efff798038103d269b633813fc60c", "spanId": span_id,
+               "name": "received", "kind": 1,
+               "startTimeUnixNano": "1000", "endTimeUnixNano": "2000"})
+    };
+    let request = json!({"resourceSpans": [{
+        "resource": {"attributes": [{"key": "service.name", "value": {"stringValue": "json-sender"}}]},
+        "scopeSpans": [{"scope": {"name": "s"}, "spans": [span("eee19b7ec3c1b174"), span("00")]}]
+    }]});
+    // OTLP/JSON with one span of a bad id: the other is taken, the answer is a partial success.
+    let (status, answer) = sidecar.post_raw(
+        "/v1/traces",
+        request.to_string().as_bytes(),
+        "application/json",
+        Some(TOKEN),
+    );
+    assert_eq!(status, 200, "{answer}");
+    conforms(&answer, "OtlpTraceResponse");
+    assert_eq!(answer["partialSuccess"]["rejectedSpans"], 1, "{answer}");
+    assert!(
+        answer["partialSuccess"]["errorMessage"]
+            .as_str()
+            .unwrap()
+            .contains("span id must be 8 bytes"),
+        "{answer}"
+    );
+    // Not a trace request: 400 with a google.rpc.Status (code 3, INVALID_ARGUMENT).
+    let (status, answer) = sidecar.post_raw(
+        "/v1/traces",
+        b"{\"resourceSpans\": 7}",
+        "application/json",
+        Some(TOKEN),
+    );
+    assert_eq!(status, 400);
+    conforms(&answer, "OtlpStatus");
+    assert_eq!(answer["code"], 3, "{answer}");
+    assert!(
+        answer["message"]
+            .as_str()
+            .unwrap()
+            .contains("not an OTLP/JSON trace request")
+    );
+    // Another media type: 415, naming the two OTLP takes.
+    let (status, answer) = sidecar.post_raw("/v1/traces", b"x", "text/plain", Some(TOKEN));
+    assert_eq!(status, 415);
+    assert!(
+        answer["message"]
+            .as_str()
+            .unwrap()
+            .contains("application/x-protobuf")
+    );
+    // The sidecar's token guards OTLP as it guards events.
+    let (status, _) = sidecar.post_raw("/v1/traces", b"{}", "application/json", None);
+    assert_eq!(status, 401);
+    assert_eq!(sidecar.counter("agentrace.spans.received"), 1);
+    assert_eq!(
+        sidecar.counter("agentrace.spans.refused{reason=invalid}"),
+        1
+    );
+    let output = sidecar.stop();
+    let names: Vec<String> = exported(&output)
+        .into_iter()
+        .map(|(name, ..)| name)
+        .collect();
+    assert_eq!(names, ["received"]);
+}
+
+#[test]
+fn replay_of_its_own_otlp_json_output_gives_back_the_same_spans() {
+    let dir = tempfile::tempdir().unwrap();
+    let first = dir.path().join("first.jsonl");
+    let second = dir.path().join("second.jsonl");
+    let replay = |input: &Path, output: &Path, extra: &[&str]| {
+        let result = run_ok(
+            Command::new(env!("CARGO_BIN_EXE_agentrace"))
+                .arg("replay")
+                .arg(input)
+                .arg("--no-tree")
+                .arg("--output")
+                .arg(output)
+                .args(extra),
+        );
+        String::from_utf8_lossy(&result.stderr).into_owned()
+    };
+    replay(
+        &repo().join("examples/ag2-group-chat.jsonl"),
+        &first,
+        &["--capture-content"],
+    );
+    // The second run has another service name: the spans keep the one they came with.
+    let report = replay(&first, &second, &["--service-name", "someone-else"]);
+    assert!(
+        report.contains("33 spans read as OTLP/JSON passed through the policies, 0 refused"),
+        "{report}"
+    );
+    assert!(
+        report.contains("OTLP/JSON metrics or logs lines left out"),
+        "{report}"
+    );
+    // A resource is a set of attributes (the SDK keeps it in a map): compared in key order.
+    let by_key = |mut resource: Json| {
+        if let Some(list) = resource["attributes"].as_array_mut() {
+            list.sort_by_key(|kv| kv["key"].as_str().unwrap_or_default().to_string());
+        }
+        resource
+    };
+    let sorted = |path: &Path| {
+        let mut spans: Vec<String> = spans_with_context(path)
+            .into_iter()
+            .map(|(resource, scope, span)| json!([by_key(resource), scope, span]).to_string())
+            .collect();
+        spans.sort();
+        spans
+    };
+    let (before, after) = (sorted(&first), sorted(&second));
+    assert_eq!(before.len(), 33);
+    assert!(before == after, "the spans changed on the way through");
+}
