@@ -9,8 +9,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 /// The virtual environment `name` under the target directory, with `requirement` (e.g.
-/// `rotel==0.0.1a15`) installed. Needs `python3` with `venv`, and the package index the first
-/// time.
+/// `rotel==0.0.1a15`, or several separated by spaces) installed. Needs `python3` with `venv`,
+/// and the package index the first time.
 pub fn venv_with(name: &str, requirement: &str) -> PathBuf {
     let venv = Path::new(env!("CARGO_TARGET_TMPDIR")).join(name);
     let python = venv.join("bin/python");
@@ -19,7 +19,11 @@ pub fn venv_with(name: &str, requirement: &str) -> PathBuf {
     }
     let marker = venv.join(".agentrace-installed");
     if std::fs::read_to_string(&marker).ok().as_deref() != Some(requirement) {
-        run_ok(Command::new(&python).args(["-m", "pip", "install", "--quiet", requirement]));
+        run_ok(
+            Command::new(&python)
+                .args(["-m", "pip", "install", "--quiet"])
+                .args(requirement.split_whitespace()),
+        );
         std::fs::write(&marker, requirement).unwrap();
     }
     venv

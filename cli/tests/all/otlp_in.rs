@@ -14,6 +14,9 @@ use crate::sidecar::{Sidecar, TOKEN, conforms, exported};
 
 /// The Python OTLP/HTTP exporter, which brings the SDK of the same release.
 const PYTHON_HTTP_EXPORTER: &str = "opentelemetry-exporter-otlp-proto-http==1.45.2";
+/// Classic AG2, as the Python package's tests pin it, with the OTLP/HTTP exporter its built-in
+/// tracing is pointed through.
+const CLASSIC_AG2: &str = "autogen==0.14.1 opentelemetry-exporter-otlp-proto-http==1.45.2";
 /// The Python OTLP/gRPC exporter (with grpcio), of the same release.
 const PYTHON_GRPC_EXPORTER: &str = "opentelemetry-exporter-otlp-proto-grpc==1.45.2";
 
@@ -317,4 +320,103 @@ fn replay_of_its_own_otlp_json_output_gives_back_the_same_spans() {
     let (before, after) = (sorted(&first), sorted(&second));
     assert_eq!(before.len(), 33);
     assert!(before == after, "the spans changed on the way through");
+}
+
+/// An OTLP/JSON `AnyValue` as the plain value the Python scenarios report.
+fn plain(value: &Json) -> Json {
+    if let Some(text) = value.get("stringValue") {
+        return text.clone();
+    }
+    if let Some(int) = value.get("intValue") {
+        return json!(
+            int.as_str()
+                .and_then(|i| i.parse::<i64>().ok())
+                .or(int.as_i64())
+        );
+    }
+    if let Some(array) = value.get("arrayValue") {
+        let values = array["values"].as_array().into_iter().flatten().map(plain);
+        return Json::Array(values.collect());
+    }
+    value
+        .get("doubleValue")
+        .or(value.get("boolValue"))
+        .cloned()
+        .unwrap_or(Json::Null)
+}
+
+#[test]
+fn classic_ag2_built_in_tracing_pointed_at_serve_arrives_whole() {
+    // AG2 0.14's own OpenTelemetry (autogen.opentelemetry) on the scripted classic scenario of
+    // the Python package's tests, exporting through the standard OTLP/HTTP exporter: only the
+    // endpoint (and the token) point it at agentrace.
+    let venv = venv_with("classic-ag2-otlp", CLASSIC_AG2);
+    let mut sidecar = Sidecar::start(&[
+        "--otlp-http-listen",
+        "none",
+        "--otlp-grpc-listen",
+        "none",
+        "--policy",
+        "redact",
+    ]);
+    let dir = tempfile::tempdir().unwrap();
+    let report = dir.path().join("report.json");
+    run_ok(
+        Command::new(venv.join("bin/python"))
+            .arg(repo().join("hosts/python/tests/classic_scenario.py"))
+            .arg("builtin-otlp")
+            .arg(&report)
+            .arg("--no-code")
+            .current_dir(dir.path())
+            .env("OTEL_EXPORTER_OTLP_ENDPOINT", &sidecar.url)
+            .env(
+                "OTEL_EXPORTER_OTLP_HEADERS",
+                format!("authorization=Bearer%20{TOKEN}"),
+            )
+            .env("OTEL_SERVICE_NAME", "classic-ag2")
+            .env_remove("OTEL_EXPORTER_OTLP_COMPRESSION"),
+    );
+    let report: Json = serde_json::from_str(&std::fs::read_to_string(&report).unwrap()).unwrap();
+    let made = report["spans"].as_array().unwrap();
+    assert!(made.len() >= 10, "the scenario made {} spans", made.len());
+    let output = sidecar.stop();
+    let received = spans_with_context(&output);
+    assert_eq!(received.len(), made.len(), "spans lost or added");
+    for span in made {
+        let (resource, scope, exported) = received
+            .iter()
+            .find(|(_, _, s)| s["spanId"] == span["span_id"])
+            .unwrap_or_else(|| panic!("{} not exported", span["name"]));
+        assert_eq!(
+            attributes(&resource["attributes"])["service.name"],
+            json!({"stringValue": "classic-ag2"})
+        );
+        // AG2 0.14's instrumentation scope.
+        assert_eq!(scope["name"], "opentelemetry.instrumentation.ag2");
+        assert_eq!(exported["name"], span["name"]);
+        assert_eq!(exported["traceId"], span["trace_id"]);
+        // The producer's tree, unchanged.
+        assert_eq!(
+            exported["parentSpanId"].as_str().unwrap_or_default(),
+            span["parent_id"].as_str().unwrap(),
+            "{}",
+            span["name"]
+        );
+        let exported_attributes = attributes(&exported["attributes"]);
+        let made_attributes = span["attributes"].as_object().unwrap();
+        for (key, value) in made_attributes {
+            let got = plain(&exported_attributes[key]);
+            // redact masks what it recognises; everything else arrives as AG2 made it.
+            let masked = got.as_str().is_some_and(|g| g.contains("[REDACTED:"));
+            assert!(got == *value || masked, "{key}: {value} became {got}");
+        }
+        // Nothing beside them but redact's own summary.
+        let added: Vec<_> = exported_attributes
+            .as_object()
+            .unwrap()
+            .keys()
+            .filter(|k| !made_attributes.contains_key(*k) && !k.starts_with("agentrace.redaction."))
+            .collect();
+        assert!(added.is_empty(), "{}: added {added:?}", span["name"]);
+    }
 }

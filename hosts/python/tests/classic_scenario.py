@@ -5,7 +5,10 @@ GroupChat with LLM speaker selection, a sequential ``initiate_chats`` and a fail
 Every LLM is a scripted model client (``model_client_cls``), so nothing leaves the machine.
 Run it under one tracing setup per process, since both tracings patch ``OpenAIWrapper.create``:
 
-    python classic_scenario.py {none,builtin,agentrace,agentrace-ag2,interleaved} OUT.json [--runs N] [--no-code]
+    python classic_scenario.py {none,builtin,builtin-otlp,agentrace,agentrace-ag2,interleaved} OUT.json [--runs N] [--no-code]
+
+``builtin-otlp`` is the built-in tracing also exporting through the standard OTLP/HTTP exporter
+(``OTEL_EXPORTER_OTLP_ENDPOINT``), as a user points it at a collector or at ``agentrace serve``.
 
 ``OUT.json`` gets the spans of the last run in one form for both tracings (name, ids, parent,
 kind, status, attributes), the wall time of each run, the part of it spent instrumenting the
@@ -213,11 +216,11 @@ def run_once(instrument: Any, work_dir: str, code: bool) -> None:
 # --- Tracing setups --------------------------------------------------------------------------
 
 
-def setup_builtin() -> tuple[Any, Any]:
+def setup_builtin(otlp: bool = False) -> tuple[Any, Any]:
     from autogen.opentelemetry import instrument_agent, instrument_llm_wrapper
     from autogen.opentelemetry.instrumentators.pattern import instrument_groupchat
 
-    provider, finish = sdk_recorder()
+    provider, finish = sdk_recorder(otlp=otlp)
     instrument_llm_wrapper(tracer_provider=provider)
 
     def instrument(agents: list[Any], groupchats: list[Any]) -> None:
@@ -304,7 +307,7 @@ def interleaved(count: int, out: Path, code: bool) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("tracing", choices=["none", "builtin", "agentrace", "agentrace-ag2", "interleaved"])
+    parser.add_argument("tracing", choices=["none", "builtin", "builtin-otlp", "agentrace", "agentrace-ag2", "interleaved"])
     parser.add_argument("out", type=Path)
     parser.add_argument("--runs", type=int, default=1)
     parser.add_argument("--no-code", action="store_true", help="leave out code execution (a subprocess)")
@@ -314,8 +317,8 @@ def main() -> None:
         return
 
     with tempfile.TemporaryDirectory() as scratch:
-        if args.tracing == "builtin":
-            instrument, finish = setup_builtin()
+        if args.tracing.startswith("builtin"):
+            instrument, finish = setup_builtin(otlp=args.tracing == "builtin-otlp")
         elif args.tracing.startswith("agentrace"):
             compat = "ag2" if args.tracing == "agentrace-ag2" else None
             instrument, finish = setup_agentrace(Path(scratch) / "spans.jsonl", compat)

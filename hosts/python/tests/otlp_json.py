@@ -156,9 +156,11 @@ def sdk_dict(span: Any) -> dict[str, Any]:
     }
 
 
-def sdk_recorder() -> tuple[Any, Callable[[], list[dict[str, Any]]]]:
+def sdk_recorder(otlp: bool = False) -> tuple[Any, Callable[[], list[dict[str, Any]]]]:
     """An OpenTelemetry SDK provider set up as AG2's documentation does (batch processor), into
-    memory; and a function returning, in the plain form, the spans ended since its last call."""
+    memory; and a function returning, in the plain form, the spans ended since its last call.
+    With ``otlp``, the spans also go out through the standard OTLP/HTTP exporter, configured by
+    the ``OTEL_EXPORTER_OTLP_*`` variables (the package must be installed)."""
     from opentelemetry.sdk.trace import TracerProvider
     from opentelemetry.sdk.trace.export import BatchSpanProcessor
     from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
@@ -166,6 +168,10 @@ def sdk_recorder() -> tuple[Any, Callable[[], list[dict[str, Any]]]]:
     exporter = InMemorySpanExporter()
     provider = TracerProvider()
     provider.add_span_processor(BatchSpanProcessor(exporter))
+    if otlp:
+        from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+
+        provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter()))
 
     def finished() -> list[dict[str, Any]]:
         provider.force_flush()
