@@ -271,6 +271,72 @@ fn otlp_http_answers_follow_the_specification() {
 }
 
 #[test]
+fn a_full_queue_answers_503_with_retry_after_and_loses_nothing_it_took() {
+    // A policy that spins until its 3 s deadline keeps the worker busy: the first request is
+    // being handled, the second waits in the queue (room for one span), the third is refused
+    // and told to come back. The policy then fails closed; both taken spans are exported.
+    let policy = format!(
+        "{}:behavior=loop",
+        crate::common::hostile_mapper().display()
+    );
+    let mut sidecar = Sidecar::start(&[
+        "--otlp-http-listen",
+        "none",
+        "--otlp-grpc-listen",
+        "none",
+        "--queue-events",
+        "1",
+        "--call-deadline-ms",
+        "3000",
+        "--policy",
+        &policy,
+    ]);
+    let request = |span_id: &str| {
+        json!({"resourceSpans": [{"scopeSpans": [{"spans": [{
+            "traceId": "5b8efff798038103d269b633813fc60c", "spanId": span_id, "name": span_id,
+            "startTimeUnixNano": "1000", "endTimeUnixNano": "2000"}]}]}]})
+        .to_string()
+    };
+    let post = |span_id: &str| {
+        let mut response = ureq::post(format!("{}/v1/traces", sidecar.url))
+            .config()
+            .http_status_as_error(false)
+            .build()
+            .header("Content-Type", "application/json")
+            .header("Authorization", format!("Bearer {TOKEN}"))
+            .send(request(span_id).as_bytes())
+            .unwrap();
+        let retry_after = response
+            .headers()
+            .get("retry-after")
+            .map(|v| v.to_str().unwrap().to_string());
+        let body = response.body_mut().read_to_string().unwrap();
+        (response.status().as_u16(), retry_after, body)
+    };
+    assert_eq!(post("00000000000000a1").0, 200);
+    // Let the worker take the first request into the spinning policy (it is woken at once; a
+    // second leaves as much margin before the deadline).
+    std::thread::sleep(std::time::Duration::from_secs(1));
+    assert_eq!(post("00000000000000a2").0, 200);
+    let (status, retry_after, body) = post("00000000000000a3");
+    assert_eq!(status, 503, "{body}");
+    assert_eq!(retry_after.as_deref(), Some("1"));
+    let answer: Json = serde_json::from_str(&body).unwrap();
+    conforms(&answer, "OtlpStatus");
+    assert_eq!(answer["code"], 14, "UNAVAILABLE: {answer}");
+    assert_eq!(
+        sidecar.counter("agentrace.spans.refused{reason=queue_full}"),
+        1
+    );
+    assert_eq!(sidecar.counter("agentrace.spans.received"), 2);
+    let output = sidecar.stop();
+    // Failed closed: named `span` and stripped, but there, with their ids.
+    let mut ids: Vec<String> = exported(&output).into_iter().map(|(_, id, _)| id).collect();
+    ids.sort();
+    assert_eq!(ids, ["00000000000000a1", "00000000000000a2"]);
+}
+
+#[test]
 fn replay_of_its_own_otlp_json_output_gives_back_the_same_spans() {
     let dir = tempfile::tempdir().unwrap();
     let first = dir.path().join("first.jsonl");
