@@ -176,8 +176,13 @@ fn the_runtime_never_waits_for_a_stuck_component() {
     );
     assert_eq!(during.events_queued, 10_002);
     let stats = finish(tracer);
-    assert_eq!(stats.component_traps, 1);
+    // Each call spins to the deadline. After the first trap the component backs off (100 ms,
+    // doubling), so how many more calls the 5 000 queued spans meet depends on the machine's
+    // speed: every one of them must have trapped, and every span is exported by the fallback.
+    assert!(stats.component_traps >= 1);
+    assert_eq!(stats.component_traps, stats.component_calls);
     assert_eq!(stats.spans_exported, 5_001);
+    assert_eq!(stats.spans_fallback_mapped, 5_001);
 }
 
 #[test]
