@@ -486,3 +486,54 @@ fn classic_ag2_built_in_tracing_pointed_at_serve_arrives_whole() {
         assert!(added.is_empty(), "{}: added {added:?}", span["name"]);
     }
 }
+
+#[test]
+fn every_captured_producer_replays_whole() {
+    // The captures of tests/fixtures/otlp-in (what six real producers sent) decode, and replay
+    // passes every span through with its ids and parent.
+    let dir = tempfile::tempdir().unwrap();
+    let fixtures = repo().join("tests/fixtures/otlp-in");
+    let mut files = 0;
+    for entry in std::fs::read_dir(&fixtures).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_none_or(|e| e != "jsonl") {
+            continue;
+        }
+        files += 1;
+        let output = dir.path().join(path.file_name().unwrap());
+        let result = run_ok(
+            Command::new(env!("CARGO_BIN_EXE_agentrace"))
+                .arg("replay")
+                .arg(&path)
+                .arg("--no-tree")
+                .arg("--output")
+                .arg(&output),
+        );
+        let report = String::from_utf8_lossy(&result.stderr);
+        assert!(
+            report.contains(" 0 refused"),
+            "{}: {report}",
+            path.display()
+        );
+        let ids = |file: &Path| {
+            let mut ids: Vec<(String, String)> = spans_with_context(file)
+                .into_iter()
+                .map(|(_, _, span)| {
+                    (
+                        span["spanId"].as_str().unwrap().to_string(),
+                        span["parentSpanId"]
+                            .as_str()
+                            .unwrap_or_default()
+                            .to_string(),
+                    )
+                })
+                .collect();
+            ids.sort();
+            ids
+        };
+        let (captured, replayed) = (ids(&path), ids(&output));
+        assert!(!captured.is_empty(), "{}", path.display());
+        assert_eq!(captured, replayed, "{}", path.display());
+    }
+    assert_eq!(files, 6);
+}
