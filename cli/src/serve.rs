@@ -336,11 +336,21 @@ async fn otlp_traces(
 ) -> Response {
     match body {
         Ok(body) => crate::otlp_http::receive(&state.tracer, &headers, body),
-        Err(rejection) => match json_body(&headers, Err(rejection)) {
-            Err(refusal) => *refusal,
-            Ok(_) => error(StatusCode::BAD_REQUEST, "cannot read the request body"),
-        },
+        Err(rejection) => refusal(rejection),
     }
+}
+
+/// The JSON error answer for a body that could not be read (413 past the size limit, ...).
+fn refusal(rejection: BytesRejection) -> Response {
+    let status = rejection.status();
+    let message = if status == StatusCode::PAYLOAD_TOO_LARGE {
+        "the request body exceeds this sidecar's limit (--max-request-bytes); send less per \
+         request"
+            .to_string()
+    } else {
+        format!("cannot read the request body: {rejection}")
+    };
+    error(status, message)
 }
 
 /// The body of a request that says it is JSON and fits the size limit, or the JSON error
@@ -349,17 +359,7 @@ fn json_body(
     headers: &HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Bytes, Box<Response>> {
-    let body = body.map_err(|rejection| {
-        let status = rejection.status();
-        let message = if status == StatusCode::PAYLOAD_TOO_LARGE {
-            "the request body exceeds this sidecar's limit (--max-request-bytes); send less per \
-             request"
-                .to_string()
-        } else {
-            format!("cannot read the request body: {rejection}")
-        };
-        Box::new(error(status, message))
-    })?;
+    let body = body.map_err(|rejection| Box::new(refusal(rejection)))?;
     let content_type = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())

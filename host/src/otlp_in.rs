@@ -106,7 +106,7 @@ impl ReceivedTraces {
             values_as_json: 0,
         };
         for resource_spans in request.resource_spans {
-            let (attributes, _) = received.key_values(
+            let attributes = received.key_values(
                 resource_spans
                     .resource
                     .map(|r| r.attributes)
@@ -123,7 +123,7 @@ impl ReceivedTraces {
             let mut spans = Vec::new();
             for scope_spans in resource_spans.scope_spans {
                 let scope = scope_spans.scope.unwrap_or_default();
-                let (scope_attributes, _) = received.key_values(scope.attributes);
+                let scope_attributes = received.key_values(scope.attributes);
                 let mut builder =
                     InstrumentationScope::builder(scope.name).with_attributes(scope_attributes);
                 if !scope.version.is_empty() {
@@ -291,16 +291,14 @@ impl ReceivedTraces {
         (attributes, valueless)
     }
 
-    /// Resource or scope attributes, in the SDK's form.
-    fn key_values(&mut self, attributes: Vec<ProtoKeyValue>) -> (Vec<KeyValue>, u32) {
-        let (attributes, valueless) = self.attributes(attributes);
-        (
-            attributes
-                .into_iter()
-                .map(crate::convert::key_value)
-                .collect(),
-            valueless,
-        )
+    /// Resource or scope attributes, in the SDK's form (which has no dropped count: an
+    /// attribute without a value is left out).
+    fn key_values(&mut self, attributes: Vec<ProtoKeyValue>) -> Vec<KeyValue> {
+        let (attributes, _) = self.attributes(attributes);
+        attributes
+            .into_iter()
+            .map(crate::convert::key_value)
+            .collect()
     }
 
     fn value(&mut self, value: any_value::Value) -> wit::Value {

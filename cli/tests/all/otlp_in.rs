@@ -58,6 +58,13 @@ print(json.dumps({
 }))
 "#;
 
+/// A sidecar without the default OTLP ports (the tests run several at once), with `extra`.
+fn sidecar_on_its_own_port(extra: &[&str]) -> Sidecar {
+    let mut args = vec!["--otlp-http-listen", "none", "--otlp-grpc-listen", "none"];
+    args.extend_from_slice(extra);
+    Sidecar::start(&args)
+}
+
 /// Every span of an OTLP/JSON lines file with its resource and scope.
 fn spans_with_context(path: &Path) -> Vec<(Json, Json, Json)> {
     let mut all = Vec::new();
@@ -92,14 +99,7 @@ fn attributes(list: &Json) -> Json {
 fn python_sdks_exporting_otlp_http_and_grpc_keep_their_resource_scope_and_ids_and_are_redacted() {
     let http = venv_with("otel-python-http-exporter", PYTHON_HTTP_EXPORTER);
     let grpc = venv_with("otel-python-grpc-exporter", PYTHON_GRPC_EXPORTER);
-    let mut sidecar = Sidecar::start(&[
-        "--otlp-http-listen",
-        "none",
-        "--otlp-grpc-listen",
-        "none",
-        "--policy",
-        "redact",
-    ]);
+    let mut sidecar = sidecar_on_its_own_port(&["--policy", "redact"]);
     let mut runs = Vec::new();
     for (service, venv, protocol, compression) in [
         ("http-producer", &http, "http", None),
@@ -202,7 +202,7 @@ fn python_sdks_exporting_otlp_http_and_grpc_keep_their_resource_scope_and_ids_an
 
 #[test]
 fn otlp_http_answers_follow_the_specification() {
-    let mut sidecar = Sidecar::start(&["--otlp-http-listen", "none"]);
+    let mut sidecar = sidecar_on_its_own_port(&[]);
     let span = |span_id: &str| {
         json!({"traceId": "5b8efff798038103d269b633813fc60c", "spanId": span_id,
                "name": "received", "kind": 1,
@@ -279,11 +279,7 @@ fn a_full_queue_answers_503_with_retry_after_and_loses_nothing_it_took() {
         "{}:behavior=loop",
         crate::common::hostile_mapper().display()
     );
-    let mut sidecar = Sidecar::start(&[
-        "--otlp-http-listen",
-        "none",
-        "--otlp-grpc-listen",
-        "none",
+    let mut sidecar = sidecar_on_its_own_port(&[
         "--queue-events",
         "1",
         "--call-deadline-ms",
@@ -417,14 +413,7 @@ fn classic_ag2_built_in_tracing_pointed_at_serve_arrives_whole() {
     // the Python package's tests, exporting through the standard OTLP/HTTP exporter: only the
     // endpoint (and the token) point it at agentrace.
     let venv = venv_with("classic-ag2-otlp", CLASSIC_AG2);
-    let mut sidecar = Sidecar::start(&[
-        "--otlp-http-listen",
-        "none",
-        "--otlp-grpc-listen",
-        "none",
-        "--policy",
-        "redact",
-    ]);
+    let mut sidecar = sidecar_on_its_own_port(&["--policy", "redact"]);
     let dir = tempfile::tempdir().unwrap();
     let report = dir.path().join("report.json");
     run_ok(
@@ -485,4 +474,55 @@ fn classic_ag2_built_in_tracing_pointed_at_serve_arrives_whole() {
             .collect();
         assert!(added.is_empty(), "{}: added {added:?}", span["name"]);
     }
+}
+
+#[test]
+fn every_captured_producer_replays_whole() {
+    // The captures of tests/fixtures/otlp-in (what six real producers sent) decode, and replay
+    // passes every span through with its ids and parent.
+    let dir = tempfile::tempdir().unwrap();
+    let fixtures = repo().join("tests/fixtures/otlp-in");
+    let mut files = 0;
+    for entry in std::fs::read_dir(&fixtures).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_none_or(|e| e != "jsonl") {
+            continue;
+        }
+        files += 1;
+        let output = dir.path().join(path.file_name().unwrap());
+        let result = run_ok(
+            Command::new(env!("CARGO_BIN_EXE_agentrace"))
+                .arg("replay")
+                .arg(&path)
+                .arg("--no-tree")
+                .arg("--output")
+                .arg(&output),
+        );
+        let report = String::from_utf8_lossy(&result.stderr);
+        assert!(
+            report.contains(" 0 refused"),
+            "{}: {report}",
+            path.display()
+        );
+        let ids = |file: &Path| {
+            let mut ids: Vec<(String, String)> = spans_with_context(file)
+                .into_iter()
+                .map(|(_, _, span)| {
+                    (
+                        span["spanId"].as_str().unwrap().to_string(),
+                        span["parentSpanId"]
+                            .as_str()
+                            .unwrap_or_default()
+                            .to_string(),
+                    )
+                })
+                .collect();
+            ids.sort();
+            ids
+        };
+        let (captured, replayed) = (ids(&path), ids(&output));
+        assert!(!captured.is_empty(), "{}", path.display());
+        assert_eq!(captured, replayed, "{}", path.display());
+    }
+    assert_eq!(files, 6);
 }

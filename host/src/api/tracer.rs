@@ -149,6 +149,11 @@ impl Tracer {
                 Stats::add(&self.stats.spans_received_queue_full, spans as u64);
                 return Err(Error::QueueFull);
             }
+            // Room is given back only by a running worker: after a shutdown, waiting would
+            // never end.
+            if self.worker.lock().map_or(true, |worker| worker.is_none()) {
+                return Err(Error::ShutDown);
+            }
             std::thread::sleep(Duration::from_millis(1));
         }
         let message = Message::Received(Box::new(traces));

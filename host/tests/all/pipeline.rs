@@ -492,3 +492,21 @@ fn chunk_events_of_a_streamed_chat_become_the_streaming_metrics_and_leave_the_sp
     assert_eq!(count, 199, "one point per chunk after the first");
     assert!((sum - 1.99).abs() < 1e-6, "{sum}");
 }
+
+#[test]
+fn received_otlp_after_a_shutdown_is_refused_not_waited_on() {
+    let tracer = Tracer::builder()
+        .with_export(ExportTarget::None)
+        .with_block_when_full(true)
+        .with_queue_capacity(1)
+        .build()
+        .unwrap();
+    tracer.shutdown(WAIT).unwrap();
+    let request = br#"{"resourceSpans": [{"scopeSpans": [{"spans": [{
+        "traceId": "5b8efff798038103d269b633813fc60c", "spanId": "eee19b7ec3c1b174",
+        "name": "late", "startTimeUnixNano": "1", "endTimeUnixNano": "2"}]}]}]}"#;
+    let traces = agentrace::ReceivedTraces::decode(request, agentrace::OtlpEncoding::Json).unwrap();
+    assert_eq!(traces.span_count(), 1);
+    assert!(matches!(tracer.receive(traces), Err(Error::ShutDown)));
+    assert_eq!(tracer.stats().spans_received, 0);
+}

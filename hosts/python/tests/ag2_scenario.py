@@ -2,7 +2,10 @@
 scripted model (``ag2.testing.TestConfig``) calls a tool that asks the human, then a sub-agent
 used as a tool, then answers; and an agent whose model call fails.
 
-    python ag2_scenario.py {none,builtin,agentrace,agentrace-ag2,interleaved} OUT.json [--runs N]
+    python ag2_scenario.py {none,builtin,builtin-otlp,agentrace,agentrace-ag2,interleaved} OUT.json [--runs N]
+
+``builtin-otlp`` is the built-in telemetry also exporting through the standard OTLP/HTTP exporter
+(``OTEL_EXPORTER_OTLP_ENDPOINT``).
 
 ``OUT.json`` gets the spans of the last run (the plain form of ``otlp_json``), the wall time of
 each run, the part of it spent making the middleware, and the number of spans per run.
@@ -72,10 +75,10 @@ async def run_once(middleware: Callable[[str], list[Any]]) -> None:
         raise AssertionError("the scripted failure did not reach the caller")
 
 
-def setup_builtin() -> tuple[Callable[[str], list[Any]], Callable[[], list[dict[str, Any]]]]:
+def setup_builtin(otlp: bool = False) -> tuple[Callable[[str], list[Any]], Callable[[], list[dict[str, Any]]]]:
     from ag2.middleware.builtin.telemetry import TelemetryMiddleware
 
-    provider, finish = sdk_recorder()
+    provider, finish = sdk_recorder(otlp=otlp)
 
     def middleware(name: str) -> list[Any]:
         return [TelemetryMiddleware(tracer_provider=provider, agent_name=name, model_name=MODEL,
@@ -126,7 +129,7 @@ def interleaved(runs: int, out: Path) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("tracing", choices=["none", "builtin", "agentrace", "agentrace-ag2", "interleaved"])
+    parser.add_argument("tracing", choices=["none", "builtin", "builtin-otlp", "agentrace", "agentrace-ag2", "interleaved"])
     parser.add_argument("out", type=Path)
     parser.add_argument("--runs", type=int, default=1)
     args = parser.parse_args()
@@ -134,8 +137,8 @@ def main() -> None:
         interleaved(args.runs, args.out)
         return
     with tempfile.TemporaryDirectory() as scratch:
-        if args.tracing == "builtin":
-            middleware, finish = setup_builtin()
+        if args.tracing.startswith("builtin"):
+            middleware, finish = setup_builtin(otlp=args.tracing == "builtin-otlp")
         elif args.tracing.startswith("agentrace"):
             compat = "ag2" if args.tracing == "agentrace-ag2" else None
             middleware, finish = setup_agentrace(Path(scratch) / "spans.jsonl", compat)
