@@ -364,24 +364,26 @@ fn replay_of_its_own_otlp_json_output_gives_back_the_same_spans() {
         report.contains("OTLP/JSON metrics or logs lines left out"),
         "{report}"
     );
-    // A resource is a set of attributes (the SDK keeps it in a map): compared in key order.
-    let by_key = |mut resource: Json| {
-        if let Some(list) = resource["attributes"].as_array_mut() {
-            list.sort_by_key(|kv| kv["key"].as_str().unwrap_or_default().to_string());
-        }
-        resource
-    };
-    let sorted = |path: &Path| {
-        let mut spans: Vec<String> = spans_with_context(path)
-            .into_iter()
-            .map(|(resource, scope, span)| json!([by_key(resource), scope, span]).to_string())
-            .collect();
-        spans.sort();
-        spans
-    };
-    let (before, after) = (sorted(&first), sorted(&second));
+    let (before, after) = (comparable_spans(&first), comparable_spans(&second));
     assert_eq!(before.len(), 33);
     assert!(before == after, "the spans changed on the way through");
+}
+
+/// Every span of an OTLP/JSON lines file with its resource and scope, as sorted JSON texts that
+/// compare equal when the spans are the same. A resource is a set of attributes (the SDK keeps it
+/// in a map, so its order differs between processes): they are put in key order.
+fn comparable_spans(path: &Path) -> Vec<String> {
+    let mut spans: Vec<String> = spans_with_context(path)
+        .into_iter()
+        .map(|(mut resource, scope, span)| {
+            if let Some(list) = resource["attributes"].as_array_mut() {
+                list.sort_by_key(|kv| kv["key"].as_str().unwrap_or_default().to_string());
+            }
+            json!([resource, scope, span]).to_string()
+        })
+        .collect();
+    spans.sort();
+    spans
 }
 
 /// An OTLP/JSON `AnyValue` as the plain value the Python scenarios report.
@@ -525,4 +527,142 @@ fn every_captured_producer_replays_whole() {
         assert_eq!(captured, replayed, "{}", path.display());
     }
     assert_eq!(files, 6);
+}
+
+/// Which of two instances a trace goes to, as a load balancer routing by trace id sends it.
+fn instance_of(trace_id: &str) -> usize {
+    usize::from(trace_id.bytes().fold(0u8, |sum, b| sum.wrapping_add(b)) % 2)
+}
+
+/// The example conversation's events three times over, each copy a trace of its own, every event
+/// with the trace id of its span (starts name it or inherit it from their parent).
+fn example_events_in_three_traces() -> Vec<(String, Json)> {
+    let text = std::fs::read_to_string(repo().join("examples/ag2-group-chat.jsonl")).unwrap();
+    let mut events = Vec::new();
+    for copy in 1..=3u8 {
+        let renamed = |id: &str| format!("{copy:04x}{}", &id[4..]);
+        let mut trace_of: std::collections::HashMap<String, String> = Default::default();
+        for line in text.lines() {
+            let mut event: Json = serde_json::from_str(line).unwrap();
+            for key in ["span_id", "parent_span_id"] {
+                if let Some(id) = event[key].as_str() {
+                    event[key] = json!(renamed(id));
+                }
+            }
+            if let Some(trace) = event["trace_id"].as_str() {
+                event["trace_id"] = json!(format!("{}{copy:04x}", &trace[..28]));
+            }
+            let span = event["span_id"].as_str().unwrap().to_string();
+            let trace = match (event["trace_id"].as_str(), event["parent_span_id"].as_str()) {
+                (Some(trace), _) => trace.to_string(),
+                (None, Some(parent)) => trace_of[parent].clone(),
+                (None, None) => trace_of[&span].clone(),
+            };
+            trace_of.insert(span, trace.clone());
+            events.push((trace, event));
+        }
+    }
+    events
+}
+
+/// Every OTLP request of the captured producers, split by trace id into one request per
+/// instance (each keeping its resources and scopes); empty ones left out.
+fn captured_requests_by_instance() -> [Vec<Json>; 2] {
+    let mut by_instance = [Vec::new(), Vec::new()];
+    for entry in std::fs::read_dir(repo().join("tests/fixtures/otlp-in")).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_none_or(|e| e != "jsonl") {
+            continue;
+        }
+        for line in std::fs::read_to_string(&path).unwrap().lines() {
+            let request: Json = serde_json::from_str(line).unwrap();
+            for (instance, requests) in by_instance.iter_mut().enumerate() {
+                let mut half = request.clone();
+                let mut spans = 0;
+                for resource in half["resourceSpans"].as_array_mut().unwrap() {
+                    for scope in resource["scopeSpans"].as_array_mut().unwrap() {
+                        let list = scope["spans"].as_array_mut().unwrap();
+                        list.retain(|s| instance_of(s["traceId"].as_str().unwrap()) == instance);
+                        spans += list.len();
+                    }
+                }
+                if spans > 0 {
+                    requests.push(half);
+                }
+            }
+        }
+    }
+    by_instance
+}
+
+#[test]
+fn two_instances_fed_disjoint_halves_of_the_traces_export_what_one_does() {
+    // What the Collector's loadbalancing exporter (routing_key: traceID) in front of several
+    // instances does (docs/otlp-in.md): each trace reaches one instance whole. The captured
+    // producers' OTLP and lifecycle events of three conversations, through redact.
+    let events = example_events_in_three_traces();
+    let requests = captured_requests_by_instance();
+    let feed = |sidecar: &Sidecar, instance: Option<usize>| {
+        let mine = |trace: &str| instance.is_none_or(|i| instance_of(trace) == i);
+        let batch: Vec<&Json> = events
+            .iter()
+            .filter(|(trace, _)| mine(trace))
+            .map(|(_, event)| event)
+            .collect();
+        let (status, answer) = sidecar.post_raw(
+            "/v1/events",
+            json!(batch).to_string().as_bytes(),
+            "application/json",
+            Some(TOKEN),
+        );
+        assert_eq!(status, 200, "{answer}");
+        let halves = match instance {
+            Some(i) => vec![&requests[i]],
+            None => vec![&requests[0], &requests[1]],
+        };
+        for request in halves.into_iter().flatten() {
+            let (status, answer) = sidecar.post_raw(
+                "/v1/traces",
+                request.to_string().as_bytes(),
+                "application/json",
+                Some(TOKEN),
+            );
+            assert_eq!(status, 200, "{answer}");
+        }
+    };
+    let mut one = sidecar_on_its_own_port(&["--policy", "redact"]);
+    feed(&one, None);
+    let whole = comparable_spans(&one.stop());
+    let mut halves = Vec::new();
+    for instance in 0..2 {
+        let mut sidecar = sidecar_on_its_own_port(&["--policy", "redact"]);
+        feed(&sidecar, Some(instance));
+        let exported = comparable_spans(&sidecar.stop());
+        assert!(!exported.is_empty(), "instance {instance} got no trace");
+        halves.extend(exported);
+    }
+    halves.sort();
+    let received = requests
+        .iter()
+        .flatten()
+        .map(|r| spans_in(r))
+        .sum::<usize>();
+    assert_eq!(whole.len(), received + 3 * 33);
+    let only_one: Vec<_> = whole.iter().filter(|s| !halves.contains(s)).collect();
+    let only_two: Vec<_> = halves.iter().filter(|s| !whole.contains(s)).collect();
+    assert!(
+        only_one.is_empty() && only_two.is_empty(),
+        "one instance alone exported {only_one:#?}\ntwo exported instead {only_two:#?}"
+    );
+}
+
+/// How many spans an OTLP/JSON request holds.
+fn spans_in(request: &Json) -> usize {
+    request["resourceSpans"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .flat_map(|r| r["scopeSpans"].as_array().into_iter().flatten())
+        .map(|s| s["spans"].as_array().map_or(0, Vec::len))
+        .sum()
 }
