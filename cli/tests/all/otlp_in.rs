@@ -642,11 +642,7 @@ fn two_instances_fed_disjoint_halves_of_the_traces_export_what_one_does() {
         halves.extend(exported);
     }
     halves.sort();
-    let received = requests
-        .iter()
-        .flatten()
-        .map(|r| spans_in(r))
-        .sum::<usize>();
+    let received = requests.iter().flatten().map(spans_in).sum::<usize>();
     assert_eq!(whole.len(), received + 3 * 33);
     let only_one: Vec<_> = whole.iter().filter(|s| !halves.contains(s)).collect();
     let only_two: Vec<_> = halves.iter().filter(|s| !whole.contains(s)).collect();
