@@ -150,6 +150,11 @@ struct PipelineArgs {
     /// `openinference`: Arize's OpenInference, for Phoenix), or a component file (.wasm).
     #[arg(long, value_name = "NAME|FILE.wasm")]
     mapper: Option<PathBuf>,
+    /// An ingest component (.wasm, world `ingest-plugin`) for spans received as OTLP (serve's
+    /// /v1/traces and gRPC, replay's OTLP/JSON lines): it recognises other producers' spans and
+    /// normalises them through the mapper. Without one they pass on as they came.
+    #[arg(long, value_name = "FILE.wasm")]
+    ingest: Option<PathBuf>,
     /// Write OTLP/JSON lines here (`-` for standard output; the tree then goes to stderr).
     #[arg(long, short, value_name = "PATH")]
     output: Option<PathBuf>,
@@ -205,7 +210,7 @@ struct PipelineArgs {
     /// Let the mapper open network sockets.
     #[arg(long)]
     allow_network: bool,
-    /// Reload the mapper (--mapper) and policy files (--policy FILE.wasm) when they change on
+    /// Reload the mapper (--mapper), ingest (--ingest) and policy files (--policy FILE.wasm) when they change on
     /// disk, at the worker's next event, keeping the old ones if the new ones do not load. Useful with
     /// a stream on standard input (`replay -`).
     #[arg(long)]
@@ -356,6 +361,9 @@ fn pipeline_builder(args: &PipelineArgs) -> anyhow::Result<agentrace::TracerBuil
             Some(name_or_file) => builder.with_mapper(name_or_file),
             None => builder.with_mapper_file(mapper),
         };
+    }
+    if let Some(ingest) = &args.ingest {
+        builder = builder.with_ingest_file(ingest);
     }
     if args.capture_content {
         builder = builder.with_capture_content(true);
@@ -701,9 +709,15 @@ fn watch(
         .as_deref()
         .filter(|m| shipped_mapper(m).is_none())
         .map(absolute);
-    let watched: Vec<PathBuf> = mapper.iter().chain(&policy_files).cloned().collect();
+    let ingest = args.ingest.as_deref().map(absolute);
+    let watched: Vec<PathBuf> = mapper
+        .iter()
+        .chain(&ingest)
+        .chain(&policy_files)
+        .cloned()
+        .collect();
     if watched.is_empty() {
-        bail!("--watch needs a --mapper file or a --policy file to watch");
+        bail!("--watch needs a --mapper, --ingest or --policy file to watch");
     }
     let (sender, receiver) = std::sync::mpsc::channel();
     let mut watcher = notify::recommended_watcher(sender)?;
@@ -724,6 +738,17 @@ fn watch(
                 match result {
                     Ok(()) => eprintln!("agentrace: reloaded mapper from {}", mapper.display()),
                     Err(e) => eprintln!("agentrace: kept the running mapper: {e:#}"),
+                }
+            }
+            if let Some(ingest) = ingest.as_ref().filter(|i| changed.contains(i)) {
+                let result = std::fs::read(ingest)
+                    .map_err(anyhow::Error::from)
+                    .and_then(|bytes| {
+                        Ok(tracer.swap_ingest(Some(&bytes), Duration::from_secs(30))?)
+                    });
+                match result {
+                    Ok(()) => eprintln!("agentrace: reloaded ingest from {}", ingest.display()),
+                    Err(e) => eprintln!("agentrace: kept the running ingest component: {e:#}"),
                 }
             }
             if policy_files.iter().any(|p| changed.contains(p)) {

@@ -94,6 +94,14 @@ counters! {
     /// Received OTLP spans refused because the pipeline's queue was full; the sender was told
     /// to retry (`reason=queue_full`).
     spans_received_queue_full => "agentrace.spans.refused", "reason" = "queue_full";
+    /// Received spans the ingest component turned into records that the mapper mapped.
+    spans_normalised => "agentrace.spans.normalised";
+    /// Received spans the ingest component dropped (`reason=ingest`).
+    spans_dropped_by_ingest => "agentrace.spans.dropped", "reason" = "ingest";
+    /// Received spans passed on as they came, marked `agentrace.ingest.failed`, because the
+    /// ingest call failed (trap, deadline, error, wrong number of verdicts, backoff), their
+    /// verdict broke the contract, or the mapper failed on their record.
+    spans_ingest_failed => "agentrace.spans.ingest_failed";
     /// Spans started.
     spans_started => "agentrace.spans.started";
     /// Spans ended (by the runtime, or by the host at shutdown).
@@ -191,6 +199,7 @@ impl StatsSnapshot {
         self.spans_exported
             + self.spans_rejected_by_mapper
             + self.spans_dropped_by_policy
+            + self.spans_dropped_by_ingest
             + self.spans_dropped_buffer_full
             + self.spans_dropped_at_shutdown
     }

@@ -126,8 +126,16 @@ pub struct TracerBuilder {
     export_buffer_spans: usize,
     observer: Option<InMemorySpanExporter>,
     policies: Vec<Policy>,
+    ingest: Option<IngestSource>,
     #[cfg(feature = "bench-internals")]
     native: Option<crate::bench_internals::NativeMapperFactory>,
+}
+
+/// Which ingest component to load for spans received as OTLP.
+#[derive(Debug, Clone)]
+enum IngestSource {
+    File(PathBuf),
+    Bytes(Arc<[u8]>),
 }
 
 impl Default for TracerBuilder {
@@ -151,6 +159,7 @@ impl Default for TracerBuilder {
             export_buffer_spans: 100_000,
             observer: None,
             policies: Vec::new(),
+            ingest: None,
             #[cfg(feature = "bench-internals")]
             native: None,
         }
@@ -282,6 +291,20 @@ impl TracerBuilder {
         self
     }
 
+    /// Runs spans received as OTLP ([`Tracer::receive`]) through the ingest component in the
+    /// `.wasm` file at `path` (world `ingest-plugin`), with the mapper's configuration, limits
+    /// and grants. Without one, received spans pass on as they came.
+    pub fn with_ingest_file(mut self, path: impl Into<PathBuf>) -> Self {
+        self.ingest = Some(IngestSource::File(path.into()));
+        self
+    }
+
+    /// Uses these component bytes as the ingest component ([`TracerBuilder::with_ingest_file`]).
+    pub fn with_ingest_bytes(mut self, bytes: impl Into<Arc<[u8]>>) -> Self {
+        self.ingest = Some(IngestSource::Bytes(bytes.into()));
+        self
+    }
+
     /// Grants components capabilities (environment variables, read-only directories, network).
     /// The default grants nothing.
     pub fn with_grants(mut self, grants: Grants) -> Self {
@@ -338,6 +361,27 @@ impl TracerBuilder {
             .iter()
             .map(|policy| policy.load(self.limits, &self.grants))
             .collect::<Result<Vec<_>>>()?;
+        let ingest = match &self.ingest {
+            None => None,
+            Some(source) => {
+                let bytes: Arc<[u8]> = match source {
+                    IngestSource::File(path) => {
+                        Arc::from(std::fs::read(path).map_err(|source| Error::ReadComponent {
+                            path: path.clone(),
+                            source,
+                        })?)
+                    }
+                    IngestSource::Bytes(bytes) => bytes.clone(),
+                };
+                Some(Slot::load(
+                    &bytes,
+                    "ingest",
+                    self.config.clone(),
+                    self.limits,
+                    self.grants.clone(),
+                )?)
+            }
+        };
         // Dry runs get their own instance of the same component: a trap there must not touch
         // the live instance's health.
         let dry_run = DryRunMapper::from_component(mapper.component.clone());
@@ -380,6 +424,7 @@ impl TracerBuilder {
             },
             mapper,
             policies,
+            ingest,
             sinks,
             resource,
             runtime,

@@ -16,6 +16,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 use crate::component::bindings::types as wit;
+use crate::component::ingest::IngestWorld;
 use crate::component::mapper::MapperWorld;
 use crate::component::policy::PolicyWorld;
 use crate::component::sandbox::{Grants, Limits};
@@ -261,6 +262,22 @@ pub fn inspect(bytes: &[u8], config: BTreeMap<String, String>) -> Result<Compone
                 ""
             };
             format!("{} {}{grouping}", info.name, info.version)
+        }
+        WorldKind::Ingest => {
+            let ingest =
+                Component::<IngestWorld>::new(&compiled, "checked", config, limits, grants)?;
+            let instance = ingest.instantiate()?;
+            let info = instance.info();
+            format!(
+                "{} {} (recognises {})",
+                info.name,
+                info.version,
+                if info.recognises.is_empty() {
+                    "nothing".to_string()
+                } else {
+                    info.recognises.join(", ")
+                }
+            )
         }
     };
     Ok(ComponentReport {

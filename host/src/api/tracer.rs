@@ -293,6 +293,24 @@ impl Tracer {
         self.swap(loaded, timeout)
     }
 
+    /// Replaces the ingest component at run time with the one in `bytes`, or removes it with
+    /// `None` (received spans then pass on as they came), with the same guarantees as
+    /// [`Tracer::swap_mapper`].
+    pub fn swap_ingest(&self, bytes: Option<&[u8]>, timeout: Duration) -> Result<()> {
+        let loaded = match bytes {
+            None => Ok(Swap::Ingest(None)),
+            Some(bytes) => Slot::load(
+                bytes,
+                "ingest",
+                self.config.clone(),
+                self.limits,
+                self.grants.clone(),
+            )
+            .map(|slot| Swap::Ingest(Some(Box::new(slot)))),
+        };
+        self.swap(loaded, timeout)
+    }
+
     fn swap(&self, checked: Result<Swap>, timeout: Duration) -> Result<()> {
         let swap = checked.inspect_err(|error| {
             Stats::add(&self.stats.component_reload_failures, 1);

@@ -73,3 +73,20 @@ pub(crate) mod policy {
 
     pub(crate) use self::exports::agentrace::plugin::policy::{PolicyInfo, Verdict};
 }
+
+/// Bindings for the `ingest-plugin` world (0.2.3), sharing `types` and `host` with the others,
+/// so that received spans and records pass to the policies and the mapper without conversion.
+pub(crate) mod ingest {
+    wasmtime::component::bindgen!({
+        path: "wit",
+        world: "ingest-plugin",
+        with: {
+            "agentrace:plugin/types": super::agentrace::plugin::types,
+            "agentrace:plugin/host": super::agentrace::plugin::host,
+        },
+    });
+
+    pub(crate) use self::exports::agentrace::plugin::ingest::{
+        MappedRecord, PluginInfo as IngestInfo, Scope, SpanGroup, Verdict,
+    };
+}

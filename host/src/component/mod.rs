@@ -10,6 +10,7 @@
 
 pub(crate) mod bindings;
 pub(crate) mod engine;
+pub(crate) mod ingest;
 pub(crate) mod mapper;
 pub(crate) mod policy;
 pub(crate) mod sandbox;
@@ -28,11 +29,12 @@ use sandbox::{Grants, Limits, PluginState, new_store};
 /// The WIT package this host speaks.
 pub const WIT_PACKAGE: &str = "agentrace:plugin";
 /// The version of [`WIT_PACKAGE`].
-pub const WIT_VERSION: &str = "0.2.2";
+pub const WIT_VERSION: &str = "0.2.3";
 /// The versions of [`WIT_PACKAGE`] whose components this host runs: the same `0.MINOR`, as
 /// semantic versioning has it for 0.x (additions bump the patch; 0.2.1 added
 /// `host.add-to-counter`, `host.remote-parent-sampled` and the optional `grouping` export, 0.2.2
-/// the optional `extended-mapper` export, so 0.2.0 and 0.2.1 components still fit).
+/// the optional `extended-mapper` export, 0.2.3 the `ingest-plugin` world, so 0.2.0 to 0.2.2
+/// components still fit).
 const COMPATIBLE_VERSIONS: &str = "0.2.";
 
 /// One world of the `agentrace:plugin` package, as the host links and calls it.
@@ -96,17 +98,20 @@ pub enum WorldKind {
     Mapper,
     /// `agentrace:plugin/policy-plugin`: exports `policy`.
     Policy,
+    /// `agentrace:plugin/ingest-plugin` (since 0.2.3): exports `ingest`.
+    Ingest,
 }
 
 impl WorldKind {
     /// Every world this host speaks.
-    pub const ALL: [WorldKind; 2] = [WorldKind::Mapper, WorldKind::Policy];
+    pub const ALL: [WorldKind; 3] = [WorldKind::Mapper, WorldKind::Policy, WorldKind::Ingest];
 
     /// The interface the world exports, without package or version (`mapper`).
     pub fn export(self) -> &'static str {
         match self {
             WorldKind::Mapper => "mapper",
             WorldKind::Policy => "policy",
+            WorldKind::Ingest => "ingest",
         }
     }
 
@@ -115,6 +120,7 @@ impl WorldKind {
         match self {
             WorldKind::Mapper => "mapper-plugin",
             WorldKind::Policy => "policy-plugin",
+            WorldKind::Ingest => "ingest-plugin",
         }
     }
 

@@ -10,11 +10,13 @@
 //! - `fallback`: the minimal mapping used when the mapper fails;
 //! - `hold`: spans held until their trace is complete, for policies that want whole traces;
 //! - `log_events`: the mapper's log records, carried on their spans through the policies;
+//! - `ingest`: received OTLP spans grouped for the ingest component, and its verdicts sorted;
 //! - `doorbell`, `recycle`: waking a napping worker, and the pool of field boxes.
 
 pub(crate) mod doorbell;
 pub(crate) mod fallback;
 pub(crate) mod hold;
+pub(crate) mod ingest;
 pub(crate) mod log_events;
 pub(crate) mod metrics;
 pub(crate) mod recycle;
@@ -27,6 +29,7 @@ use std::time::{Duration, Instant};
 use crossbeam_channel::Sender;
 
 use crate::component::Component;
+use crate::component::ingest::IngestWorld;
 use crate::component::mapper::MapperWorld;
 use crate::component::policy::PolicyWorld;
 use crate::component::slot::Slot;
@@ -90,6 +93,8 @@ pub(crate) enum Swap {
     Mapper(Box<Slot<Component<MapperWorld>>>),
     /// A new policy chain.
     Policies(Vec<Slot<Component<PolicyWorld>>>),
+    /// A new ingest component, or none (received spans then pass on as they came).
+    Ingest(Option<Box<Slot<Component<IngestWorld>>>>),
 }
 
 /// Batching and export settings.

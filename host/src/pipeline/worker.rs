@@ -20,10 +20,11 @@ use super::log_events;
 use super::metrics::Metrics;
 use super::recycle::FieldBoxes;
 use super::retry::{ExportBatch, RetryBuffer};
-use super::{BatchSettings, Message, ReceivedBudget, Swap, SwapRequest, fallback};
+use super::{BatchSettings, Message, ReceivedBudget, Swap, SwapRequest, fallback, ingest};
 use crate::assembly::{Applied, Assembly, FinishedSpan};
 use crate::component::Component;
 use crate::component::bindings::types as wit;
+use crate::component::ingest::IngestWorld;
 use crate::component::mapper::MapperWorld;
 use crate::component::policy::{PolicyWorld, pass_on};
 use crate::component::slot::Slot;
@@ -31,7 +32,7 @@ use crate::convert;
 use crate::events::Lifecycle;
 use crate::export::{LogEvent, LogRecords, LogSink, Sinks, SpanSink};
 use crate::ids::{SpanId, TraceId};
-use crate::otlp_in::{ReceivedSpan, ReceivedTraces};
+use crate::otlp_in::{Extras, ReceivedResource, ReceivedSpan, ReceivedTraces};
 use crate::policy::fail_closed;
 use crate::span_limits::Dropped;
 use crate::stats::Stats;
@@ -56,6 +57,8 @@ pub(crate) struct WorkerParts {
     pub(crate) mapper: Slot<Component<MapperWorld>>,
     /// The policy chain, in order.
     pub(crate) policies: Vec<Slot<Component<PolicyWorld>>>,
+    /// The ingest component for spans received as OTLP, if any.
+    pub(crate) ingest: Option<Slot<Component<IngestWorld>>>,
     /// Where spans, metrics and log records go.
     pub(crate) sinks: Sinks,
     /// The resource of the metrics.
@@ -85,6 +88,7 @@ pub(crate) struct Worker {
     pending: Vec<FinishedSpan>,
     mapper: Slot<Component<MapperWorld>>,
     policies: Vec<Slot<Component<PolicyWorld>>>,
+    ingest: Option<Slot<Component<IngestWorld>>>,
     spans: SpanSink,
     logs: LogSink,
     log_records: LogRecords,
@@ -144,6 +148,7 @@ impl Worker {
             whole_traces,
             first_whole,
             policies: parts.policies,
+            ingest: parts.ingest,
             spans: parts.sinks.spans,
             logs: parts.sinks.logs,
             log_records: LogRecords::new(),
@@ -278,6 +283,7 @@ impl Worker {
             self.map_pending();
             match *swap {
                 Swap::Mapper(mapper) => self.mapper = *mapper,
+                Swap::Ingest(ingest) => self.ingest = ingest.map(|slot| *slot),
                 Swap::Policies(policies) => {
                     // What the old chain holds goes through the old chain.
                     let held = self.hold.release_all();
@@ -454,56 +460,285 @@ impl Worker {
         self.metrics.record_batch(began.elapsed());
     }
 
-    /// Spans received as OTLP from another producer: the span limits, then the whole policy
-    /// chain, then export under their own resource and scope. A whole-trace policy sees the
-    /// spans of one request together: agentrace cannot know when another producer's trace is
-    /// complete.
+    /// Spans received as OTLP from another producer, resource by resource: the span limits,
+    /// then the ingest component when there is one (records it makes are mapped by the mapper;
+    /// a failure passes the spans on marked), then the whole policy chain, then export under
+    /// the sender's resource and scope. A whole-trace policy sees the spans of one request
+    /// together: agentrace cannot know when another producer's trace is complete.
     fn pass_through(&mut self, received: ReceivedTraces) {
-        let limits = self.settings.span_limits;
         for group in received.resources {
-            let mut extras = HashMap::with_capacity(group.spans.len());
-            let mut spans = Vec::with_capacity(group.spans.len());
-            for ReceivedSpan {
-                mut span,
-                scope,
-                extras: mut extra,
-            } in group.spans
-            {
-                let (cut, _, _) = limits.apply_to_span(&mut span);
-                extra.dropped.add(cut);
-                if span.parent_is_remote {
-                    self.remote_parents
-                        .remember(span.trace_id, extra.flags.is_sampled());
-                }
-                extras.insert(span.span_id, (scope, extra));
-                spans.push(span);
-            }
-            let spans = self.apply_policies(spans, 0..self.policies.len(), false);
-            let data = spans
-                .into_iter()
-                .map(|span| {
-                    let Some((scope, extra)) = extras.get(&span.span_id).cloned() else {
-                        // A policy's replacement keeps the ids (the host checks), so every span
-                        // has its entry; the tracer's scope is the fallback all the same.
-                        let scope = self.scope("");
-                        return convert::to_span_data(span, &scope, &limits, Dropped::default());
-                    };
-                    let mut data = convert::to_span_data(span, &scope, &limits, extra.dropped);
-                    data.span_context = opentelemetry::trace::SpanContext::new(
-                        data.span_context.trace_id(),
-                        data.span_context.span_id(),
-                        extra.flags,
-                        false,
-                        extra.trace_state,
-                    );
-                    data
-                })
-                .collect();
-            self.export_batch(ExportBatch {
-                resource: Some(Arc::new(group.resource)),
-                spans: data,
-            });
+            self.pass_resource(group);
         }
+    }
+
+    /// [`Worker::pass_through`] for the spans of one resource.
+    fn pass_resource(&mut self, group: ReceivedResource) {
+        let limits = self.settings.span_limits;
+        let resource = Arc::new(group.resource);
+        let mut extras = HashMap::with_capacity(group.spans.len());
+        let mut spans = Vec::with_capacity(group.spans.len());
+        for ReceivedSpan {
+            mut span,
+            scope,
+            extras: mut extra,
+        } in group.spans
+        {
+            let (cut, _, _) = limits.apply_to_span(&mut span);
+            extra.dropped.add(cut);
+            if span.parent_is_remote {
+                self.remote_parents
+                    .remember(span.trace_id, extra.flags.is_sampled());
+            }
+            extras.insert(span.span_id, extra);
+            spans.push((span, scope));
+        }
+        let passed = if self.ingest.is_some() {
+            self.ingest_spans(&resource, spans, &extras)
+        } else {
+            spans
+        };
+        self.export_received(&resource, passed, &extras);
+    }
+
+    /// Runs the spans of one resource through the ingest component and the mapper; returns the
+    /// spans to pass on (as they came, replaced, or marked after a failure). The mapped spans
+    /// are exported here.
+    fn ingest_spans(
+        &mut self,
+        resource: &Arc<Resource>,
+        spans: Vec<(wit::OtelSpan, Arc<InstrumentationScope>)>,
+        extras: &HashMap<u64, Extras>,
+    ) -> Vec<(wit::OtelSpan, Arc<InstrumentationScope>)> {
+        let Some(slot) = self.ingest.as_mut() else {
+            return spans;
+        };
+        let (groups, order) = ingest::groups(resource, &spans);
+        let answer = slot.call(&self.stats, |instance| instance.ingest(&groups));
+        let name = slot.component.name().to_string();
+        let verdicts = match answer {
+            Ok(verdicts) => verdicts,
+            Err(error) => {
+                let reason = format!("ingest component `{name}` {error}");
+                return self.ingest_failed(spans, &reason);
+            }
+        };
+        let scopes: Vec<Arc<InstrumentationScope>> =
+            spans.iter().map(|(_, scope)| scope.clone()).collect();
+        let originals: Vec<wit::OtelSpan> = spans.iter().map(|(span, _)| span.clone()).collect();
+        let triage = ingest::triage(spans, &order, verdicts);
+        Stats::add(&self.stats.spans_dropped_by_ingest, triage.dropped);
+        if let Some(reason) = &triage.first_misfit {
+            Stats::add(&self.stats.spans_ingest_failed, triage.misfits);
+            self.stats.error(format!(
+                "ingest component `{name}`: {} spans passed on as they came; first: {reason}",
+                triage.misfits
+            ));
+        }
+        let mut passed: Vec<(wit::OtelSpan, Arc<InstrumentationScope>)> = triage
+            .passed
+            .into_iter()
+            .map(|(index, span)| (span, scopes[index].clone()))
+            .collect();
+        // Records are mapped scope by scope: the mapped spans keep their scope's name.
+        let mut by_scope: Vec<(Arc<InstrumentationScope>, Vec<usize>)> = Vec::new();
+        for (position, (index, _)) in triage.normalised.iter().enumerate() {
+            let scope = &scopes[*index];
+            match by_scope.iter_mut().find(|(s, _)| Arc::ptr_eq(s, scope)) {
+                Some((_, members)) => members.push(position),
+                None => by_scope.push((scope.clone(), vec![position])),
+            }
+        }
+        let records_made = triage.normalised.len();
+        let mut records_unmapped = 0;
+        let mut records: Vec<Option<(usize, ingest::MappedRecord)>> =
+            triage.normalised.into_iter().map(Some).collect();
+        for (scope, members) in by_scope {
+            let batch: Vec<(usize, ingest::MappedRecord)> = members
+                .iter()
+                .filter_map(|&position| records[position].take())
+                .collect();
+            let unmapped = self.normalise(resource, &scope, batch, extras);
+            records_unmapped += unmapped.len();
+            passed.extend(unmapped.into_iter().map(|(index, reason)| {
+                let mut span = originals[index].clone();
+                ingest::mark_failed(&mut span, &reason);
+                (span, scopes[index].clone())
+            }));
+        }
+        Stats::add(
+            &self.stats.spans_normalised,
+            (records_made - records_unmapped) as u64,
+        );
+        passed
+    }
+
+    /// Passes every span on as it came, marked with `reason`, and counts them.
+    fn ingest_failed(
+        &mut self,
+        mut spans: Vec<(wit::OtelSpan, Arc<InstrumentationScope>)>,
+        reason: &str,
+    ) -> Vec<(wit::OtelSpan, Arc<InstrumentationScope>)> {
+        Stats::add(&self.stats.spans_ingest_failed, spans.len() as u64);
+        self.stats.error(format!(
+            "{reason}; {} received spans passed on as they came",
+            spans.len()
+        ));
+        for (span, _) in &mut spans {
+            ingest::mark_failed(span, reason);
+        }
+        spans
+    }
+
+    /// Maps the ingest component's records of one scope with the mapper, and exports what it
+    /// made through the policies under the sender's resource and a scope of the sender's name
+    /// and version with the mapper's schema URL. Returns the records that were not mapped (the
+    /// mapper failed or rejected them), by span index, with the reason: their spans pass on.
+    fn normalise(
+        &mut self,
+        resource: &Arc<Resource>,
+        scope: &InstrumentationScope,
+        batch: Vec<(usize, ingest::MappedRecord)>,
+        extras: &HashMap<u64, Extras>,
+    ) -> Vec<(usize, String)> {
+        if batch.is_empty() {
+            return Vec::new();
+        }
+        let index_of: HashMap<u64, usize> = batch
+            .iter()
+            .map(|(index, record)| (record.span_record.span_id, *index))
+            .collect();
+        let details: Vec<Option<wit::ProviderDetails>> =
+            if batch.iter().any(|(_, record)| record.details.is_some()) {
+                batch
+                    .iter()
+                    .map(|(_, record)| record.details.clone())
+                    .collect()
+            } else {
+                Vec::new()
+            };
+        let records: Vec<wit::AgentSpan> = batch
+            .into_iter()
+            .map(|(_, record)| record.span_record)
+            .collect();
+        let wit::MappedBatchWithLogs {
+            batch: mut mapped,
+            logs,
+        } = match self.map_batch(records, &details) {
+            Ok(mapped) => mapped,
+            Err(error) => {
+                let reason = format!("the mapper {error} on the ingest component's records");
+                Stats::add(&self.stats.spans_ingest_failed, index_of.len() as u64);
+                self.stats.error(format!(
+                    "{reason}; {} received spans passed on as they came",
+                    index_of.len()
+                ));
+                return index_of
+                    .into_values()
+                    .map(|i| (i, reason.clone()))
+                    .collect();
+            }
+        };
+        let mut unmapped = Vec::new();
+        for rejected in &mapped.rejected {
+            if let Some(&index) = index_of.get(&rejected.span_id) {
+                Stats::add(&self.stats.spans_ingest_failed, 1);
+                let reason = format!("the mapper rejected its record: {}", rejected.reason);
+                self.stats.error(format!(
+                    "received span {}: {reason}",
+                    SpanId(rejected.span_id)
+                ));
+                unmapped.push((index, reason));
+            }
+        }
+        // The mapped spans take their sender's flags and trace state, and what the limits cut
+        // before the mapper and now.
+        let limits = self.settings.span_limits;
+        let mut mapped_extras: HashMap<u64, Extras> = HashMap::with_capacity(mapped.spans.len());
+        for span in &mut mapped.spans {
+            let (cut, _, _) = limits.apply_to_span(span);
+            let mut extra = extras.get(&span.span_id).cloned().unwrap_or_default();
+            extra.dropped.add(cut);
+            mapped_extras.insert(span.span_id, extra);
+        }
+        let orphans = log_events::attach(&mut mapped.spans, logs);
+        Stats::add(&self.stats.logs_dropped, orphans.len() as u64);
+        let mut spans = self.apply_policies(mapped.spans, 0..self.policies.len(), false);
+        let logs = Self::take_logs(&mut spans);
+        let mut builder = InstrumentationScope::builder(scope.name().to_string())
+            .with_attributes(scope.attributes().cloned());
+        if let Some(version) = scope.version() {
+            builder = builder.with_version(version.to_string());
+        }
+        if !mapped.schema_url.is_empty() {
+            builder = builder.with_schema_url(mapped.schema_url.clone());
+        }
+        let scope = Arc::new(builder.build());
+        let spans = spans
+            .into_iter()
+            .map(|span| (span, scope.clone()))
+            .collect();
+        self.export_spans_received(resource, spans, &mapped_extras);
+        self.export_logs(logs, &scope);
+        for point in mapped.metrics {
+            self.metrics.record(point);
+        }
+        unmapped
+    }
+
+    /// The policy chain over spans passed on from a producer, then export.
+    fn export_received(
+        &mut self,
+        resource: &Arc<Resource>,
+        spans: Vec<(wit::OtelSpan, Arc<InstrumentationScope>)>,
+        extras: &HashMap<u64, Extras>,
+    ) {
+        let mut scopes: HashMap<u64, Arc<InstrumentationScope>> = spans
+            .iter()
+            .map(|(span, scope)| (span.span_id, scope.clone()))
+            .collect();
+        let spans = spans.into_iter().map(|(span, _)| span).collect();
+        let spans = self.apply_policies(spans, 0..self.policies.len(), false);
+        let mut scoped = Vec::with_capacity(spans.len());
+        for span in spans {
+            // A policy's replacement keeps the ids (the host checks), so every span has its
+            // scope; the tracer's own is the fallback all the same.
+            let scope = match scopes.remove(&span.span_id) {
+                Some(scope) => scope,
+                None => Arc::new(self.scope("")),
+            };
+            scoped.push((span, scope));
+        }
+        self.export_spans_received(resource, scoped, extras);
+    }
+
+    /// Exports spans of a producer (after the policies) under its resource, each in its scope,
+    /// with the trace flags, trace state and dropped counts it came with.
+    fn export_spans_received(
+        &mut self,
+        resource: &Arc<Resource>,
+        spans: Vec<(wit::OtelSpan, Arc<InstrumentationScope>)>,
+        extras: &HashMap<u64, Extras>,
+    ) {
+        let limits = self.settings.span_limits;
+        let data = spans
+            .into_iter()
+            .map(|(span, scope)| {
+                let extra = extras.get(&span.span_id).cloned().unwrap_or_default();
+                let mut data = convert::to_span_data(span, &scope, &limits, extra.dropped);
+                data.span_context = opentelemetry::trace::SpanContext::new(
+                    data.span_context.trace_id(),
+                    data.span_context.span_id(),
+                    extra.flags,
+                    false,
+                    extra.trace_state,
+                );
+                data
+            })
+            .collect();
+        self.export_batch(ExportBatch {
+            resource: Some(resource.clone()),
+            spans: data,
+        });
     }
 
     /// Takes the log records off `spans` (they rode there through the policies) as log events.

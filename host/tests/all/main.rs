@@ -7,6 +7,7 @@ mod common;
 mod conformance;
 mod containment;
 mod hot_swap;
+mod ingest;
 mod jco_host;
 mod log_events;
 mod mapper_template;

@@ -23,6 +23,12 @@
 //! verdict more than spans), plus `fewer` (one verdict fewer) and `stranger` (replaces a span
 //! with one of another id); otherwise it keeps every span, content and all, so that only the
 //! host's fail-closed handling stands between the content and the exporter.
+//!
+//! It is an ingest component too (`ingest`), with the same behaviours on non-empty calls
+//! (`huge`: one verdict more than spans), plus `fewer` (one verdict fewer), `stranger` (replaces
+//! the first span with one of another id, and normalises the second into a record of another
+//! id), `drop-all` (drops every span) and `normalise` (normalises every span into a bare
+//! `chat` record named after the span, keeping its ids); otherwise it passes every span.
 
 /// Bindings for the mapper world.
 #[allow(
@@ -42,6 +48,10 @@ pub mod bindings {
 use bindings::agentrace::plugin::host;
 use bindings::agentrace::plugin::types::{
     AgentSpan, Attribute, MappedBatch, OtelSpan, SpanKind, SpanStatus, Value,
+};
+use bindings::exports::agentrace::plugin::ingest::{
+    Guest as IngestGuest, MappedRecord, PluginInfo as IngestInfo, SpanGroup,
+    Verdict as IngestVerdict,
 };
 use bindings::exports::agentrace::plugin::mapper::{Guest, PluginInfo};
 use bindings::exports::agentrace::plugin::policy::{Guest as PolicyGuest, PolicyInfo, Verdict};
@@ -207,6 +217,118 @@ impl PolicyGuest for Hostile {
             other => {
                 misbehave(other);
                 Ok(vec![Verdict::Keep; spans.len()])
+            }
+        }
+    }
+}
+
+/// A bare record standing for a received span: a `chat` with the span's ids and times, the
+/// span's name as the model asked for.
+fn record_of(span: &OtelSpan) -> AgentSpan {
+    AgentSpan {
+        trace_id: span.trace_id,
+        span_id: span.span_id,
+        parent_span_id: span.parent_span_id,
+        parent_is_remote: span.parent_is_remote,
+        operation: bindings::agentrace::plugin::types::Operation::Chat,
+        start_time: span.start_time,
+        end_time: span.end_time,
+        incomplete: false,
+        agent: None,
+        conversation_id: None,
+        provider: Some("hostile".to_string()),
+        request: Some(bindings::agentrace::plugin::types::ModelRequest {
+            model: Some(span.name.clone()),
+            temperature: None,
+            top_p: None,
+            top_k: None,
+            max_tokens: None,
+            frequency_penalty: None,
+            presence_penalty: None,
+            stop_sequences: vec![],
+            seed: None,
+            choice_count: None,
+            stream: None,
+            output_type: None,
+            dimension_count: None,
+            encoding_formats: vec![],
+        }),
+        response: None,
+        usage: None,
+        server: None,
+        system_instructions: vec![],
+        input_messages: vec![],
+        output_messages: vec![],
+        tool_definitions: vec![],
+        tool: None,
+        workflow_name: None,
+        retrieval: None,
+        conversation: None,
+        multi_conversation: None,
+        speaker_selection: None,
+        human_input: None,
+        code_execution: None,
+        handoff: None,
+        guardrail: None,
+        error: None,
+        events: vec![],
+        links: vec![],
+        attributes: vec![],
+    }
+}
+
+impl IngestGuest for Hostile {
+    fn info() -> IngestInfo {
+        IngestInfo {
+            name: "agentrace-hostile".to_string(),
+            version: env!("CARGO_PKG_VERSION").to_string(),
+            recognises: vec!["everything".to_string()],
+        }
+    }
+
+    fn ingest(groups: Vec<SpanGroup>) -> Result<Vec<IngestVerdict>, String> {
+        let spans: Vec<OtelSpan> = groups.into_iter().flat_map(|g| g.spans).collect();
+        if spans.is_empty() {
+            return Ok(Vec::new());
+        }
+        let behavior = host::config("behavior").unwrap_or_default();
+        match behavior.as_str() {
+            "error" => Err("the hostile ingest component refuses these spans".to_string()),
+            "huge" => Ok(vec![IngestVerdict::Pass; spans.len() + 1]),
+            "fewer" => Ok(vec![IngestVerdict::Pass; spans.len() - 1]),
+            "drop-all" => Ok(vec![IngestVerdict::Drop; spans.len()]),
+            "normalise" => Ok(spans
+                .iter()
+                .map(|span| {
+                    IngestVerdict::Normalise(MappedRecord {
+                        span_record: record_of(span),
+                        details: None,
+                    })
+                })
+                .collect()),
+            "stranger" => Ok(spans
+                .iter()
+                .enumerate()
+                .map(|(index, span)| match index {
+                    0 => {
+                        let mut invented = span.clone();
+                        invented.span_id ^= 0xdead_beef;
+                        IngestVerdict::Replace(invented)
+                    }
+                    1 => {
+                        let mut record = record_of(span);
+                        record.trace_id.1 ^= 1;
+                        IngestVerdict::Normalise(MappedRecord {
+                            span_record: record,
+                            details: None,
+                        })
+                    }
+                    _ => IngestVerdict::Pass,
+                })
+                .collect()),
+            other => {
+                misbehave(other);
+                Ok(vec![IngestVerdict::Pass; spans.len()])
             }
         }
     }
