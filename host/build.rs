@@ -38,6 +38,9 @@ fn main() {
         "guest/alloc/Cargo.toml",
         "policies/src",
         "policies/Cargo.toml",
+        "ingest/src",
+        "ingest/Cargo.toml",
+        "tests/hostile/wit",
         "examples/policy-template/src",
         "examples/mapper-template/src",
         "tests/hostile/src",
@@ -64,6 +67,7 @@ fn main() {
         // The hostile component is only used by the containment tests; it shares every
         // dependency with the default mapper, so building both costs little.
         .args(["--package", "agentrace-policies"])
+        .args(["--package", "agentrace-ingest"])
         .args(["--package", "agentrace-hostile-guest"])
         // The templates are built so that their tests keep the documentation honest.
         .args(["--package", "agentrace-policy-template"])
@@ -97,6 +101,7 @@ fn main() {
         ("agentrace_guest", "AGENTRACE_DEFAULT_MAPPER"),
         ("agentrace_openinference", "AGENTRACE_OPENINFERENCE_MAPPER"),
         ("agentrace_policies", "AGENTRACE_BUILTIN_POLICIES"),
+        ("agentrace_ingest", "AGENTRACE_DEFAULT_INGEST"),
         ("agentrace_hostile_guest", "AGENTRACE_HOSTILE_MAPPER"),
         ("agentrace_policy_template", "AGENTRACE_POLICY_TEMPLATE"),
         ("agentrace_mapper_template", "AGENTRACE_MAPPER_TEMPLATE"),
@@ -116,6 +121,7 @@ fn embed_prebuilt(components: &Path, out_dir: &Path) {
         ("agentrace_guest", "AGENTRACE_DEFAULT_MAPPER"),
         ("agentrace_openinference", "AGENTRACE_OPENINFERENCE_MAPPER"),
         ("agentrace_policies", "AGENTRACE_BUILTIN_POLICIES"),
+        ("agentrace_ingest", "AGENTRACE_DEFAULT_INGEST"),
     ] {
         let prebuilt = components.join(format!("{artifact}.wasm"));
         if !prebuilt.exists() {

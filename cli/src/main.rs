@@ -150,11 +150,13 @@ struct PipelineArgs {
     /// `openinference`: Arize's OpenInference, for Phoenix), or a component file (.wasm).
     #[arg(long, value_name = "NAME|FILE.wasm")]
     mapper: Option<PathBuf>,
-    /// An ingest component (.wasm, world `ingest-plugin`) for spans received as OTLP (serve's
-    /// /v1/traces and gRPC, replay's OTLP/JSON lines): it recognises other producers' spans and
-    /// normalises them through the mapper. Without one they pass on as they came.
-    #[arg(long, value_name = "FILE.wasm")]
-    ingest: Option<PathBuf>,
+    /// What recognises the spans received as OTLP (serve's /v1/traces and gRPC, replay's
+    /// OTLP/JSON lines) and normalises them through the mapper: `default` (the shipped ingest
+    /// component: AG2, OpenInference, OpenLLMetry, older GenAI conventions, the Vercel AI SDK),
+    /// `none` (they pass on as they came, through the policies), or a component file (.wasm,
+    /// world `ingest-plugin`).
+    #[arg(long, value_name = "default|none|FILE.wasm", default_value = "default")]
+    ingest: PathBuf,
     /// Write OTLP/JSON lines here (`-` for standard output; the tree then goes to stderr).
     #[arg(long, short, value_name = "PATH")]
     output: Option<PathBuf>,
@@ -362,9 +364,11 @@ fn pipeline_builder(args: &PipelineArgs) -> anyhow::Result<agentrace::TracerBuil
             None => builder.with_mapper_file(mapper),
         };
     }
-    if let Some(ingest) = &args.ingest {
-        builder = builder.with_ingest_file(ingest);
-    }
+    builder = match args.ingest.to_str() {
+        Some("default") => builder.with_builtin_ingest(),
+        Some("none") => builder.without_ingest(),
+        _ => builder.with_ingest_file(&args.ingest),
+    };
     if args.capture_content {
         builder = builder.with_capture_content(true);
     }
@@ -709,7 +713,9 @@ fn watch(
         .as_deref()
         .filter(|m| shipped_mapper(m).is_none())
         .map(absolute);
-    let ingest = args.ingest.as_deref().map(absolute);
+    let ingest = Some(args.ingest.as_path())
+        .filter(|i| !matches!(i.to_str(), Some("default" | "none")))
+        .map(absolute);
     let watched: Vec<PathBuf> = mapper
         .iter()
         .chain(&ingest)

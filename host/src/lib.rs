@@ -82,5 +82,11 @@ pub fn builtin_policies_component() -> &'static [u8] {
     component::embedded::BUILTIN_POLICIES
 }
 
+/// The embedded default ingest component (it recognises AG2, OpenInference, OpenLLMetry, the
+/// GenAI conventions of any version and the Vercel AI SDK in received OTLP), as `.wasm` bytes.
+pub fn default_ingest_component() -> &'static [u8] {
+    component::embedded::DEFAULT_INGEST
+}
+
 /// Re-exported so tests and tools can read exported spans without naming the SDK version.
 pub use opentelemetry_sdk;

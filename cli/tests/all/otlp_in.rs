@@ -99,7 +99,7 @@ fn attributes(list: &Json) -> Json {
 fn python_sdks_exporting_otlp_http_and_grpc_keep_their_resource_scope_and_ids_and_are_redacted() {
     let http = venv_with("otel-python-http-exporter", PYTHON_HTTP_EXPORTER);
     let grpc = venv_with("otel-python-grpc-exporter", PYTHON_GRPC_EXPORTER);
-    let mut sidecar = sidecar_on_its_own_port(&["--policy", "redact"]);
+    let mut sidecar = sidecar_on_its_own_port(&["--policy", "redact", "--ingest", "none"]);
     let mut runs = Vec::new();
     for (service, venv, protocol, compression) in [
         ("http-producer", &http, "http", None),
@@ -409,13 +409,12 @@ fn plain(value: &Json) -> Json {
         .unwrap_or(Json::Null)
 }
 
-#[test]
-fn classic_ag2_built_in_tracing_pointed_at_serve_arrives_whole() {
-    // AG2 0.14's own OpenTelemetry (autogen.opentelemetry) on the scripted classic scenario of
-    // the Python package's tests, exporting through the standard OTLP/HTTP exporter: only the
-    // endpoint (and the token) point it at agentrace.
+/// Runs the Python package's scripted classic scenario with AG2 0.14's own OpenTelemetry
+/// (autogen.opentelemetry), exporting through the standard OTLP/HTTP exporter to `sidecar`:
+/// only the endpoint (and the token) point it at agentrace. Returns the spans AG2 reported
+/// making, as the scenario wrote them.
+fn run_classic_ag2_against(sidecar: &Sidecar) -> Vec<Json> {
     let venv = venv_with("classic-ag2-otlp", CLASSIC_AG2);
-    let mut sidecar = sidecar_on_its_own_port(&["--policy", "redact"]);
     let dir = tempfile::tempdir().unwrap();
     let report = dir.path().join("report.json");
     run_ok(
@@ -434,12 +433,20 @@ fn classic_ag2_built_in_tracing_pointed_at_serve_arrives_whole() {
             .env_remove("OTEL_EXPORTER_OTLP_COMPRESSION"),
     );
     let report: Json = serde_json::from_str(&std::fs::read_to_string(&report).unwrap()).unwrap();
-    let made = report["spans"].as_array().unwrap();
+    let made = report["spans"].as_array().unwrap().clone();
     assert!(made.len() >= 10, "the scenario made {} spans", made.len());
+    made
+}
+
+#[test]
+fn classic_ag2_built_in_tracing_pointed_at_serve_arrives_whole() {
+    // Without an ingest component, AG2's spans pass through as AG2 made them.
+    let mut sidecar = sidecar_on_its_own_port(&["--policy", "redact", "--ingest", "none"]);
+    let made = run_classic_ag2_against(&sidecar);
     let output = sidecar.stop();
     let received = spans_with_context(&output);
     assert_eq!(received.len(), made.len(), "spans lost or added");
-    for span in made {
+    for span in &made {
         let (resource, scope, exported) = received
             .iter()
             .find(|(_, _, s)| s["spanId"] == span["span_id"])
@@ -476,6 +483,72 @@ fn classic_ag2_built_in_tracing_pointed_at_serve_arrives_whole() {
             .collect();
         assert!(added.is_empty(), "{}: added {added:?}", span["name"]);
     }
+}
+
+#[test]
+fn classic_ag2_pointed_at_serve_comes_out_normalised_in_its_own_tree() {
+    // Issue 15's "done when": the same run with serve's defaults. The default ingest component
+    // recognises AG2's spans and the mapper writes them on the conventions; content, which AG2
+    // recorded unasked, is gone (capture is off); the tree, resource and scope name are AG2's.
+    let mut sidecar = sidecar_on_its_own_port(&[]);
+    let made = run_classic_ag2_against(&sidecar);
+    let output = sidecar.stop();
+    let received = spans_with_context(&output);
+    assert_eq!(received.len(), made.len(), "spans lost or added");
+    let content = [
+        "gen_ai.input.messages",
+        "gen_ai.output.messages",
+        "gen_ai.tool.call.arguments",
+        "gen_ai.tool.call.result",
+        "ag2.human_input.prompt",
+        "ag2.human_input.response",
+    ];
+    for span in &made {
+        let (resource, scope, exported) = received
+            .iter()
+            .find(|(_, _, s)| s["spanId"] == span["span_id"])
+            .unwrap_or_else(|| panic!("{} not exported", span["name"]));
+        assert_eq!(
+            attributes(&resource["attributes"])["service.name"],
+            json!({"stringValue": "classic-ag2"})
+        );
+        assert_eq!(scope["name"], "opentelemetry.instrumentation.ag2");
+        assert_eq!(
+            exported["parentSpanId"].as_str().unwrap_or_default(),
+            span["parent_id"].as_str().unwrap(),
+            "{}",
+            span["name"]
+        );
+        let exported_attributes = attributes(&exported["attributes"]);
+        for key in content {
+            assert!(
+                exported_attributes.get(key).is_none(),
+                "{}: {key} exported with capture off",
+                span["name"]
+            );
+        }
+        // AG2's deviations are gone: no JSON-string finish reasons, no `gen_ai.usage.cost`,
+        // no `ag2.span.type`.
+        if let Some(reasons) = exported_attributes.get("gen_ai.response.finish_reasons") {
+            assert!(reasons.get("arrayValue").is_some(), "{reasons}");
+        }
+        assert!(exported_attributes.get("gen_ai.usage.cost").is_none());
+        assert!(exported_attributes.get("ag2.span.type").is_none());
+        // Each span says what it is.
+        assert!(
+            exported_attributes.get("gen_ai.operation.name").is_some(),
+            "{}",
+            exported["name"]
+        );
+    }
+    // AG2's own names for its concepts became the conventions' (agentrace.* for what the
+    // conventions lack).
+    let names: Vec<&str> = received
+        .iter()
+        .map(|(_, _, s)| s["name"].as_str().unwrap())
+        .collect();
+    assert!(names.contains(&"human_input user_proxy"), "{names:?}");
+    assert!(!names.iter().any(|n| n.starts_with("await_human_input")));
 }
 
 #[test]

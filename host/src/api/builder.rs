@@ -134,6 +134,7 @@ pub struct TracerBuilder {
 /// Which ingest component to load for spans received as OTLP.
 #[derive(Debug, Clone)]
 enum IngestSource {
+    Builtin,
     File(PathBuf),
     Bytes(Arc<[u8]>),
 }
@@ -299,6 +300,21 @@ impl TracerBuilder {
         self
     }
 
+    /// Runs spans received as OTLP through the embedded default ingest component, which
+    /// recognises AG2 (classic and 1.x), OpenInference, OpenLLMetry, spans on any version of the
+    /// GenAI conventions and the Vercel AI SDK, and normalises them through the mapper
+    /// (docs/otlp-in.md). Spans it does not recognise pass on as they came.
+    pub fn with_builtin_ingest(mut self) -> Self {
+        self.ingest = Some(IngestSource::Builtin);
+        self
+    }
+
+    /// Received spans pass on as they came, through the policies only (the default).
+    pub fn without_ingest(mut self) -> Self {
+        self.ingest = None;
+        self
+    }
+
     /// Uses these component bytes as the ingest component ([`TracerBuilder::with_ingest_file`]).
     pub fn with_ingest_bytes(mut self, bytes: impl Into<Arc<[u8]>>) -> Self {
         self.ingest = Some(IngestSource::Bytes(bytes.into()));
@@ -365,6 +381,7 @@ impl TracerBuilder {
             None => None,
             Some(source) => {
                 let bytes: Arc<[u8]> = match source {
+                    IngestSource::Builtin => Arc::from(crate::default_ingest_component()),
                     IngestSource::File(path) => {
                         Arc::from(std::fs::read(path).map_err(|source| Error::ReadComponent {
                             path: path.clone(),

@@ -431,4 +431,6 @@ pub(crate) mod embedded {
         include_bytes!(env!("AGENTRACE_OPENINFERENCE_MAPPER"));
     /// The built-in policies (`policies/`), one component for all of them.
     pub(crate) const BUILTIN_POLICIES: &[u8] = include_bytes!(env!("AGENTRACE_BUILTIN_POLICIES"));
+    /// The default ingest component (`ingest/`), for spans received as OTLP.
+    pub(crate) const DEFAULT_INGEST: &[u8] = include_bytes!(env!("AGENTRACE_DEFAULT_INGEST"));
 }

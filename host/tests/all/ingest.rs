@@ -234,3 +234,211 @@ fn a_component_of_another_world_is_refused_as_ingest_with_the_reason() {
         "{error}"
     );
 }
+
+/// One captured producer (`tests/fixtures/otlp-in/`) through the default ingest component,
+/// the default mapper and `extra` (a policy, say): what was exported, with each span's scope.
+fn normalise_capture(
+    file: &str,
+    capture: bool,
+    extra: impl FnOnce(agentrace::TracerBuilder) -> agentrace::TracerBuilder,
+) -> (Vec<SpanData>, StatsSnapshot) {
+    let spans = InMemorySpanExporter::default();
+    let builder = Tracer::builder()
+        .with_builtin_ingest()
+        .with_capture_content(capture)
+        .with_export(ExportTarget::InMemory {
+            spans: spans.clone(),
+            metrics: Default::default(),
+            logs: Default::default(),
+        });
+    let tracer = extra(builder).build().unwrap();
+    let path = crate::common::repo()
+        .join("tests/fixtures/otlp-in")
+        .join(file);
+    for line in std::fs::read_to_string(&path).unwrap().lines() {
+        let traces = ReceivedTraces::decode(line.as_bytes(), OtlpEncoding::Json).unwrap();
+        tracer.receive(traces).unwrap();
+    }
+    tracer.shutdown(WAIT).unwrap();
+    (spans.get_finished_spans().unwrap(), tracer.stats())
+}
+
+/// (span id, parent id) of every span a capture holds.
+fn captured_tree(file: &str) -> Vec<(String, String)> {
+    let path = crate::common::repo()
+        .join("tests/fixtures/otlp-in")
+        .join(file);
+    let mut tree = Vec::new();
+    for line in std::fs::read_to_string(&path).unwrap().lines() {
+        let request: serde_json::Value = serde_json::from_str(line).unwrap();
+        for resource in request["resourceSpans"].as_array().unwrap() {
+            for scope in resource["scopeSpans"].as_array().unwrap() {
+                for span in scope["spans"].as_array().unwrap() {
+                    tree.push((
+                        span["spanId"].as_str().unwrap().to_string(),
+                        span["parentSpanId"]
+                            .as_str()
+                            .unwrap_or_default()
+                            .to_string(),
+                    ));
+                }
+            }
+        }
+    }
+    tree.sort();
+    tree
+}
+
+/// Whether an attribute value has the registry's type.
+fn has_type(value: &Value, ty: &str) -> bool {
+    use opentelemetry::Array;
+    matches!(
+        (ty, value),
+        ("string", Value::String(_))
+            | ("int", Value::I64(_))
+            | ("double", Value::F64(_))
+            | ("boolean", Value::Bool(_))
+            | ("string[]", Value::Array(Array::String(_)))
+            | ("any", _)
+    )
+}
+
+/// The captures, what each must become, and a span name it must not keep.
+const CAPTURES: [(&str, usize, &str); 6] = [
+    (
+        "ag2-classic-autogen-0.14.1.jsonl",
+        47,
+        "await_human_input user_proxy",
+    ),
+    (
+        "ag2-1.2.1-telemetry-middleware.jsonl",
+        11,
+        "await_human_input lead",
+    ),
+    ("openinference-openai-0.1.66.jsonl", 2, "ChatCompletion"),
+    ("openai-v2-2.1b0.jsonl", 2, ""),
+    ("openllmetry-openai-0.62.4.jsonl", 2, "openai.chat"),
+    (
+        "ai-sdk-7.0.173-otel-1.0.173.jsonl",
+        4,
+        "invoke_agent gpt-4o-mini",
+    ),
+];
+
+#[test]
+fn every_captured_producer_comes_out_on_the_conventions_with_its_tree() {
+    let Some(semconv) = crate::common::semconv_dir(
+        "ingest::every_captured_producer_comes_out_on_the_conventions_with_its_tree",
+    ) else {
+        return;
+    };
+    let validators = crate::schemas::validators(&semconv);
+    let (_, types) = crate::log_events::model(&semconv);
+    for (file, normalised, old_name) in CAPTURES {
+        let (exported, stats) = normalise_capture(file, true, |b| b);
+        // Every span is there, in the producer's tree.
+        let mut tree: Vec<(String, String)> = exported
+            .iter()
+            .map(|s| {
+                let parent = s.parent_span_id;
+                let parent = if parent == opentelemetry::trace::SpanId::INVALID {
+                    String::new()
+                } else {
+                    parent.to_string()
+                };
+                (s.span_context.span_id().to_string(), parent)
+            })
+            .collect();
+        tree.sort();
+        assert_eq!(tree, captured_tree(file), "{file}: the tree changed");
+        assert_eq!(stats.spans_normalised as usize, normalised, "{file}");
+        assert_eq!(
+            stats.spans_ingest_failed, 0,
+            "{file}: {:?}",
+            stats.recent_errors
+        );
+        if !old_name.is_empty() {
+            assert!(
+                exported.iter().all(|s| s.name != old_name),
+                "{file}: `{old_name}` kept its producer's name"
+            );
+        }
+        for span in exported.iter().filter(|s| {
+            s.instrumentation_scope
+                .schema_url()
+                .is_some_and(|u| u.ends_with("/1.41.0"))
+        }) {
+            for kv in &span.attributes {
+                let key = kv.key.as_str();
+                if let Some(validator) = validators.get(key) {
+                    let Value::String(text) = &kv.value else {
+                        panic!("{file}: {key} is not a string");
+                    };
+                    let json: serde_json::Value = serde_json::from_str(text.as_str()).unwrap();
+                    let errors: Vec<String> = validator
+                        .iter_errors(&json)
+                        .map(|e| e.to_string())
+                        .collect();
+                    assert!(errors.is_empty(), "{file} {}: {key}: {errors:?}", span.name);
+                }
+                if key.starts_with("gen_ai.") {
+                    let ty = types.get(key).unwrap_or_else(|| {
+                        panic!("{file} {}: `{key}` is not in the registry", span.name)
+                    });
+                    assert!(
+                        has_type(&kv.value, ty),
+                        "{file} {}: `{key}` = {:?} is not a {ty}",
+                        span.name,
+                        kv.value
+                    );
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn a_producers_content_obeys_the_capture_setting_and_the_policies() {
+    let content = [
+        "gen_ai.input.messages",
+        "gen_ai.output.messages",
+        "gen_ai.system_instructions",
+        "gen_ai.tool.call.arguments",
+        "gen_ai.tool.call.result",
+    ];
+    for (file, _, _) in CAPTURES {
+        let (exported, _) = normalise_capture(file, false, |b| b);
+        for span in exported.iter().filter(|s| {
+            s.instrumentation_scope
+                .schema_url()
+                .is_some_and(|u| u.ends_with("/1.41.0"))
+        }) {
+            for key in content {
+                assert!(
+                    attribute(span, key).is_none(),
+                    "{file} {}: {key} recorded with capture off",
+                    span.name
+                );
+            }
+        }
+    }
+    // With capture on, the address planted in the AI SDK's and OpenInference's prompts is
+    // there unless `redact` runs.
+    for file in [
+        "ai-sdk-7.0.173-otel-1.0.173.jsonl",
+        "openinference-openai-0.1.66.jsonl",
+    ] {
+        let text = |spans: &[SpanData]| {
+            format!(
+                "{:?}",
+                spans.iter().map(|s| &s.attributes).collect::<Vec<_>>()
+            )
+        };
+        let (plain, _) = normalise_capture(file, true, |b| b);
+        assert!(text(&plain).contains("jane.doe@example.com"), "{file}");
+        let (redacted, _) = normalise_capture(file, true, |b| {
+            b.with_policy(agentrace::Policy::builtin(agentrace::BuiltinPolicy::Redact))
+        });
+        assert!(!text(&redacted).contains("jane.doe@example.com"), "{file}");
+    }
+}

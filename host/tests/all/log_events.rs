@@ -195,12 +195,14 @@ fn redaction_covers_the_content_in_log_events() {
 }
 
 /// A group of the semconv model: its attribute references and requirement levels.
-struct Group {
+pub(crate) struct Group {
     attributes: Vec<(String, String)>,
     extends: Option<String>,
 }
 
-fn model(semconv: &std::path::Path) -> (BTreeMap<String, Group>, BTreeMap<String, String>) {
+pub(crate) fn model(
+    semconv: &std::path::Path,
+) -> (BTreeMap<String, Group>, BTreeMap<String, String>) {
     let mut groups = BTreeMap::new();
     let mut types = BTreeMap::new();
     for file in ["registry.yaml", "spans.yaml", "events.yaml"] {

@@ -8,7 +8,9 @@ use agentrace::Compat;
 
 use crate::common::{ag2_example, repo, run_lines, semconv_dir};
 
-fn validators(semconv: &std::path::Path) -> BTreeMap<&'static str, jsonschema::Validator> {
+pub(crate) fn validators(
+    semconv: &std::path::Path,
+) -> BTreeMap<&'static str, jsonschema::Validator> {
     let schemas = semconv.join("schemas");
     // `gen_ai.tool.definitions` references the JSON Schema draft-07 meta-schema for
     // `parameters`: serve it from the copy bundled with the validator, so the test stays offline.

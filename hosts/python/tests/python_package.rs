@@ -242,6 +242,7 @@ fn the_sdist_builds_and_installs_without_the_checkout() {
         "host/components/agentrace_guest.wasm",
         "host/components/agentrace_openinference.wasm",
         "host/components/agentrace_policies.wasm",
+        "host/components/agentrace_ingest.wasm",
         "host/wit/types.wit",
     ] {
         assert!(listing.contains(carried), "{carried} missing:\n{listing}");
