@@ -20,8 +20,8 @@ use agentrace_bench::native::{NativeStage, guest_records};
 use agentrace_bench::stage::{WasmStage, records};
 use agentrace_bench::workload::Workload;
 use agentrace_bench::{
-    PipelineSetup, SPANS_PER_ITERATION, SampleSetup, otlp_in_iteration, otlp_requests,
-    pipeline_iteration, pipeline_tracer,
+    PipelineSetup, SPANS_PER_ITERATION, SampleSetup, ag2_capture_requests, otlp_in_iteration,
+    otlp_requests, pipeline_iteration, pipeline_tracer,
 };
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 
@@ -212,6 +212,45 @@ fn otlp_in(c: &mut Criterion) {
     assert_eq!(stats.spans_received, stats.spans_exported, "spans lost");
     assert_eq!(stats.spans_received_invalid + stats.policy_failures, 0);
     tracer.shutdown(Duration::from_secs(60)).expect("shutdown");
+    // A real producer's spans (classic AG2's own tracing, 22 copies of its 47 spans): passed
+    // through, and through the default ingest component and the mapper.
+    let copies = (SPANS_PER_ITERATION / 47) as u64;
+    let ag2 = ag2_capture_requests(copies).expect("AG2 capture");
+    for (name, ingest) in [
+        ("ag2_passed_through", false),
+        ("ag2_ingested_and_mapped", true),
+    ] {
+        let tracer = pipeline_tracer(PipelineSetup { ingest, ..setup }).expect("tracer");
+        group.throughput(Throughput::Elements(copies * 47));
+        group.bench_function(name, |b| {
+            b.iter_custom(|iters| {
+                (0..iters)
+                    .map(|_| {
+                        let (took, spans) = otlp_in_iteration(&tracer, &ag2).expect("receive");
+                        assert_eq!(spans as u64, copies * 47);
+                        took
+                    })
+                    .sum()
+            })
+        });
+        let stats = tracer.stats();
+        assert_eq!(
+            stats.spans_received, stats.spans_exported,
+            "{name}: spans lost"
+        );
+        assert_eq!(
+            stats.spans_ingest_failed + stats.policy_failures,
+            0,
+            "{name}"
+        );
+        if ingest {
+            assert_eq!(
+                stats.spans_normalised, stats.spans_received,
+                "{name}: not all ingested"
+            );
+        }
+        tracer.shutdown(Duration::from_secs(60)).expect("shutdown");
+    }
     group.finish();
 }
 

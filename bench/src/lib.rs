@@ -73,6 +73,45 @@ pub fn otlp_requests(
         .collect()
 }
 
+/// Classic AG2's own OTLP (the capture `tests/fixtures/otlp-in/ag2-classic-autogen-0.14.1.jsonl`,
+/// 47 spans in 4 traces), `copies` times with the trace and span ids of each copy changed, as
+/// OTLP/protobuf request bodies: a real producer's traffic for the ingest component.
+pub fn ag2_capture_requests(copies: u64) -> anyhow::Result<Vec<Vec<u8>>> {
+    use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
+    use prost::Message as _;
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../tests/fixtures/otlp-in/ag2-classic-autogen-0.14.1.jsonl");
+    let text = std::fs::read_to_string(path)?;
+    let requests: Vec<ExportTraceServiceRequest> = text
+        .lines()
+        .map(serde_json::from_str)
+        .collect::<Result<_, _>>()?;
+    let mut bodies = Vec::new();
+    for copy in 1..=copies {
+        // The copy number in the ids' last bytes keeps every copy's trees apart.
+        let stamp = |id: &mut Vec<u8>| {
+            if let Some(len) = id.len().checked_sub(2) {
+                id[len] ^= (copy >> 8) as u8;
+                id[len + 1] ^= copy as u8;
+            }
+        };
+        for request in &requests {
+            let mut request = request.clone();
+            for resource in &mut request.resource_spans {
+                for scope in &mut resource.scope_spans {
+                    for span in &mut scope.spans {
+                        stamp(&mut span.trace_id);
+                        stamp(&mut span.span_id);
+                        stamp(&mut span.parent_span_id);
+                    }
+                }
+            }
+            bodies.push(request.encode_to_vec());
+        }
+    }
+    Ok(bodies)
+}
+
 /// One OTLP-in iteration: each request decoded (as the sidecar's handlers do) and received, then
 /// timed to the end of the flush. Returns the time and the spans received.
 pub fn otlp_in_iteration(
@@ -112,6 +151,8 @@ pub struct PipelineSetup {
     /// The `gen_ai.client.inference.operation.details` log event: `None` off, else emitted
     /// with (`true`) or without its content.
     pub inference_events: Option<bool>,
+    /// Run received OTLP spans through the default ingest component.
+    pub ingest: bool,
 }
 
 /// How the `sample` policy of a pipeline benchmark is configured.
@@ -135,6 +176,7 @@ impl Default for PipelineSetup {
             native: false,
             sample: None,
             inference_events: None,
+            ingest: false,
         }
     }
 }
@@ -153,6 +195,9 @@ pub fn pipeline_tracer(setup: PipelineSetup) -> anyhow::Result<Tracer> {
         .with_block_when_full(true);
     if let Some(with_content) = setup.inference_events {
         builder = builder.with_inference_events(true, with_content);
+    }
+    if setup.ingest {
+        builder = builder.with_builtin_ingest();
     }
     if setup.native {
         let linked = native::LinkedMapping::new(setup.capture_content, setup.redact_policies)?;
