@@ -19,6 +19,7 @@ use crate::component::slot::Slot;
 use crate::error::{Error, Result};
 use crate::export::{ExportTarget, build_sinks};
 use crate::pipeline::doorbell::Doorbell;
+use crate::pipeline::export_runtime::ExportRuntime;
 use crate::pipeline::hold::TraceHoldLimits;
 use crate::pipeline::recycle::FieldBoxes;
 use crate::pipeline::worker::{Worker, WorkerParts};
@@ -421,6 +422,7 @@ impl TracerBuilder {
             build_sinks(&export, &resource)?
         };
 
+        let (runtime, shutdown_deadline) = ExportRuntime::new(runtime);
         let stats = Arc::new(Stats::default());
         let (sender, queue) = crossbeam_channel::bounded(self.queue_capacity);
         let boxes = FieldBoxes::default();
@@ -464,6 +466,7 @@ impl TracerBuilder {
             boxes,
             stats,
             worker: Mutex::new(Some(handle)),
+            shutdown_deadline,
             block_when_full: self.block_when_full,
             config: self.config,
             limits: self.limits,

@@ -17,6 +17,7 @@ use crate::events::{Lifecycle, Operation, Parent, now_nanos};
 use crate::ids::{SpanContext, SpanId};
 use crate::otlp_in::ReceivedTraces;
 use crate::pipeline::doorbell::{Doorbell, WAKE_BACKLOG};
+use crate::pipeline::export_runtime::DeadlineAnnouncer;
 use crate::pipeline::recycle::FieldBoxes;
 use crate::pipeline::{Message, ReceivedBudget, Swap, SwapRequest};
 use crate::policy::Policy;
@@ -76,6 +77,8 @@ pub struct Tracer {
     pub(super) boxes: FieldBoxes,
     pub(super) stats: std::sync::Arc<Stats>,
     pub(super) worker: Mutex<Option<JoinHandle<()>>>,
+    /// Tells the worker's exports, one under way included, when shutdown's deadline falls.
+    pub(super) shutdown_deadline: DeadlineAnnouncer,
     /// The worker's thread, to wake through `doorbell`.
     pub(super) worker_thread: Thread,
     pub(super) doorbell: std::sync::Arc<Doorbell>,
@@ -372,6 +375,7 @@ impl Tracer {
         };
         let (ack, done) = crossbeam_channel::bounded(1);
         let deadline = std::time::Instant::now() + timeout;
+        self.shutdown_deadline.announce(deadline);
         self.sender
             .send_timeout(Message::Shutdown(ack, deadline), timeout)
             .map_err(|_| Error::Timeout(timeout))?;

@@ -166,7 +166,7 @@ impl Metrics {
     }
 
     /// Collects and exports everything recorded; failures are counted.
-    pub(crate) fn export(&mut self, runtime: &tokio::runtime::Runtime, stats: &Stats) {
+    pub(crate) fn export(&mut self, runtime: &super::export_runtime::ExportRuntime, stats: &Stats) {
         self.last_export = Instant::now();
         let mut collected = ResourceMetrics::default();
         if let Err(error) = self.reader.collect(&mut collected) {
@@ -174,7 +174,7 @@ impl Metrics {
             stats.error(format!("collecting metrics failed: {error}"));
             return;
         }
-        if let Err(error) = runtime.block_on(self.sink.export(&collected)) {
+        if let Err(error) = runtime.run(self.sink.export(&collected)) {
             Stats::add(&stats.metric_export_failures, 1);
             stats.error(format!("metric export failed: {error}"));
         }

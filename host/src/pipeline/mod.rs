@@ -6,6 +6,7 @@
 //! The runtime's side is a queue push ([`Message`]); wasm and export happen only on the worker.
 //! - `worker`: the loop, batching, the mapper and policy calls, swaps, shutdown;
 //! - `retry`: the bounded buffer of batches the exporter refused;
+//! - `export_runtime`: the exporters' runtime, and the shutdown deadline that bounds exports;
 //! - `metrics`: the mapper's metric points and the pipeline's own, exported on an interval;
 //! - `fallback`: the minimal mapping used when the mapper fails;
 //! - `hold`: spans held until their trace is complete, for policies that want whole traces;
@@ -14,6 +15,7 @@
 //! - `doorbell`, `recycle`: waking a napping worker, and the pool of field boxes.
 
 pub(crate) mod doorbell;
+pub(crate) mod export_runtime;
 pub(crate) mod fallback;
 pub(crate) mod hold;
 pub(crate) mod ingest;

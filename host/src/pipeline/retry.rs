@@ -9,6 +9,7 @@ use std::time::Instant;
 use opentelemetry_sdk::Resource;
 use opentelemetry_sdk::trace::SpanData;
 
+use super::export_runtime::ExportRuntime;
 use crate::component::slot::backoff;
 use crate::export::SpanSink;
 use crate::stats::Stats;
@@ -45,10 +46,10 @@ impl ExportBatch {
 /// Sends one batch through `sink`.
 fn send(
     sink: &mut SpanSink,
-    runtime: &tokio::runtime::Runtime,
+    runtime: &ExportRuntime,
     batch: ExportBatch,
 ) -> opentelemetry_sdk::error::OTelSdkResult {
-    runtime.block_on(sink.export(batch.resource.as_deref(), batch.spans))
+    runtime.run(sink.export(batch.resource.as_deref(), batch.spans))
 }
 
 /// Batches waiting for the exporter to come back, oldest first, bounded in spans.
@@ -82,7 +83,7 @@ impl RetryBuffer {
     pub(crate) fn deliver(
         &mut self,
         sink: &mut SpanSink,
-        runtime: &tokio::runtime::Runtime,
+        runtime: &ExportRuntime,
         stats: &Stats,
         data: ExportBatch,
     ) {
@@ -113,7 +114,7 @@ impl RetryBuffer {
     pub(crate) fn retry_due(
         &mut self,
         sink: &mut SpanSink,
-        runtime: &tokio::runtime::Runtime,
+        runtime: &ExportRuntime,
         stats: &Stats,
     ) {
         while let Some(at) = self.next_attempt {
@@ -148,7 +149,7 @@ impl RetryBuffer {
         &mut self,
         deadline: Instant,
         sink: &mut SpanSink,
-        runtime: &tokio::runtime::Runtime,
+        runtime: &ExportRuntime,
         stats: &Stats,
     ) {
         while !self.batches.is_empty() {

@@ -15,6 +15,7 @@ use opentelemetry_sdk::Resource;
 use opentelemetry_sdk::trace::InMemorySpanExporter;
 
 use super::doorbell::Doorbell;
+use super::export_runtime::ExportRuntime;
 use super::hold::{RemoteParentFlags, TraceHold, TraceKey};
 use super::log_events;
 use super::metrics::Metrics;
@@ -63,8 +64,9 @@ pub(crate) struct WorkerParts {
     pub(crate) sinks: Sinks,
     /// The resource of the metrics.
     pub(crate) resource: Resource,
-    /// The runtime the exporters run on (owned by the worker thread).
-    pub(crate) runtime: tokio::runtime::Runtime,
+    /// The runtime the exporters run on (owned by the worker thread), with the shutdown
+    /// deadline the tracer announces.
+    pub(crate) runtime: ExportRuntime,
     /// Also receives every exported batch (the CLI's tree).
     pub(crate) observer: Option<InMemorySpanExporter>,
     /// The pool the tracer takes field boxes from.
@@ -92,7 +94,7 @@ pub(crate) struct Worker {
     spans: SpanSink,
     logs: LogSink,
     log_records: LogRecords,
-    runtime: tokio::runtime::Runtime,
+    runtime: ExportRuntime,
     observer: Option<InMemorySpanExporter>,
     retry: RetryBuffer,
     metrics: Metrics,
@@ -755,7 +757,7 @@ impl Worker {
         let count = events.len() as u64;
         let exported = self
             .runtime
-            .block_on(self.logs.export(&self.log_records, events, scope));
+            .run(self.logs.export(&self.log_records, events, scope));
         match exported {
             Ok(n) => Stats::add(&self.stats.logs_exported, n as u64),
             Err(error) => {
@@ -778,7 +780,7 @@ impl Worker {
         }
         if let Some(observer) = &self.observer {
             use opentelemetry_sdk::trace::SpanExporter as _;
-            let _ = self.runtime.block_on(observer.export(batch.spans.clone()));
+            let _ = self.runtime.run(observer.export(batch.spans.clone()));
         }
         self.retry
             .deliver(&mut self.spans, &self.runtime, &self.stats, batch);
@@ -960,8 +962,9 @@ impl Worker {
 
     /// Ends the spans still open (marked incomplete), maps and exports everything, retries
     /// failed exports until `deadline` (what is still unsent then is counted as dropped), and
-    /// shuts the exporters down.
+    /// shuts the exporters down. Every export from here on gives up at `deadline`.
     fn finish(&mut self, deadline: Instant) {
+        self.runtime.stop_at(deadline);
         for span in self.assembly.end_all_incomplete(crate::events::now_nanos()) {
             self.ended(span);
         }

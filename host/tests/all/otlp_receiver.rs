@@ -372,8 +372,28 @@ fn otlp_tracer(http_port: u16, timeout: Duration, buffer: usize) -> Tracer {
         .unwrap()
 }
 
-/// Reports finished `execute_tool` spans named `{prefix}-{i}`.
+/// The port of a listener that accepts connections and never answers, so that every export to
+/// it times out; a detached thread holds the first 64 connections open.
+fn silent_receiver() -> u16 {
+    let silent = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = silent.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        let mut held = Vec::new();
+        for stream in silent.incoming().take(64) {
+            held.push(stream);
+        }
+    });
+    port
+}
+
+/// Reports finished `execute_tool` spans named `{prefix}-{i}`, and flushes.
 fn report_tools(tracer: &Tracer, prefix: &str, count: usize) {
+    start_and_end_tools(tracer, prefix, count);
+    tracer.flush(WAIT).unwrap();
+}
+
+/// Starts and ends `execute_tool` spans named `{prefix}-{i}`, without waiting for the worker.
+fn start_and_end_tools(tracer: &Tracer, prefix: &str, count: usize) {
     for i in 0..count {
         let fields = agentrace::SpanFields {
             tool: Some(agentrace::ToolCall {
@@ -385,7 +405,6 @@ fn report_tools(tracer: &Tracer, prefix: &str, count: usize) {
         let span = tracer.start(agentrace::Operation::ExecuteTool, None, fields);
         tracer.end(&span, agentrace::SpanFields::default());
     }
-    tracer.flush(WAIT).unwrap();
 }
 
 #[test]
@@ -429,15 +448,7 @@ fn spans_survive_a_receiver_outage_mid_run() {
 
 #[test]
 fn a_receiver_that_never_answers_overflows_a_bounded_buffer_with_counts() {
-    // A listener that accepts connections and never answers: every export times out.
-    let silent = TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = silent.local_addr().unwrap().port();
-    let keeper = std::thread::spawn(move || {
-        let mut held = Vec::new();
-        for stream in silent.incoming().take(64) {
-            held.push(stream);
-        }
-    });
+    let port = silent_receiver();
     let tracer = otlp_tracer(port, Duration::from_millis(300), 5);
     for batch in 0..3 {
         report_tools(&tracer, &format!("slow{batch}"), 4);
@@ -451,7 +462,35 @@ fn a_receiver_that_never_answers_overflows_a_bounded_buffer_with_counts() {
     // still held at the deadline is counted too.
     assert!(stats.spans_dropped_buffer_full >= 7, "{stats:?}");
     assert_eq!(stats.spans_accounted(), 12, "{stats:?}");
-    drop(keeper);
+}
+
+#[test]
+fn shutdown_counts_spans_still_in_flight_at_its_deadline_when_the_receiver_is_silent() {
+    // The exporter's own timeout (60 s) is far past the shutdown deadline (1 s): shutdown
+    // still returns in time, and the spans it could not send are counted, not left in flight,
+    // whether their export began before shutdown (`stuck`) or within it (`late`).
+    let port = silent_receiver();
+    let tracer = otlp_tracer(port, Duration::from_secs(60), 10_000);
+    start_and_end_tools(&tracer, "stuck", 4);
+    let flushed = tracer.flush(Duration::from_millis(500));
+    assert!(
+        matches!(flushed, Err(agentrace::Error::Timeout(_))),
+        "the worker waits on the silent receiver: {flushed:?}"
+    );
+    start_and_end_tools(&tracer, "late", 6);
+    tracer.shutdown(Duration::from_secs(1)).unwrap();
+    let stats = tracer.stats();
+    assert_eq!(stats.spans_exported, 0, "{stats:?}");
+    assert_eq!(stats.spans_dropped_at_shutdown, 10, "{stats:?}");
+    assert_eq!(stats.spans_accounted(), 10, "{stats:?}");
+    assert!(
+        stats
+            .recent_errors
+            .iter()
+            .any(|e| e.contains("shutdown deadline passed before the receiver answered")),
+        "{:#?}",
+        stats.recent_errors
+    );
 }
 
 use crate::pki;
