@@ -1,9 +1,11 @@
 //! Integration tests of the `agentrace` command: `replay`, `check` and `--watch` as a user runs
-//! them, the sidecar (`serve`) over HTTP, OTLP traces in (from a real OpenTelemetry SDK), and the OpenInference mapper's export into a real
-//! Arize Phoenix.
+//! them, the sidecar (`serve`) over HTTP, OTLP traces in (from a real OpenTelemetry SDK, and
+//! live from the real producers of the captures), and the OpenInference mapper's export into a
+//! real Arize Phoenix.
 
 mod cli;
 mod common;
+mod live_producers;
 mod otlp_in;
 #[path = "../../../tests/support/phoenix.rs"]
 mod phoenix;

@@ -66,7 +66,7 @@ fn sidecar_on_its_own_port(extra: &[&str]) -> Sidecar {
 }
 
 /// Every span of an OTLP/JSON lines file with its resource and scope.
-fn spans_with_context(path: &Path) -> Vec<(Json, Json, Json)> {
+pub(crate) fn spans_with_context(path: &Path) -> Vec<(Json, Json, Json)> {
     let mut all = Vec::new();
     for line in std::fs::read_to_string(path).unwrap().lines() {
         let request: Json = serde_json::from_str(line).unwrap();
