@@ -76,7 +76,18 @@ fn endpoint_of(url: &str) -> Option<(String, Option<u16>)> {
 /// The record for a GenAI span, or `None` for an operation the record cannot express (the AI
 /// SDK's `agent_step`, any other name the conventions lack): it passes on as it came.
 pub fn record(scope: &Scope, span: &OtelSpan) -> Option<(AgentSpan, Option<ProviderDetails>)> {
-    let mut attrs = Attrs::new(&span.attributes);
+    read(scope, span, Attrs::new(&span.attributes), None)
+}
+
+/// [`record`] from `attrs` (the span's attributes less what a producer's own module took), with
+/// `gen_ai.*` attributes the conventions lack moved to `vendor` (when `None`, the prefix
+/// follows the producer this module recognises).
+pub fn read(
+    scope: &Scope,
+    span: &OtelSpan,
+    mut attrs: Attrs,
+    vendor: Option<&str>,
+) -> Option<(AgentSpan, Option<ProviderDetails>)> {
     let operation = operation_of(attrs.peek_str("gen_ai.operation.name")?)?;
     attrs.take("gen_ai.operation.name");
     let mut record = blank(span, operation);
@@ -111,13 +122,13 @@ pub fn record(scope: &Scope, span: &OtelSpan) -> Option<(AgentSpan, Option<Provi
             Some(crate::bindings::agentrace::plugin::types::ServerEndpoint { address, port });
     }
     record.error = read_error(span, &mut attrs);
-    let vendor = if openllmetry {
+    let vendor = vendor.unwrap_or(if openllmetry {
         "traceloop"
     } else if ai_sdk {
         "ai"
     } else {
         "genai"
-    };
+    });
     finish(&mut record, attrs, vendor);
     Some((record, some_details(details)))
 }

@@ -7,6 +7,8 @@
 //! - [`ag2`]: AG2 classic (`autogen` 0.14, `autogen.opentelemetry`) and AG2 1.x
 //!   (`TelemetryMiddleware`): scope `opentelemetry.instrumentation.ag2`;
 //! - [`openinference`]: OpenInference instrumentations (`openinference.span.kind`, `llm.*`);
+//! - [`pydantic_ai`]: pydantic-ai's instrumentation (scope `pydantic-ai`), GenAI spans with
+//!   content of its own;
 //! - [`genai`]: spans on the GenAI conventions of any version (`gen_ai.operation.name` or
 //!   `gen_ai.system`), with the corrections for OpenLLMetry and the Vercel AI SDK.
 //!
@@ -19,6 +21,7 @@ pub mod attrs;
 pub mod genai;
 pub mod messages;
 pub mod openinference;
+pub mod pydantic_ai;
 pub mod record;
 
 /// Bindings generated from `wit/`.
@@ -42,13 +45,14 @@ use bindings::exports::agentrace::plugin::ingest::{
 };
 
 /// The producers this component recognises, as `info` lists them.
-pub const RECOGNISES: [&str; 6] = [
+pub const RECOGNISES: [&str; 7] = [
     "ag2-classic",
     "ag2",
     "openinference",
     "openllmetry",
     "genai-semconv",
     "vercel-ai-sdk",
+    "pydantic-ai",
 ];
 
 /// The component's export.
@@ -64,6 +68,8 @@ pub fn verdict(scope: &Scope, span: &OtelSpan) -> Verdict {
         None
     } else if scope.name == ag2::SCOPE {
         ag2::record(span)
+    } else if scope.name == pydantic_ai::SCOPE {
+        pydantic_ai::record(scope, span)
     } else if openinference::recognises(span) {
         openinference::record(span)
     } else if genai::recognises(span) {

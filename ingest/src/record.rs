@@ -95,7 +95,7 @@ pub fn no_details() -> ProviderDetails {
 }
 
 /// An empty model request.
-fn no_request() -> ModelRequest {
+pub fn no_request() -> ModelRequest {
     ModelRequest {
         model: None,
         temperature: None,

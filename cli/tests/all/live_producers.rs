@@ -5,8 +5,8 @@
 //! content captured and `redact` on. What comes out must be what the default ingest component
 //! makes of the producer's capture, whose conformance `host/tests/all/ingest.rs` checks against
 //! the v1.41 schemas and registry: the same spans, in the same tree, with the same attribute
-//! keys. The address planted in a producer's prompt (OpenInference, OpenLLMetry, the AI SDK) is
-//! gone.
+//! keys. The address planted in a producer's prompt (OpenInference, OpenLLMetry, the AI SDK,
+//! pydantic-ai) is gone.
 //!
 //! Classic AG2 has its own live tests in `otlp_in.rs`.
 
@@ -280,5 +280,19 @@ fn vercel_ai_sdk_live_comes_out_as_its_capture_does() {
     live_equals_capture(
         "ai-sdk-7.0.173-otel-1.0.173.jsonl",
         Command::new("node").arg(dir.join("ai_sdk_producer.mjs")),
+    );
+}
+
+#[test]
+fn pydantic_ai_live_comes_out_as_its_capture_does() {
+    let venv = venv_with(
+        "producer-pydantic-ai",
+        "pydantic-ai-slim==2.68.0 opentelemetry-sdk==1.45.2 \
+         opentelemetry-exporter-otlp-proto-http==1.45.2",
+    );
+    live_equals_capture(
+        "pydantic-ai-2.68.0.jsonl",
+        Command::new(venv.join("bin/python"))
+            .arg(repo().join("tests/producers/pydantic_ai_producer.py")),
     );
 }

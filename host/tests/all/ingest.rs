@@ -304,7 +304,7 @@ fn has_type(value: &Value, ty: &str) -> bool {
 }
 
 /// The captures, what each must become, and a span name it must not keep.
-const CAPTURES: [(&str, usize, &str); 6] = [
+const CAPTURES: [(&str, usize, &str); 7] = [
     (
         "ag2-classic-autogen-0.14.1.jsonl",
         47,
@@ -323,6 +323,7 @@ const CAPTURES: [(&str, usize, &str); 6] = [
         4,
         "invoke_agent gpt-4o-mini",
     ),
+    ("pydantic-ai-2.68.0.jsonl", 4, ""),
 ];
 
 #[test]
@@ -406,8 +407,20 @@ fn a_producers_content_obeys_the_capture_setting_and_the_policies() {
         "gen_ai.tool.call.arguments",
         "gen_ai.tool.call.result",
     ];
+    let text = |spans: &[SpanData]| {
+        format!(
+            "{:?}",
+            spans.iter().map(|s| &s.attributes).collect::<Vec<_>>()
+        )
+    };
     for (file, _, _) in CAPTURES {
         let (exported, _) = normalise_capture(file, false, |b| b);
+        // Content a producer keeps under names of its own (pydantic-ai's
+        // `pydantic_ai.all_messages` and `final_result`) is gone too.
+        assert!(
+            !text(&exported).contains("jane.doe@example.com"),
+            "{file}: the prompt's address left with capture off"
+        );
         for span in exported.iter().filter(|s| {
             s.instrumentation_scope
                 .schema_url()
@@ -422,18 +435,13 @@ fn a_producers_content_obeys_the_capture_setting_and_the_policies() {
             }
         }
     }
-    // With capture on, the address planted in the AI SDK's and OpenInference's prompts is
-    // there unless `redact` runs.
+    // With capture on, the address planted in the AI SDK's, OpenInference's and pydantic-ai's
+    // prompts is there unless `redact` runs.
     for file in [
         "ai-sdk-7.0.173-otel-1.0.173.jsonl",
         "openinference-openai-0.1.66.jsonl",
+        "pydantic-ai-2.68.0.jsonl",
     ] {
-        let text = |spans: &[SpanData]| {
-            format!(
-                "{:?}",
-                spans.iter().map(|s| &s.attributes).collect::<Vec<_>>()
-            )
-        };
         let (plain, _) = normalise_capture(file, true, |b| b);
         assert!(text(&plain).contains("jane.doe@example.com"), "{file}");
         let (redacted, _) = normalise_capture(file, true, |b| {
