@@ -213,14 +213,21 @@ fn otlp_in(c: &mut Criterion) {
     assert_eq!(stats.spans_received_invalid + stats.policy_failures, 0);
     tracer.shutdown(Duration::from_secs(60)).expect("shutdown");
     // A real producer's spans (classic AG2's own tracing, 22 copies of its 47 spans): passed
-    // through, and through the default ingest component and the mapper.
+    // through, and through the default ingest component and the mapper, with content captured
+    // and without (the ingest component then leaves the messages unread).
     let copies = (SPANS_PER_ITERATION / 47) as u64;
     let ag2 = ag2_capture_requests(copies).expect("AG2 capture");
-    for (name, ingest) in [
-        ("ag2_passed_through", false),
-        ("ag2_ingested_and_mapped", true),
+    for (name, ingest, capture_content) in [
+        ("ag2_passed_through", false, true),
+        ("ag2_ingested_and_mapped", true, true),
+        ("ag2_ingested_and_mapped_content_off", true, false),
     ] {
-        let tracer = pipeline_tracer(PipelineSetup { ingest, ..setup }).expect("tracer");
+        let tracer = pipeline_tracer(PipelineSetup {
+            ingest,
+            capture_content,
+            ..setup
+        })
+        .expect("tracer");
         group.throughput(Throughput::Elements(copies * 47));
         group.bench_function(name, |b| {
             b.iter_custom(|iters| {

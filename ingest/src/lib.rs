@@ -13,11 +13,13 @@
 //!   `gen_ai.system`), with the corrections for OpenLLMetry and the Vercel AI SDK.
 //!
 //! A span no module recognises passes on as it came. The component keeps no state and reads
-//! nothing but its spans: content becomes the record's messages, and the mapper records it or
-//! not according to agentrace's capture setting, whatever the producer did.
+//! nothing but its spans and the capture setting: content becomes the record's messages, and
+//! the mapper records it or not according to that setting, whatever the producer did; with
+//! content off, the keys that only carry messages are not even read ([`content`]).
 
 pub mod ag2;
 pub mod attrs;
+pub mod content;
 pub mod genai;
 pub mod messages;
 pub mod openinference;
@@ -95,10 +97,19 @@ impl Guest for DefaultIngest {
         }
     }
 
-    fn ingest(groups: Vec<SpanGroup>) -> Result<Vec<Verdict>, String> {
+    fn ingest(mut groups: Vec<SpanGroup>) -> Result<Vec<Verdict>, String> {
+        let content = content::wanted(bindings::agentrace::plugin::host::config);
         Ok(groups
-            .iter()
-            .flat_map(|group| group.spans.iter().map(|span| verdict(&group.scope, span)))
+            .iter_mut()
+            .flat_map(|SpanGroup { scope, spans, .. }| {
+                spans.iter_mut().map(|span| {
+                    if !content {
+                        span.attributes
+                            .retain(|a| !content::only_messages(&scope.name, &a.key));
+                    }
+                    verdict(scope, span)
+                })
+            })
             .collect())
     }
 }

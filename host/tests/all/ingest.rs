@@ -2,6 +2,7 @@
 //! component: what each verdict does to received spans, and that a failing or lying component
 //! loses no span (every one passes on as it came, marked `agentrace.ingest.failed`, counted).
 
+use std::collections::BTreeMap;
 use std::time::Duration;
 
 use agentrace::opentelemetry_sdk::trace::{InMemorySpanExporter, SpanData};
@@ -448,5 +449,50 @@ fn a_producers_content_obeys_the_capture_setting_and_the_policies() {
             b.with_policy(agentrace::Policy::builtin(agentrace::BuiltinPolicy::Redact))
         });
         assert!(!text(&redacted).contains("jane.doe@example.com"), "{file}");
+    }
+}
+
+#[test]
+fn capture_off_differs_from_capture_on_only_by_content() {
+    // With capture off a producer's spans say everything they say with capture on, content
+    // aside: nothing else is lost or changed by leaving the content out. Tool definitions keep
+    // their names either way (their descriptions and schemas are content).
+    const CONTENT: [&str; 7] = [
+        "gen_ai.input.messages",
+        "gen_ai.output.messages",
+        "gen_ai.system_instructions",
+        "gen_ai.tool.call.arguments",
+        "gen_ai.tool.call.result",
+        "agentrace.human_input.prompt",
+        "agentrace.human_input.response",
+    ];
+    let described = |spans: Vec<SpanData>, drop_content: bool| {
+        let mut described: Vec<String> = spans
+            .iter()
+            .map(|span| {
+                let attributes: BTreeMap<&str, String> = span
+                    .attributes
+                    .iter()
+                    .filter(|kv| !(drop_content && CONTENT.contains(&kv.key.as_str())))
+                    .map(|kv| match kv.key.as_str() {
+                        "gen_ai.tool.definitions" => (kv.key.as_str(), "(present)".to_string()),
+                        key => (key, format!("{:?}", kv.value)),
+                    })
+                    .collect();
+                format!(
+                    "{} {} {:?}",
+                    span.span_context.span_id(),
+                    span.name,
+                    attributes
+                )
+            })
+            .collect();
+        described.sort();
+        described
+    };
+    for (file, _, _) in CAPTURES {
+        let (off, _) = normalise_capture(file, false, |b| b);
+        let (on, _) = normalise_capture(file, true, |b| b);
+        assert_eq!(described(off, false), described(on, true), "{file}");
     }
 }
