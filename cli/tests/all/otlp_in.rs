@@ -553,7 +553,7 @@ fn classic_ag2_pointed_at_serve_comes_out_normalised_in_its_own_tree() {
 
 #[test]
 fn every_captured_producer_replays_whole() {
-    // The captures of tests/fixtures/otlp-in (what six real producers sent) decode, and replay
+    // The captures of tests/fixtures/otlp-in (what seven real producers sent) decode, and replay
     // passes every span through with its ids and parent.
     let dir = tempfile::tempdir().unwrap();
     let fixtures = repo().join("tests/fixtures/otlp-in");
@@ -599,7 +599,10 @@ fn every_captured_producer_replays_whole() {
         assert!(!captured.is_empty(), "{}", path.display());
         assert_eq!(captured, replayed, "{}", path.display());
     }
-    assert_eq!(files, 6);
+    assert_eq!(
+        files, 7,
+        "the captures listed in tests/fixtures/otlp-in/README.md"
+    );
 }
 
 /// Which of two instances a trace goes to, as a load balancer routing by trace id sends it.
