@@ -346,11 +346,16 @@ impl NativeTracer {
     }
 
     /// Ends open spans (marked incomplete), exports, and stops the worker; `False` when the time
-    /// ran out first (what was not exported is counted as dropped). Later calls do nothing.
+    /// ran out before everything was exported (what was not is counted as dropped). Later calls
+    /// do nothing.
     #[pyo3(signature = (timeout = 5.0))]
     fn shutdown(&self, py: Python<'_>, timeout: f64) -> PyResult<bool> {
         let timeout = seconds(timeout)?;
-        finished(py.detach(|| self.tracer.shutdown(timeout)))
+        let dropped_before = self.tracer.stats().spans_dropped_at_shutdown;
+        let finished = finished(py.detach(|| self.tracer.shutdown(timeout)))?;
+        // The worker cuts exports short at the deadline and counts what they held: the time ran
+        // out, although the worker itself stopped in time.
+        Ok(finished && self.tracer.stats().spans_dropped_at_shutdown == dropped_before)
     }
 
     /// The pipeline's counters, and the last few error messages under `recent_errors`.
