@@ -3,8 +3,8 @@
 //! over batch size (1, 16, 256) and policy count (0, 1, 2, 4); `sample` before `redact`,
 //! deciding batch by batch or holding whole traces, beside `redact` alone; the GenAI log events
 //! with each capture setting; OTLP in (decoded and passed through) beside events mapped; and
-//! the mapping stage
-//! alone through wasm and compiled natively, side by side.
+//! and the mapping stage alone through wasm and compiled natively, side by side. (The pipeline
+//! on 1 and 2 workers is `benches/workers.rs`.)
 //!
 //! A pipeline iteration reports 1 023 spans (31 copies of the example, each with fresh ids) and
 //! waits for the flush: the time from the first report to the last span encoded.

@@ -26,8 +26,18 @@ pub fn pipeline_iteration(
     workload: &workload::Workload,
     next_copy: &mut u64,
 ) -> agentrace::Result<std::time::Duration> {
-    let events = workload.copies_for(*next_copy, SPANS_PER_ITERATION);
-    *next_copy += (SPANS_PER_ITERATION / workload.spans_per_copy()) as u64;
+    pipeline_iteration_of(tracer, workload, next_copy, SPANS_PER_ITERATION)
+}
+
+/// [`pipeline_iteration`] with `spans` spans (whole copies of the workload) instead.
+pub fn pipeline_iteration_of(
+    tracer: &Tracer,
+    workload: &workload::Workload,
+    next_copy: &mut u64,
+    spans: usize,
+) -> agentrace::Result<std::time::Duration> {
+    let events = workload.copies_for(*next_copy, spans);
+    *next_copy += (spans / workload.spans_per_copy()) as u64;
     let began = std::time::Instant::now();
     for event in events {
         tracer.report(event);
@@ -153,6 +163,8 @@ pub struct PipelineSetup {
     pub inference_events: Option<bool>,
     /// Run received OTLP spans through the default ingest component.
     pub ingest: bool,
+    /// Workers the pipeline is sharded over (by trace id).
+    pub workers: usize,
 }
 
 /// How the `sample` policy of a pipeline benchmark is configured.
@@ -177,6 +189,7 @@ impl Default for PipelineSetup {
             sample: None,
             inference_events: None,
             ingest: false,
+            workers: 1,
         }
     }
 }
@@ -192,7 +205,8 @@ pub fn pipeline_tracer(setup: PipelineSetup) -> anyhow::Result<Tracer> {
         .with_capture_content(setup.capture_content)
         .with_max_batch(setup.max_batch)
         .with_flush_interval(Duration::from_secs(3600))
-        .with_block_when_full(true);
+        .with_block_when_full(true)
+        .with_workers(setup.workers);
     if let Some(with_content) = setup.inference_events {
         builder = builder.with_inference_events(true, with_content);
     }

@@ -74,6 +74,9 @@ enum Command {
         /// How many iterations.
         #[arg(long, default_value_t = 100)]
         iterations: u64,
+        /// Workers the pipeline is sharded over.
+        #[arg(long, default_value_t = 1)]
+        workers: usize,
     },
     /// The pipeline with the components and with the same mapping linked natively in the
     /// worker, taking turns for ROUNDS rounds: the wasm / native ratio of each round and their
@@ -125,7 +128,8 @@ fn main() -> anyhow::Result<()> {
             native,
             capture_content,
             iterations,
-        } => pipeline(native, capture_content, iterations),
+            workers,
+        } => pipeline(native, capture_content, iterations, workers),
         Command::Swap { rate, swaps } => swap(rate, swaps),
         Command::InstanceMemory { instances } => instance_memory(instances),
         Command::Stage {
@@ -196,11 +200,12 @@ fn shut_down_checked(tracer: &agentrace::Tracer) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn pipeline(native: bool, capture: bool, iterations: u64) -> anyhow::Result<()> {
+fn pipeline(native: bool, capture: bool, iterations: u64, workers: usize) -> anyhow::Result<()> {
     let workload = Workload::ag2_example()?;
     let tracer = pipeline_tracer(PipelineSetup {
         capture_content: capture,
         native,
+        workers,
         ..PipelineSetup::default()
     })?;
     let mut next_copy = 0u64;

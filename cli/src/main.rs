@@ -138,6 +138,11 @@ struct ServeArgs {
     /// requests 503 with Retry-After, rather than waiting.
     #[arg(long, value_name = "EVENTS", default_value_t = 65_536)]
     queue_events: usize,
+    /// How many workers map and export, each on a thread of its own with its own component
+    /// instances and receiver connections. The spans of one trace all go to one worker,
+    /// chosen by trace id; the queue is shared out evenly. Default: the number of cores.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=256))]
+    workers: Option<u16>,
     #[command(flatten)]
     pipeline: PipelineArgs,
 }
@@ -300,6 +305,12 @@ impl OtlpArgs {
         Ok(settings)
     }
 }
+
+/// mimalloc instead of the system's malloc: with several workers (`serve --workers`), glibc's
+/// malloc arenas made the workers wait on each other (malloc and free a third of the profile;
+/// BENCHMARKS.md, "Workers").
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -647,7 +658,11 @@ fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
     let target = export_target(&args.pipeline, ExportTarget::from_env())?;
     let builder = pipeline_builder(&args.pipeline)?
         .with_export(target)
-        .with_queue_capacity(args.queue_events);
+        .with_queue_capacity(args.queue_events)
+        .with_workers(args.workers.map_or_else(
+            || std::thread::available_parallelism().map_or(1, |cores| cores.get()),
+            usize::from,
+        ));
     let (tracer, _watcher) = start_pipeline(&args.pipeline, builder)?;
     serve::run(
         tracer.clone(),

@@ -47,7 +47,7 @@ mod span_limits;
 mod stats;
 mod tree;
 
-pub use api::builder::{Compat, TracerBuilder};
+pub use api::builder::{Compat, MAX_WORKERS, TracerBuilder};
 pub use api::dry_run::{AgentRecord, ComponentReport, DryRunMapper, MappedBatch, inspect};
 pub use api::mappers::BuiltinMapper;
 pub use api::tracer::{SpanParent, Tracer};

@@ -21,6 +21,7 @@ use prost::Message as _;
 
 use crate::component::bindings::types as wit;
 use crate::error::{Error, Result};
+use crate::ids::TraceId;
 use crate::span_limits::Dropped;
 
 /// OTLP traces received from another producer, decoded and checked: what
@@ -154,6 +155,36 @@ impl ReceivedTraces {
             }
         }
         received
+    }
+
+    /// Splits the spans into `parts` requests by the part `part_of` gives each span's trace
+    /// id, keeping each resource (and order) in every part that has spans of it. Only the spans
+    /// go: the counts of what was refused stay with the whole (they were counted on receipt).
+    pub(crate) fn split(self, parts: usize, part_of: impl Fn(TraceId) -> usize) -> Vec<Self> {
+        let mut split: Vec<Self> = (0..parts)
+            .map(|_| Self {
+                resources: Vec::new(),
+                refused: 0,
+                first_refusal: None,
+                values_as_json: 0,
+            })
+            .collect();
+        for group in self.resources {
+            let mut by_part: Vec<Vec<ReceivedSpan>> = (0..parts).map(|_| Vec::new()).collect();
+            for span in group.spans {
+                let part = part_of(TraceId::from_halves(span.span.trace_id)).min(parts - 1);
+                by_part[part].push(span);
+            }
+            for (part, spans) in by_part.into_iter().enumerate() {
+                if !spans.is_empty() {
+                    split[part].resources.push(ReceivedResource {
+                        resource: group.resource.clone(),
+                        spans,
+                    });
+                }
+            }
+        }
+        split
     }
 
     /// The spans kept.

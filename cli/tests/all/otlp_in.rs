@@ -706,12 +706,14 @@ fn two_instances_fed_disjoint_halves_of_the_traces_export_what_one_does() {
             assert_eq!(status, 200, "{answer}");
         }
     };
-    let mut one = sidecar_on_its_own_port(&["--policy", "redact"]);
+    // The one instance shards over three workers, the two halves run one each: both ways of
+    // spreading the load give the same export.
+    let mut one = sidecar_on_its_own_port(&["--policy", "redact", "--workers", "3"]);
     feed(&one, None);
     let whole = comparable_spans(&one.stop());
     let mut halves = Vec::new();
     for instance in 0..2 {
-        let mut sidecar = sidecar_on_its_own_port(&["--policy", "redact"]);
+        let mut sidecar = sidecar_on_its_own_port(&["--policy", "redact", "--workers", "1"]);
         feed(&sidecar, Some(instance));
         let exported = comparable_spans(&sidecar.stop());
         assert!(!exported.is_empty(), "instance {instance} got no trace");

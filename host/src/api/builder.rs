@@ -13,15 +13,17 @@ use opentelemetry_sdk::trace::InMemorySpanExporter;
 
 use super::dry_run::DryRunMapper;
 use super::mappers::BuiltinMapper;
-use super::tracer::Tracer;
+use super::tracer::{Tracer, WorkerHandle};
 use crate::component::sandbox::{Grants, Limits};
 use crate::component::slot::Slot;
 use crate::error::{Error, Result};
-use crate::export::{ExportTarget, build_sinks};
+use crate::export::{ExportTarget, MetricSink, build_sinks};
 use crate::pipeline::doorbell::Doorbell;
 use crate::pipeline::export_runtime::ExportRuntime;
 use crate::pipeline::hold::TraceHoldLimits;
+use crate::pipeline::metrics::Metrics;
 use crate::pipeline::recycle::FieldBoxes;
+use crate::pipeline::shards::Router;
 use crate::pipeline::worker::{Worker, WorkerParts};
 use crate::pipeline::{BatchSettings, ReceivedBudget};
 use crate::policy::Policy;
@@ -99,6 +101,9 @@ fn mapper_file_error(path: &std::path::Path, source: std::io::Error) -> Error {
     }
 }
 
+/// Most workers a tracer runs ([`TracerBuilder::with_workers`]).
+pub const MAX_WORKERS: usize = 256;
+
 /// Configures and starts a [`Tracer`].
 ///
 /// Defaults: the embedded mapper; content capture from
@@ -117,6 +122,7 @@ pub struct TracerBuilder {
     export: Option<ExportTarget>,
     service_name: Option<String>,
     queue_capacity: usize,
+    workers: usize,
     block_when_full: bool,
     max_batch: usize,
     flush_interval: Duration,
@@ -151,6 +157,7 @@ impl Default for TracerBuilder {
             export: None,
             service_name: None,
             queue_capacity: 65_536,
+            workers: 1,
             block_when_full: false,
             max_batch: 512,
             flush_interval: Duration::from_millis(200),
@@ -238,6 +245,19 @@ impl TracerBuilder {
     /// Capacity of the queue between the runtime and the worker, in events.
     pub fn with_queue_capacity(mut self, events: usize) -> Self {
         self.queue_capacity = events.max(1);
+        self
+    }
+
+    /// How many workers map and export, each on a thread of its own with its own instances of
+    /// the components and its own connections to the receiver (default 1; at most
+    /// [`MAX_WORKERS`]). The spans of one trace all go to one worker, chosen by trace id, so
+    /// everything that works per trace (the span tree, policies that want whole traces, the
+    /// ingest component) sees whole traces; a policy's other state (a rate limit's budget) is
+    /// per worker. The queue ([`TracerBuilder::with_queue_capacity`]) and the export buffer
+    /// ([`TracerBuilder::with_export_buffer`]) are shared out evenly; metrics are exported
+    /// once, by the first worker.
+    pub fn with_workers(mut self, workers: usize) -> Self {
+        self.workers = workers.clamp(1, MAX_WORKERS);
         self
     }
 
@@ -413,59 +433,121 @@ impl TracerBuilder {
             Some(target) => target.clone(),
             None => ExportTarget::from_env(),
         };
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .map_err(|e| Error::engine("cannot start the export runtime", e))?;
-        let sinks = {
-            let _guard = runtime.enter();
+        let workers = self.workers;
+        // Every worker after the first gets instances of its own of the same components.
+        let mut components = Vec::with_capacity(workers);
+        for _ in 1..workers {
+            components.push((
+                mapper.replica()?,
+                policies
+                    .iter()
+                    .map(Slot::replica)
+                    .collect::<Result<Vec<_>>>()?,
+                ingest.as_ref().map(Slot::replica).transpose()?,
+            ));
+        }
+        components.insert(0, (mapper, policies, ingest));
+
+        let stats = Arc::new(Stats::default());
+        let boxes = FieldBoxes::default();
+        let received_budget = Arc::new(ReceivedBudget::new(self.queue_capacity));
+        let settings = BatchSettings {
+            max_batch: self.max_batch,
+            flush_interval: self.flush_interval,
+            metric_interval: crate::env::metric_interval(),
+            export_buffer_spans: (self.export_buffer_spans / workers).max(1),
+            span_limits: self.span_limits,
+            trace_hold: self.trace_hold,
+        };
+        // Each worker's exporters are bound to its own runtime; files and stdout are shared.
+        let runtimes = (0..workers)
+            .map(|_| {
+                tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                    .map_err(|e| Error::engine("cannot start the export runtime", e))
+            })
+            .collect::<Result<Vec<_>>>()?;
+        let mut first_sinks = {
+            let _guard = runtimes[0].enter();
             build_sinks(&export, &resource)?
         };
-
-        let (runtime, shutdown_deadline) = ExportRuntime::new(runtime);
-        let stats = Arc::new(Stats::default());
-        let (sender, queue) = crossbeam_channel::bounded(self.queue_capacity);
-        let boxes = FieldBoxes::default();
-        let (swap_sender, swaps) = crossbeam_channel::bounded(16);
-        let doorbell = Arc::new(Doorbell::new());
-        let received_budget = Arc::new(ReceivedBudget::new(self.queue_capacity));
-        let worker = Worker::new(WorkerParts {
-            queue,
-            swaps,
-            stats: stats.clone(),
-            settings: BatchSettings {
-                max_batch: self.max_batch,
-                flush_interval: self.flush_interval,
-                metric_interval: crate::env::metric_interval(),
-                export_buffer_spans: self.export_buffer_spans,
-                span_limits: self.span_limits,
-                trace_hold: self.trace_hold,
-            },
-            mapper,
-            policies,
-            ingest,
-            sinks,
+        let mut sinks = Vec::with_capacity(workers);
+        for runtime in &runtimes[1..] {
+            let _guard = runtime.enter();
+            sinks.push(first_sinks.for_another_worker(&export, &resource)?);
+        }
+        // The first worker exports the metrics every worker records.
+        let first_metrics = Metrics::new(
+            std::mem::replace(&mut first_sinks.metrics, MetricSink::None),
             resource,
-            runtime,
-            observer: self.observer,
-            boxes: boxes.clone(),
-            doorbell: doorbell.clone(),
-            received_budget: received_budget.clone(),
-            #[cfg(feature = "bench-internals")]
-            native: self.native.as_ref().map(|factory| (factory.0)()),
-        });
-        let handle = std::thread::Builder::new()
-            .name("agentrace-worker".into())
-            .spawn(move || worker.run())
-            .map_err(|e| Error::engine("cannot start the worker thread", e))?;
+            settings.metric_interval,
+            &stats,
+        );
+        let mut metrics: Vec<Metrics> = (1..workers).map(|_| first_metrics.recorder()).collect();
+        metrics.insert(0, first_metrics);
+        sinks.insert(0, first_sinks);
+        let mut runtimes = runtimes.into_iter();
+        let (first_runtime, shutdown_deadline) =
+            ExportRuntime::new(runtimes.next().expect("at least one worker"));
+        let export_runtimes: Vec<ExportRuntime> = std::iter::once(first_runtime)
+            .chain(runtimes.map(|runtime| ExportRuntime::listening_to(runtime, &shutdown_deadline)))
+            .collect();
+
+        let mut handles = Vec::with_capacity(workers);
+        let mut running = Vec::with_capacity(workers);
+        let parts = components
+            .into_iter()
+            .zip(sinks)
+            .zip(metrics)
+            .zip(export_runtimes)
+            .enumerate();
+        for (index, ((((mapper, policies, ingest), sinks), metrics), runtime)) in parts {
+            let (sender, queue) =
+                crossbeam_channel::bounded((self.queue_capacity / workers).max(1));
+            let (swap_sender, swaps) = crossbeam_channel::bounded(16);
+            let doorbell = Arc::new(Doorbell::new());
+            let worker = Worker::new(WorkerParts {
+                queue,
+                swaps,
+                stats: stats.clone(),
+                settings,
+                mapper,
+                policies,
+                ingest,
+                sinks,
+                metrics,
+                runtime,
+                observer: self.observer.clone(),
+                boxes: boxes.clone(),
+                doorbell: doorbell.clone(),
+                received_budget: received_budget.clone(),
+                #[cfg(feature = "bench-internals")]
+                native: self.native.as_ref().map(|factory| (factory.0)()),
+            });
+            let name = if workers == 1 {
+                "agentrace-worker".to_string()
+            } else {
+                format!("agentrace-worker-{index}")
+            };
+            let handle = std::thread::Builder::new()
+                .name(name)
+                .spawn(move || worker.run())
+                .map_err(|e| Error::engine("cannot start a worker thread", e))?;
+            handles.push(WorkerHandle {
+                sender,
+                swaps: swap_sender,
+                thread: handle.thread().clone(),
+                doorbell,
+            });
+            running.push(handle);
+        }
         Ok(Tracer {
-            worker_thread: handle.thread().clone(),
-            doorbell,
-            sender,
-            swaps: swap_sender,
+            workers: handles,
+            router: (workers > 1).then(|| Router::new(workers)),
             boxes,
             stats,
-            worker: Mutex::new(Some(handle)),
+            running: Mutex::new(running),
             shutdown_deadline,
             block_when_full: self.block_when_full,
             config: self.config,

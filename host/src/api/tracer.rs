@@ -3,9 +3,9 @@
 //! message and pushes it onto a bounded queue read by the pipeline's worker thread.
 
 use std::collections::BTreeMap;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::thread::{JoinHandle, Thread};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use crossbeam_channel::{Sender, TrySendError};
 
@@ -19,10 +19,15 @@ use crate::otlp_in::ReceivedTraces;
 use crate::pipeline::doorbell::{Doorbell, WAKE_BACKLOG};
 use crate::pipeline::export_runtime::DeadlineAnnouncer;
 use crate::pipeline::recycle::FieldBoxes;
+use crate::pipeline::shards::{Router, worker_of_trace};
 use crate::pipeline::{Message, ReceivedBudget, Swap, SwapRequest};
 use crate::policy::Policy;
 use crate::record::{Attributes, SpanFields};
 use crate::stats::{Stats, StatsSnapshot};
+
+/// How long the parts of a received request split over several workers wait for room in their
+/// queues once another part was taken.
+const PART_WAIT: Duration = Duration::from_secs(5);
 
 /// Where a span started with [`Tracer::start`] hangs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -72,24 +77,41 @@ impl<'a> From<&'a SpanContext> for SpanParent<'a> {
 /// drop can hold the dropping thread for about 7 s when the exporter is unreachable. Call
 /// [`Tracer::shutdown`] to choose the deadline.
 pub struct Tracer {
-    pub(super) sender: Sender<Message>,
-    pub(super) swaps: Sender<SwapRequest>,
+    /// The workers, each with its own queue and component instances; the spans of one trace
+    /// go to one worker. The first exports the metrics.
+    pub(super) workers: Vec<WorkerHandle>,
+    /// Which worker each span went to, with more than one worker.
+    pub(super) router: Option<Router>,
     pub(super) boxes: FieldBoxes,
-    pub(super) stats: std::sync::Arc<Stats>,
-    pub(super) worker: Mutex<Option<JoinHandle<()>>>,
-    /// Tells the worker's exports, one under way included, when shutdown's deadline falls.
+    pub(super) stats: Arc<Stats>,
+    /// The worker threads, until shutdown.
+    pub(super) running: Mutex<Vec<JoinHandle<()>>>,
+    /// Tells the workers' exports, one under way included, when shutdown's deadline falls.
     pub(super) shutdown_deadline: DeadlineAnnouncer,
-    /// The worker's thread, to wake through `doorbell`.
-    pub(super) worker_thread: Thread,
-    pub(super) doorbell: std::sync::Arc<Doorbell>,
     pub(super) block_when_full: bool,
     pub(super) config: BTreeMap<String, String>,
     pub(super) limits: Limits,
     pub(super) grants: Grants,
     /// The dry runs' own instance of the live mapper component.
     pub(super) dry_run: Mutex<DryRunMapper>,
-    /// Room in the queue for received OTLP spans, shared with the worker.
-    pub(super) received_budget: std::sync::Arc<ReceivedBudget>,
+    /// Room in the queues for received OTLP spans, shared with the workers.
+    pub(super) received_budget: Arc<ReceivedBudget>,
+}
+
+/// One worker as the tracer sees it: its queue, its channel for swaps, and how to wake it.
+pub(super) struct WorkerHandle {
+    pub(super) sender: Sender<Message>,
+    pub(super) swaps: Sender<SwapRequest>,
+    /// The worker's thread, to wake through `doorbell`.
+    pub(super) thread: Thread,
+    pub(super) doorbell: Arc<Doorbell>,
+}
+
+impl WorkerHandle {
+    /// Wakes the worker if it naps, for a control message just sent.
+    fn wake(&self) {
+        self.doorbell.ring(&self.thread);
+    }
 }
 
 impl std::fmt::Debug for Tracer {
@@ -109,11 +131,15 @@ impl Tracer {
     /// Queues one lifecycle event. Returns `false` when it was dropped (queue full, or the
     /// tracer shut down); drops are counted in [`Tracer::stats`].
     pub fn report(&self, event: Lifecycle) -> bool {
+        let worker = match &self.router {
+            Some(router) => &self.workers[router.route(&event)],
+            None => &self.workers[0],
+        };
         let message = Message::Event(event);
         let sent = if self.block_when_full {
-            self.sender.send(message).is_ok()
+            worker.sender.send(message).is_ok()
         } else {
-            match self.sender.try_send(message) {
+            match worker.sender.try_send(message) {
                 Ok(()) => true,
                 Err(TrySendError::Full(_)) => {
                     Stats::add(&self.stats.events_dropped_queue_full, 1);
@@ -125,8 +151,8 @@ impl Tracer {
         if sent {
             Stats::add(&self.stats.events_queued, 1);
             // The queue's length is read only while the worker naps.
-            if self.doorbell.is_napping() && self.sender.len() >= WAKE_BACKLOG {
-                self.doorbell.ring(&self.worker_thread);
+            if worker.doorbell.is_napping() && worker.sender.len() >= WAKE_BACKLOG {
+                worker.wake();
             }
         }
         sent
@@ -152,18 +178,78 @@ impl Tracer {
                 Stats::add(&self.stats.spans_received_queue_full, spans as u64);
                 return Err(Error::QueueFull);
             }
-            // Room is given back only by a running worker: after a shutdown, waiting would
+            // Room is given back only by running workers: after a shutdown, waiting would
             // never end.
-            if self.worker.lock().map_or(true, |worker| worker.is_none()) {
+            if self
+                .running
+                .lock()
+                .map_or(true, |running| running.is_empty())
+            {
                 return Err(Error::ShutDown);
             }
             std::thread::sleep(Duration::from_millis(1));
         }
+        if self.workers.len() == 1 {
+            return self.send_received(&self.workers[0], traces, false);
+        }
+        // Each worker takes the traces its trace ids pick. Once a part is taken, the rest wait
+        // for room (a refusal now would make the sender send the taken part twice).
+        let workers = self.workers.len();
+        let mut parts = traces
+            .split(workers, |trace| worker_of_trace(trace, workers))
+            .into_iter()
+            .enumerate()
+            .filter(|(_, part)| part.span_count() > 0);
+        let mut taken = false;
+        while let Some((worker, part)) = parts.next() {
+            let part_spans = part.span_count();
+            match self.send_received(&self.workers[worker], part, taken) {
+                Ok(()) => taken = true,
+                Err(error) if taken => {
+                    Stats::add(&self.stats.spans_received_queue_full, part_spans as u64);
+                    self.stats.error(format!(
+                        "{part_spans} received spans dropped: worker {worker} had no room for \
+                         them within {PART_WAIT:?} after the rest of their request was taken \
+                         ({error})"
+                    ));
+                }
+                Err(error) => {
+                    // Nothing was taken: the whole request is refused, for the sender to retry.
+                    let rest: usize = parts.map(|(_, part)| part.span_count()).sum();
+                    self.received_budget.give_back(rest);
+                    if matches!(error, Error::QueueFull) {
+                        Stats::add(&self.stats.spans_received_queue_full, rest as u64);
+                    }
+                    return Err(error);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Queues received spans for one worker (their room in the budget already taken; given
+    /// back, and a refusal counted, when they are not sent). `wait` waits up to [`PART_WAIT`]
+    /// for room in its queue even without [`crate::TracerBuilder::with_block_when_full`].
+    fn send_received(
+        &self,
+        worker: &WorkerHandle,
+        traces: ReceivedTraces,
+        wait: bool,
+    ) -> Result<()> {
+        let spans = traces.span_count();
         let message = Message::Received(Box::new(traces));
         let sent = if self.block_when_full {
-            self.sender.send(message).map_err(|_| Error::ShutDown)
+            worker.sender.send(message).map_err(|_| Error::ShutDown)
+        } else if wait {
+            worker
+                .sender
+                .send_timeout(message, PART_WAIT)
+                .map_err(|e| match e {
+                    crossbeam_channel::SendTimeoutError::Timeout(_) => Error::QueueFull,
+                    crossbeam_channel::SendTimeoutError::Disconnected(_) => Error::ShutDown,
+                })
         } else {
-            self.sender.try_send(message).map_err(|e| match e {
+            worker.sender.try_send(message).map_err(|e| match e {
                 TrySendError::Full(_) => Error::QueueFull,
                 TrySendError::Disconnected(_) => Error::ShutDown,
             })
@@ -171,22 +257,17 @@ impl Tracer {
         match sent {
             Ok(()) => {
                 Stats::add(&self.stats.spans_received, spans as u64);
-                self.wake_worker();
+                worker.wake();
                 Ok(())
             }
             Err(error) => {
                 self.received_budget.give_back(spans);
-                if matches!(error, Error::QueueFull) {
+                if matches!(error, Error::QueueFull) && !wait {
                     Stats::add(&self.stats.spans_received_queue_full, spans as u64);
                 }
                 Err(error)
             }
         }
-    }
-
-    /// Wakes a napping worker for a control message just sent.
-    fn wake_worker(&self) {
-        self.doorbell.ring(&self.worker_thread);
     }
 
     /// Starts a span under `parent` and returns its context, to pass to [`Tracer::end`] and to
@@ -315,20 +396,38 @@ impl Tracer {
     }
 
     fn swap(&self, checked: Result<Swap>, timeout: Duration) -> Result<()> {
-        let swap = checked.inspect_err(|error| {
+        let deadline = Instant::now() + timeout;
+        // Every worker gets instances of its own of the one compiled replacement.
+        let swaps = checked.and_then(|swap| {
+            let mut swaps = (1..self.workers.len())
+                .map(|_| swap.replica())
+                .collect::<Result<Vec<_>>>()?;
+            swaps.insert(0, swap);
+            Ok(swaps)
+        });
+        let swaps = swaps.inspect_err(|error| {
             Stats::add(&self.stats.component_reload_failures, 1);
             self.stats.error(format!("reload refused: {error}"));
         })?;
-        let (ack, done) = crossbeam_channel::bounded(1);
-        self.swaps
-            .send_timeout((Box::new(swap), ack), timeout)
-            .map_err(|_| Error::Timeout(timeout))?;
-        // An idle worker waits on the event queue: wake it. A full queue needs no wake-up (the
-        // worker checks for swaps before every event).
-        let _ = self.sender.try_send(Message::Wake);
-        self.wake_worker();
-        done.recv_timeout(timeout)
-            .map_err(|_| Error::Timeout(timeout))
+        let mut acks = Vec::with_capacity(swaps.len());
+        for (worker, swap) in self.workers.iter().zip(swaps) {
+            let (ack, done) = crossbeam_channel::bounded(1);
+            worker
+                .swaps
+                .send_deadline((Box::new(swap), ack), deadline)
+                .map_err(|_| Error::Timeout(timeout))?;
+            // An idle worker waits on the event queue: wake it. A full queue needs no wake-up
+            // (the worker checks for swaps before every event).
+            let _ = worker.sender.try_send(Message::Wake);
+            worker.wake();
+            acks.push(done);
+        }
+        for done in acks {
+            done.recv_deadline(deadline)
+                .map_err(|_| Error::Timeout(timeout))?;
+        }
+        Stats::add(&self.stats.component_reloads, 1);
+        Ok(())
     }
 
     /// A dry run: maps `records` with the tracer's mapper component (its configuration, limits
@@ -357,34 +456,113 @@ impl Tracer {
 
     /// Maps and exports everything ended so far, and exports metrics; waits up to `timeout`.
     pub fn flush(&self, timeout: Duration) -> Result<()> {
-        let (ack, done) = crossbeam_channel::bounded(1);
-        self.sender
-            .send_timeout(Message::Flush(ack), timeout)
-            .map_err(|_| Error::ShutDown)?;
-        self.wake_worker();
-        done.recv_timeout(timeout)
-            .map_err(|_| Error::Timeout(timeout))
+        let deadline = Instant::now() + timeout;
+        self.flush_spans(deadline, self.workers.len() == 1)
+            .map_err(|error| Self::timed_out(error, timeout))?;
+        if self.workers.len() > 1 {
+            // The first worker exports the metrics, once every worker has recorded its own.
+            let metrics = |ack| Message::Flush { ack, metrics: true };
+            Self::ask(&self.workers[0], metrics, deadline)?
+                .recv_deadline(deadline)
+                .map_err(|_| Error::Timeout(timeout))?;
+        }
+        Ok(())
     }
 
-    /// Ends spans still open (marked incomplete), flushes, and stops the worker; retries failed
-    /// exports until `timeout`, then counts what is left as dropped. Later calls report
+    /// Has every worker map and export what has ended, all at once (and export the metrics,
+    /// with `metrics`); waits for all of them up to `deadline`.
+    fn flush_spans(&self, deadline: Instant, metrics: bool) -> Result<()> {
+        let mut answers = Vec::with_capacity(self.workers.len());
+        for worker in &self.workers {
+            answers.push(Self::ask(
+                worker,
+                |ack| Message::Flush { ack, metrics },
+                deadline,
+            )?);
+        }
+        for answer in answers {
+            answer
+                .recv_deadline(deadline)
+                .map_err(|_| Error::Timeout(Duration::ZERO))?;
+        }
+        Ok(())
+    }
+
+    /// A timeout error from a step of a call, reported with the call's whole `timeout`.
+    fn timed_out(error: Error, timeout: Duration) -> Error {
+        match error {
+            Error::Timeout(_) => Error::Timeout(timeout),
+            other => other,
+        }
+    }
+
+    /// Sends `worker` the control message `message` makes with an answer channel, and wakes it;
+    /// returns where the answer will come.
+    fn ask(
+        worker: &WorkerHandle,
+        message: impl FnOnce(Sender<()>) -> Message,
+        deadline: Instant,
+    ) -> Result<crossbeam_channel::Receiver<()>> {
+        let (ack, done) = crossbeam_channel::bounded(1);
+        worker
+            .sender
+            .send_deadline(message(ack), deadline)
+            .map_err(|_| Error::ShutDown)?;
+        worker.wake();
+        Ok(done)
+    }
+
+    /// Ends spans still open (marked incomplete), flushes, and stops the workers; retries
+    /// failed exports until `timeout`, then counts what is left as dropped. Later calls report
     /// nothing.
     pub fn shutdown(&self, timeout: Duration) -> Result<()> {
-        let Some(handle) = self.worker.lock().ok().and_then(|mut w| w.take()) else {
+        let handles = self
+            .running
+            .lock()
+            .map(|mut running| std::mem::take(&mut *running))
+            .unwrap_or_default();
+        if handles.is_empty() {
             return Err(Error::ShutDown);
-        };
-        let (ack, done) = crossbeam_channel::bounded(1);
-        let deadline = std::time::Instant::now() + timeout;
+        }
+        let deadline = Instant::now() + timeout;
         self.shutdown_deadline.announce(deadline);
-        self.sender
-            .send_timeout(Message::Shutdown(ack, deadline), timeout)
-            .map_err(|_| Error::Timeout(timeout))?;
-        self.wake_worker();
-        // The worker gives up on retries at the deadline; allow it a moment to report.
-        done.recv_timeout(timeout + Duration::from_secs(2))
-            .map_err(|_| Error::Timeout(timeout))?;
-        let _ = handle.join();
-        Ok(())
+        if self.workers.len() > 1 {
+            // The workers map what they have side by side first; below they stop one after
+            // the other. A flush that does not finish in time leaves the rest to the stops.
+            let _ = self.flush_spans(deadline, false);
+        }
+        // The workers give up on retries at the deadline; allow them a moment to report.
+        let answered_by = deadline + Duration::from_secs(2);
+        let stop = |worker: &WorkerHandle| {
+            Self::ask(worker, |ack| Message::Shutdown(ack, deadline), deadline)
+                .map_err(|_| Error::Timeout(timeout))
+        };
+        // The first worker exports the metrics: it stops once the others have recorded theirs.
+        let (first, others) = self.workers.split_first().expect("a tracer has a worker");
+        let mut outcome = Ok(());
+        let acks: Vec<_> = others.iter().map(stop).collect();
+        for done in acks {
+            if done
+                .and_then(|done| {
+                    done.recv_deadline(answered_by)
+                        .map_err(|_| Error::Timeout(timeout))
+                })
+                .is_err()
+            {
+                outcome = Err(Error::Timeout(timeout));
+            }
+        }
+        let first_done = stop(first).and_then(|done| {
+            done.recv_deadline(answered_by)
+                .map_err(|_| Error::Timeout(timeout))
+        });
+        outcome = outcome.and(first_done);
+        if outcome.is_ok() {
+            for handle in handles {
+                let _ = handle.join();
+            }
+        }
+        outcome
     }
 
     /// The pipeline's counters now.

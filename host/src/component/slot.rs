@@ -54,6 +54,13 @@ impl<W: World> Slot<Component<W>> {
         let (component, instance) = Component::load(bytes, name, config, limits, grants)?;
         Ok(Slot::new(component, instance))
     }
+
+    /// Another slot of the same compiled component with a fresh instance of its own, for
+    /// another worker: nothing is compiled again, and no state is shared with this one.
+    pub(crate) fn replica(&self) -> Result<Self> {
+        let instance = self.component.instantiate()?;
+        Ok(Slot::new(self.component.clone(), instance))
+    }
 }
 
 /// A component, its live instance (none after a failure), and its health.

@@ -125,18 +125,24 @@ pub(crate) struct RequestWriter {
 }
 
 impl RequestWriter {
+    /// Encodes `request` and then writes it whole: several workers share one writer, and only
+    /// the write itself holds it.
     fn write(&self, request: &(impl serde::Serialize + prost::Message)) -> OTelSdkResult {
+        let bytes = match self.encoding {
+            Encoding::JsonLines => {
+                let mut line = serde_json::to_vec(request)
+                    .map_err(|e| OTelSdkError::InternalFailure(format!("encoding OTLP: {e}")))?;
+                line.push(b'\n');
+                line
+            }
+            Encoding::Protobuf => request.encode_length_delimited_to_vec(),
+        };
         let mut writer = self
             .writer
             .lock()
             .map_err(|_| OTelSdkError::InternalFailure("output writer poisoned".into()))?;
-        let written = match self.encoding {
-            Encoding::JsonLines => serde_json::to_writer(&mut *writer, request)
-                .map_err(std::io::Error::from)
-                .and_then(|_| writer.write_all(b"\n")),
-            Encoding::Protobuf => writer.write_all(&request.encode_length_delimited_to_vec()),
-        };
-        written
+        writer
+            .write_all(&bytes)
             .and_then(|_| writer.flush())
             .map_err(|e| OTelSdkError::InternalFailure(format!("writing OTLP: {e}")))
     }
@@ -248,6 +254,32 @@ pub(crate) fn build_sinks(target: &ExportTarget, resource: &Resource) -> Result<
     }
     sinks.logs.set_resource(resource);
     Ok(sinks)
+}
+
+impl Sinks {
+    /// The sinks of another worker for the same `target`, built inside that worker's runtime.
+    /// Files and stdout are shared (one writer takes whole requests in turn); receivers get a
+    /// connection per worker. Metrics are exported by the first worker alone, so another has
+    /// none.
+    pub(crate) fn for_another_worker(
+        &self,
+        target: &ExportTarget,
+        resource: &Resource,
+    ) -> Result<Sinks> {
+        let mut sinks = match (&self.spans.kind, &self.logs) {
+            (SpanSinkKind::Writer(requests), logs) => Sinks {
+                spans: SpanSink::new(SpanSinkKind::Writer(requests.clone()), resource),
+                metrics: MetricSink::None,
+                logs: match logs {
+                    LogSink::Writer(requests) => LogSink::Writer(requests.clone()),
+                    _ => LogSink::None,
+                },
+            },
+            _ => build_sinks(target, resource)?,
+        };
+        sinks.metrics = MetricSink::None;
+        Ok(sinks)
+    }
 }
 
 impl SpanSink {

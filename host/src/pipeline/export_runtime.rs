@@ -45,6 +45,19 @@ impl ExportRuntime {
         (exports, DeadlineAnnouncer(announcer))
     }
 
+    /// Another worker's exports on their own `runtime`, cut short by the deadline `announcer`
+    /// announces, like the first worker's.
+    pub(crate) fn listening_to(
+        runtime: tokio::runtime::Runtime,
+        announcer: &DeadlineAnnouncer,
+    ) -> Self {
+        Self {
+            runtime,
+            announced: announcer.0.subscribe(),
+            own: None,
+        }
+    }
+
     /// From now on every export gives up at `deadline` (or at the announced one if earlier).
     pub(crate) fn stop_at(&mut self, deadline: Instant) {
         self.own = Some(deadline);

@@ -4,7 +4,7 @@
 //! every flush.
 
 use std::collections::HashMap;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use opentelemetry::metrics::{Counter, Histogram, MeterProvider as _};
@@ -22,14 +22,26 @@ use crate::stats::Stats;
 /// The GenAI token-usage histogram, whose sums by token type are kept as totals.
 const TOKEN_USAGE: &str = "gen_ai.client.token.usage";
 
-/// The meter provider, its reader, and where collected metrics go.
+/// A worker's handle on the pipeline's metrics: the instruments, shared by every worker, and
+/// for the exporting worker the reader and where collected metrics go.
 pub(crate) struct Metrics {
+    instruments: Arc<Mutex<Instruments>>,
+    /// The exporting worker's side; `None` on the others.
+    export: Option<MetricExport>,
+}
+
+/// The meter provider and the instruments made on it so far.
+struct Instruments {
     provider: SdkMeterProvider,
-    reader: Arc<ManualReader>,
     histograms: HashMap<String, Histogram<f64>>,
     counters: HashMap<(String, String), Counter<f64>>,
     stats: Arc<Stats>,
     batch_duration: Histogram<f64>,
+}
+
+/// What the exporting worker collects from and exports to.
+struct MetricExport {
+    reader: Arc<ManualReader>,
     sink: MetricSink,
     last_export: Instant,
     interval: Duration,
@@ -86,20 +98,90 @@ impl Metrics {
             .with_description("Time to map and export one batch.")
             .build();
         Self {
-            provider,
-            reader,
-            histograms: HashMap::new(),
-            counters: HashMap::new(),
-            stats: stats.clone(),
-            batch_duration,
-            sink,
-            last_export: Instant::now(),
-            interval,
+            instruments: Arc::new(Mutex::new(Instruments {
+                provider,
+                histograms: HashMap::new(),
+                counters: HashMap::new(),
+                stats: stats.clone(),
+                batch_duration,
+            })),
+            export: Some(MetricExport {
+                reader,
+                sink,
+                last_export: Instant::now(),
+                interval,
+            }),
         }
+    }
+
+    /// Another worker's handle: it records into the same instruments and exports nothing.
+    pub(crate) fn recorder(&self) -> Self {
+        Self {
+            instruments: self.instruments.clone(),
+            export: None,
+        }
+    }
+
+    /// The instruments, for one recording.
+    fn instruments(&self) -> std::sync::MutexGuard<'_, Instruments> {
+        // A panic while recording leaves the maps of instruments whole.
+        self.instruments.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     /// Records one of the mapper's metric points.
     pub(crate) fn record(&mut self, point: wit::MetricPoint) {
+        self.instruments().record(point);
+    }
+
+    /// Adds to a counter a plugin named (`host.add-to-counter`), made on first use.
+    pub(crate) fn add_to_counter(&mut self, add: CounterAdd) {
+        self.instruments().add_to_counter(add);
+    }
+
+    /// Records how long one batch took to map and export.
+    pub(crate) fn record_batch(&self, took: Duration) {
+        self.instruments()
+            .batch_duration
+            .record(took.as_secs_f64(), &[]);
+    }
+
+    /// Whether this worker exports and the export interval has passed since its last export.
+    pub(crate) fn due(&self) -> bool {
+        self.export
+            .as_ref()
+            .is_some_and(|export| export.last_export.elapsed() >= export.interval)
+    }
+
+    /// Collects and exports everything recorded, if this worker exports; failures are counted.
+    pub(crate) fn export(&mut self, runtime: &super::export_runtime::ExportRuntime, stats: &Stats) {
+        let Some(export) = &mut self.export else {
+            return;
+        };
+        export.last_export = Instant::now();
+        let mut collected = ResourceMetrics::default();
+        if let Err(error) = export.reader.collect(&mut collected) {
+            Stats::add(&stats.metric_export_failures, 1);
+            stats.error(format!("collecting metrics failed: {error}"));
+            return;
+        }
+        if let Err(error) = runtime.run(export.sink.export(&collected)) {
+            Stats::add(&stats.metric_export_failures, 1);
+            stats.error(format!("metric export failed: {error}"));
+        }
+    }
+
+    /// Shuts the metric exporter down, if this worker exports.
+    pub(crate) fn shutdown(&self, stats: &Stats) {
+        if let Some(export) = &self.export
+            && let Err(error) = export.sink.shutdown()
+        {
+            stats.error(format!("metric exporter shutdown: {error}"));
+        }
+    }
+}
+
+impl Instruments {
+    fn record(&mut self, point: wit::MetricPoint) {
         let provider = &self.provider;
         let histogram = self
             .histograms
@@ -136,8 +218,7 @@ impl Metrics {
         histogram.record(point.value, &attributes);
     }
 
-    /// Adds to a counter a plugin named (`host.add-to-counter`), made on first use.
-    pub(crate) fn add_to_counter(&mut self, add: CounterAdd) {
+    fn add_to_counter(&mut self, add: CounterAdd) {
         let provider = &self.provider;
         let counter = self
             .counters
@@ -153,37 +234,5 @@ impl Metrics {
         counter.add(add.value, &attributes);
         self.stats
             .total(format!("{}[{}]", add.name, add.unit), add.value);
-    }
-
-    /// Records how long one batch took to map and export.
-    pub(crate) fn record_batch(&self, took: Duration) {
-        self.batch_duration.record(took.as_secs_f64(), &[]);
-    }
-
-    /// Whether the export interval has passed since the last export.
-    pub(crate) fn due(&self) -> bool {
-        self.last_export.elapsed() >= self.interval
-    }
-
-    /// Collects and exports everything recorded; failures are counted.
-    pub(crate) fn export(&mut self, runtime: &super::export_runtime::ExportRuntime, stats: &Stats) {
-        self.last_export = Instant::now();
-        let mut collected = ResourceMetrics::default();
-        if let Err(error) = self.reader.collect(&mut collected) {
-            Stats::add(&stats.metric_export_failures, 1);
-            stats.error(format!("collecting metrics failed: {error}"));
-            return;
-        }
-        if let Err(error) = runtime.run(self.sink.export(&collected)) {
-            Stats::add(&stats.metric_export_failures, 1);
-            stats.error(format!("metric export failed: {error}"));
-        }
-    }
-
-    /// Shuts the metric exporter down.
-    pub(crate) fn shutdown(&self, stats: &Stats) {
-        if let Err(error) = self.sink.shutdown() {
-            stats.error(format!("metric exporter shutdown: {error}"));
-        }
     }
 }

@@ -1,4 +1,5 @@
-//! The pipeline behind a [`crate::Tracer`]: one worker thread that takes lifecycle events off a
+//! The pipeline behind a [`crate::Tracer`]: worker threads (one by default, sharded by trace id
+//! when more) each of which takes lifecycle events off a
 //! bounded queue, assembles finished spans ([`crate::assembly`]), maps them in batches through
 //! the mapper component, runs the policy chain, and exports spans (with retry), metrics and the
 //! mapper's log records.
@@ -12,6 +13,7 @@
 //! - `hold`: spans held until their trace is complete, for policies that want whole traces;
 //! - `log_events`: the mapper's log records, carried on their spans through the policies;
 //! - `ingest`: received OTLP spans grouped for the ingest component, and its verdicts sorted;
+//! - `shards`: with several workers, which one takes an event or a received span (by trace id);
 //! - `doorbell`, `recycle`: waking a napping worker, and the pool of field boxes.
 
 pub(crate) mod doorbell;
@@ -23,6 +25,7 @@ pub(crate) mod log_events;
 pub(crate) mod metrics;
 pub(crate) mod recycle;
 pub(crate) mod retry;
+pub(crate) mod shards;
 pub(crate) mod worker;
 
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -43,8 +46,14 @@ pub(crate) enum Message {
     Event(Lifecycle),
     /// Spans received as OTLP from another producer: through the policies to export.
     Received(Box<crate::otlp_in::ReceivedTraces>),
-    /// Map and export everything ended so far, and the metrics; answer when done.
-    Flush(Sender<()>),
+    /// Map and export everything ended so far, and the metrics when `metrics` is set (and
+    /// this worker exports them); answer when done.
+    Flush {
+        /// Where to answer.
+        ack: Sender<()>,
+        /// Whether to export the metrics too.
+        metrics: bool,
+    },
     /// Only wakes the worker, so that it sees a [`SwapRequest`] while otherwise idle.
     Wake,
     /// Shut down, giving up on unexported spans at the deadline.
@@ -97,6 +106,25 @@ pub(crate) enum Swap {
     Policies(Vec<Slot<Component<PolicyWorld>>>),
     /// A new ingest component, or none (received spans then pass on as they came).
     Ingest(Option<Box<Slot<Component<IngestWorld>>>>),
+}
+
+impl Swap {
+    /// The same replacement with instances of its own, for another worker.
+    pub(crate) fn replica(&self) -> crate::error::Result<Swap> {
+        Ok(match self {
+            Swap::Mapper(slot) => Swap::Mapper(Box::new(slot.replica()?)),
+            Swap::Policies(slots) => Swap::Policies(
+                slots
+                    .iter()
+                    .map(Slot::replica)
+                    .collect::<crate::error::Result<_>>()?,
+            ),
+            Swap::Ingest(slot) => Swap::Ingest(match slot {
+                Some(slot) => Some(Box::new(slot.replica()?)),
+                None => None,
+            }),
+        })
+    }
 }
 
 /// Batching and export settings.

@@ -60,10 +60,10 @@ pub(crate) struct WorkerParts {
     pub(crate) policies: Vec<Slot<Component<PolicyWorld>>>,
     /// The ingest component for spans received as OTLP, if any.
     pub(crate) ingest: Option<Slot<Component<IngestWorld>>>,
-    /// Where spans, metrics and log records go.
+    /// Where spans and log records go (metrics go through `metrics`).
     pub(crate) sinks: Sinks,
-    /// The resource of the metrics.
-    pub(crate) resource: Resource,
+    /// This worker's handle on the metrics: the exporting one for the first worker.
+    pub(crate) metrics: Metrics,
     /// The runtime the exporters run on (owned by the worker thread), with the shutdown
     /// deadline the tracer announces.
     pub(crate) runtime: ExportRuntime,
@@ -134,12 +134,7 @@ impl Worker {
     /// A worker from its parts; [`Worker::run`] starts it.
     pub(crate) fn new(parts: WorkerParts) -> Self {
         let (whole_traces, first_whole) = whole_trace_policies(&parts.policies);
-        let metrics = Metrics::new(
-            parts.sinks.metrics,
-            parts.resource,
-            parts.settings.metric_interval,
-            &parts.stats,
-        );
+        let metrics = parts.metrics;
         Self {
             queue: parts.queue,
             swaps: parts.swaps,
@@ -246,11 +241,13 @@ impl Worker {
                     self.pass_through(*traces);
                 }
                 Ok(Message::Wake) => {}
-                Ok(Message::Flush(ack)) => {
+                Ok(Message::Flush { ack, metrics }) => {
                     self.map_pending();
                     let held = self.hold.release_all();
                     self.release_held(held, "released by a flush");
-                    self.metrics.export(&self.runtime, &self.stats);
+                    if metrics {
+                        self.metrics.export(&self.runtime, &self.stats);
+                    }
                     last_batch = Instant::now();
                     let _ = ack.send(());
                 }
@@ -294,7 +291,6 @@ impl Worker {
                     self.policies = policies;
                 }
             }
-            Stats::add(&self.stats.component_reloads, 1);
             let _ = ack.send(());
             swapped = true;
         }

@@ -25,3 +25,4 @@ mod sampling;
 mod schemas;
 mod tls_export;
 mod vectors;
+mod workers;
