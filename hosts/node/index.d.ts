@@ -35,6 +35,8 @@ export interface TracerOptions {
   queueCapacity?: number;
   maxBatch?: number;
   flushIntervalMs?: number;
+  /** Worker threads the pipeline is sharded over by trace id (default 1). */
+  workers?: number;
 }
 
 /** One span. */

@@ -330,7 +330,7 @@ const live = new Set();
  * `openinference`, or a component file); `output` (OTLP/JSON
  * lines to this file, `'-'` for stdout); `tracerProvider` (the application's SDK provider; by
  * default the global one when it is an SDK provider); `queueCapacity`, `maxBatch`,
- * `flushIntervalMs`. Configuration errors throw here; nothing throws later. */
+ * `flushIntervalMs`; `workers` (threads the pipeline is sharded over by trace id, default 1). Configuration errors throw here; nothing throws later. */
 class Tracer {
   constructor(options = {}) {
     const api = otel.api();
@@ -349,6 +349,7 @@ class Tracer {
         queueCapacity: options.queueCapacity,
         maxBatch: options.maxBatch,
         flushIntervalMs: options.flushIntervalMs,
+        workers: options.workers,
       },
       pipeline ? providers.forwarder(api, pipeline) : undefined,
     );

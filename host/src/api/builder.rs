@@ -255,7 +255,9 @@ impl TracerBuilder {
     /// ingest component) sees whole traces; a policy's other state (a rate limit's budget) is
     /// per worker. The queue ([`TracerBuilder::with_queue_capacity`]) and the export buffer
     /// ([`TracerBuilder::with_export_buffer`]) are shared out evenly; metrics are exported
-    /// once, by the first worker.
+    /// once, by the first worker. The default is 1 because each worker costs a thread and its
+    /// own component instances, which an application tracing one agent seldom needs; `serve`
+    /// defaults to the number of cores. BENCHMARKS.md ("Workers") has 1 against 2.
     pub fn with_workers(mut self, workers: usize) -> Self {
         self.workers = workers.clamp(1, MAX_WORKERS);
         self

@@ -45,6 +45,8 @@ pub struct NativeOptions {
     pub max_batch: Option<u32>,
     /// How long finished spans may wait before a batch is mapped, in milliseconds.
     pub flush_interval_ms: Option<u32>,
+    /// Worker threads the pipeline is sharded over by trace id (default 1).
+    pub workers: Option<u32>,
 }
 
 /// One policy of the chain.
@@ -129,6 +131,9 @@ impl NativeTracer {
         }
         if let Some(ms) = options.flush_interval_ms {
             builder = builder.with_flush_interval(Duration::from_millis(u64::from(ms)));
+        }
+        if let Some(workers) = options.workers {
+            builder = builder.with_workers(workers as usize);
         }
         let tracer = Arc::new(builder.build().map_err(configuration)?);
         Ok(Self {

@@ -168,6 +168,24 @@ test('manual spans: startSpan, withSpan, end', async () => {
   assert.deepEqual(tree(spans), ['conversation user', '  chat inner', '  execute_tool x']);
 });
 
+test('two workers export every trace whole', async () => {
+  const run = traced({ workers: 2 });
+  for (let n = 0; n < 40; n += 1) {
+    await run.tracer.invokeAgent({ agent: { name: `agent-${n}` } }, async () => {
+      await run.tracer.chat({ request: { model: 'm' } }, async () => {});
+    });
+  }
+  const spans = await run.spans();
+  assert.equal(spans.length, 80);
+  const byId = new Map(spans.map((span) => [span.spanId, span]));
+  const children = spans.filter((span) => span.parentSpanId);
+  assert.equal(children.length, 40);
+  for (const child of children) {
+    assert.equal(byId.get(child.parentSpanId).traceId, child.traceId);
+  }
+  assert.equal(new Set(spans.map((span) => span.traceId)).size, 40);
+});
+
 test('the redact policy runs in the addon', async () => {
   const run = traced({ captureContent: true, policies: ['redact'] });
   run.tracer.humanInput({ agent: { name: 'user' } }, (span) => {

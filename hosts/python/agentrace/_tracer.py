@@ -353,6 +353,7 @@ class Tracer:
             and exporters, with its resource and sampler (``agentrace._provider`` says what
             applies); without one (or with ``output``), the host exports by itself.
         queue_capacity, max_batch, flush_interval_ms: the host's queue and batching.
+        workers: threads the host's pipeline is sharded over by trace id (default 1).
 
     Configuration errors raise ``RuntimeError`` here; nothing raises later.
     """
@@ -370,6 +371,7 @@ class Tracer:
         queue_capacity: int | None = None,
         max_batch: int | None = None,
         flush_interval_ms: int | None = None,
+        workers: int | None = None,
     ) -> None:
         provider = None if output is not None else _provider.sdk_provider(tracer_provider)
         #: The application's provider the spans go out through, if any.
@@ -385,6 +387,7 @@ class Tracer:
             queue_capacity=queue_capacity,
             max_batch=max_batch,
             flush_interval_ms=flush_interval_ms,
+            workers=workers,
         )
         if provider is not None:
             # atexit runs last-registered first: registered after the provider's own exit hook,

@@ -155,6 +155,7 @@ impl NativeTracer {
         queue_capacity = None,
         max_batch = None,
         flush_interval_ms = None,
+        workers = None,
     ))]
     #[allow(
         clippy::too_many_arguments,
@@ -172,6 +173,7 @@ impl NativeTracer {
         queue_capacity: Option<usize>,
         max_batch: Option<usize>,
         flush_interval_ms: Option<u64>,
+        workers: Option<usize>,
     ) -> PyResult<Self> {
         let mut builder = Tracer::builder();
         if let Some(name) = service_name {
@@ -212,6 +214,9 @@ impl NativeTracer {
         }
         if let Some(ms) = flush_interval_ms {
             builder = builder.with_flush_interval(Duration::from_millis(ms));
+        }
+        if let Some(workers) = workers {
+            builder = builder.with_workers(workers);
         }
         // Compiling the mapper may take a while on a cold cache: let other Python threads run.
         let tracer = py

@@ -461,6 +461,22 @@ def test_an_exception_and_an_evaluation_reach_the_logs_signal(traced):
     assert ok.events == [], "the evaluation left the span for the logs signal"
 
 
+def test_two_workers_export_every_trace_whole(traced):
+    run = traced(workers=2)
+    for n in range(40):
+        with run.tracer.invoke_agent(agent={"name": f"agent-{n}"}):
+            with run.tracer.chat(request={"model": "m"}):
+                pass
+    spans = run.spans()
+    assert len(spans) == 80
+    by_id = {span.span_id: span for span in spans}
+    children = [span for span in spans if span.parent_id]
+    assert len(children) == 40
+    # Each child is exported in its parent's trace, whichever worker took the trace.
+    assert all(by_id[c.parent_id].trace_id == c.trace_id for c in children)
+    assert len({span.trace_id for span in spans}) == 40
+
+
 def test_fields_set_later_are_merged_record_by_record(traced):
     run = traced()
     with run.tracer.chat(provider="openai", request={"model": "gpt-4o-mini"}) as call:
