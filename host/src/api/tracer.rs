@@ -130,11 +130,30 @@ impl Tracer {
 
     /// Queues one lifecycle event. Returns `false` when it was dropped (queue full, or the
     /// tracer shut down); drops are counted in [`Tracer::stats`].
+    ///
+    /// With several workers, an event that names only its span (update, event, end) goes to
+    /// the worker its start went to through this method. A span started with
+    /// [`Tracer::start`] is reported on with [`Tracer::update`], [`Tracer::event`] and
+    /// [`Tracer::end`], which route by the trace id of its context.
     pub fn report(&self, event: Lifecycle) -> bool {
-        let worker = match &self.router {
-            Some(router) => &self.workers[router.route(&event)],
-            None => &self.workers[0],
-        };
+        let worker = self
+            .router
+            .as_ref()
+            .map_or(0, |router| router.route(&event));
+        self.queue_event(worker, event)
+    }
+
+    /// The worker that takes the spans of `trace`.
+    fn worker_of(&self, trace: crate::TraceId) -> usize {
+        match self.workers.len() {
+            1 => 0,
+            workers => worker_of_trace(trace, workers),
+        }
+    }
+
+    /// Pushes `event` onto the queue of worker `worker`: the whole of the runtime's cost.
+    fn queue_event(&self, worker: usize, event: Lifecycle) -> bool {
+        let worker = &self.workers[worker];
         let message = Message::Event(event);
         let sent = if self.block_when_full {
             worker.sender.send(message).is_ok()
@@ -285,14 +304,17 @@ impl Tracer {
             SpanParent::Remote(remote) => (remote.trace_id, Parent::Remote(remote)),
         };
         let context = SpanContext::new(trace_id, SpanId::random());
-        self.report(Lifecycle::Start {
-            span_id: context.span_id,
-            trace_id: Some(trace_id),
-            parent,
-            operation,
-            time: now_nanos(),
-            fields: self.boxes.boxed(fields),
-        });
+        self.queue_event(
+            self.worker_of(trace_id),
+            Lifecycle::Start {
+                span_id: context.span_id,
+                trace_id: Some(trace_id),
+                parent,
+                operation,
+                time: now_nanos(),
+                fields: self.boxes.boxed(fields),
+            },
+        );
         context
     }
 
@@ -314,29 +336,38 @@ impl Tracer {
 
     /// Adds fields known only later (e.g. a conversation id) to an open span.
     pub fn update(&self, span: &SpanContext, fields: SpanFields) {
-        self.report(Lifecycle::Update {
-            span_id: span.span_id,
-            fields: self.boxes.boxed(fields),
-        });
+        self.queue_event(
+            self.worker_of(span.trace_id),
+            Lifecycle::Update {
+                span_id: span.span_id,
+                fields: self.boxes.boxed(fields),
+            },
+        );
     }
 
     /// Records a point in time inside an open span.
     pub fn event(&self, span: &SpanContext, name: impl Into<String>, attributes: Attributes) {
-        self.report(Lifecycle::Event {
-            span_id: span.span_id,
-            name: name.into(),
-            time: now_nanos(),
-            attributes,
-        });
+        self.queue_event(
+            self.worker_of(span.trace_id),
+            Lifecycle::Event {
+                span_id: span.span_id,
+                name: name.into(),
+                time: now_nanos(),
+                attributes,
+            },
+        );
     }
 
     /// Ends a span with what is known at the end (usage, result, error).
     pub fn end(&self, span: &SpanContext, fields: SpanFields) {
-        self.report(Lifecycle::End {
-            span_id: span.span_id,
-            time: now_nanos(),
-            fields: self.boxes.boxed(fields),
-        });
+        self.queue_event(
+            self.worker_of(span.trace_id),
+            Lifecycle::End {
+                span_id: span.span_id,
+                time: now_nanos(),
+                fields: self.boxes.boxed(fields),
+            },
+        );
     }
 
     /// Replaces the mapper at run time with the component in `bytes` (same configuration,
@@ -457,8 +488,7 @@ impl Tracer {
     /// Maps and exports everything ended so far, and exports metrics; waits up to `timeout`.
     pub fn flush(&self, timeout: Duration) -> Result<()> {
         let deadline = Instant::now() + timeout;
-        self.flush_spans(deadline, self.workers.len() == 1)
-            .map_err(|error| Self::timed_out(error, timeout))?;
+        self.flush_spans(deadline, timeout, self.workers.len() == 1)?;
         if self.workers.len() > 1 {
             // The first worker exports the metrics, once every worker has recorded its own.
             let metrics = |ack| Message::Flush { ack, metrics: true };
@@ -471,7 +501,7 @@ impl Tracer {
 
     /// Has every worker map and export what has ended, all at once (and export the metrics,
     /// with `metrics`); waits for all of them up to `deadline`.
-    fn flush_spans(&self, deadline: Instant, metrics: bool) -> Result<()> {
+    fn flush_spans(&self, deadline: Instant, timeout: Duration, metrics: bool) -> Result<()> {
         let mut answers = Vec::with_capacity(self.workers.len());
         for worker in &self.workers {
             answers.push(Self::ask(
@@ -483,17 +513,9 @@ impl Tracer {
         for answer in answers {
             answer
                 .recv_deadline(deadline)
-                .map_err(|_| Error::Timeout(Duration::ZERO))?;
+                .map_err(|_| Error::Timeout(timeout))?;
         }
         Ok(())
-    }
-
-    /// A timeout error from a step of a call, reported with the call's whole `timeout`.
-    fn timed_out(error: Error, timeout: Duration) -> Error {
-        match error {
-            Error::Timeout(_) => Error::Timeout(timeout),
-            other => other,
-        }
     }
 
     /// Sends `worker` the control message `message` makes with an answer channel, and wakes it;
@@ -529,7 +551,7 @@ impl Tracer {
         if self.workers.len() > 1 {
             // The workers map what they have side by side first; below they stop one after
             // the other. A flush that does not finish in time leaves the rest to the stops.
-            let _ = self.flush_spans(deadline, false);
+            let _ = self.flush_spans(deadline, timeout, false);
         }
         // The workers give up on retries at the deadline; allow them a moment to report.
         let answered_by = deadline + Duration::from_secs(2);

@@ -3,8 +3,10 @@
 //!
 //! Everything that works per trace lives on one worker: the span assembly (a child finds its
 //! parent), the hold for policies that want whole traces, and the ingest component's view of a
-//! trace's spans. So every span of a trace goes to the worker its trace id picks. A lifecycle
-//! event that names only its span (update, event, end, and a start under a local parent
+//! trace's spans. So every span of a trace goes to the worker its trace id picks. The
+//! in-process API knows each span's trace id from its context and routes by it alone. A
+//! lifecycle event reported as such (`Tracer::report`: the sidecar, `replay`) that names only
+//! its span (update, event, end, and a start under a local parent
 //! without a trace id) goes where that span's start went: the [`Router`] remembers it from the
 //! start until a while after the end, as the assembly does, so that late children still find
 //! their parent's worker.

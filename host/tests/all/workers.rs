@@ -10,6 +10,7 @@ use agentrace::{
     BuiltinMapper, BuiltinPolicy, ExportTarget, Operation, OtlpEncoding, Policy, ReceivedTraces,
     StatsSnapshot, Tracer,
 };
+use opentelemetry::trace::SpanId;
 
 use crate::common::{WAIT, ag2_example, attr, repo, run_lines};
 
@@ -249,7 +250,7 @@ fn received_otlp_through_several_workers_comes_out_as_through_one() {
 }
 
 #[test]
-fn a_swap_reaches_every_worker_and_counts_once() {
+fn a_swap_reaches_every_worker_and_counts_once_and_contexts_route_by_trace() {
     let spans = InMemorySpanExporter::default();
     let tracer = Tracer::builder()
         .with_workers(2)
@@ -260,10 +261,15 @@ fn a_swap_reaches_every_worker_and_counts_once() {
         })
         .build()
         .unwrap();
+    // The in-process API routes by its contexts' trace ids: a child, its update and both ends
+    // reach the worker of their trace.
     let report_traces = |tracer: &Tracer| {
-        for _ in 0..40 {
-            let span = tracer.start(Operation::ExecuteTool, None, Default::default());
-            tracer.end(&span, Default::default());
+        for _ in 0..20 {
+            let root = tracer.start(Operation::InvokeAgent, None, Default::default());
+            let tool = tracer.start(Operation::ExecuteTool, &root, Default::default());
+            tracer.update(&tool, Default::default());
+            tracer.end(&tool, Default::default());
+            tracer.end(&root, Default::default());
         }
     };
     report_traces(&tracer);
@@ -277,6 +283,14 @@ fn a_swap_reaches_every_worker_and_counts_once() {
     tracer.shutdown(WAIT).unwrap();
     let after = spans.get_finished_spans().unwrap();
     assert_eq!(after.len(), 40);
+    assert_eq!(tracer.stats().events_rejected, 0, "{:?}", tracer.stats());
+    for span in after.iter().filter(|s| s.parent_span_id != SpanId::INVALID) {
+        let parent = after
+            .iter()
+            .find(|p| p.span_context.span_id() == span.parent_span_id)
+            .expect("the parent was exported");
+        assert_eq!(parent.span_context.trace_id(), span.span_context.trace_id());
+    }
     // 40 random trace ids reach both workers; each maps with the new mapper.
     for span in &after {
         assert!(
