@@ -11,16 +11,23 @@ use std::process::{Command, Output};
 /// The virtual environment `name` under the target directory, with `requirement` (e.g.
 /// `rotel==0.0.1a15`, or several separated by spaces) installed. Needs `python3` with `venv`,
 /// and the package index the first time.
+///
+/// Tests running at once may ask for the same environment: an exclusive lock on `NAME.lock`
+/// beside it makes the second wait until the first has finished installing, instead of finding
+/// a half-made environment (its `python` there, its `pip` not yet).
 pub fn venv_with(name: &str, requirement: &str) -> PathBuf {
     let venv = Path::new(env!("CARGO_TARGET_TMPDIR")).join(name);
-    let python = venv.join("bin/python");
-    if !python.exists() {
-        run_ok(Command::new("python3").args(["-m", "venv"]).arg(&venv));
-    }
+    let lock_path = venv.with_extension("lock");
+    let lock = std::fs::File::create(&lock_path)
+        .unwrap_or_else(|e| panic!("{}: {e}", lock_path.display()));
+    lock.lock()
+        .unwrap_or_else(|e| panic!("locking {}: {e}", lock_path.display()));
     let marker = venv.join(".agentrace-installed");
     if std::fs::read_to_string(&marker).ok().as_deref() != Some(requirement) {
+        // Also repairs an environment a killed run left half made.
+        run_ok(Command::new("python3").args(["-m", "venv"]).arg(&venv));
         run_ok(
-            Command::new(&python)
+            Command::new(venv.join("bin/python"))
                 .args(["-m", "pip", "install", "--quiet"])
                 .args(requirement.split_whitespace()),
         );
