@@ -43,6 +43,8 @@ fn main() {
         "tests/hostile/wit",
         "examples/policy-template/src",
         "examples/mapper-template/src",
+        "examples/agents/rust/src",
+        "examples/agents/rust/Cargo.toml",
         "tests/hostile/src",
         "tests/hostile/Cargo.toml",
         "wit",
@@ -72,6 +74,8 @@ fn main() {
         // The templates are built so that their tests keep the documentation honest.
         .args(["--package", "agentrace-policy-template"])
         .args(["--package", "agentrace-mapper-template"])
+        // The example agent, for the tests of `run_agent` and `agentrace run`.
+        .args(["--package", "agentrace-example-agent"])
         .args(["--target", "wasm32-wasip2"])
         .args(["--profile", "guest", "--target-dir"])
         .arg(&target_dir);
@@ -105,6 +109,7 @@ fn main() {
         ("agentrace_hostile_guest", "AGENTRACE_HOSTILE_MAPPER"),
         ("agentrace_policy_template", "AGENTRACE_POLICY_TEMPLATE"),
         ("agentrace_mapper_template", "AGENTRACE_MAPPER_TEMPLATE"),
+        ("agentrace_example_agent", "AGENTRACE_EXAMPLE_AGENT"),
     ] {
         let built = target_dir.join(format!("wasm32-wasip2/guest/{artifact}.wasm"));
         let copied = out_dir.join(format!("{artifact}.wasm"));

@@ -1,6 +1,7 @@
-//! Conversions at the two edges of the component: the host's records into the WIT records the
-//! mapper receives ([`ToWit`]; the records declared in `record.rs` get theirs generated), and
-//! the WIT `otel-span` into OpenTelemetry SDK span data for the exporters.
+//! Conversions at the edges of the components: the host's records into the WIT records the
+//! mapper receives ([`ToWit`]; the records declared in `record.rs` get theirs generated), the
+//! WIT lifecycle fields an agent component reports into the host's records ([`FromWit`], the
+//! other way), and the WIT `otel-span` into OpenTelemetry SDK span data for the exporters.
 
 use std::borrow::Cow;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -207,6 +208,201 @@ impl ToWit<wit::SpanEvent> for (String, u64, Attributes) {
             name: name.clone(),
             time: *time,
             attributes: attributes.to_wit(),
+        }
+    }
+}
+
+/// Conversion of the WIT records an agent component reports through `lifecycle` into the
+/// host's records: the way back of [`ToWit`]. Where the WIT has a plain `list` or `string` and
+/// the host an option, the empty list or string says nothing (`None`), as the WIT documents;
+/// JSON text that does not parse is kept as a JSON string.
+pub(crate) trait FromWit<W> {
+    /// The host's form of `value`.
+    fn from_wit(value: W) -> Self;
+}
+
+/// Types the host and the WIT share, the way back.
+macro_rules! same_from_wit {
+    ($($ty:ty),*) => {
+        $(impl FromWit<$ty> for $ty {
+            fn from_wit(value: $ty) -> $ty {
+                value
+            }
+        })*
+    };
+}
+same_from_wit!(String, i64, f64, bool, u16);
+
+impl<T: FromWit<W>, W> FromWit<Option<W>> for Option<T> {
+    fn from_wit(value: Option<W>) -> Self {
+        value.map(T::from_wit)
+    }
+}
+
+impl<T: FromWit<W>, W> FromWit<Vec<W>> for Option<Vec<T>> {
+    /// The empty list is an unset list.
+    fn from_wit(value: Vec<W>) -> Self {
+        (!value.is_empty()).then(|| value.into_iter().map(T::from_wit).collect())
+    }
+}
+
+impl<T: FromWit<W>, W> FromWit<Vec<W>> for Vec<T> {
+    fn from_wit(value: Vec<W>) -> Self {
+        value.into_iter().map(T::from_wit).collect()
+    }
+}
+
+impl FromWit<String> for Option<String> {
+    /// The empty string where the WIT requires one is an unset string.
+    fn from_wit(value: String) -> Self {
+        (!value.is_empty()).then_some(value)
+    }
+}
+
+impl FromWit<String> for Json {
+    /// JSON text parsed; text that is not JSON is kept as a JSON string.
+    fn from_wit(value: String) -> Self {
+        serde_json::from_str(&value).unwrap_or(Json::String(value))
+    }
+}
+
+impl FromWit<wit::Value> for AttrValue {
+    fn from_wit(value: wit::Value) -> Self {
+        match value {
+            wit::Value::Str(s) => AttrValue::Str(s),
+            wit::Value::Int(i) => AttrValue::Int(i),
+            wit::Value::Float(f) => AttrValue::Float(f),
+            wit::Value::Boolean(b) => AttrValue::Bool(b),
+            wit::Value::StrArray(v) => AttrValue::StrArray(v),
+            wit::Value::IntArray(v) => AttrValue::IntArray(v),
+            wit::Value::FloatArray(v) => AttrValue::FloatArray(v),
+            wit::Value::BoolArray(v) => AttrValue::BoolArray(v),
+            wit::Value::Json(j) => AttrValue::Json(j),
+        }
+    }
+}
+
+impl FromWit<Vec<wit::Attribute>> for Attributes {
+    /// A key given twice keeps its last value.
+    fn from_wit(value: Vec<wit::Attribute>) -> Self {
+        value
+            .into_iter()
+            .map(|attribute| (attribute.key, AttrValue::from_wit(attribute.value)))
+            .collect()
+    }
+}
+
+/// A media part in the parts format, its reference under `content_key`.
+fn media_part(kind: &str, media: wit::Media, content_key: &str) -> Json {
+    let mut part = serde_json::Map::new();
+    part.insert("type".into(), kind.into());
+    if let Some(modality) = media.modality {
+        part.insert("modality".into(), modality.into());
+    }
+    if let Some(mime_type) = media.mime_type {
+        part.insert("mime_type".into(), mime_type.into());
+    }
+    part.insert(content_key.into(), media.content.into());
+    Json::Object(part)
+}
+
+impl FromWit<wit::MessagePart> for Part {
+    fn from_wit(value: wit::MessagePart) -> Self {
+        Part(match value {
+            wit::MessagePart::Text(content) => {
+                serde_json::json!({"type": "text", "content": content})
+            }
+            wit::MessagePart::Reasoning(content) => {
+                serde_json::json!({"type": "reasoning", "content": content})
+            }
+            wit::MessagePart::ToolCall(call) => {
+                let mut part = serde_json::json!({"type": "tool_call", "name": call.name});
+                if let Some(id) = call.id {
+                    part["id"] = id.into();
+                }
+                if let Some(arguments) = call.arguments {
+                    part["arguments"] = Json::from_wit(arguments);
+                }
+                part
+            }
+            wit::MessagePart::ToolCallResponse(response) => {
+                let mut part = serde_json::json!({
+                    "type": "tool_call_response",
+                    "response": Json::from_wit(response.response),
+                });
+                if let Some(id) = response.id {
+                    part["id"] = id.into();
+                }
+                part
+            }
+            wit::MessagePart::Blob(media) => media_part("blob", media, "content"),
+            wit::MessagePart::Uri(media) => media_part("uri", media, "uri"),
+            wit::MessagePart::File(media) => media_part("file", media, "file_id"),
+            wit::MessagePart::Other(json) => Json::from_wit(json),
+        })
+    }
+}
+
+impl FromWit<wit::Message> for Message {
+    fn from_wit(value: wit::Message) -> Self {
+        Message {
+            role: value.role,
+            name: value.name,
+            parts: Vec::from_wit(value.parts),
+            finish_reason: value.finish_reason,
+        }
+    }
+}
+
+impl FromWit<wit::ToolDefinition> for ToolDefinition {
+    fn from_wit(value: wit::ToolDefinition) -> Self {
+        ToolDefinition {
+            kind: value.type_,
+            name: value.name,
+            description: value.description,
+            parameters: Option::from_wit(value.parameters),
+        }
+    }
+}
+
+impl FromWit<wit::ToolCall> for ToolCall {
+    fn from_wit(value: wit::ToolCall) -> Self {
+        ToolCall {
+            name: Option::from_wit(value.name),
+            call_id: value.call_id,
+            kind: value.type_,
+            description: value.description,
+            arguments: Option::from_wit(value.arguments),
+            result: Option::from_wit(value.result),
+        }
+    }
+}
+
+impl FromWit<wit::ServerEndpoint> for ServerEndpoint {
+    fn from_wit(value: wit::ServerEndpoint) -> Self {
+        ServerEndpoint {
+            address: value.address,
+            port: value.port,
+        }
+    }
+}
+
+impl FromWit<wit::ErrorInfo> for ErrorInfo {
+    fn from_wit(value: wit::ErrorInfo) -> Self {
+        ErrorInfo {
+            kind: value.type_,
+            message: value.message,
+        }
+    }
+}
+
+impl FromWit<wit::SpanLink> for LinkInfo {
+    /// Zero ids are refused before this (`agent::check_fields`).
+    fn from_wit(value: wit::SpanLink) -> Self {
+        LinkInfo {
+            trace_id: TraceId::from_halves(value.trace_id),
+            span_id: crate::ids::SpanId(value.span_id),
+            attributes: Attributes::from_wit(value.attributes),
         }
     }
 }

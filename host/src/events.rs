@@ -4,14 +4,14 @@
 use serde::{Deserialize, Serialize};
 
 use crate::component::bindings::types as wit;
-use crate::convert::ToWit;
+use crate::convert::{FromWit, ToWit};
 use crate::error::{Error, Result};
 use crate::ids::{SpanContext, SpanId, TraceId};
 use crate::record::{Attributes, SpanFields};
 
 /// Declares [`Operation`] once: its variants with their JSON names, [`Operation::ALL`],
-/// [`Operation::as_str`], and the conversion to the WIT `operation` enum (whose cases have the
-/// same names). Adding an operation is one line here and one in `wit/types.wit`.
+/// [`Operation::as_str`], and the conversions to and from the WIT `operation` enum (whose cases
+/// have the same names). Adding an operation is one line here and one in `wit/types.wit`.
 macro_rules! operations {
     ( $( $(#[$meta:meta])* $variant:ident = $name:literal, )* ) => {
         /// The kind of operation a span stands for; mirrors the WIT `operation` enum.
@@ -36,6 +36,14 @@ macro_rules! operations {
             fn to_wit(&self) -> wit::Operation {
                 match self {
                     $( Operation::$variant => wit::Operation::$variant, )*
+                }
+            }
+        }
+
+        impl FromWit<wit::Operation> for Operation {
+            fn from_wit(value: wit::Operation) -> Self {
+                match value {
+                    $( wit::Operation::$variant => Operation::$variant, )*
                 }
             }
         }

@@ -28,6 +28,7 @@
 //! (OTLP and files). Only the re-exports below are public; `docs/architecture.md` draws the
 //! whole.
 
+mod agent;
 mod api;
 mod assembly;
 #[cfg(feature = "bench-internals")]
@@ -47,6 +48,9 @@ mod span_limits;
 mod stats;
 mod tree;
 
+pub use agent::{
+    AgentOptions, AgentOutcome, AgentSpans, SpanHandle, add_lifecycle_to_linker, run_agent,
+};
 pub use api::builder::{Compat, MAX_WORKERS, TracerBuilder};
 pub use api::dry_run::{AgentRecord, ComponentReport, DryRunMapper, MappedBatch, inspect};
 pub use api::mappers::BuiltinMapper;
@@ -70,6 +74,9 @@ pub use record::{
 pub use span_limits::SpanLimits;
 pub use stats::StatsSnapshot;
 pub use tree::render as render_tree;
+/// The wasmtime this crate is built on, for [`add_lifecycle_to_linker`]: a platform's linker
+/// must come from the same version.
+pub use wasmtime;
 
 /// The embedded default mapper component (GenAI semconv v1.41), as `.wasm` bytes: to write it
 /// to a file, inspect it, or start from it.

@@ -15,8 +15,9 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value as Json;
 
 use crate::assembly::FinishedSpan;
+use crate::component::bindings::agent::lifecycle;
 use crate::component::bindings::types as wit;
-use crate::convert::ToWit;
+use crate::convert::{FromWit, ToWit};
 use crate::ids::{SpanId, TraceId};
 
 /// Field-by-field merge: `later` wins wherever it says something.
@@ -64,9 +65,9 @@ impl Merge for Attributes {
 
 /// Declares a record of optional fields once: the struct with its JSON form (every field
 /// optional, omitted when unset, unknown fields refused), its field-by-field [`Merge`], and its
-/// conversion to the WIT record of the same name (`wit::$name`, whose fields have the same
-/// names; each field converts by [`ToWit`], chosen by the WIT field's type). Adding a field is
-/// one line here and one in `wit/types.wit`.
+/// conversions to and from the WIT record of the same name (`wit::$name`, whose fields have the
+/// same names; each field converts by [`ToWit`] and [`FromWit`], chosen by the WIT field's type).
+/// Adding a field is one line here and one in `wit/types.wit`.
 macro_rules! record {
     (
         $(#[$meta:meta])*
@@ -94,6 +95,14 @@ macro_rules! record {
         impl ToWit<wit::$name> for $name {
             fn to_wit(&self) -> wit::$name {
                 wit::$name { $( $field: self.$field.to_wit(), )* }
+            }
+        }
+
+        impl FromWit<wit::$name> for $name {
+            fn from_wit(value: wit::$name) -> Self {
+                // Destructured whole: a field on one side only does not compile.
+                let wit::$name { $( $field, )* } = value;
+                $name { $( $field: FromWit::from_wit($field), )* }
             }
         }
     };
@@ -581,10 +590,12 @@ pub struct LinkInfo {
     pub attributes: Attributes,
 }
 
-/// Declares `SpanFields` once: the struct with its JSON form, its merge, and
-/// `to_agent_span`, which makes the WIT `agent-span` of a finished span from its identity and
-/// these fields (each converted by [`ToWit`] into the `agent-span` field of the same name).
-/// Adding a field is one line here and one in `wit/types.wit`.
+/// Declares `SpanFields` once: the struct with its JSON form, its merge, `to_agent_span`, which
+/// makes the WIT `agent-span` of a finished span from its identity and these fields (each
+/// converted by [`ToWit`] into the `agent-span` field of the same name), and the conversion from
+/// the WIT `lifecycle.span-fields` an agent component reports, destructured whole so that a
+/// field on one side only does not compile. Adding a field is one line here, one in
+/// `agent-span` and one in `span-fields` (`wit/`).
 macro_rules! span_fields {
     ( $( $(#[$field_meta:meta])* $field:ident : $ty:ty ),* $(,)? ) => {
         /// Everything a runtime may report about a span at start, update or end. Every field is
@@ -630,6 +641,17 @@ macro_rules! span_fields {
                 events: span.events.to_wit(),
                 attributes: fields.attributes.to_wit(),
                 $( $field: fields.$field.to_wit(), )*
+            }
+        }
+
+        impl FromWit<lifecycle::SpanFields> for SpanFields {
+            fn from_wit(value: lifecycle::SpanFields) -> Self {
+                let lifecycle::SpanFields { $( $field, )* provider_details, attributes } = value;
+                SpanFields {
+                    $( $field: FromWit::from_wit($field), )*
+                    provider_details: FromWit::from_wit(provider_details),
+                    attributes: FromWit::from_wit(attributes),
+                }
             }
         }
     };

@@ -153,21 +153,27 @@ impl Tracer {
 
     /// Pushes `event` onto the queue of worker `worker`: the whole of the runtime's cost.
     fn queue_event(&self, worker: usize, event: Lifecycle) -> bool {
+        self.try_queue_event(worker, event).is_ok()
+    }
+
+    /// [`Tracer::queue_event`], saying why an event was not queued: [`Error::QueueFull`]
+    /// (dropped and counted) or [`Error::ShutDown`].
+    fn try_queue_event(&self, worker: usize, event: Lifecycle) -> Result<()> {
         let worker = &self.workers[worker];
         let message = Message::Event(event);
         let sent = if self.block_when_full {
-            worker.sender.send(message).is_ok()
+            worker.sender.send(message).map_err(|_| Error::ShutDown)
         } else {
             match worker.sender.try_send(message) {
-                Ok(()) => true,
+                Ok(()) => Ok(()),
                 Err(TrySendError::Full(_)) => {
                     Stats::add(&self.stats.events_dropped_queue_full, 1);
-                    false
+                    Err(Error::QueueFull)
                 }
-                Err(TrySendError::Disconnected(_)) => false,
+                Err(TrySendError::Disconnected(_)) => Err(Error::ShutDown),
             }
         };
-        if sent {
+        if sent.is_ok() {
             Stats::add(&self.stats.events_queued, 1);
             // The queue's length is read only while the worker naps.
             if worker.doorbell.is_napping() && worker.sender.len() >= WAKE_BACKLOG {
@@ -175,6 +181,18 @@ impl Tracer {
             }
         }
         sent
+    }
+
+    /// Queues a lifecycle event of a span of `trace` on the trace's worker, as
+    /// [`Tracer::start`] and the others do, saying why it was not queued: the host side of
+    /// the WIT `lifecycle`, which answers an agent component with the reason.
+    pub(crate) fn report_in_trace(&self, trace: crate::TraceId, event: Lifecycle) -> Result<()> {
+        self.try_queue_event(self.worker_of(trace), event)
+    }
+
+    /// A field box from the pool, for an event made outside this module.
+    pub(crate) fn boxed_fields(&self, fields: SpanFields) -> Box<SpanFields> {
+        self.boxes.boxed(fields)
     }
 
     /// Queues spans received as OTLP from another producer (decoded with

@@ -90,3 +90,25 @@ pub(crate) mod ingest {
         MappedRecord, PluginInfo as IngestInfo, Scope, SpanGroup, Verdict,
     };
 }
+
+/// Bindings for the `traced-agent` world (0.2.4): the `lifecycle` interface an agent component
+/// imports, with `types` shared with the plugins (so an agent's fields convert straight into
+/// the host's records) and WASI from wasmtime-wasi's synchronous bindings. The `span` resource
+/// is the host's `agent::lifecycle::SpanHandle`.
+pub(crate) mod agent {
+    wasmtime::component::bindgen!({
+        path: "wit",
+        world: "traced-agent",
+        with: {
+            "agentrace:plugin/types": super::agentrace::plugin::types,
+            "agentrace:plugin/lifecycle.span": crate::agent::lifecycle::SpanHandle,
+            "wasi": wasmtime_wasi::p2::bindings::sync,
+        },
+        // Each call may trap (`wasmtime::Result`), which the host does only for a span handle
+        // it never gave out; misuse is answered with the WIT's `lifecycle-error` instead.
+        imports: { default: trappable },
+        require_store_data_send: true,
+    });
+
+    pub(crate) use self::agentrace::plugin::lifecycle;
+}

@@ -29,7 +29,7 @@ use sandbox::{Grants, Limits, PluginState, new_store};
 /// The WIT package this host speaks.
 pub const WIT_PACKAGE: &str = "agentrace:plugin";
 /// The version of [`WIT_PACKAGE`].
-pub const WIT_VERSION: &str = "0.2.3";
+pub const WIT_VERSION: &str = "0.2.4";
 /// The versions of [`WIT_PACKAGE`] whose components this host runs: the same `0.MINOR`, as
 /// semantic versioning has it for 0.x (additions bump the patch; 0.2.1 added
 /// `host.add-to-counter`, `host.remote-parent-sampled` and the optional `grouping` export, 0.2.2

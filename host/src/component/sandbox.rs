@@ -198,6 +198,12 @@ impl wasmtime::ResourceLimiter for MemoryLimiter {
 /// The WASI context of an instance: only what `grants` allows. Nothing is inherited from the
 /// host: no environment, arguments, stdio or directories, no sockets.
 fn wasi_context(grants: &Grants) -> Result<WasiCtx> {
+    Ok(wasi_builder(grants)?.build())
+}
+
+/// A WASI context builder holding only what `grants` allows, for a plugin or an agent component
+/// (which gets its arguments and output streams on top).
+pub(crate) fn wasi_builder(grants: &Grants) -> Result<wasmtime_wasi::WasiCtxBuilder> {
     let mut builder = WasiCtx::builder();
     for (name, value) in &grants.env {
         builder.env(name, value);
@@ -222,7 +228,7 @@ fn wasi_context(grants: &Grants) -> Result<WasiCtx> {
             .allow_udp(false)
             .allow_ip_name_lookup(false);
     }
-    Ok(builder.build())
+    Ok(builder)
 }
 
 impl PluginState {

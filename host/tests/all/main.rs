@@ -3,6 +3,7 @@
 //! host, and export to a real OTLP receiver (rotel) and backend (Arize Phoenix), over TLS too.
 //! The CLI and the sidecar are tested in `cli/`.
 
+mod agents;
 mod common;
 mod conformance;
 mod containment;

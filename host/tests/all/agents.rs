@@ -1,0 +1,188 @@
+//! Agents that are wasm components trace through the host (`lifecycle`, world `traced-agent`):
+//! the Rust example agent's spans come out as its GenAI span tree through the default mapper;
+//! misuse of the lifecycle is answered with reasons, counted, and never traps; a component that
+//! is no agent, or wants what was not granted, is refused with a message naming why.
+
+use std::sync::Arc;
+
+use agentrace::opentelemetry_sdk::logs::InMemoryLogExporter;
+use agentrace::opentelemetry_sdk::metrics::InMemoryMetricExporter;
+use agentrace::opentelemetry_sdk::trace::{InMemorySpanExporter, SpanData};
+use agentrace::{AgentOptions, ExportTarget, Grants, Tracer, run_agent};
+use opentelemetry::Value;
+
+use crate::common::{WAIT, attr, named, parent};
+
+fn example_agent() -> Vec<u8> {
+    std::fs::read(env!("AGENTRACE_EXAMPLE_AGENT")).expect("the example agent was built")
+}
+
+/// Runs `component` with `options` through a tracer exporting to memory, with content on;
+/// returns the outcome, the spans and the stats.
+fn run(
+    component: &[u8],
+    options: &AgentOptions,
+) -> (
+    agentrace::Result<agentrace::AgentOutcome>,
+    Vec<SpanData>,
+    agentrace::StatsSnapshot,
+) {
+    let spans = InMemorySpanExporter::default();
+    let tracer = Arc::new(
+        Tracer::builder()
+            .with_export(ExportTarget::InMemory {
+                spans: spans.clone(),
+                metrics: InMemoryMetricExporter::default(),
+                logs: InMemoryLogExporter::default(),
+            })
+            .with_capture_content(true)
+            .build()
+            .expect("tracer builds"),
+    );
+    let outcome = run_agent(tracer.clone(), component, options);
+    tracer.shutdown(WAIT).expect("shutdown");
+    (outcome, spans.get_finished_spans().unwrap(), tracer.stats())
+}
+
+fn string(span: &SpanData, key: &str) -> String {
+    match attr(span, key) {
+        Some(Value::String(s)) => s.as_str().to_string(),
+        other => panic!("{}: {key} is {other:?}", span.name),
+    }
+}
+
+#[test]
+fn the_example_agent_comes_out_as_its_genai_span_tree() {
+    let options = AgentOptions::default().with_args("agent", ["Porto"]);
+    let (outcome, spans, stats) = run(&example_agent(), &options);
+    let outcome = outcome.expect("the agent runs");
+    assert_eq!(outcome.exit_code, 0, "{outcome:?}");
+    assert_eq!(outcome.trap, None);
+    assert_eq!(outcome.spans_left_open, 0);
+    assert_eq!(stats.events_rejected, 0, "{:?}", stats.recent_errors);
+    assert_eq!(
+        spans.len(),
+        8,
+        "{:#?}",
+        spans.iter().map(|s| &s.name).collect::<Vec<_>>()
+    );
+
+    let workflow = &named(&spans, "invoke_workflow trip-planner")[0];
+    assert_eq!(parent(&spans, workflow).map(|p| &p.name), None);
+    let trace = workflow.span_context.trace_id();
+    assert!(spans.iter().all(|s| s.span_context.trace_id() == trace));
+
+    let planner = &named(&spans, "invoke_agent planner")[0];
+    let booker = &named(&spans, "invoke_agent booker")[0];
+    for agent in [planner, booker] {
+        assert_eq!(parent(&spans, agent).unwrap().name, workflow.name);
+        assert_eq!(string(agent, "gen_ai.conversation.id"), "trip-1");
+    }
+    let chats = named(&spans, "chat gpt-4o-mini");
+    assert_eq!(chats.len(), 3);
+    let under = |agent: &SpanData| {
+        chats
+            .iter()
+            .filter(|c| c.parent_span_id == agent.span_context.span_id())
+            .count()
+    };
+    assert_eq!((under(planner), under(booker)), (2, 1));
+    for chat in &chats {
+        assert_eq!(string(chat, "gen_ai.provider.name"), "openai");
+        assert_eq!(
+            string(chat, "gen_ai.response.model"),
+            "gpt-4o-mini-2024-07-18"
+        );
+    }
+    let first = chats
+        .iter()
+        .find(|c| string(c, "gen_ai.output.messages").contains("get_weather"))
+        .expect("the model call that asks for the tool");
+    assert!(string(first, "gen_ai.input.messages").contains("Plan a weekend in Porto."));
+    assert!(matches!(
+        attr(first, "gen_ai.usage.input_tokens"),
+        Some(Value::I64(52))
+    ));
+
+    let tool = &named(&spans, "execute_tool get_weather")[0];
+    assert_eq!(parent(&spans, tool).unwrap().name, planner.name);
+    assert_eq!(string(tool, "gen_ai.tool.call.id"), "call_weather_1");
+    // Arguments at start and the result at end, merged.
+    assert_eq!(
+        string(tool, "gen_ai.tool.call.arguments"),
+        r#"{"city":"Porto"}"#
+    );
+    assert!(string(tool, "gen_ai.tool.call.result").contains("sunny"));
+
+    let handoff = spans
+        .iter()
+        .find(|s| s.name.contains("handoff"))
+        .expect("the handoff span");
+    assert_eq!(parent(&spans, handoff).unwrap().name, planner.name);
+    assert!(
+        handoff
+            .attributes
+            .iter()
+            .any(|kv| kv.value.as_str() == "booker"),
+        "{handoff:#?}"
+    );
+    assert!(booker.events.iter().any(|e| e.name == "booking.requested"));
+}
+
+#[test]
+fn misuse_is_refused_with_reasons_and_counted_never_trapped() {
+    let options = AgentOptions::default().with_args("agent", ["--misuse"]);
+    let (outcome, spans, stats) = run(&example_agent(), &options);
+    let outcome = outcome.expect("the agent runs");
+    assert_eq!((outcome.exit_code, outcome.trap), (0, None));
+    // Refused: the second end, the update after it, the bad traceparent, the zero link, the
+    // end before the start; then the two spans the agent dropped without ending.
+    assert_eq!(stats.events_rejected, 7, "{:#?}", stats.recent_errors);
+    let errors = stats.recent_errors.join("\n");
+    for reason in [
+        "end: span",
+        "has already ended",
+        "traceparent `00-not-a-traceparent-01`",
+        "invalid (all-zero) id",
+        "is before the start time",
+        "was never ended (its handle was dropped); ended as incomplete",
+    ] {
+        assert!(errors.contains(reason), "no `{reason}` in:\n{errors}");
+    }
+    // The span ended once is exported once; the two abandoned ones are exported, marked.
+    assert_eq!(spans.len(), 3, "{spans:#?}");
+    let incomplete = spans
+        .iter()
+        .filter(|s| {
+            matches!(
+                attr(s, "agentrace.span.incomplete"),
+                Some(Value::Bool(true))
+            )
+        })
+        .count();
+    assert_eq!(incomplete, 2);
+}
+
+#[test]
+fn a_component_that_is_no_agent_is_refused_with_what_it_exports() {
+    let policy = std::fs::read(env!("AGENTRACE_POLICY_TEMPLATE")).unwrap();
+    let (outcome, spans, _) = run(&policy, &AgentOptions::default());
+    let error = outcome.expect_err("a policy is no agent").to_string();
+    assert!(error.contains("wasi:cli/run"), "{error}");
+    assert!(error.contains("agentrace:plugin/policy@0.2"), "{error}");
+    assert!(spans.is_empty());
+}
+
+#[test]
+fn an_agent_sees_only_the_environment_it_was_granted() {
+    let key_seen = |options: &AgentOptions| {
+        let (outcome, spans, _) = run(&example_agent(), options);
+        assert_eq!(outcome.unwrap().exit_code, 0);
+        let workflow = &named(&spans, "invoke_workflow trip-planner")[0];
+        attr(workflow, "example.model_key_granted").cloned()
+    };
+    let plain = AgentOptions::default().with_args("agent", ["Faro"]);
+    assert_eq!(key_seen(&plain), Some(Value::Bool(false)));
+    let granted = plain.with_grants(Grants::default().with_env("OPENAI_API_KEY", "sk-test"));
+    assert_eq!(key_seen(&granted), Some(Value::Bool(true)));
+}
