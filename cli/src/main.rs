@@ -1,5 +1,6 @@
 //! The `agentrace` command: replay lifecycle events through the mapper and export them, serve
-//! them over HTTP as a sidecar, or check whether a component fits. Its own crate, on the
+//! them over HTTP as a sidecar, run an agent component that traces through the WIT lifecycle,
+//! or check whether a component fits. Its own crate, on the
 //! library's public API only, so that the library compiles none of its dependencies (clap,
 //! axum, tower, notify, anyhow).
 
@@ -15,8 +16,9 @@ use std::time::Duration;
 
 use agentrace::opentelemetry_sdk::trace::InMemorySpanExporter;
 use agentrace::{
-    BuiltinMapper, BuiltinPolicy, Compat, ExportTarget, Grants, Limits, OtlpCompression,
-    OtlpEncoding, OtlpExport, OtlpProtocol, Policy, ReceivedTraces, Tracer, events,
+    AgentOptions, BuiltinMapper, BuiltinPolicy, Compat, ExportTarget, Grants, Limits,
+    OtlpCompression, OtlpEncoding, OtlpExport, OtlpProtocol, Policy, ReceivedTraces, Tracer,
+    events, run_agent,
 };
 use anyhow::{Context, bail};
 use clap::{Parser, Subcommand};
@@ -46,6 +48,15 @@ enum Command {
     /// Export goes to --output, --otlp-endpoint, or where the OTEL_* variables say (OTLP/JSON on
     /// standard output when nothing is set). SIGTERM or Ctrl-C stops it after flushing.
     Serve(Box<ServeArgs>),
+    /// Runs an agent that is a wasm component (world agentrace:plugin/traced-agent, e.g.
+    /// examples/agents/rust): its spans go through the mapper, the policies and the exporters
+    /// like replay's; prints the span tree and writes OTLP/JSON (--output) or exports over OTLP.
+    ///
+    /// The agent gets its arguments (after `--`), its standard output and error, and nothing
+    /// else unless granted: --allow-env for a key, --allow-network to reach its model,
+    /// --allow-dir for files. Exits with the agent's exit code, or 1 when it trapped or
+    /// misused the lifecycle (each refusal printed with its reason).
+    Run(Box<RunArgs>),
     /// Says which agentrace world a component implements, or exactly why it does not fit.
     /// Without a component, lists the mappers and policies that ship inside agentrace.
     Check {
@@ -66,6 +77,27 @@ struct ReplayArgs {
     /// files).
     #[arg(long)]
     no_tree: bool,
+    #[command(flatten)]
+    grants: PluginGrantArgs,
+    #[command(flatten)]
+    pipeline: PipelineArgs,
+}
+
+#[derive(clap::Args)]
+struct RunArgs {
+    /// The agent component (.wasm).
+    agent: PathBuf,
+    /// The agent's arguments, after `--`.
+    #[arg(last = true, value_name = "ARGS")]
+    args: Vec<String>,
+    /// Do not print the span tree.
+    #[arg(long)]
+    no_tree: bool,
+    /// Cap on the agent's linear memory, in MiB.
+    #[arg(long, value_name = "MIB", default_value_t = 1024)]
+    agent_max_memory_mib: usize,
+    #[command(flatten)]
+    grants: AgentGrantArgs,
     #[command(flatten)]
     pipeline: PipelineArgs,
 }
@@ -144,6 +176,8 @@ struct ServeArgs {
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=256))]
     workers: Option<u16>,
     #[command(flatten)]
+    grants: PluginGrantArgs,
+    #[command(flatten)]
     pipeline: PipelineArgs,
 }
 
@@ -208,6 +242,19 @@ struct PipelineArgs {
     /// Cap on the mapper's linear memory, in MiB.
     #[arg(long, value_name = "MIB", default_value_t = 256)]
     max_memory_mib: usize,
+    /// Reload the mapper (--mapper), ingest (--ingest) and policy files (--policy FILE.wasm) when they change on
+    /// disk, at the worker's next event, keeping the old ones if the new ones do not load. Useful with
+    /// a stream on standard input (`replay -`).
+    #[arg(long)]
+    watch: bool,
+    /// Longest accepted event line, in bytes; longer lines are rejected.
+    #[arg(long, value_name = "BYTES", default_value_t = events::MAX_EVENT_BYTES)]
+    max_event_bytes: usize,
+}
+
+/// What the mapper, the policies and the ingest component may reach (`replay`, `serve`).
+#[derive(clap::Args)]
+struct PluginGrantArgs {
     /// Let the mapper read this environment variable (repeatable). Nothing is granted by default.
     #[arg(long = "allow-env", value_name = "NAME")]
     allow_env: Vec<String>,
@@ -217,14 +264,44 @@ struct PipelineArgs {
     /// Let the mapper open network sockets.
     #[arg(long)]
     allow_network: bool,
-    /// Reload the mapper (--mapper), ingest (--ingest) and policy files (--policy FILE.wasm) when they change on
-    /// disk, at the worker's next event, keeping the old ones if the new ones do not load. Useful with
-    /// a stream on standard input (`replay -`).
+}
+
+impl PluginGrantArgs {
+    /// The grants the flags give.
+    fn grants(&self) -> Grants {
+        grants(&self.allow_env, &self.allow_dir, self.allow_network)
+    }
+}
+
+/// What an agent component may reach (`run`); the mapper, policies and ingest component get
+/// nothing there.
+#[derive(clap::Args)]
+struct AgentGrantArgs {
+    /// Let the agent read this environment variable of agentrace's, e.g. its model's API key
+    /// (repeatable). Nothing is granted by default.
+    #[arg(long = "allow-env", value_name = "NAME")]
+    allow_env: Vec<String>,
+    /// Let the agent read this directory, read-only, at the same path (repeatable).
+    #[arg(long = "allow-dir", value_name = "PATH")]
+    allow_dir: Vec<PathBuf>,
+    /// Let the agent open network sockets and resolve names, e.g. to reach its model.
     #[arg(long)]
-    watch: bool,
-    /// Longest accepted event line, in bytes; longer lines are rejected.
-    #[arg(long, value_name = "BYTES", default_value_t = events::MAX_EVENT_BYTES)]
-    max_event_bytes: usize,
+    allow_network: bool,
+}
+
+/// Grants: the named environment variables with their values here (unset ones left out), the
+/// directories read-only, the network or not.
+fn grants(env: &[String], dirs: &[PathBuf], network: bool) -> Grants {
+    let mut grants = Grants::default().with_network(network);
+    for name in env {
+        if let Ok(value) = std::env::var(name) {
+            grants = grants.with_env(name, value);
+        }
+    }
+    for dir in dirs {
+        grants = grants.with_read_only_dir(dir);
+    }
+    grants
 }
 
 /// OTLP export settings; each overrides its standard variable (OTEL_EXPORTER_OTLP_*, with the
@@ -317,6 +394,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Replay(args) => replay(*args),
         Command::Serve(args) => serve(*args),
+        Command::Run(args) => run(*args),
         Command::Check {
             component: None, ..
         } => list_shipped(),
@@ -366,8 +444,12 @@ fn console_asked_for() -> bool {
 /// Queue length for `replay`, in events.
 const REPLAY_QUEUE_EVENTS: usize = 4096;
 
-/// A tracer builder with everything the pipeline options say, except the export target.
-fn pipeline_builder(args: &PipelineArgs) -> anyhow::Result<agentrace::TracerBuilder> {
+/// A tracer builder with everything the pipeline options say and the components' `grants`,
+/// except the export target.
+fn pipeline_builder(
+    args: &PipelineArgs,
+    grants: Grants,
+) -> anyhow::Result<agentrace::TracerBuilder> {
     let mut builder = Tracer::builder();
     if let Some(mapper) = &args.mapper {
         builder = match mapper.to_str() {
@@ -398,15 +480,6 @@ fn pipeline_builder(args: &PipelineArgs) -> anyhow::Result<agentrace::TracerBuil
     let limits = Limits::default()
         .with_call_deadline(Duration::from_millis(args.call_deadline_ms))
         .with_max_memory_bytes(args.max_memory_mib << 20);
-    let mut grants = Grants::default().with_network(args.allow_network);
-    for name in &args.allow_env {
-        if let Ok(value) = std::env::var(name) {
-            grants = grants.with_env(name, value);
-        }
-    }
-    for dir in &args.allow_dir {
-        grants = grants.with_read_only_dir(dir);
-    }
     let hold = agentrace::TraceHoldLimits {
         wait: Duration::from_millis(args.hold_wait_ms),
         max_spans: args.hold_max_spans,
@@ -455,6 +528,17 @@ fn report_stats(args: &PipelineArgs, stats: &agentrace::StatsSnapshot) {
     }
 }
 
+/// Prints the tree of the spans `observer` kept: on standard output, or on standard error
+/// when the spans themselves go to standard output.
+fn print_tree(observer: &InMemorySpanExporter, to_stderr: bool) {
+    let tree = agentrace::render_tree(&observer.get_finished_spans().unwrap_or_default());
+    if to_stderr {
+        eprint!("{tree}");
+    } else {
+        print!("{tree}");
+    }
+}
+
 /// What an OTLP/JSON line of a file holds.
 enum OtlpJsonKind {
     /// An `ExportTraceServiceRequest`.
@@ -482,7 +566,7 @@ fn replay(args: ReplayArgs) -> anyhow::Result<ExitCode> {
     let observer = InMemorySpanExporter::default();
     // Replay waits for room rather than dropping, so a short queue loses nothing; it bounds the
     // memory of a large file (each queued event holds its fields) without slowing the worker.
-    let mut builder = pipeline_builder(&args.pipeline)?
+    let mut builder = pipeline_builder(&args.pipeline, args.grants.grants())?
         .with_export(target)
         .with_block_when_full(true)
         .with_queue_capacity(REPLAY_QUEUE_EVENTS);
@@ -579,12 +663,7 @@ fn replay(args: ReplayArgs) -> anyhow::Result<ExitCode> {
     }
 
     if !args.no_tree {
-        let tree = agentrace::render_tree(&observer.get_finished_spans().unwrap_or_default());
-        if tree_to_stderr {
-            eprint!("{tree}");
-        } else {
-            print!("{tree}");
-        }
+        print_tree(&observer, tree_to_stderr);
     }
     report_stats(&args.pipeline, &stats);
     let dropped = stats.spans_dropped_buffer_full + stats.spans_dropped_at_shutdown;
@@ -615,6 +694,70 @@ fn replay(args: ReplayArgs) -> anyhow::Result<ExitCode> {
     } else {
         ExitCode::from(1)
     })
+}
+
+fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
+    let target = export_target(&args.pipeline, ExportTarget::None)?;
+    let tree_to_stderr = matches!(target, ExportTarget::Stdout);
+    let observer = InMemorySpanExporter::default();
+    let component = std::fs::read(&args.agent)
+        .with_context(|| format!("cannot read {}", args.agent.display()))?;
+    // The components of the pipeline need nothing in `run`: what is granted is the agent's.
+    let mut builder = pipeline_builder(&args.pipeline, Grants::default())?.with_export(target);
+    if !args.no_tree {
+        builder = builder.with_span_observer(observer.clone());
+    }
+    let (tracer, _watcher) = start_pipeline(&args.pipeline, builder)?;
+    let program = args
+        .agent
+        .file_stem()
+        .map_or("agent".into(), |stem| stem.to_string_lossy().into_owned());
+    let options = AgentOptions::default()
+        .with_args(program, args.args.iter().cloned())
+        .with_grants(grants(
+            &args.grants.allow_env,
+            &args.grants.allow_dir,
+            args.grants.allow_network,
+        ))
+        .with_inherited_output(true)
+        .with_max_memory_bytes(args.agent_max_memory_mib << 20);
+    let outcome = run_agent(tracer.clone(), &component, &options)
+        .with_context(|| format!("{}", args.agent.display()));
+    tracer.shutdown(Duration::from_secs(30))?;
+    let outcome = outcome?;
+    let stats = tracer.stats();
+    if !args.no_tree {
+        print_tree(&observer, tree_to_stderr);
+    }
+    report_stats(&args.pipeline, &stats);
+    if let Some(trap) = &outcome.trap {
+        eprintln!("agentrace: the agent trapped: {trap}");
+    }
+    let lost = stats.spans_dropped_buffer_full + stats.spans_dropped_at_shutdown;
+    eprintln!(
+        "agentrace: the agent exited with {}; {} spans exported, {} dropped by policies; {} \
+         lifecycle calls refused, {} spans left open (ended as incomplete), {} spans rejected \
+         by the mapper, {} lost in export",
+        outcome.exit_code,
+        stats.spans_exported,
+        stats.spans_dropped_by_policy,
+        stats.events_rejected,
+        outcome.spans_left_open,
+        stats.spans_rejected_by_mapper,
+        lost
+    );
+    let code = match outcome.exit_code {
+        0 if outcome.trap.is_none()
+            && stats.events_rejected == 0
+            && stats.spans_rejected_by_mapper == 0
+            && lost == 0 =>
+        {
+            0
+        }
+        0 => 1,
+        code => code.clamp(1, 255),
+    };
+    Ok(ExitCode::from(code as u8))
 }
 
 fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
@@ -656,7 +799,7 @@ fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
         }
     }
     let target = export_target(&args.pipeline, ExportTarget::from_env())?;
-    let builder = pipeline_builder(&args.pipeline)?
+    let builder = pipeline_builder(&args.pipeline, args.grants.grants())?
         .with_export(target)
         .with_queue_capacity(args.queue_events)
         .with_workers(args.workers.map_or_else(

@@ -74,6 +74,83 @@ fn replay_prints_the_tree_and_writes_otlp_json() {
     assert!(written.contains(r#""startTimeUnixNano":"1764000000000050000""#));
 }
 
+#[test]
+fn run_prints_an_agents_tree_and_writes_its_spans_through_the_policies() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out.jsonl");
+    let agent = crate::common::example_agent();
+    // A destination that is personal data: content is captured, and `redact` removes it.
+    let result = agentrace(&[
+        "run",
+        agent.to_str().unwrap(),
+        "-o",
+        out.to_str().unwrap(),
+        "--capture-content",
+        "--policy",
+        "redact",
+        "--",
+        "alice@example.com",
+    ]);
+    assert!(result.status.success(), "{}", text(&result.stderr));
+    let stdout = text(&result.stdout);
+    // The agent's own output, then the tree.
+    assert!(stdout.contains("trip planner: planned and booked alice@example.com"));
+    for line in [
+        "invoke_workflow trip-planner [INTERNAL]",
+        "\n  invoke_agent planner [INTERNAL]",
+        "\n    chat gpt-4o-mini [CLIENT]",
+        "\n    execute_tool get_weather [INTERNAL]",
+        "\n    handoff booker [INTERNAL]",
+        "\n  invoke_agent booker [INTERNAL]",
+    ] {
+        assert!(stdout.contains(line), "missing {line:?} in\n{stdout}");
+    }
+    let stderr = text(&result.stderr);
+    assert!(
+        stderr.contains("the agent exited with 0; 8 spans exported"),
+        "{stderr}"
+    );
+    let written = std::fs::read_to_string(&out).unwrap();
+    assert_eq!(exported_spans(&written).len(), 8);
+    assert!(
+        written.contains("gen_ai.input.messages"),
+        "content was captured"
+    );
+    assert!(
+        !written.contains("alice@example.com"),
+        "redacted before export"
+    );
+}
+
+#[test]
+fn run_answers_lifecycle_misuse_with_reasons_and_fails() {
+    let agent = crate::common::example_agent();
+    let result = agentrace(&[
+        "run",
+        agent.to_str().unwrap(),
+        "--no-tree",
+        "--",
+        "--misuse",
+    ]);
+    assert_eq!(result.status.code(), Some(1), "{}", text(&result.stderr));
+    let stdout = text(&result.stdout);
+    assert!(
+        stdout.contains("end again: refused: ErrorKind::Ended"),
+        "{stdout}"
+    );
+    let stderr = text(&result.stderr);
+    assert!(stderr.contains("7 lifecycle calls refused"), "{stderr}");
+    assert!(stderr.contains("has already ended"), "{stderr}");
+}
+
+#[test]
+fn run_refuses_a_component_that_is_no_agent() {
+    let result = agentrace(&["run", crate::common::hostile_mapper().to_str().unwrap()]);
+    assert_eq!(result.status.code(), Some(2));
+    let stderr = text(&result.stderr);
+    assert!(stderr.contains("exports wasi:cli/run"), "{stderr}");
+}
+
 /// A minimal OTLP/HTTP endpoint on a free loopback port: answers every request `200 OK` with an
 /// empty body, and records each request's line and headers, lower-cased
 /// (`POST /v1/traces HTTP/1.1\ncontent-type: application/x-protobuf\n...`).
@@ -436,7 +513,10 @@ fn check_names_the_world_or_the_reason() {
 #[test]
 fn help_lists_the_commands() {
     let help = text(&agentrace(&["--help"]).stdout);
-    assert!(help.contains("replay") && help.contains("check"), "{help}");
+    assert!(
+        help.contains("replay") && help.contains("run") && help.contains("check"),
+        "{help}"
+    );
     let replay = text(&agentrace(&["replay", "--help"]).stdout);
     assert!(replay.contains("--capture-content") && replay.contains("OTEL_EXPORTER_OTLP_ENDPOINT"));
 }

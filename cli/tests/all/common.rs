@@ -20,11 +20,23 @@ pub fn vectors() -> Vec<Vector> {
 /// beside the default mapper in `<target>/agentrace-guest/`; the library's own tests get its
 /// path from that build script, this crate finds it from its target directory.
 pub fn hostile_mapper() -> PathBuf {
+    built_component("agentrace_hostile_guest")
+}
+
+/// The Rust example agent (`examples/agents/rust/`), built there too.
+pub fn example_agent() -> PathBuf {
+    built_component("agentrace_example_agent")
+}
+
+/// A component the library's build script built, by artifact name.
+fn built_component(artifact: &str) -> PathBuf {
     let target = PathBuf::from(env!("CARGO_TARGET_TMPDIR"));
     let path = target
         .parent()
         .expect("CARGO_TARGET_TMPDIR is <target>/tmp")
-        .join("agentrace-guest/wasm32-wasip2/guest/agentrace_hostile_guest.wasm");
+        .join(format!(
+            "agentrace-guest/wasm32-wasip2/guest/{artifact}.wasm"
+        ));
     assert!(
         path.is_file(),
         "{} is missing: the library's build script (host/build.rs) builds it",

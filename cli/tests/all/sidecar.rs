@@ -188,22 +188,43 @@ pub(crate) fn exported(path: &Path) -> Vec<(String, String, String)> {
     spans
 }
 
-/// Checks `value` against `#/components/schemas/{schema}` of docs/openapi.json.
-pub(crate) fn conforms(value: &Json, schema: &str) {
-    let text = std::fs::read_to_string(repo().join("docs/openapi.json")).unwrap();
-    let document: Json = serde_json::from_str(&text.replace("#/components/schemas/", "#/$defs/"))
-        .expect("docs/openapi.json is JSON");
+/// A validator of `#/components/schemas/{schema}` of docs/openapi.json, with the schemas of
+/// docs/fields.schema.json it refers to.
+fn openapi_validator(schema: &str) -> jsonschema::Validator {
+    let read = |file: &str| -> Json {
+        let text = std::fs::read_to_string(repo().join("docs").join(file)).unwrap();
+        serde_json::from_str(
+            &text
+                .replace("#/components/schemas/", "#/$defs/")
+                .replace("fields.schema.json#/$defs/", "#/$defs/"),
+        )
+        .unwrap_or_else(|e| panic!("docs/{file} is not JSON: {e}"))
+    };
+    let mut defs = read("openapi.json")["components"]["schemas"].clone();
+    let fields = read("fields.schema.json");
+    for (name, schema) in fields["$defs"].as_object().unwrap() {
+        defs[name] = schema.clone();
+    }
     let root = json!({
         "$schema": "https://json-schema.org/draft/2020-12/schema",
-        "$defs": document["components"]["schemas"],
+        "$defs": defs,
         "$ref": format!("#/$defs/{schema}"),
     });
-    let validator = jsonschema::validator_for(&root).expect("the OpenAPI schemas compile");
-    let errors: Vec<String> = validator
+    jsonschema::validator_for(&root).expect("the OpenAPI schemas compile")
+}
+
+/// Checks `value` against `#/components/schemas/{schema}` of docs/openapi.json.
+pub(crate) fn conforms(value: &Json, schema: &str) {
+    let errors: Vec<String> = openapi_validator(schema)
         .iter_errors(value)
         .map(|e| e.to_string())
         .collect();
     assert!(errors.is_empty(), "{value} against {schema}: {errors:?}");
+}
+
+/// Whether `value` is valid against `#/components/schemas/{schema}` of docs/openapi.json.
+pub(crate) fn is_valid(value: &Json, schema: &str) -> bool {
+    openapi_validator(schema).is_valid(value)
 }
 
 #[test]

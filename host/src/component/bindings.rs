@@ -1,6 +1,6 @@
-//! The only `bindgen!` of the crate: Rust types and call glue for the `agentrace:plugin` WIT
-//! package, plus the host side of the `host` interface every plugin imports. Private to the
-//! crate: no generated type appears in the public API.
+//! Every `bindgen!` of the crate, one per world: Rust types and call glue for the
+//! `agentrace:plugin` WIT package, plus the host side of the `host` interface every plugin
+//! imports. Private to the crate: no generated type appears in the public API.
 
 #![allow(
     missing_docs,

@@ -33,8 +33,8 @@ pub const WIT_VERSION: &str = "0.2.4";
 /// The versions of [`WIT_PACKAGE`] whose components this host runs: the same `0.MINOR`, as
 /// semantic versioning has it for 0.x (additions bump the patch; 0.2.1 added
 /// `host.add-to-counter`, `host.remote-parent-sampled` and the optional `grouping` export, 0.2.2
-/// the optional `extended-mapper` export, 0.2.3 the `ingest-plugin` world, so 0.2.0 to 0.2.2
-/// components still fit).
+/// the optional `extended-mapper` export, 0.2.3 the `ingest-plugin` world, 0.2.4 `lifecycle`
+/// and the `traced-agent` world, so 0.2.0 to 0.2.3 components still fit).
 const COMPATIBLE_VERSIONS: &str = "0.2.";
 
 /// One world of the `agentrace:plugin` package, as the host links and calls it.
