@@ -413,7 +413,7 @@ fn policy_mistakes_fail_at_build_with_the_reason() {
     std::fs::write(&mapper, agentrace::default_mapper_component()).unwrap();
     let message = err(Policy::file(&mapper));
     assert!(
-        message.contains("this role needs an export `agentrace:plugin/policy@0.2.3`"),
+        message.contains("this role needs an export `agentrace:plugin/policy@0.2.4`"),
         "{message}"
     );
 }
