@@ -144,6 +144,85 @@ fn run_answers_lifecycle_misuse_with_reasons_and_fails() {
 }
 
 #[test]
+fn run_lets_an_agent_call_its_model_over_wasi_http_only_when_granted() {
+    let fake = crate::common::FakeOpenAi::start();
+    let agent = crate::common::example_agent();
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out.jsonl");
+    let ask = |grants: &[&str]| {
+        let mut args = vec!["run", agent.to_str().unwrap(), "-o", out.to_str().unwrap()];
+        args.extend(["--capture-content", "--policy", "redact"]);
+        args.extend(grants);
+        args.extend(["--", "--model-url", &fake.base_url, "--model", "gpt-test"]);
+        args.push("Weather in Paris?");
+        agentrace(&args)
+    };
+
+    let granted = ask(&["--allow-network"]);
+    assert!(granted.status.success(), "{}", text(&granted.stderr));
+    // The fake answers with an address, which the agent prints and the policy redacts.
+    assert!(text(&granted.stdout).contains("assistant: Sunny in Paris. Questions to jane.doe@"));
+    assert!(text(&granted.stdout).contains("\n  chat gpt-test [CLIENT]"));
+    let written = std::fs::read_to_string(&out).unwrap();
+    let spans = exported_spans(&written);
+    let chat = spans
+        .iter()
+        .find(|s| s["name"] == "chat gpt-test")
+        .expect("the model call's span");
+    let attribute = |key: &str| {
+        chat["attributes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|a| a["key"] == key)
+            .map(|a| a["value"].clone())
+            .unwrap_or_else(|| panic!("no {key} on {chat}"))
+    };
+    // What the fake server really answered: its completion id, the echoed model, the tokens
+    // it counted from the question the agent sent.
+    assert_eq!(
+        attribute("gen_ai.response.id")["stringValue"],
+        "chatcmpl-fake-1"
+    );
+    assert_eq!(
+        attribute("gen_ai.response.model")["stringValue"],
+        "gpt-test"
+    );
+    assert_eq!(attribute("gen_ai.usage.input_tokens")["intValue"], "3");
+    let port = fake
+        .base_url
+        .rsplit(':')
+        .next()
+        .unwrap()
+        .trim_end_matches("/v1");
+    assert_eq!(attribute("server.port")["intValue"], port);
+    // `redact` takes IP addresses for personal data, the server's among them.
+    assert_eq!(
+        attribute("server.address")["stringValue"],
+        "[REDACTED:ipv4]"
+    );
+    assert!(
+        !written.contains("jane.doe@example.com"),
+        "redacted before export"
+    );
+
+    // Without the network granted, the request is denied and the failure traced.
+    let denied = ask(&[]);
+    assert_eq!(denied.status.code(), Some(1), "{}", text(&denied.stderr));
+    assert!(
+        text(&denied.stderr).contains("HttpRequestDenied"),
+        "{}",
+        text(&denied.stderr)
+    );
+    let written = std::fs::read_to_string(&out).unwrap();
+    let chat = exported_spans(&written)
+        .into_iter()
+        .find(|s| s["name"] == "chat gpt-test")
+        .expect("the denied call's span");
+    assert_eq!(chat["status"]["code"], 2, "{chat}");
+}
+
+#[test]
 fn run_refuses_a_component_that_is_no_agent() {
     let result = agentrace(&["run", crate::common::hostile_mapper().to_str().unwrap()]);
     assert_eq!(result.status.code(), Some(2));

@@ -1,6 +1,8 @@
 //! Helpers shared by the CLI's test modules: the repository root and the conformance vectors.
 
 use std::path::PathBuf;
+use std::process::{Child, Command};
+use std::time::{Duration, Instant};
 
 #[path = "../../../tests/conformance/load.rs"]
 mod load;
@@ -43,4 +45,50 @@ fn built_component(artifact: &str) -> PathBuf {
         path.display()
     );
     path
+}
+
+/// `tests/producers/fake_openai.py` on an ephemeral port; killed on drop.
+pub struct FakeOpenAi {
+    child: Child,
+    /// `http://127.0.0.1:PORT/v1`.
+    pub base_url: String,
+    _dir: tempfile::TempDir,
+}
+
+impl FakeOpenAi {
+    /// Starts it and waits for its port.
+    pub fn start() -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let port_file = dir.path().join("port");
+        let child = Command::new("python3")
+            .arg(repo().join("tests/producers/fake_openai.py"))
+            .arg(&port_file)
+            .spawn()
+            .unwrap();
+        let started = Instant::now();
+        let port = loop {
+            if let Ok(port) = std::fs::read_to_string(&port_file)
+                && !port.trim().is_empty()
+            {
+                break port.trim().to_string();
+            }
+            assert!(
+                started.elapsed() < Duration::from_secs(30),
+                "fake_openai.py did not start"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        };
+        Self {
+            child,
+            base_url: format!("http://127.0.0.1:{port}/v1"),
+            _dir: dir,
+        }
+    }
+}
+
+impl Drop for FakeOpenAi {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
 }

@@ -12,12 +12,11 @@
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command};
-use std::time::{Duration, Instant};
+use std::process::Command;
 
 use serde_json::Value as Json;
 
-use crate::common::repo;
+use crate::common::{FakeOpenAi, repo};
 use crate::otlp_in::spans_with_context;
 use crate::python_tool::{run_ok, venv_with};
 use crate::sidecar::{Sidecar, TOKEN};
@@ -131,50 +130,6 @@ fn live_equals_capture(fixture: &str, producer: &mut Command) {
         live, captured,
         "{fixture}: the live run differs from its capture"
     );
-}
-
-/// `tests/producers/fake_openai.py` on an ephemeral port; killed on drop.
-struct FakeOpenAi {
-    child: Child,
-    base_url: String,
-    _dir: tempfile::TempDir,
-}
-
-impl FakeOpenAi {
-    fn start() -> Self {
-        let dir = tempfile::tempdir().unwrap();
-        let port_file = dir.path().join("port");
-        let child = Command::new("python3")
-            .arg(repo().join("tests/producers/fake_openai.py"))
-            .arg(&port_file)
-            .spawn()
-            .unwrap();
-        let started = Instant::now();
-        let port = loop {
-            if let Ok(port) = std::fs::read_to_string(&port_file)
-                && !port.trim().is_empty()
-            {
-                break port.trim().to_string();
-            }
-            assert!(
-                started.elapsed() < Duration::from_secs(30),
-                "fake_openai.py did not start"
-            );
-            std::thread::sleep(Duration::from_millis(20));
-        };
-        Self {
-            child,
-            base_url: format!("http://127.0.0.1:{port}/v1"),
-            _dir: dir,
-        }
-    }
-}
-
-impl Drop for FakeOpenAi {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
 }
 
 /// Runs `tests/producers/openai_producers.py MODE` from a virtual environment `venv` with

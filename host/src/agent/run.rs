@@ -1,5 +1,5 @@
 //! Running a `traced-agent` component as a command (`agentrace run`): WASI with only what the
-//! operator granted, `lifecycle` backed by a [`Tracer`], the component's `wasi:cli/run` called
+//! operator granted (outgoing `wasi:http` requests only with the network), `lifecycle` backed by a [`Tracer`], the component's `wasi:cli/run` called
 //! once. Its spans go through the tracer's pipeline like any other; spans it leaves open are
 //! ended as incomplete when it finishes, trapped or not.
 
@@ -8,6 +8,10 @@ use std::sync::Arc;
 use wasmtime::component::{Linker, ResourceTable};
 use wasmtime::{Store, StoreLimits, StoreLimitsBuilder};
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
+use wasmtime_wasi_http::{
+    Error as HttpError, RequestOptions, WasiBody, WasiHttpCtx, WasiHttpCtxView, WasiHttpHooks,
+    WasiHttpView,
+};
 
 use super::{AgentSpans, add_lifecycle_to_linker};
 use crate::api::tracer::Tracer;
@@ -24,8 +28,8 @@ pub struct AgentOptions {
     pub program_name: String,
     /// Its arguments after the program name.
     pub args: Vec<String>,
-    /// What it may reach: environment variables, read-only directories, the network. Nothing
-    /// by default, as for plugins.
+    /// What it may reach: environment variables, read-only directories, the network (sockets,
+    /// name lookups and `wasi:http` requests). Nothing by default, as for plugins.
     pub grants: Grants,
     /// Whether its standard output and error are this process's (`false` by default: what it
     /// prints is discarded). Its standard input is never given.
@@ -90,12 +94,64 @@ pub struct AgentOutcome {
     pub spans_left_open: usize,
 }
 
-/// A store's data for an agent: its WASI context and resources, its spans, its memory cap.
+/// A store's data for an agent: its WASI context and resources, its outgoing HTTP, its spans,
+/// its memory cap.
 struct AgentState {
     wasi: WasiCtx,
     table: ResourceTable,
+    http: WasiHttpCtx,
+    http_grant: HttpGrant,
     spans: AgentSpans,
     limits: StoreLimits,
+}
+
+/// Whether the agent's `wasi:http` requests go out: only with the network granted
+/// ([`Grants::network`]); otherwise each is answered `HTTP-request-denied`.
+struct HttpGrant {
+    network: bool,
+}
+
+impl WasiHttpHooks for HttpGrant {
+    fn send_request(
+        &mut self,
+        request: http::Request<WasiBody>,
+        options: Option<RequestOptions>,
+        fut: Box<dyn Future<Output = Result<(), HttpError>> + Send>,
+    ) -> Box<
+        dyn Future<
+                Output = std::result::Result<
+                    (
+                        http::Response<WasiBody>,
+                        Box<dyn Future<Output = Result<(), HttpError>> + Send>,
+                    ),
+                    HttpError,
+                >,
+            > + Send,
+    > {
+        drop(fut);
+        let granted = self.network;
+        Box::new(async move {
+            if !granted {
+                return Err(HttpError::HttpRequestDenied);
+            }
+            let (response, connection) =
+                wasmtime_wasi_http::default_send_request(request, options).await?;
+            Ok((
+                response.map(http_body_util::BodyExt::boxed_unsync),
+                Box::new(connection) as Box<dyn Future<Output = _> + Send>,
+            ))
+        })
+    }
+}
+
+impl WasiHttpView for AgentState {
+    fn http(&mut self) -> WasiHttpCtxView<'_> {
+        WasiHttpCtxView {
+            hooks: &mut self.http_grant,
+            table: &mut self.table,
+            ctx: &mut self.http,
+        }
+    }
 }
 
 impl WasiView for AgentState {
@@ -141,6 +197,8 @@ pub fn run_agent(
     let mut linker = Linker::<AgentState>::new(engine);
     wasmtime_wasi::p2::add_to_linker_sync(&mut linker)
         .map_err(|e| Error::engine("cannot link WASI", e))?;
+    wasmtime_wasi_http::p2::add_only_http_to_linker_sync(&mut linker)
+        .map_err(|e| Error::engine("cannot link wasi:http", e))?;
     add_lifecycle_to_linker(&mut linker, |state| &mut state.spans)?;
 
     let mut wasi = wasi_builder(&options.grants)?;
@@ -151,6 +209,10 @@ pub fn run_agent(
     let state = AgentState {
         wasi: wasi.build(),
         table: ResourceTable::new(),
+        http: WasiHttpCtx::new(),
+        http_grant: HttpGrant {
+            network: options.grants.network,
+        },
         spans: AgentSpans::new(tracer),
         limits: StoreLimitsBuilder::new()
             .memory_size(options.max_memory_bytes)

@@ -93,7 +93,8 @@ pub(crate) mod ingest {
 
 /// Bindings for the `traced-agent` world (0.2.4): the `lifecycle` interface an agent component
 /// imports, with `types` shared with the plugins (so an agent's fields convert straight into
-/// the host's records) and WASI from wasmtime-wasi's synchronous bindings. The `span` resource
+/// the host's records), WASI from wasmtime-wasi's synchronous bindings and `wasi:http` from
+/// wasmtime-wasi-http's. The `span` resource
 /// is the host's `agent::lifecycle::SpanHandle`.
 pub(crate) mod agent {
     wasmtime::component::bindgen!({
@@ -102,6 +103,7 @@ pub(crate) mod agent {
         with: {
             "agentrace:plugin/types": super::agentrace::plugin::types,
             "agentrace:plugin/lifecycle.span": crate::agent::lifecycle::SpanHandle,
+            "wasi:http": wasmtime_wasi_http::p2::bindings::http,
             "wasi": wasmtime_wasi::p2::bindings::sync,
         },
         // Each call may trap (`wasmtime::Result`), which the host does only for a span handle

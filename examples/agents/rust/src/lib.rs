@@ -14,6 +14,15 @@
 //! agent instead makes the mistakes the lifecycle refuses (ending a span twice, a malformed
 //! `traceparent`, a link to an all-zero id, an end before the start) and prints each refusal
 //! the host answered.
+//!
+//! With `--model-url URL [QUESTION]` it asks a real OpenAI-compatible model instead (`POST
+//! URL/chat/completions` over `wasi:http`, the key from `OPENAI_API_KEY`; model `gpt-4o-mini`,
+//! or `--model NAME`), which needs the network and the key granted:
+//!
+//! ```sh
+//! agentrace run agent.wasm --allow-network --allow-env OPENAI_API_KEY -- \
+//!     --model-url https://api.openai.com/v1 "What is the capital of Portugal?"
+//! ```
 
 #[allow(missing_docs, unsafe_code, reason = "generated bindings")]
 mod bindings {
@@ -33,9 +42,11 @@ mod export {
 }
 
 use bindings::agentrace::plugin::lifecycle::{Parent, Span, SpanFields};
+mod model;
+
 use bindings::agentrace::plugin::types::{
-    AgentInfo, Attribute, HandoffInfo, Message, MessagePart, ModelRequest, ModelResponse,
-    Operation, SpanLink, ToolCall, ToolCallRequest, ToolDefinition, Usage, Value,
+    AgentInfo, Attribute, ErrorInfo, HandoffInfo, Message, MessagePart, ModelRequest,
+    ModelResponse, Operation, SpanLink, ToolCall, ToolCallRequest, ToolDefinition, Usage, Value,
 };
 use bindings::exports::wasi::cli::run::Guest;
 
@@ -49,9 +60,64 @@ impl Guest for Agent {
             misuse();
             return Ok(());
         }
+        if let Some(at) = args.iter().position(|arg| arg == "--model-url") {
+            return ask_model(&args, at).map_err(|error| eprintln!("assistant: {error}"));
+        }
         let destination = args.first().map_or("Lisbon", String::as_str);
         plan_trip(destination).map_err(|error| eprintln!("trip planner: {error}"))
     }
+}
+
+/// `--model-url URL [--model NAME] [QUESTION]`: one agent turn around one real model call.
+fn ask_model(args: &[String], at: usize) -> Result<(), String> {
+    let base_url = args
+        .get(at + 1)
+        .ok_or("--model-url needs a URL, e.g. https://api.openai.com/v1")?;
+    let model = match args.iter().position(|arg| arg == "--model") {
+        Some(at) => args.get(at + 1).ok_or("--model needs a name")?.as_str(),
+        None => MODEL,
+    };
+    let question = args
+        .iter()
+        .enumerate()
+        .filter(|(i, arg)| {
+            !arg.starts_with("--")
+                && *i != at + 1
+                && i.checked_sub(1)
+                    .is_none_or(|before| args[before] != "--model")
+        })
+        .map(|(_, arg)| arg.as_str())
+        .next_back()
+        .unwrap_or("What is the capital of Portugal?");
+    let turn = Span::start(
+        Operation::InvokeAgent,
+        &Parent::None,
+        &SpanFields {
+            agent: agent("assistant"),
+            provider: Some("openai".into()),
+            input_messages: vec![text("user", question)],
+            ..nothing()
+        },
+        None,
+    )
+    .map_err(|e| e.reason)?;
+    let answered = model::ask(&turn, base_url, model, question);
+    let end = match &answered {
+        Ok(answer) => SpanFields {
+            output_messages: vec![text("assistant", answer)],
+            ..nothing()
+        },
+        Err(reason) => SpanFields {
+            error: Some(ErrorInfo {
+                type_: "model_request_failed".into(),
+                message: Some(reason.clone()),
+            }),
+            ..nothing()
+        },
+    };
+    turn.end(&end, None).map_err(|e| e.reason)?;
+    println!("assistant: {}", answered?);
+    Ok(())
 }
 
 /// Fields with nothing set, to fill in with `..`.
