@@ -1,5 +1,6 @@
 //! Agents that are wasm components trace through the host (`lifecycle`, world `traced-agent`):
-//! the Rust example agent's spans come out as its GenAI span tree through the default mapper;
+//! the Rust example agent's spans come out as its GenAI span tree through the default mapper,
+//! and the same agent written in Python (componentize-py) gives the same tree;
 //! misuse of the lifecycle is answered with reasons, counted, and never traps; a component that
 //! is no agent, or wants what was not granted, is refused with a message naming why.
 
@@ -11,7 +12,7 @@ use agentrace::opentelemetry_sdk::trace::{InMemorySpanExporter, SpanData};
 use agentrace::{AgentOptions, ExportTarget, Grants, Tracer, run_agent};
 use opentelemetry::Value;
 
-use crate::common::{WAIT, attr, named, parent};
+use crate::common::{WAIT, attr, componentize_py, named, parent, repo};
 
 fn example_agent() -> Vec<u8> {
     std::fs::read(env!("AGENTRACE_EXAMPLE_AGENT")).expect("the example agent was built")
@@ -185,4 +186,48 @@ fn an_agent_sees_only_the_environment_it_was_granted() {
     assert_eq!(key_seen(&plain), Some(Value::Bool(false)));
     let granted = plain.with_grants(Grants::default().with_env("OPENAI_API_KEY", "sk-test"));
     assert_eq!(key_seen(&granted), Some(Value::Bool(true)));
+}
+
+/// The spans as comparable lines: name, kind, parent's name, attributes and event names, with
+/// ids and times left out; sorted.
+fn canonical(spans: &[SpanData]) -> Vec<String> {
+    let mut lines: Vec<String> = spans
+        .iter()
+        .map(|span| {
+            let mut attributes: Vec<String> = span
+                .attributes
+                .iter()
+                .map(|kv| format!("{}={}", kv.key, kv.value))
+                .collect();
+            attributes.sort();
+            let events: Vec<&str> = span.events.iter().map(|e| e.name.as_ref()).collect();
+            format!(
+                "{} {:?} under {:?} {attributes:?} {events:?}",
+                span.name,
+                span.span_kind,
+                parent(spans, span).map(|p| p.name.clone())
+            )
+        })
+        .collect();
+    lines.sort();
+    lines
+}
+
+#[test]
+fn the_example_agent_in_python_gives_the_same_tree_as_in_rust() {
+    let python = std::fs::read(componentize_py(
+        "traced-agent",
+        &repo().join("examples/agents/python"),
+        "python_agent",
+    ))
+    .unwrap();
+    let options = AgentOptions::default().with_args("agent", ["Porto"]);
+    let (outcome, python_spans, stats) = run(&python, &options);
+    let outcome = outcome.expect("the Python agent runs");
+    assert_eq!((outcome.exit_code, &outcome.trap), (0, &None), "{stats:?}");
+    assert_eq!(outcome.spans_left_open, 0);
+    assert_eq!(stats.events_rejected, 0, "{:?}", stats.recent_errors);
+    let (_, rust_spans, _) = run(&example_agent(), &options);
+    assert_eq!(python_spans.len(), 8);
+    assert_eq!(canonical(&python_spans), canonical(&rust_spans));
 }

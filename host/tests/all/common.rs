@@ -1,7 +1,8 @@
 //! Helpers shared by the test modules: run events through a tracer with in-memory exporters,
-//! find repository files, read attributes.
+//! find repository files, read attributes, build Python components.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
+use std::process::Command;
 use std::time::Duration;
 
 use agentrace::opentelemetry_sdk::logs::{
@@ -120,3 +121,45 @@ pub fn parent<'a>(spans: &'a [SpanData], span: &SpanData) -> Option<&'a SpanData
 
 /// A generous deadline for flushes in tests.
 pub const WAIT: Duration = Duration::from_secs(30);
+
+/// The componentize-py release the tests build Python components with.
+const COMPONENTIZE_PY: &str = "componentize-py==0.25.1";
+
+/// Builds the Python app `app.py` in `source` into a component of `world` with componentize-py
+/// (installed from the Python package index into the target directory), as
+/// `<target>/tmp/componentize/<name>-<fingerprint>.wasm`: once per source and WIT version.
+pub fn componentize_py(world: &str, source: &Path, name: &str) -> PathBuf {
+    let venv = crate::python_tool::venv_with("componentize-py", COMPONENTIZE_PY);
+    let mut fingerprint = std::fs::read(source.join("app.py")).unwrap();
+    fingerprint.extend(world.as_bytes());
+    let mut wit_files: Vec<PathBuf> = std::fs::read_dir(repo().join("wit"))
+        .unwrap()
+        .map(|entry| entry.unwrap().path())
+        .filter(|path| path.extension().is_some_and(|e| e == "wit"))
+        .collect();
+    wit_files.sort();
+    for file in wit_files {
+        fingerprint.extend(std::fs::read(file).unwrap());
+    }
+    let stamp = fingerprint.iter().fold(0xcbf29ce484222325u64, |h, b| {
+        (h ^ u64::from(*b)).wrapping_mul(0x100000001b3)
+    });
+    let out = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("componentize");
+    std::fs::create_dir_all(&out).unwrap();
+    let wasm = out.join(format!("{name}-{stamp:x}.wasm"));
+    if !wasm.exists() {
+        // Written aside and renamed, so a test never reads a half-written component.
+        let partial = out.join(format!("{name}-{stamp:x}.partial.wasm"));
+        run_ok(
+            Command::new(venv.join("bin/componentize-py"))
+                .arg("-d")
+                .arg(repo().join("wit"))
+                .args(["-w", world, "componentize", "app", "-p"])
+                .arg(source)
+                .arg("-o")
+                .arg(&partial),
+        );
+        std::fs::rename(&partial, &wasm).unwrap();
+    }
+    wasm
+}

@@ -6,54 +6,21 @@ use agentrace::{
 };
 
 use std::path::PathBuf;
-use std::process::Command;
 use std::sync::OnceLock;
 
-use crate::common::{WAIT, ag2_example, repo, run_ok};
+use crate::common::{WAIT, ag2_example, componentize_py, repo};
 
-/// The componentize-py release the test builds the Python policy with.
-const COMPONENTIZE_PY: &str = "componentize-py==0.25.1";
-
-/// Builds `policies/python-redact` into a component with componentize-py (installed from the
-/// Python package index into the target directory), once per source and WIT version.
+/// Builds `policies/python-redact` into a component with componentize-py, once per source and
+/// WIT version.
 fn python_redact() -> PathBuf {
     static BUILT: OnceLock<PathBuf> = OnceLock::new();
     BUILT
         .get_or_init(|| {
-            let work = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("python-policy");
-            let venv = work.join("venv");
-            if !venv.join("bin/componentize-py").exists() {
-                run_ok(Command::new("python3").args(["-m", "venv"]).arg(&venv));
-                run_ok(Command::new(venv.join("bin/pip")).args([
-                    "install",
-                    "--quiet",
-                    COMPONENTIZE_PY,
-                ]));
-            }
-            let source = repo().join("policies/python-redact");
-            let mut fingerprint = std::fs::read(source.join("app.py")).unwrap();
-            for file in ["types.wit", "host.wit", "policy.wit", "world.wit"] {
-                fingerprint.extend(std::fs::read(repo().join("wit").join(file)).unwrap());
-            }
-            let stamp = format!(
-                "{:x}",
-                fingerprint.iter().fold(0xcbf29ce484222325u64, |h, b| {
-                    (h ^ u64::from(*b)).wrapping_mul(0x100000001b3)
-                })
-            );
-            let wasm = work.join(format!("python_redact-{stamp}.wasm"));
-            if !wasm.exists() {
-                run_ok(
-                    Command::new(venv.join("bin/componentize-py"))
-                        .arg("-d")
-                        .arg(repo().join("wit"))
-                        .args(["-w", "policy-plugin", "componentize", "app", "-p"])
-                        .arg(&source)
-                        .arg("-o")
-                        .arg(&wasm),
-                );
-            }
-            wasm
+            componentize_py(
+                "policy-plugin",
+                &repo().join("policies/python-redact"),
+                "python_redact",
+            )
         })
         .clone()
 }
