@@ -45,6 +45,8 @@ fn main() {
         "examples/mapper-template/src",
         "examples/agents/rust/src",
         "examples/agents/rust/Cargo.toml",
+        "examples/agents/otel/src",
+        "examples/agents/otel/Cargo.toml",
         "tests/hostile/src",
         "tests/hostile/Cargo.toml",
         "wit",
@@ -76,6 +78,7 @@ fn main() {
         .args(["--package", "agentrace-mapper-template"])
         // The example agent, for the tests of `run_agent` and `agentrace run`.
         .args(["--package", "agentrace-example-agent"])
+        .args(["--package", "agentrace-example-otel-agent"])
         .args(["--target", "wasm32-wasip2"])
         .args(["--profile", "guest", "--target-dir"])
         .arg(&target_dir);
@@ -110,6 +113,10 @@ fn main() {
         ("agentrace_policy_template", "AGENTRACE_POLICY_TEMPLATE"),
         ("agentrace_mapper_template", "AGENTRACE_MAPPER_TEMPLATE"),
         ("agentrace_example_agent", "AGENTRACE_EXAMPLE_AGENT"),
+        (
+            "agentrace_example_otel_agent",
+            "AGENTRACE_EXAMPLE_OTEL_AGENT",
+        ),
     ] {
         let built = target_dir.join(format!("wasm32-wasip2/guest/{artifact}.wasm"));
         let copied = out_dir.join(format!("{artifact}.wasm"));

@@ -49,7 +49,8 @@ mod stats;
 mod tree;
 
 pub use agent::{
-    AgentOptions, AgentOutcome, AgentSpans, SpanHandle, add_lifecycle_to_linker, run_agent,
+    AgentOptions, AgentOutcome, AgentSpans, SpanHandle, add_lifecycle_to_linker,
+    add_wasi_otel_to_linker, run_agent,
 };
 pub use api::builder::{Compat, MAX_WORKERS, TracerBuilder};
 pub use api::dry_run::{AgentRecord, ComponentReport, DryRunMapper, MappedBatch, inspect};

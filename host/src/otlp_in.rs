@@ -99,7 +99,8 @@ impl ReceivedTraces {
         Ok(Self::from_request(request))
     }
 
-    fn from_request(request: ExportTraceServiceRequest) -> Self {
+    /// The spans of a decoded request, each checked as [`ReceivedTraces::decode`] does.
+    pub(crate) fn from_request(request: ExportTraceServiceRequest) -> Self {
         let mut received = Self {
             resources: Vec::new(),
             refused: 0,
@@ -155,6 +156,15 @@ impl ReceivedTraces {
             }
         }
         received
+    }
+
+    /// The same spans, exported under `resource` instead of the sender's: for spans the
+    /// tracer's own producers hand it as OpenTelemetry spans (`wasi:otel`).
+    pub(crate) fn under_resource(mut self, resource: Resource) -> Self {
+        for received in &mut self.resources {
+            received.resource = resource.clone();
+        }
+        self
     }
 
     /// Splits the spans into `parts` requests by the part `part_of` gives each span's trace

@@ -36,12 +36,15 @@ struct AgentSpan {
 }
 
 /// The spans of one agent component instance, backed by a [`Tracer`]: what a store's data holds
-/// for the WIT `lifecycle` (see [`crate::add_lifecycle_to_linker`]). Spans still open when it is
+/// for the WIT `lifecycle` (see [`crate::add_lifecycle_to_linker`]) and for the standard
+/// `wasi:otel/tracing` (see [`crate::add_wasi_otel_to_linker`]). Spans still open when it is
 /// dropped are ended then, marked `agentrace.span.incomplete` and counted as misuse.
 pub struct AgentSpans {
-    tracer: Arc<Tracer>,
+    pub(super) tracer: Arc<Tracer>,
     spans: HashMap<u32, AgentSpan>,
     next_handle: u32,
+    /// The `wasi:otel` spans entered and not yet ended, most recent last (`agent::otel`).
+    pub(super) entered: Vec<crate::component::bindings::agent::otel_tracing::SpanContext>,
 }
 
 impl std::fmt::Debug for AgentSpans {
@@ -60,6 +63,7 @@ impl AgentSpans {
             tracer,
             spans: HashMap::new(),
             next_handle: 1,
+            entered: Vec::new(),
         }
     }
 

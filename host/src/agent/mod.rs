@@ -6,10 +6,13 @@
 //! - [`AgentSpans`] (`lifecycle.rs`): the host side of `lifecycle` for one instance;
 //! - [`add_lifecycle_to_linker`]: the one call a Rust platform that hosts its own components
 //!   makes to give them `lifecycle`, backed by its [`Tracer`];
+//! - [`add_wasi_otel_to_linker`] (`otel.rs`): the draft standard `wasi:otel/tracing` on the
+//!   same spans, for components built against the standard;
 //! - [`run_agent`] (`run.rs`): runs a `traced-agent` component as a command, with only the
 //!   grants the operator gave (`agentrace run`).
 
 pub(crate) mod lifecycle;
+mod otel;
 mod run;
 
 use wasmtime::component::{HasSelf, Linker};
@@ -38,4 +41,19 @@ pub fn add_lifecycle_to_linker<T: Send + 'static>(
     let failed = |e: wasmtime::Error| Error::engine("cannot add agentrace:plugin/lifecycle", e);
     wit_types::add_to_linker::<T, HasSelf<AgentSpans>>(linker, get).map_err(failed)?;
     wit_lifecycle::add_to_linker::<T, HasSelf<AgentSpans>>(linker, get).map_err(failed)
+}
+
+/// Adds the draft standard `wasi:otel/tracing` (`wasi:otel@0.2.0-rc.2`: `on-start`, `on-end`,
+/// `current-span-context`, with its `types`) to a wasmtime component linker, backed by the
+/// [`AgentSpans`] `get` finds: each span a component ends goes through the tracer like a span
+/// received as OTLP (the ingest component, the policies, the exporters), under the tracer's
+/// resource. `wasi:otel`'s `metrics` and `logs` are not provided.
+pub fn add_wasi_otel_to_linker<T: Send + 'static>(
+    linker: &mut Linker<T>,
+    get: fn(&mut T) -> &mut AgentSpans,
+) -> Result<()> {
+    use crate::component::bindings::agent::{otel_tracing, otel_types};
+    let failed = |e: wasmtime::Error| Error::engine("cannot add wasi:otel/tracing", e);
+    otel_types::add_to_linker::<T, HasSelf<AgentSpans>>(linker, get).map_err(failed)?;
+    otel_tracing::add_to_linker::<T, HasSelf<AgentSpans>>(linker, get).map_err(failed)
 }

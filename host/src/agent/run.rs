@@ -13,7 +13,7 @@ use wasmtime_wasi_http::{
     WasiHttpView,
 };
 
-use super::{AgentSpans, add_lifecycle_to_linker};
+use super::{AgentSpans, add_lifecycle_to_linker, add_wasi_otel_to_linker};
 use crate::api::tracer::Tracer;
 use crate::component::bindings::agent::TracedAgent;
 use crate::component::engine::{compile, engine};
@@ -200,6 +200,7 @@ pub fn run_agent(
     wasmtime_wasi_http::p2::add_only_http_to_linker_sync(&mut linker)
         .map_err(|e| Error::engine("cannot link wasi:http", e))?;
     add_lifecycle_to_linker(&mut linker, |state| &mut state.spans)?;
+    add_wasi_otel_to_linker(&mut linker, |state| &mut state.spans)?;
 
     let mut wasi = wasi_builder(&options.grants)?;
     wasi.arg(&options.program_name).args(&options.args);

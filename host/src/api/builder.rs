@@ -479,6 +479,7 @@ impl TracerBuilder {
             let _guard = runtime.enter();
             sinks.push(first_sinks.for_another_worker(&export, &resource)?);
         }
+        let tracer_resource = resource.clone();
         // The first worker exports the metrics every worker records.
         let first_metrics = Metrics::new(
             std::mem::replace(&mut first_sinks.metrics, MetricSink::None),
@@ -557,6 +558,7 @@ impl TracerBuilder {
             grants: self.grants,
             dry_run: Mutex::new(dry_run),
             received_budget,
+            resource: tracer_resource,
         })
     }
 }

@@ -96,6 +96,8 @@ pub struct Tracer {
     pub(super) dry_run: Mutex<DryRunMapper>,
     /// Room in the queues for received OTLP spans, shared with the workers.
     pub(super) received_budget: Arc<ReceivedBudget>,
+    /// The resource its own spans are exported under.
+    pub(super) resource: opentelemetry_sdk::Resource,
 }
 
 /// One worker as the tracer sees it: its queue, its channel for swaps, and how to wake it.
@@ -188,6 +190,12 @@ impl Tracer {
     /// the WIT `lifecycle`, which answers an agent component with the reason.
     pub(crate) fn report_in_trace(&self, trace: crate::TraceId, event: Lifecycle) -> Result<()> {
         self.try_queue_event(self.worker_of(trace), event)
+    }
+
+    /// The resource the tracer's own spans are exported under (`service.name`...), for spans
+    /// a traced agent reports through `wasi:otel`, which are the tracer's own too.
+    pub(crate) fn resource(&self) -> &opentelemetry_sdk::Resource {
+        &self.resource
     }
 
     /// A field box from the pool, for an event made outside this module.

@@ -104,7 +104,12 @@ pub(crate) mod agent {
             "agentrace:plugin/types": super::agentrace::plugin::types,
             "agentrace:plugin/lifecycle.span": crate::agent::lifecycle::SpanHandle,
             "wasi:http": wasmtime_wasi_http::p2::bindings::http,
-            "wasi": wasmtime_wasi::p2::bindings::sync,
+            "wasi:cli": wasmtime_wasi::p2::bindings::sync::cli,
+            "wasi:clocks": wasmtime_wasi::p2::bindings::sync::clocks,
+            "wasi:filesystem": wasmtime_wasi::p2::bindings::sync::filesystem,
+            "wasi:io": wasmtime_wasi::p2::bindings::sync::io,
+            "wasi:random": wasmtime_wasi::p2::bindings::sync::random,
+            "wasi:sockets": wasmtime_wasi::p2::bindings::sync::sockets,
         },
         // Each call may trap (`wasmtime::Result`), which the host does only for a span handle
         // it never gave out; misuse is answered with the WIT's `lifecycle-error` instead.
@@ -113,4 +118,5 @@ pub(crate) mod agent {
     });
 
     pub(crate) use self::agentrace::plugin::lifecycle;
+    pub(crate) use self::wasi::otel::{tracing as otel_tracing, types as otel_types};
 }

@@ -1,6 +1,7 @@
 //! Agents that are wasm components trace through the host (`lifecycle`, world `traced-agent`):
 //! the Rust example agent's spans come out as its GenAI span tree through the default mapper,
-//! and the same agent written in Python (componentize-py) gives the same tree;
+//! and the same agent written in Python (componentize-py) gives the same tree; an agent built
+//! against the standard `wasi:otel/tracing` has its spans normalised like OTLP received;
 //! misuse of the lifecycle is answered with reasons, counted, and never traps; a component that
 //! is no agent, or wants what was not granted, is refused with a message naming why.
 
@@ -18,7 +19,8 @@ fn example_agent() -> Vec<u8> {
     std::fs::read(env!("AGENTRACE_EXAMPLE_AGENT")).expect("the example agent was built")
 }
 
-/// Runs `component` with `options` through a tracer exporting to memory, with content on;
+/// Runs `component` with `options` through a tracer exporting to memory, with content on and
+/// the shipped ingest component (for `wasi:otel` spans);
 /// returns the outcome, the spans and the stats.
 fn run(
     component: &[u8],
@@ -37,6 +39,7 @@ fn run(
                 logs: InMemoryLogExporter::default(),
             })
             .with_capture_content(true)
+            .with_builtin_ingest()
             .build()
             .expect("tracer builds"),
     );
@@ -230,4 +233,43 @@ fn the_example_agent_in_python_gives_the_same_tree_as_in_rust() {
     let (_, rust_spans, _) = run(&example_agent(), &options);
     assert_eq!(python_spans.len(), 8);
     assert_eq!(canonical(&python_spans), canonical(&rust_spans));
+}
+
+#[test]
+fn wasi_otel_spans_are_normalised_like_received_otlp_and_keep_their_tree() {
+    let agent = std::fs::read(env!("AGENTRACE_EXAMPLE_OTEL_AGENT")).unwrap();
+    let (outcome, spans, stats) = run(&agent, &AgentOptions::default());
+    let outcome = outcome.expect("the agent runs");
+    assert_eq!((outcome.exit_code, &outcome.trap), (0, &None));
+    assert_eq!(stats.spans_received, 3, "{stats:?}");
+    assert_eq!(stats.spans_received_invalid, 0);
+    assert_eq!(spans.len(), 3);
+    let turn = &named(&spans, "invoke_agent weather-bot")[0];
+    let chat = &named(&spans, "chat gpt-4o")[0];
+    let config = &named(&spans, "load-config")[0];
+    // The tree the component made through current-span-context.
+    assert_eq!(parent(&spans, turn).map(|p| p.name.clone()), None);
+    for child in [chat, config] {
+        assert_eq!(child.parent_span_id, turn.span_context.span_id());
+        assert_eq!(child.span_context.trace_id(), turn.span_context.trace_id());
+    }
+    // The older convention upgraded to v1.41.
+    assert_eq!(string(chat, "gen_ai.provider.name"), "openai");
+    assert!(attr(chat, "gen_ai.system").is_none());
+    assert!(matches!(
+        attr(chat, "gen_ai.usage.input_tokens"),
+        Some(Value::I64(21))
+    ));
+    assert!(attr(chat, "gen_ai.usage.prompt_tokens").is_none());
+    assert_eq!(string(chat, "gen_ai.response.id"), "chatcmpl-otel-1");
+    // A span of no convention passes through as it came, under the component's own scope.
+    let mut kept: Vec<String> = config
+        .attributes
+        .iter()
+        .map(|kv| format!("{}={}", kv.key, kv.value))
+        .collect();
+    kept.sort();
+    assert_eq!(kept, ["config.entries=3", "config.source=defaults"]);
+    assert_eq!(config.instrumentation_scope.name(), "weather-bot");
+    assert_eq!(config.instrumentation_scope.version(), Some("1.0.0"));
 }

@@ -11,7 +11,7 @@ use crate::bindings::wasi::http::outgoing_handler;
 use crate::bindings::wasi::http::types::{
     Fields, IncomingResponse, Method, OutgoingBody, OutgoingRequest, Scheme,
 };
-use crate::bindings::wasi::io::streams::StreamError;
+use crate::bindings::wasi::io0_2_12::streams::StreamError;
 use crate::{nothing, text};
 
 /// Where a model is served: `http://HOST:PORT/PATH` (or `https://`).
