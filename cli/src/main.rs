@@ -1000,7 +1000,11 @@ fn check(path: &PathBuf, configs: &[String]) -> anyhow::Result<ExitCode> {
     match agentrace::inspect(&bytes, config) {
         Ok(report) => {
             println!("{}: implements {}", path.display(), report.world);
-            println!("  plugin: {}", report.about);
+            let role = match report.world {
+                agentrace::WorldKind::TracedAgent => "agent",
+                _ => "plugin",
+            };
+            println!("  {role}: {}", report.about);
             println!("  imports: {}", report.imports.join(", "));
             Ok(ExitCode::SUCCESS)
         }

@@ -223,6 +223,21 @@ fn run_lets_an_agent_call_its_model_over_wasi_http_only_when_granted() {
 }
 
 #[test]
+fn check_names_a_traced_agent_and_how_it_traces() {
+    let result = agentrace(&["check", crate::common::example_agent().to_str().unwrap()]);
+    assert!(result.status.success(), "{}", text(&result.stdout));
+    let stdout = text(&result.stdout);
+    assert!(
+        stdout.contains("implements agentrace:plugin/traced-agent@0.2.4"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("agent: an agent that traces through agentrace's lifecycle"),
+        "{stdout}"
+    );
+}
+
+#[test]
 fn run_refuses_a_component_that_is_no_agent() {
     let result = agentrace(&["run", crate::common::hostile_mapper().to_str().unwrap()]);
     assert_eq!(result.status.code(), Some(2));

@@ -234,12 +234,28 @@ pub struct ComponentReport {
 
 /// Says which agentrace world the component in `bytes` implements and starts it the way the
 /// host would (with `config`, default limits, no grants), so that start-up failures show too;
-/// or says exactly why it does not fit.
+/// or says exactly why it does not fit. A traced agent is named, not started: starting it would
+/// run it.
 pub fn inspect(bytes: &[u8], config: BTreeMap<String, String>) -> Result<ComponentReport> {
     let compiled = engine::compile(bytes)?;
     let world = identify_world(&compiled)?;
     let (limits, grants) = (Limits::default(), Grants::default());
     let about = match world {
+        WorldKind::TracedAgent => {
+            let imports = item_names(&compiled, Side::Imports)?;
+            let through: Vec<&str> = [
+                ("agentrace:plugin/lifecycle@", "agentrace's lifecycle"),
+                ("wasi:otel/tracing@", "wasi:otel/tracing"),
+            ]
+            .into_iter()
+            .filter(|(prefix, _)| imports.iter().any(|import| import.starts_with(prefix)))
+            .map(|(_, name)| name)
+            .collect();
+            format!(
+                "an agent that traces through {}; run it with `agentrace run`",
+                through.join(" and ")
+            )
+        }
         WorldKind::Mapper => {
             let mapper =
                 Component::<MapperWorld>::new(&compiled, "checked", config, limits, grants)?;

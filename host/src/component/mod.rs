@@ -100,18 +100,29 @@ pub enum WorldKind {
     Policy,
     /// `agentrace:plugin/ingest-plugin` (since 0.2.3): exports `ingest`.
     Ingest,
+    /// `agentrace:plugin/traced-agent` (since 0.2.4): an agent, not a plugin: exports
+    /// `wasi:cli/run` and imports `lifecycle` or `wasi:otel/tracing`; run with
+    /// [`crate::run_agent`] (`agentrace run`).
+    TracedAgent,
 }
 
 impl WorldKind {
     /// Every world this host speaks.
-    pub const ALL: [WorldKind; 3] = [WorldKind::Mapper, WorldKind::Policy, WorldKind::Ingest];
+    pub const ALL: [WorldKind; 4] = [
+        WorldKind::Mapper,
+        WorldKind::Policy,
+        WorldKind::Ingest,
+        WorldKind::TracedAgent,
+    ];
 
-    /// The interface the world exports, without package or version (`mapper`).
+    /// The interface the world exports, without package or version (`mapper`); for a traced
+    /// agent, WASI's `wasi:cli/run`.
     pub fn export(self) -> &'static str {
         match self {
             WorldKind::Mapper => "mapper",
             WorldKind::Policy => "policy",
             WorldKind::Ingest => "ingest",
+            WorldKind::TracedAgent => "wasi:cli/run",
         }
     }
 
@@ -121,17 +132,24 @@ impl WorldKind {
             WorldKind::Mapper => "mapper-plugin",
             WorldKind::Policy => "policy-plugin",
             WorldKind::Ingest => "ingest-plugin",
+            WorldKind::TracedAgent => "traced-agent",
         }
     }
 
     /// The fully qualified export: `agentrace:plugin/mapper@0.2.1`.
     fn qualified_export(self) -> String {
-        format!("{WIT_PACKAGE}/{}@{WIT_VERSION}", self.export())
+        match self {
+            WorldKind::TracedAgent => "wasi:cli/run@0.2.x (a traced agent)".to_string(),
+            _ => format!("{WIT_PACKAGE}/{}@{WIT_VERSION}", self.export()),
+        }
     }
 
     /// Whether `export` is this world's interface at a version this host runs
     /// ([`COMPATIBLE_VERSIONS`]).
     fn is_export(self, export: &str) -> bool {
+        if self == WorldKind::TracedAgent {
+            return export.starts_with("wasi:cli/run@0.2.");
+        }
         export
             .strip_prefix(WIT_PACKAGE)
             .and_then(|rest| rest.strip_prefix('/'))
@@ -151,11 +169,19 @@ impl std::fmt::Display for WorldKind {
 /// (an export of another package version, or only unrelated exports).
 pub(crate) fn identify_world(component: &wasmtime::component::Component) -> Result<WorldKind> {
     let exports = item_names(component, Side::Exports)?;
-    if let Some(kind) = WorldKind::ALL
-        .into_iter()
-        .find(|kind| exports.iter().any(|export| kind.is_export(export)))
-    {
-        return Ok(kind);
+    // A command is a traced agent only when it reports spans through the host.
+    let traces = || -> Result<bool> {
+        let lifecycle = format!("{WIT_PACKAGE}/lifecycle@{COMPATIBLE_VERSIONS}");
+        Ok(item_names(component, Side::Imports)?.iter().any(|import| {
+            import.starts_with(&lifecycle) || import.starts_with("wasi:otel/tracing@")
+        }))
+    };
+    for kind in WorldKind::ALL {
+        if exports.iter().any(|export| kind.is_export(export))
+            && (kind != WorldKind::TracedAgent || traces()?)
+        {
+            return Ok(kind);
+        }
     }
     let prefix = format!("{WIT_PACKAGE}/");
     if let Some(other) = exports.iter().find(|e| e.starts_with(&prefix)) {
