@@ -9,6 +9,7 @@
 //!   form (`SpanFields`, which refuses unknown keys) and written back with every key kept.
 //! - Every event of the AG2 example conforms to the OpenAPI `Event` schema.
 //! - docs/events.md's *Fields* table names every field.
+//! - The operations are the WIT enum's cases, in the library and in the OpenAPI `Event`.
 //!
 //! (The Rust records and the WIT ones are destructured whole by the library's conversions, so a
 //! field on one side only does not compile.)
@@ -122,18 +123,22 @@ impl Generator<'_> {
     }
 }
 
-/// The WIT `agentrace:plugin` package's `lifecycle.span-fields`, and the schemas generated from
-/// it, `Part` (the GenAI parts format, which the JSON form takes as is) included.
-fn generated_schemas() -> Map<String, Json> {
+/// wit/ parsed, with its deps.
+fn wit() -> Resolve {
     let mut resolve = Resolve::new();
     resolve
         .push_dir(repo().join("wit"))
         .expect("wit/ parses with its deps");
-    let lifecycle = resolve
+    resolve
+}
+
+/// The interface `name` of the `agentrace:plugin` package.
+fn interface<'a>(resolve: &'a Resolve, name: &str) -> &'a wit_parser::Interface {
+    resolve
         .interfaces
         .iter()
         .find(|(_, interface)| {
-            interface.name.as_deref() == Some("lifecycle")
+            interface.name.as_deref() == Some(name)
                 && interface.package.is_some_and(|package| {
                     resolve.packages[package]
                         .name
@@ -142,7 +147,14 @@ fn generated_schemas() -> Map<String, Json> {
                 })
         })
         .map(|(_, interface)| interface)
-        .expect("wit/ has agentrace:plugin/lifecycle");
+        .unwrap_or_else(|| panic!("wit/ has agentrace:plugin/{name}"))
+}
+
+/// The WIT `agentrace:plugin` package's `lifecycle.span-fields`, and the schemas generated from
+/// it, `Part` (the GenAI parts format, which the JSON form takes as is) included.
+fn generated_schemas() -> Map<String, Json> {
+    let resolve = wit();
+    let lifecycle = interface(&resolve, "lifecycle");
     let fields = lifecycle.types["span-fields"];
     let mut generator = Generator {
         resolve: &resolve,
@@ -298,4 +310,30 @@ fn the_events_document_names_every_field() {
             .any(|line| line.starts_with("| `") && line.contains(&format!("`{key}`")));
         assert!(row, "docs/events.md's Fields table lacks `{key}`");
     }
+}
+
+#[test]
+fn the_operations_are_the_wit_enum_in_the_library_and_the_openapi_document() {
+    let resolve = wit();
+    let operation = interface(&resolve, "types").types["operation"];
+    let TypeDefKind::Enum(cases) = &resolve.types[operation].kind else {
+        panic!("types.operation is an enum");
+    };
+    let wit_names: Vec<String> = cases
+        .cases
+        .iter()
+        .map(|case| case.name.replace('-', "_"))
+        .collect();
+    let library: Vec<&str> = agentrace::Operation::ALL
+        .iter()
+        .map(|op| op.as_str())
+        .collect();
+    assert_eq!(wit_names, library);
+    let openapi: Json =
+        serde_json::from_str(&std::fs::read_to_string(repo().join("docs/openapi.json")).unwrap())
+            .unwrap();
+    assert_eq!(
+        openapi["components"]["schemas"]["Event"]["properties"]["operation"]["enum"],
+        json!(wit_names)
+    );
 }
