@@ -238,6 +238,46 @@ fn check_names_a_traced_agent_and_how_it_traces() {
 }
 
 #[test]
+fn the_example_agents_build_and_run_from_examples_agents() {
+    let componentize = crate::python_tool::venv_with("componentize-py", "componentize-py==0.25.1")
+        .join("bin/componentize-py");
+    let target = std::path::Path::new(env!("CARGO_TARGET_TMPDIR"))
+        .parent()
+        .unwrap()
+        .to_path_buf();
+    let mut build = Command::new(repo().join("examples/agents/build"));
+    build
+        .env("COMPONENTIZE_PY", &componentize)
+        .env("CARGO_TARGET_DIR", &target);
+    crate::python_tool::run_ok(crate::python_tool::without_cargo_variables(&mut build));
+    let dir = tempfile::tempdir().unwrap();
+    for (name, root) in [
+        ("trip-planner", "invoke_workflow trip-planner [INTERNAL]"),
+        (
+            "trip-planner-python",
+            "invoke_workflow trip-planner [INTERNAL]",
+        ),
+        ("weather-bot-otel", "invoke_agent weather-bot [INTERNAL]"),
+    ] {
+        let agent = repo().join(format!("examples/agents/{name}.wasm"));
+        let out = dir.path().join(format!("{name}.jsonl"));
+        let result = agentrace(&["run", agent.to_str().unwrap(), "-o", out.to_str().unwrap()]);
+        assert!(result.status.success(), "{name}: {}", text(&result.stderr));
+        assert!(
+            text(&result.stdout).contains(root),
+            "{name}: {}",
+            text(&result.stdout)
+        );
+        let spans = exported_spans(&std::fs::read_to_string(&out).unwrap()).len();
+        assert_eq!(
+            spans,
+            if name == "weather-bot-otel" { 3 } else { 8 },
+            "{name}"
+        );
+    }
+}
+
+#[test]
 fn run_refuses_a_component_that_is_no_agent() {
     let result = agentrace(&["run", crate::common::hostile_mapper().to_str().unwrap()]);
     assert_eq!(result.status.code(), Some(2));
