@@ -1,7 +1,8 @@
 //! Agents that are wasm components trace through the host (`lifecycle`, world `traced-agent`):
 //! the Rust example agent's spans come out as its GenAI span tree through the default mapper,
 //! and the same agent written in Python (componentize-py) gives the same tree; an agent built
-//! against the standard `wasi:otel/tracing` has its spans normalised like OTLP received;
+//! against the standard `wasi:otel/tracing` has its spans normalised like OTLP received; a
+//! platform with its own wasmtime engine and linker traces a component with one call;
 //! misuse of the lifecycle is answered with reasons, counted, and never traps; a component that
 //! is no agent, or wants what was not granted, is refused with a message naming why.
 
@@ -272,4 +273,85 @@ fn wasi_otel_spans_are_normalised_like_received_otlp_and_keep_their_tree() {
     assert_eq!(kept, ["config.entries=3", "config.source=defaults"]);
     assert_eq!(config.instrumentation_scope.name(), "weather-bot");
     assert_eq!(config.instrumentation_scope.version(), Some("1.0.0"));
+}
+
+/// A platform's own store data: its WASI, its HTTP, and agentrace's spans.
+struct Platform {
+    wasi: wasmtime_wasi::WasiCtx,
+    http: wasmtime_wasi_http::WasiHttpCtx,
+    hooks: PlatformHooks,
+    table: agentrace::wasmtime::component::ResourceTable,
+    spans: agentrace::AgentSpans,
+}
+
+/// The platform's HTTP policy: wasmtime-wasi-http's defaults.
+struct PlatformHooks;
+impl wasmtime_wasi_http::WasiHttpHooks for PlatformHooks {}
+
+impl wasmtime_wasi::WasiView for Platform {
+    fn ctx(&mut self) -> wasmtime_wasi::WasiCtxView<'_> {
+        wasmtime_wasi::WasiCtxView {
+            ctx: &mut self.wasi,
+            table: &mut self.table,
+        }
+    }
+}
+
+impl wasmtime_wasi_http::WasiHttpView for Platform {
+    fn http(&mut self) -> wasmtime_wasi_http::WasiHttpCtxView<'_> {
+        wasmtime_wasi_http::WasiHttpCtxView {
+            hooks: &mut self.hooks,
+            table: &mut self.table,
+            ctx: &mut self.http,
+        }
+    }
+}
+
+#[test]
+fn a_platform_with_its_own_linker_traces_its_components_with_one_call() {
+    use agentrace::wasmtime::component::{Component, Linker};
+    use agentrace::wasmtime::{Engine, Store};
+
+    let spans = InMemorySpanExporter::default();
+    let tracer = Arc::new(
+        Tracer::builder()
+            .with_export(ExportTarget::InMemory {
+                spans: spans.clone(),
+                metrics: InMemoryMetricExporter::default(),
+                logs: InMemoryLogExporter::default(),
+            })
+            .build()
+            .unwrap(),
+    );
+    // The platform's engine, linker and store: nothing of agentrace's but the one call.
+    let engine = Engine::default();
+    let mut linker: Linker<Platform> = Linker::new(&engine);
+    wasmtime_wasi::p2::add_to_linker_sync(&mut linker).unwrap();
+    wasmtime_wasi_http::p2::add_only_http_to_linker_sync(&mut linker).unwrap();
+    agentrace::add_lifecycle_to_linker(&mut linker, |platform| &mut platform.spans).unwrap();
+    let component = Component::new(&engine, example_agent()).unwrap();
+    let mut store = Store::new(
+        &engine,
+        Platform {
+            wasi: wasmtime_wasi::WasiCtx::builder()
+                .arg("agent")
+                .arg("Braga")
+                .build(),
+            http: wasmtime_wasi_http::WasiHttpCtx::new(),
+            hooks: PlatformHooks,
+            table: agentrace::wasmtime::component::ResourceTable::new(),
+            spans: agentrace::AgentSpans::new(tracer.clone()),
+        },
+    );
+    let command =
+        wasmtime_wasi::p2::bindings::sync::Command::instantiate(&mut store, &component, &linker)
+            .unwrap();
+    assert_eq!(command.wasi_cli_run().call_run(&mut store).unwrap(), Ok(()));
+    assert_eq!(store.data().spans.open_spans(), 0);
+    drop(store);
+    tracer.shutdown(WAIT).unwrap();
+    let spans = spans.get_finished_spans().unwrap();
+    assert_eq!(spans.len(), 8);
+    let chat = &named(&spans, "chat gpt-4o-mini")[0];
+    assert_eq!(string(chat, "gen_ai.provider.name"), "openai");
 }
