@@ -20,6 +20,19 @@ fn example_agent() -> Vec<u8> {
     std::fs::read(env!("AGENTRACE_EXAMPLE_AGENT")).expect("the example agent was built")
 }
 
+/// A tracer exporting its spans to `spans`, configured by `configure`.
+fn memory_tracer(
+    spans: &InMemorySpanExporter,
+    configure: impl FnOnce(agentrace::TracerBuilder) -> agentrace::TracerBuilder,
+) -> Arc<Tracer> {
+    let builder = Tracer::builder().with_export(ExportTarget::InMemory {
+        spans: spans.clone(),
+        metrics: InMemoryMetricExporter::default(),
+        logs: InMemoryLogExporter::default(),
+    });
+    Arc::new(configure(builder).build().expect("tracer builds"))
+}
+
 /// Runs `component` with `options` through a tracer exporting to memory, with content on and
 /// the shipped ingest component (for `wasi:otel` spans);
 /// returns the outcome, the spans and the stats.
@@ -32,18 +45,9 @@ fn run(
     agentrace::StatsSnapshot,
 ) {
     let spans = InMemorySpanExporter::default();
-    let tracer = Arc::new(
-        Tracer::builder()
-            .with_export(ExportTarget::InMemory {
-                spans: spans.clone(),
-                metrics: InMemoryMetricExporter::default(),
-                logs: InMemoryLogExporter::default(),
-            })
-            .with_capture_content(true)
-            .with_builtin_ingest()
-            .build()
-            .expect("tracer builds"),
-    );
+    let tracer = memory_tracer(&spans, |builder| {
+        builder.with_capture_content(true).with_builtin_ingest()
+    });
     let outcome = run_agent(tracer.clone(), component, options);
     tracer.shutdown(WAIT).expect("shutdown");
     (outcome, spans.get_finished_spans().unwrap(), tracer.stats())
@@ -313,16 +317,7 @@ fn a_platform_with_its_own_linker_traces_its_components_with_one_call() {
     use agentrace::wasmtime::{Engine, Store};
 
     let spans = InMemorySpanExporter::default();
-    let tracer = Arc::new(
-        Tracer::builder()
-            .with_export(ExportTarget::InMemory {
-                spans: spans.clone(),
-                metrics: InMemoryMetricExporter::default(),
-                logs: InMemoryLogExporter::default(),
-            })
-            .build()
-            .unwrap(),
-    );
+    let tracer = memory_tracer(&spans, |builder| builder);
     // The platform's engine, linker and store: nothing of agentrace's but the one call.
     let engine = Engine::default();
     let mut linker: Linker<Platform> = Linker::new(&engine);

@@ -171,6 +171,26 @@ fn text(role: &str, content: &str) -> Message {
     }
 }
 
+/// A request for `model`, not streamed, with nothing else set.
+fn request(model: &str) -> ModelRequest {
+    ModelRequest {
+        model: Some(model.into()),
+        temperature: None,
+        top_p: None,
+        top_k: None,
+        max_tokens: None,
+        frequency_penalty: None,
+        presence_penalty: None,
+        stop_sequences: Vec::new(),
+        seed: None,
+        choice_count: None,
+        stream: Some(false),
+        output_type: None,
+        dimension_count: None,
+        encoding_formats: Vec::new(),
+    }
+}
+
 /// The model every call asks for.
 const MODEL: &str = "gpt-4o-mini";
 
@@ -188,20 +208,9 @@ fn model_call(
         &SpanFields {
             provider: Some("openai".into()),
             request: Some(ModelRequest {
-                model: Some(MODEL.into()),
                 temperature: Some(0.2),
-                top_p: None,
-                top_k: None,
                 max_tokens: Some(400),
-                frequency_penalty: None,
-                presence_penalty: None,
-                stop_sequences: Vec::new(),
-                seed: None,
-                choice_count: None,
-                stream: Some(false),
-                output_type: None,
-                dimension_count: None,
-                encoding_formats: Vec::new(),
+                ..request(MODEL)
             }),
             tool_definitions: vec![ToolDefinition {
                 type_: "function".into(),

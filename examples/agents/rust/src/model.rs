@@ -5,14 +5,14 @@
 
 use crate::bindings::agentrace::plugin::lifecycle::{Parent, Span, SpanFields};
 use crate::bindings::agentrace::plugin::types::{
-    ErrorInfo, Message, MessagePart, ModelRequest, ModelResponse, Operation, ServerEndpoint, Usage,
+    ErrorInfo, Message, MessagePart, ModelResponse, Operation, ServerEndpoint, Usage,
 };
 use crate::bindings::wasi::http::outgoing_handler;
 use crate::bindings::wasi::http::types::{
     Fields, IncomingResponse, Method, OutgoingBody, OutgoingRequest, Scheme,
 };
 use crate::bindings::wasi::io0_2_12::streams::StreamError;
-use crate::{nothing, text};
+use crate::{nothing, request, text};
 
 /// Where a model is served: `http://HOST:PORT/PATH` (or `https://`).
 struct Endpoint {
@@ -136,22 +136,7 @@ pub fn ask(parent: &Span, base_url: &str, model: &str, question: &str) -> Result
                 address: endpoint.host.clone(),
                 port: endpoint.port,
             }),
-            request: Some(ModelRequest {
-                model: Some(model.into()),
-                temperature: None,
-                top_p: None,
-                top_k: None,
-                max_tokens: None,
-                frequency_penalty: None,
-                presence_penalty: None,
-                stop_sequences: Vec::new(),
-                seed: None,
-                choice_count: None,
-                stream: Some(false),
-                output_type: None,
-                dimension_count: None,
-                encoding_formats: Vec::new(),
-            }),
+            request: Some(request(model)),
             input_messages: vec![text("user", question)],
             ..nothing()
         },
