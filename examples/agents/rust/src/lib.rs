@@ -15,6 +15,10 @@
 //! `traceparent`, a link to an all-zero id, an end before the start) and prints each refusal
 //! the host answered.
 //!
+//! With `--spans N` it reports one agent turn with N model calls under it, each with the ten
+//! attributes of a typical chat call, and nothing else: the benchmark of a span's cost through
+//! the lifecycle (`cargo bench -p agentrace-bench --bench agents`).
+//!
 //! With `--model-url URL [QUESTION]` it asks a real OpenAI-compatible model instead (`POST
 //! URL/chat/completions` over `wasi:http`, the key from `OPENAI_API_KEY`; model `gpt-4o-mini`,
 //! or `--model NAME`), which needs the network and the key granted:
@@ -60,12 +64,70 @@ impl Guest for Agent {
             misuse();
             return Ok(());
         }
+        if let Some(at) = args.iter().position(|arg| arg == "--spans") {
+            let count = args
+                .get(at + 1)
+                .and_then(|n| n.parse().ok())
+                .unwrap_or(1000);
+            return many_spans(count).map_err(|error| eprintln!("spans: {error}"));
+        }
         if let Some(at) = args.iter().position(|arg| arg == "--model-url") {
             return ask_model(&args, at).map_err(|error| eprintln!("assistant: {error}"));
         }
         let destination = args.first().map_or("Lisbon", String::as_str);
         plan_trip(destination).map_err(|error| eprintln!("trip planner: {error}"))
     }
+}
+
+/// `--spans N`: an agent turn with `count` chat spans under it.
+fn many_spans(count: u32) -> Result<(), String> {
+    let turn = Span::start(
+        Operation::InvokeAgent,
+        &Parent::None,
+        &SpanFields {
+            agent: agent("planner"),
+            ..nothing()
+        },
+        None,
+    )
+    .map_err(|e| e.reason)?;
+    for _ in 0..count {
+        let call = Span::start(
+            Operation::Chat,
+            &Parent::Span(&turn),
+            &SpanFields {
+                agent: agent("planner"),
+                conversation_id: Some("conv-5b8efff798038103".into()),
+                provider: Some("openai".into()),
+                request: Some(request("gpt-4o")),
+                ..nothing()
+            },
+            None,
+        )
+        .map_err(|e| e.reason)?;
+        call.end(
+            &SpanFields {
+                response: Some(ModelResponse {
+                    model: Some("gpt-4o-2024-08-06".into()),
+                    id: Some("chatcmpl-9f8e7d6c5b4a".into()),
+                    finish_reasons: vec!["stop".into()],
+                    time_to_first_chunk: None,
+                }),
+                usage: Some(Usage {
+                    input_tokens: Some(52),
+                    output_tokens: Some(18),
+                    cache_read_input_tokens: None,
+                    cache_creation_input_tokens: None,
+                    reasoning_output_tokens: None,
+                    cost: None,
+                }),
+                ..nothing()
+            },
+            None,
+        )
+        .map_err(|e| e.reason)?;
+    }
+    turn.end(&nothing(), None).map_err(|e| e.reason)
 }
 
 /// `--model-url URL [--model NAME] [QUESTION]`: one agent turn around one real model call.
