@@ -3,9 +3,9 @@
 //! reports one agent turn with N chat spans, each with the ten attributes of a typical chat
 //! call (the `runtime` bench's span). Each iteration is a whole `run_agent`: instantiation,
 //! WASI, the run; N = 0 measures that fixed part, so (time(2048) − time(0)) / 2048 is one span's
-//! cost on the agent's thread, to set beside `runtime_thread/agentrace_span` (the same span
-//! through `Tracer::start` and `end` in Rust). The spans go through the usual pipeline to a
-//! sink that discards them, flushed untimed after each run.
+//! cost on the agent's thread. `in_process_2048_spans` is the same turn and spans reported
+//! through `Tracer::start` and `end` in Rust, measured in the same run. The spans go through the
+//! usual pipeline to a sink that discards them, flushed untimed after each run.
 
 #![allow(
     missing_docs,
@@ -16,7 +16,10 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use agentrace::{AgentOptions, run_agent};
+use agentrace::{
+    AgentInfo, AgentOptions, ModelRequest, ModelResponse, Operation, SpanFields, Tracer, Usage,
+    run_agent,
+};
 use agentrace_bench::{PipelineSetup, pipeline_tracer};
 use criterion::{Criterion, criterion_group, criterion_main};
 
@@ -27,6 +30,55 @@ fn example_agent() -> Vec<u8> {
         .expect("CARGO_TARGET_TMPDIR is <target>/tmp")
         .join("agentrace-guest/wasm32-wasip2/guest/agentrace_example_agent.wasm");
     std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+/// What the example agent's `--spans` mode reports, through the Rust API: a turn with `count`
+/// chat spans of the same fields.
+fn in_process_turn(tracer: &Tracer, count: u32) {
+    let planner = || Some(AgentInfo::named("planner"));
+    let turn = tracer.start(
+        Operation::InvokeAgent,
+        None,
+        SpanFields {
+            agent: planner(),
+            ..SpanFields::default()
+        },
+    );
+    for _ in 0..count {
+        let call = tracer.start(
+            Operation::Chat,
+            Some(&turn),
+            SpanFields {
+                agent: planner(),
+                conversation_id: Some("conv-5b8efff798038103".into()),
+                provider: Some("openai".into()),
+                request: Some(ModelRequest {
+                    model: Some("gpt-4o".into()),
+                    stream: Some(false),
+                    ..ModelRequest::default()
+                }),
+                ..SpanFields::default()
+            },
+        );
+        tracer.end(
+            &call,
+            SpanFields {
+                response: Some(ModelResponse {
+                    model: Some("gpt-4o-2024-08-06".into()),
+                    id: Some("chatcmpl-9f8e7d6c5b4a".into()),
+                    finish_reasons: Some(vec!["stop".into()]),
+                    ..ModelResponse::default()
+                }),
+                usage: Some(Usage {
+                    input_tokens: Some(52),
+                    output_tokens: Some(18),
+                    ..Usage::default()
+                }),
+                ..SpanFields::default()
+            },
+        );
+    }
+    tracer.end(&turn, SpanFields::default());
 }
 
 fn agent_spans(c: &mut Criterion) {
@@ -57,6 +109,18 @@ fn agent_spans(c: &mut Criterion) {
             })
         });
     }
+    group.bench_function("in_process_2048_spans", |b| {
+        b.iter_custom(|iters| {
+            let mut total = Duration::ZERO;
+            for _ in 0..iters {
+                let began = Instant::now();
+                in_process_turn(&tracer, 2048);
+                total += began.elapsed();
+                tracer.flush(Duration::from_secs(60)).expect("flush");
+            }
+            total
+        })
+    });
     group.finish();
     let stats = tracer.stats();
     assert_eq!(stats.events_rejected, 0, "{:?}", stats.recent_errors);
