@@ -62,47 +62,65 @@ fn scope_of(scope: &InstrumentationScope) -> Scope {
 /// The spans of one scope within a trace: the scope (by identity) and the spans' indices.
 type ScopeMembers = (*const InstrumentationScope, Vec<usize>);
 
-/// The spans of one resource, grouped for the `ingest` call: one group per (scope, trace),
-/// the groups of a trace side by side in the order the trace first appeared, the spans of a
-/// group in the order received. Also returns, for each span in call order, its index in
-/// `spans`, so the verdicts can be matched back.
+/// The spans of one resource grouped for the `ingest` call. The spans are moved into the groups,
+/// not copied, and taken back after the call with [`Grouped::into_spans`].
+pub(crate) struct Grouped {
+    /// One group per (scope, trace), the groups of a trace side by side in the order the trace
+    /// first appeared, the spans of a group in the order received.
+    pub(crate) groups: Vec<SpanGroup>,
+    /// For each span in call order, its index in the input: how the verdicts are matched back.
+    pub(crate) order: Vec<usize>,
+}
+
+/// Groups `spans` (with `scopes[i]` the scope of `spans[i]`) of `resource` for the `ingest`
+/// call.
 pub(crate) fn groups(
     resource: &Resource,
-    spans: &[(wit::OtelSpan, Arc<InstrumentationScope>)],
-) -> (Vec<SpanGroup>, Vec<usize>) {
+    spans: Vec<wit::OtelSpan>,
+    scopes: &[Arc<InstrumentationScope>],
+) -> Grouped {
     let resource_attributes: Vec<wit::Attribute> = resource
         .iter()
         .map(|(key, value)| attribute_of(&opentelemetry::KeyValue::new(key.clone(), value.clone())))
         .collect();
     // Traces in order of first appearance; within a trace, scopes in order of first appearance.
-    let mut traces: Vec<(wit::TraceId, Vec<ScopeMembers>)> = Vec::new();
+    let mut traces: Vec<Vec<ScopeMembers>> = Vec::new();
     let mut trace_index: HashMap<wit::TraceId, usize> = HashMap::new();
-    for (index, (span, scope)) in spans.iter().enumerate() {
+    for (index, (span, scope)) in spans.iter().zip(scopes).enumerate() {
         let at = *trace_index.entry(span.trace_id).or_insert_with(|| {
-            traces.push((span.trace_id, Vec::new()));
+            traces.push(Vec::new());
             traces.len() - 1
         });
-        let scopes = &mut traces[at].1;
         let key = Arc::as_ptr(scope);
-        match scopes.iter_mut().find(|(s, _)| *s == key) {
+        match traces[at].iter_mut().find(|(s, _)| *s == key) {
             Some((_, members)) => members.push(index),
-            None => scopes.push((key, vec![index])),
+            None => traces[at].push((key, vec![index])),
         }
     }
+    let mut slots: Vec<Option<wit::OtelSpan>> = spans.into_iter().map(Some).collect();
     let mut groups = Vec::new();
-    let mut order = Vec::with_capacity(spans.len());
-    for (_, scopes) in traces {
-        for (_, members) in scopes {
-            let scope = scope_of(&spans[members[0]].1);
-            groups.push(SpanGroup {
-                resource_attributes: resource_attributes.clone(),
-                scope,
-                spans: members.iter().map(|&i| spans[i].0.clone()).collect(),
-            });
-            order.extend(members);
-        }
+    let mut order = Vec::with_capacity(slots.len());
+    for (_, members) in traces.into_iter().flatten() {
+        groups.push(SpanGroup {
+            resource_attributes: resource_attributes.clone(),
+            scope: scope_of(&scopes[members[0]]),
+            spans: members.iter().filter_map(|&i| slots[i].take()).collect(),
+        });
+        order.extend(members);
     }
-    (groups, order)
+    Grouped { groups, order }
+}
+
+impl Grouped {
+    /// The spans back out of the groups, in their input order, and the call order.
+    pub(crate) fn into_spans(self) -> (Vec<wit::OtelSpan>, Vec<usize>) {
+        let in_call_order = self.groups.into_iter().flat_map(|group| group.spans);
+        let mut indexed: Vec<(usize, wit::OtelSpan)> =
+            self.order.iter().copied().zip(in_call_order).collect();
+        indexed.sort_unstable_by_key(|(index, _)| *index);
+        let spans = indexed.into_iter().map(|(_, span)| span).collect();
+        (spans, self.order)
+    }
 }
 
 /// What the verdicts say to do with the spans of one resource.
@@ -112,6 +130,9 @@ pub(crate) struct Triage {
     pub(crate) passed: Vec<(usize, wit::OtelSpan)>,
     /// Records for the mapper, by the index of the span they stand for.
     pub(crate) normalised: Vec<(usize, MappedRecord)>,
+    /// The spans the records stand for, by index (`None` for the others): passed on marked
+    /// when the mapper does not map their record.
+    pub(crate) originals: Vec<Option<wit::OtelSpan>>,
     /// Spans the component dropped.
     pub(crate) dropped: u64,
     /// Spans passed on marked because their verdict broke the contract, and the first reason.
@@ -121,17 +142,16 @@ pub(crate) struct Triage {
 
 /// Sorts `verdicts` (in call `order`) over `spans`: the component's answer, already checked to
 /// hold one verdict per span.
-pub(crate) fn triage(
-    spans: Vec<(wit::OtelSpan, Arc<InstrumentationScope>)>,
-    order: &[usize],
-    verdicts: Vec<Verdict>,
-) -> Triage {
+pub(crate) fn triage(spans: Vec<wit::OtelSpan>, order: &[usize], verdicts: Vec<Verdict>) -> Triage {
     let mut by_index: Vec<Option<Verdict>> = (0..spans.len()).map(|_| None).collect();
     for (&index, verdict) in order.iter().zip(verdicts) {
         by_index[index] = Some(verdict);
     }
-    let mut triage = Triage::default();
-    for (index, ((mut span, _), verdict)) in spans.into_iter().zip(by_index).enumerate() {
+    let mut triage = Triage {
+        originals: (0..spans.len()).map(|_| None).collect(),
+        ..Triage::default()
+    };
+    for (index, (mut span, verdict)) in spans.into_iter().zip(by_index).enumerate() {
         let verdict = verdict.unwrap_or(Verdict::Pass);
         if let Err(reason) = verdict_fits(&span, &verdict) {
             triage.misfits += 1;
@@ -144,7 +164,10 @@ pub(crate) fn triage(
             Verdict::Pass => triage.passed.push((index, span)),
             Verdict::Replace(replacement) => triage.passed.push((index, replacement)),
             Verdict::Drop => triage.dropped += 1,
-            Verdict::Normalise(record) => triage.normalised.push((index, record)),
+            Verdict::Normalise(record) => {
+                triage.normalised.push((index, record));
+                triage.originals[index] = Some(span);
+            }
         }
     }
     triage
@@ -185,7 +208,9 @@ mod tests {
         let resource = Resource::builder_empty()
             .with_attribute(opentelemetry::KeyValue::new("service.name", "svc"))
             .build();
-        let (groups, order) = groups(&resource, &spans);
+        let (spans, scopes): (Vec<_>, Vec<_>) = spans.into_iter().unzip();
+        let grouped = groups(&resource, spans, &scopes);
+        let (groups, order) = (&grouped.groups, &grouped.order);
         let shape: Vec<(String, Vec<u64>)> = groups
             .iter()
             .map(|g| {
@@ -204,19 +229,17 @@ mod tests {
                 ("b".to_string(), vec![21]),
             ]
         );
-        assert_eq!(order, [0, 3, 2, 1, 4]);
+        assert_eq!(order, &[0, 3, 2, 1, 4]);
         assert_eq!(groups[1].scope.version, "2");
         assert_eq!(groups[0].resource_attributes[0].key, "service.name");
+        // Taken back out of the groups, the spans are in their input order again.
+        let back: Vec<u64> = grouped.into_spans().0.iter().map(|s| s.span_id).collect();
+        assert_eq!(back, [10, 20, 11, 12, 21]);
     }
 
     #[test]
     fn a_verdict_with_other_ids_passes_its_span_on_marked() {
-        let scope = Arc::new(InstrumentationScope::builder("a").build());
-        let spans = vec![
-            (span(1, 10), scope.clone()),
-            (span(1, 11), scope.clone()),
-            (span(1, 12), scope.clone()),
-        ];
+        let spans = vec![span(1, 10), span(1, 11), span(1, 12)];
         let mut stranger = span(1, 99);
         stranger.name = "invented".into();
         let verdicts = vec![Verdict::Replace(stranger), Verdict::Drop, Verdict::Pass];

@@ -510,20 +510,21 @@ impl Worker {
         let Some(slot) = self.ingest.as_mut() else {
             return spans;
         };
-        let (groups, order) = ingest::groups(resource, &spans);
-        let answer = slot.call(&self.stats, |instance| instance.ingest(&groups));
+        let (spans, scopes): (Vec<wit::OtelSpan>, Vec<Arc<InstrumentationScope>>) =
+            spans.into_iter().unzip();
+        let grouped = ingest::groups(resource, spans, &scopes);
+        let answer = slot.call(&self.stats, |instance| instance.ingest(&grouped.groups));
         let name = slot.component.name().to_string();
+        let (spans, order) = grouped.into_spans();
         let verdicts = match answer {
             Ok(verdicts) => verdicts,
             Err(error) => {
                 let reason = format!("ingest component `{name}` {error}");
+                let spans = spans.into_iter().zip(scopes).collect();
                 return self.ingest_failed(spans, &reason);
             }
         };
-        let scopes: Vec<Arc<InstrumentationScope>> =
-            spans.iter().map(|(_, scope)| scope.clone()).collect();
-        let originals: Vec<wit::OtelSpan> = spans.iter().map(|(span, _)| span.clone()).collect();
-        let triage = ingest::triage(spans, &order, verdicts);
+        let mut triage = ingest::triage(spans, &order, verdicts);
         Stats::add(&self.stats.spans_dropped_by_ingest, triage.dropped);
         if let Some(reason) = &triage.first_misfit {
             Stats::add(&self.stats.spans_ingest_failed, triage.misfits);
@@ -557,10 +558,10 @@ impl Worker {
                 .collect();
             let unmapped = self.normalise(resource, &scope, batch, extras);
             records_unmapped += unmapped.len();
-            passed.extend(unmapped.into_iter().map(|(index, reason)| {
-                let mut span = originals[index].clone();
+            passed.extend(unmapped.into_iter().filter_map(|(index, reason)| {
+                let mut span = triage.originals[index].take()?;
                 ingest::mark_failed(&mut span, &reason);
-                (span, scopes[index].clone())
+                Some((span, scopes[index].clone()))
             }));
         }
         Stats::add(
