@@ -77,6 +77,17 @@ enum Command {
         /// Workers the pipeline is sharded over.
         #[arg(long, default_value_t = 1)]
         workers: usize,
+        /// Receive classic AG2's captured OTLP (22 copies of its 47 spans per iteration) through
+        /// the default ingest component and the mapper, as the `otlp_in` benches do, instead
+        /// of reporting the AG2 example's lifecycle events.
+        #[arg(long, conflicts_with = "native")]
+        otlp_in: bool,
+        /// With --otlp-in: pass the received spans through (no ingest component, no mapper).
+        #[arg(long, requires = "otlp_in")]
+        no_ingest: bool,
+        /// How many `redact` policies run after the mapper.
+        #[arg(long, default_value_t = 1)]
+        policies: usize,
     },
     /// The pipeline with the components and with the same mapping linked natively in the
     /// worker, taking turns for ROUNDS rounds: the wasm / native ratio of each round and their
@@ -125,11 +136,40 @@ fn main() -> anyhow::Result<()> {
             seconds,
         } => pipeline_ratio(capture_content, rounds, seconds),
         Command::Pipeline {
+            capture_content,
+            iterations,
+            workers,
+            otlp_in: true,
+            no_ingest,
+            policies,
+            ..
+        } => pipeline_otlp_in(
+            PipelineSetup {
+                ingest: !no_ingest,
+                capture_content,
+                workers,
+                redact_policies: policies,
+                ..PipelineSetup::default()
+            },
+            iterations,
+        ),
+        Command::Pipeline {
             native,
             capture_content,
             iterations,
             workers,
-        } => pipeline(native, capture_content, iterations, workers),
+            policies,
+            ..
+        } => pipeline(
+            PipelineSetup {
+                capture_content,
+                native,
+                workers,
+                redact_policies: policies,
+                ..PipelineSetup::default()
+            },
+            iterations,
+        ),
         Command::Swap { rate, swaps } => swap(rate, swaps),
         Command::InstanceMemory { instances } => instance_memory(instances),
         Command::Stage {
@@ -200,14 +240,9 @@ fn shut_down_checked(tracer: &agentrace::Tracer) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn pipeline(native: bool, capture: bool, iterations: u64, workers: usize) -> anyhow::Result<()> {
+fn pipeline(setup: PipelineSetup, iterations: u64) -> anyhow::Result<()> {
     let workload = Workload::ag2_example()?;
-    let tracer = pipeline_tracer(PipelineSetup {
-        capture_content: capture,
-        native,
-        workers,
-        ..PipelineSetup::default()
-    })?;
+    let tracer = pipeline_tracer(setup)?;
     let mut next_copy = 0u64;
     let mut timed = Duration::ZERO;
     for _ in 0..iterations {
@@ -218,6 +253,30 @@ fn pipeline(native: bool, capture: bool, iterations: u64, workers: usize) -> any
     println!(
         "{}",
         serde_json::json!({ "spans_per_second": (spans / timed.as_secs_f64()).round() })
+    );
+    Ok(())
+}
+
+fn pipeline_otlp_in(setup: PipelineSetup, iterations: u64) -> anyhow::Result<()> {
+    let requests = agentrace_bench::ag2_capture_requests((SPANS_PER_ITERATION / 47) as u64)?;
+    let tracer = pipeline_tracer(setup)?;
+    let (mut timed, mut spans) = (Duration::ZERO, 0usize);
+    for _ in 0..iterations {
+        let (took, received) = agentrace_bench::otlp_in_iteration(&tracer, &requests)?;
+        timed += took;
+        spans += received;
+    }
+    let stats = tracer.stats();
+    anyhow::ensure!(
+        stats.spans_received == stats.spans_exported
+            && (!setup.ingest || stats.spans_normalised == stats.spans_received)
+            && stats.policy_failures == 0,
+        "spans lost or not normalised: {stats:?}"
+    );
+    tracer.shutdown(Duration::from_secs(60))?;
+    println!(
+        "{}",
+        serde_json::json!({ "spans_per_second": (spans as f64 / timed.as_secs_f64()).round() })
     );
     Ok(())
 }
