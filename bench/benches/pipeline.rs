@@ -212,7 +212,7 @@ fn otlp_in(c: &mut Criterion) {
     assert_eq!(stats.spans_received, stats.spans_exported, "spans lost");
     assert_eq!(stats.spans_received_invalid + stats.policy_failures, 0);
     tracer.shutdown(Duration::from_secs(60)).expect("shutdown");
-    // A real producer's spans (classic AG2's own tracing, 22 copies of its 47 spans): passed
+    // A real producer's spans (classic AG2's own tracing, 21 copies of its 47 spans): passed
     // through, and through the default ingest component and the mapper, with content captured
     // and without (the ingest component then leaves the messages unread).
     let copies = (SPANS_PER_ITERATION / 47) as u64;

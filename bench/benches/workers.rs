@@ -77,7 +77,7 @@ fn in_process(c: &mut Criterion) {
 }
 
 fn otlp_in(c: &mut Criterion) {
-    // 22 copies of the capture's 47 spans per request set, ROUNDS sets per iteration.
+    // 21 copies of the capture's 47 spans per request set, ROUNDS sets per iteration.
     let copies = (SPANS_PER_ITERATION / 47 * ROUNDS) as u64;
     let requests = ag2_capture_requests(copies).expect("AG2 capture");
     let mut group = c.benchmark_group("workers_otlp_in");

@@ -77,7 +77,7 @@ enum Command {
         /// Workers the pipeline is sharded over.
         #[arg(long, default_value_t = 1)]
         workers: usize,
-        /// Receive classic AG2's captured OTLP (22 copies of its 47 spans per iteration) through
+        /// Receive classic AG2's captured OTLP (21 copies of its 47 spans, 987 per iteration) through
         /// the default ingest component and the mapper, as the `otlp_in` benches do, instead
         /// of reporting the AG2 example's lifecycle events.
         #[arg(long, conflicts_with = "native")]

@@ -170,7 +170,7 @@ pub struct Finding {
 /// detectors' patterns begin with. Enough to rule most detectors out of most attribute values
 /// (names, models, ids, messages without personal data) without running their regular
 /// expressions. One pass, because separate scans for each needle were most of `redact`'s time
-/// in wasm (a profile of the OTLP-in pipeline: `find` itself 25 % of the samples).
+/// in wasm (a profile of received spans passed through `redact`: `find` itself 25 % of the samples).
 struct Shape {
     digits: usize,
     /// Upper-case ASCII letters (an IBAN starts with two).

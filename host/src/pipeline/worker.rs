@@ -558,6 +558,7 @@ impl Worker {
                 .collect();
             let unmapped = self.normalise(resource, &scope, batch, extras);
             records_unmapped += unmapped.len();
+            // Every unmapped index is one whose verdict was a record, so triage kept its span.
             passed.extend(unmapped.into_iter().filter_map(|(index, reason)| {
                 let mut span = triage.originals[index].take()?;
                 ingest::mark_failed(&mut span, &reason);
