@@ -84,8 +84,60 @@ def confirms(kind, candidate):
         except ValueError:
             return False
     if kind == "phone":
-        return 7 <= sum(c.isdigit() for c in candidate) <= 15
+        return 7 <= sum(c.isdigit() for c in candidate) <= 15 and digits_outside_dates(candidate) >= 7
     return True
+
+
+UUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
+TOKEN_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-")
+
+
+def part_of_an_identifier(text, start, end):
+    """Whether the phone candidate text[start:end] is a piece of a longer identifier, as in the
+    Rust detectors: it begins with a digit right after a letter or digit, or lies in a UUID."""
+    if text[start] in "0123456789" and start > 0 and text[start - 1] in TOKEN_CHARS and text[start - 1] != "-":
+        return True
+    while start > 0 and text[start - 1] in TOKEN_CHARS:
+        start -= 1
+    while end < len(text) and text[end] in TOKEN_CHARS:
+        end += 1
+    return UUID.fullmatch(text[start:end]) is not None
+
+
+DIGIT_RUN = re.compile(r"\d+")
+
+
+def digits_outside_dates(candidate):
+    """The digits of a phone candidate that are not part of a calendar date (2024-07-18,
+    18.07.2024, 18-07-2024, with the hour after it), as in the Rust detectors: dated model names
+    (gpt-4o-mini-2024-07-18) are not phone numbers."""
+    groups = []  # (digits, the one character before them when a single one separates them)
+    previous_end = None
+    for run in DIGIT_RUN.finditer(candidate):
+        between = candidate[previous_end:run.start()] if previous_end is not None else ""
+        groups.append((run.group(), between if len(between) == 1 else None))
+        previous_end = run.end()
+
+    def number(digits, width, low, high):
+        return len(digits) == width and low <= int(digits) <= high
+
+    def is_date(first, month, last):
+        joint = month[1]
+        return (joint == last[1] and joint in ("-", ".") and number(month[0], 2, 1, 12)
+                and ((number(first[0], 4, 1900, 2099) and number(last[0], 2, 1, 31))
+                     or (number(first[0], 2, 1, 31) and number(last[0], 4, 1900, 2099))))
+
+    outside = 0
+    at = 0
+    while at < len(groups):
+        if len(groups) - at >= 3 and is_date(*groups[at:at + 3]):
+            at += 3
+            if at < len(groups) and groups[at][1] == " " and number(groups[at][0], 2, 0, 23):
+                at += 1
+        else:
+            outside += len(groups[at][0])
+            at += 1
+    return outside
 
 
 def hmac_sha256(key, message):
@@ -161,7 +213,8 @@ class Rules:
                 start, end = m.span()
                 if any(s < end and start < e for s, e, _ in ranges):
                     continue
-                if confirms(name, m.group()):
+                if confirms(name, m.group()) and not (
+                        name == "phone" and part_of_an_identifier(text, start, end)):
                     ranges.append((start, end, name))
         for pattern in self.blocked_values:
             for m in pattern.finditer(text):

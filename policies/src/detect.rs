@@ -26,7 +26,8 @@ pub enum Kind {
     Ipv6,
     /// An IPv4 address.
     Ipv4,
-    /// A phone number written with separators or a country code.
+    /// A phone number written with separators or a country code, with seven digits or more
+    /// outside calendar dates (a dated model name is not a phone number).
     Phone,
 }
 
@@ -106,11 +107,100 @@ impl Kind {
             }
             Kind::Phone => {
                 let digits = candidate.chars().filter(char::is_ascii_digit).count();
-                (7..=15).contains(&digits)
+                (7..=15).contains(&digits) && digits_outside_dates(candidate) >= 7
             }
             _ => true,
         }
     }
+}
+
+/// Whether the phone candidate at `range` is a piece of a longer identifier rather than a
+/// number standing apart: it begins with a digit right after a letter or digit (the tail of
+/// `f9-4086-4820` in a UUID, of `o1-2024-12-17`), or it lies inside a UUID. The phone pattern
+/// cannot say so itself (the regex crate has no look-behind); tool call ids, conversation ids
+/// and response ids are UUIDs in many producers' spans.
+fn part_of_an_identifier(text: &str, range: &std::ops::Range<usize>) -> bool {
+    let starts_with_digit = text[range.clone()].starts_with(|c: char| c.is_ascii_digit());
+    let before = text[..range.start].chars().next_back();
+    if starts_with_digit && before.is_some_and(|c| c.is_ascii_alphanumeric()) {
+        return true;
+    }
+    let in_token = |c: char| c.is_ascii_alphanumeric() || c == '-';
+    let start = text[..range.start]
+        .char_indices()
+        .rev()
+        .find(|&(_, c)| !in_token(c))
+        .map_or(0, |(at, c)| at + c.len_utf8());
+    let end = text[range.end..]
+        .find(|c: char| !in_token(c))
+        .map_or(text.len(), |at| range.end + at);
+    is_uuid(&text[start..end])
+}
+
+/// Whether `token` is a UUID in its usual text form (hex digits, 8-4-4-4-12).
+fn is_uuid(token: &str) -> bool {
+    let parts: Vec<&str> = token.split('-').collect();
+    parts.len() == 5
+        && parts
+            .iter()
+            .zip([8, 4, 4, 4, 12])
+            .all(|(part, width)| part.len() == width && part.bytes().all(|b| b.is_ascii_hexdigit()))
+}
+
+/// The digits of a phone candidate that are not part of a calendar date: `2024-07-18`,
+/// `18.07.2024` or `18-07-2024` (a year 1900–2099, a month, a day; the same `-` or `.` between
+/// the three), with the hour after it (`2024-07-18 10` of a timestamp). The phone pattern
+/// matches dates, and dated model names are everywhere in GenAI spans
+/// (`gpt-4o-mini-2024-07-18`, `o1-2024-12-17`): a phone number needs seven digits besides them.
+fn digits_outside_dates(candidate: &str) -> usize {
+    // Each run of digits, with the one character before it when a single one separates it
+    // from the previous run.
+    let mut groups: Vec<(&str, Option<char>)> = Vec::new();
+    let mut rest = candidate;
+    let mut previous_end_at_start = true;
+    while let Some(start) = rest.find(|c: char| c.is_ascii_digit()) {
+        let between = &rest[..start];
+        let separator = match (previous_end_at_start, between.chars().count()) {
+            (false, 1) => between.chars().next(),
+            _ => None,
+        };
+        let after = &rest[start..];
+        let end = after
+            .find(|c: char| !c.is_ascii_digit())
+            .unwrap_or(after.len());
+        groups.push((&after[..end], separator));
+        rest = &after[end..];
+        previous_end_at_start = false;
+    }
+    let number = |digits: &str, width: usize, range: std::ops::RangeInclusive<u32>| {
+        digits.len() == width && digits.parse().is_ok_and(|n: u32| range.contains(&n))
+    };
+    let is_date = |date: &[(&str, Option<char>)]| {
+        let [(first, _), (month, joint), (last, second_joint)] = date else {
+            return false;
+        };
+        joint == second_joint
+            && matches!(joint, Some('-' | '.'))
+            && number(month, 2, 1..=12)
+            && ((number(first, 4, 1900..=2099) && number(last, 2, 1..=31))
+                || (number(first, 2, 1..=31) && number(last, 4, 1900..=2099)))
+    };
+    let mut outside = 0;
+    let mut at = 0;
+    while at < groups.len() {
+        if groups.len() - at >= 3 && is_date(&groups[at..at + 3]) {
+            at += 3;
+            if let Some((hour, Some(' '))) = groups.get(at)
+                && number(hour, 2, 0..=23)
+            {
+                at += 1;
+            }
+        } else {
+            outside += groups[at].0.len();
+            at += 1;
+        }
+    }
+    outside
 }
 
 /// The Luhn checksum of the digits in `text` (13 to 19 digits).
@@ -282,7 +372,10 @@ fn scan(text: &str, kinds: impl Iterator<Item = Kind>) -> Vec<Finding> {
             let overlaps = findings
                 .iter()
                 .any(|f| f.range.start < range.end && range.start < f.range.end);
-            if !overlaps && kind.confirms(m.as_str()) {
+            if !overlaps
+                && kind.confirms(m.as_str())
+                && !(kind == Kind::Phone && part_of_an_identifier(text, &range))
+            {
                 findings.push(Finding { range, kind });
             }
         }
@@ -418,5 +511,58 @@ mod tests {
         assert!(kinds_in("version 1.2.3 and 300.1.1.1").is_empty());
         assert!(kinds_in("the ratio is 3:4 and 10:30").is_empty());
         assert!(kinds_in("plain text without secrets").is_empty());
+    }
+
+    #[test]
+    fn pieces_of_identifiers_are_not_phone_numbers() {
+        for text in [
+            "2c1100f9-4086-4820-aaf7-8ec1ac63bfc6",
+            "call_id abcdefab-1234-5678-9012-abcdef123456 done",
+            "12345678-1234-5678-1234-567812345678",
+            "build a1-234-5678-90",
+        ] {
+            assert_eq!(kinds_in(text), [], "{text}");
+        }
+        for text in [
+            "call 415-555-0132",
+            "Tel.+44 20 7946 0958",
+            "tel:+1 415-555-0132",
+            "(020) 7946 0958",
+            "x-415-555-0132-y",
+        ] {
+            assert_eq!(
+                kinds_in(text).first().map(|(kind, _)| *kind),
+                Some("phone"),
+                "{text}"
+            );
+        }
+    }
+
+    #[test]
+    fn dates_are_not_phone_numbers() {
+        for text in [
+            "gpt-4o-mini-2024-07-18",
+            "o1-2024-12-17",
+            "on 2024-07-18 10:22:33 UTC",
+            "am 18.07.2024",
+            "le 18-07-2024",
+            "2024.07.18",
+            "from 2024-07-18 to 2024-08-01",
+        ] {
+            assert_eq!(kinds_in(text), [], "{text}");
+        }
+        assert_eq!(
+            kinds_in("call +1 415-555-0132 on 2024-07-18"),
+            [("phone", "+1 415-555-0132".to_string())]
+        );
+        // Date-shaped but no date (month 13, a year out of range, mixed separators): still
+        // phone numbers.
+        for text in ["call 2024-13-18", "call 0201-12-34", "call 2024-07.18"] {
+            assert_eq!(
+                kinds_in(text).first().map(|(kind, _)| *kind),
+                Some("phone"),
+                "{text}"
+            );
+        }
     }
 }

@@ -207,6 +207,43 @@ fn redact_on_the_ag2_example_removes_its_personal_data() {
             "{language}"
         );
         assert_eq!(stats.spans_exported, 33, "{language}");
+        // The dated model name looks like a phone number to the pattern; it is a date.
+        assert!(
+            redacted.contains(r#""gpt-4o-mini-2024-07-18""#),
+            "{language}: the response model was redacted"
+        );
+    }
+}
+
+#[test]
+fn redact_keeps_dates_and_ids_that_look_like_phone_numbers() {
+    let text = "Released 2024-07-18 10:22:33 UTC (18.07.2024); o1-2024-12-17 was earlier.";
+    let events = [
+        serde_json::json!({"type": "start", "span_id": "0000000000000001",
+            "trace_id": "0af7651916cd43dd8448eb211c80319c", "operation": "chat", "time": 1,
+            "fields": {"provider": "openai", "request": {"model": "o1-2024-12-17"},
+            "input_messages": [{"role": "user", "parts": [{"type": "text", "content": text}]}]}}),
+        serde_json::json!({"type": "end", "span_id": "0000000000000001", "time": 2,
+            "fields": {"response": {"model": "gpt-4o-mini-2024-07-18"}}}),
+        serde_json::json!({"type": "start", "span_id": "0000000000000002",
+            "parent_span_id": "0000000000000001", "operation": "execute_tool", "time": 3,
+            "fields": {"tool": {"name": "lookup", "call_id": "2c1100f9-4086-4820-aaf7-8ec1ac63bfc6"}}}),
+        serde_json::json!({"type": "end", "span_id": "0000000000000002", "time": 4}),
+    ]
+    .map(|event| event.to_string())
+    .join("\n");
+    for (language, policy) in redact_policies(&[]) {
+        let (out, stats) = export(&events, |b| b.with_policy(policy));
+        assert_eq!(stats.spans_exported, 2, "{language}");
+        for kept in [
+            "o1-2024-12-17",
+            "gpt-4o-mini-2024-07-18",
+            text,
+            "2c1100f9-4086-4820-aaf7-8ec1ac63bfc6",
+        ] {
+            assert!(out.contains(kept), "{language}: {kept} not kept in {out}");
+        }
+        assert!(!out.contains("agentrace.redaction"), "{language}: {out}");
     }
 }
 
