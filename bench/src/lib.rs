@@ -7,6 +7,7 @@
 //! memory); `bench/run` builds release, runs both and prints one table.
 
 pub mod native;
+pub mod serve_load;
 pub mod stage;
 pub mod workload;
 

@@ -9,6 +9,7 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use agentrace_bench::native::{NativeStage, guest_records};
+use agentrace_bench::serve_load;
 use agentrace_bench::stage::{WasmStage, records};
 use agentrace_bench::workload::Workload;
 use agentrace_bench::{PipelineSetup, SPANS_PER_ITERATION, pipeline_iteration, pipeline_tracer};
@@ -113,6 +114,40 @@ enum Command {
         #[arg(long, default_value_t = 20)]
         swaps: usize,
     },
+    /// A real `agentrace serve` under OTLP/HTTP protobuf load (classic AG2's captured spans)
+    /// exporting OTLP/HTTP protobuf to a sink: spans exported per second and CPU per span, of
+    /// the whole server and of its worker threads, read from the server. With several
+    /// `--workers` values they take turns, round by round; one JSON line per run, then the
+    /// medians per value.
+    ServeLoad {
+        /// The `agentrace` binary (default: the one beside this program).
+        #[arg(long)]
+        agentrace: Option<PathBuf>,
+        /// `serve --workers` (repeatable: the values take turns).
+        #[arg(long, default_values_t = [1])]
+        workers: Vec<usize>,
+        /// Rounds of every `--workers` value.
+        #[arg(long, default_value_t = 3)]
+        rounds: usize,
+        /// Threads sending requests.
+        #[arg(long, default_value_t = 2)]
+        clients: usize,
+        /// Seconds of load before each measurement.
+        #[arg(long, default_value_t = 3.0)]
+        warm_up: f64,
+        /// Seconds measured per run.
+        #[arg(long, default_value_t = 10.0)]
+        seconds: f64,
+        /// `serve --capture-content`.
+        #[arg(long)]
+        capture_content: bool,
+        /// `serve --ingest none`: the spans pass through to the policies.
+        #[arg(long)]
+        no_ingest: bool,
+        /// How many `--policy redact`.
+        #[arg(long, default_value_t = 1)]
+        policies: usize,
+    },
     /// Linear memory each component instance grows to, and the process memory each costs.
     InstanceMemory {
         /// Instances of each component to create for the per-instance resident memory.
@@ -171,6 +206,33 @@ fn main() -> anyhow::Result<()> {
             iterations,
         ),
         Command::Swap { rate, swaps } => swap(rate, swaps),
+        Command::ServeLoad {
+            agentrace,
+            workers,
+            rounds,
+            clients,
+            warm_up,
+            seconds,
+            capture_content,
+            no_ingest,
+            policies,
+        } => {
+            let agentrace = match agentrace {
+                Some(path) => path,
+                None => std::env::current_exe()?.with_file_name("agentrace"),
+            };
+            let setup = |workers| serve_load::LoadSetup {
+                agentrace: agentrace.clone(),
+                workers,
+                clients,
+                warm_up,
+                seconds,
+                capture_content,
+                ingest: !no_ingest,
+                redact_policies: policies,
+            };
+            serve_load_rounds(&workers, rounds, setup)
+        }
         Command::InstanceMemory { instances } => instance_memory(instances),
         Command::Stage {
             native,
@@ -181,6 +243,48 @@ fn main() -> anyhow::Result<()> {
             batches,
         } => stage(native, capture_content, policy, policies, seconds, batches),
     }
+}
+
+/// Copies of classic AG2's capture the load cycles through (47 spans each, 18 800 spans).
+const SERVE_LOAD_COPIES: u64 = 400;
+
+fn serve_load_rounds(
+    workers: &[usize],
+    rounds: usize,
+    setup: impl Fn(usize) -> serve_load::LoadSetup,
+) -> anyhow::Result<()> {
+    let bodies = agentrace_bench::ag2_capture_requests(SERVE_LOAD_COPIES)?;
+    let mut results: Vec<Vec<serve_load::LoadResult>> = vec![Vec::new(); workers.len()];
+    for _ in 0..rounds {
+        for (index, &count) in workers.iter().enumerate() {
+            let result = serve_load::run(&setup(count), bodies.clone())?;
+            println!("{}", serde_json::to_string(&result)?);
+            if result.spans_lost > 0 {
+                anyhow::bail!("the server lost {} spans", result.spans_lost);
+            }
+            results[index].push(result);
+        }
+    }
+    let median = |values: Vec<f64>| {
+        let mut values = values;
+        values.sort_by(f64::total_cmp);
+        values[values.len() / 2]
+    };
+    let summary: Vec<_> = (workers.iter().zip(results))
+        .map(|(count, runs)| {
+            serde_json::json!({
+                "workers": count,
+                "median_spans_per_second":
+                    median(runs.iter().map(|r| r.spans_per_second).collect()),
+                "median_server_cpu_us_per_span":
+                    median(runs.iter().map(|r| r.server_cpu_us_per_span).collect()),
+                "median_worker_cpu_us_per_span":
+                    median(runs.iter().map(|r| r.worker_cpu_us_per_span).collect()),
+            })
+        })
+        .collect();
+    println!("{}", serde_json::json!({ "medians": summary }));
+    Ok(())
 }
 
 fn generate(spans: usize, output: &std::path::Path) -> anyhow::Result<()> {
