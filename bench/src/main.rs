@@ -253,6 +253,9 @@ fn serve_load_rounds(
     rounds: usize,
     setup: impl Fn(usize) -> serve_load::LoadSetup,
 ) -> anyhow::Result<()> {
+    if rounds == 0 {
+        anyhow::bail!("--rounds must be at least 1");
+    }
     let bodies = agentrace_bench::ag2_capture_requests(SERVE_LOAD_COPIES)?;
     let mut results: Vec<Vec<serve_load::LoadResult>> = vec![Vec::new(); workers.len()];
     for _ in 0..rounds {

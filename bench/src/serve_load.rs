@@ -63,6 +63,12 @@ pub struct LoadResult {
 /// Runs the load and reads the figures. `bodies` are OTLP/protobuf request bodies, sent in
 /// turn by every client.
 pub fn run(setup: &LoadSetup, bodies: Vec<Vec<u8>>) -> anyhow::Result<LoadResult> {
+    if !(setup.seconds > 0.0 && setup.warm_up >= 0.0) {
+        bail!("the measured seconds must be above 0 and the warm-up at least 0");
+    }
+    if setup.clients == 0 || bodies.is_empty() {
+        bail!("the load needs at least one client and one request body");
+    }
     let sink = Sink::start()?;
     let port = free_port()?;
     let mut server = Server::start(setup, port, sink.port)?;
@@ -178,6 +184,8 @@ fn free_port() -> anyhow::Result<u16> {
 /// The `agentrace serve` child process; killed when dropped.
 struct Server {
     child: Child,
+    /// Where its standard error goes, to say why it stopped.
+    log: PathBuf,
 }
 
 /// The server's counters and CPU time at one moment.
@@ -190,6 +198,7 @@ struct Sample {
 
 impl Server {
     fn start(setup: &LoadSetup, port: u16, sink_port: u16) -> anyhow::Result<Self> {
+        let log = std::env::temp_dir().join(format!("agentrace-serve-load-{port}.log"));
         let mut command = Command::new(&setup.agentrace);
         command
             .arg("serve")
@@ -201,7 +210,7 @@ impl Server {
             .args(["--otlp-protocol", "http/protobuf"])
             .stdin(Stdio::null())
             .stdout(Stdio::null())
-            .stderr(Stdio::null());
+            .stderr(std::fs::File::create(&log)?);
         for _ in 0..setup.redact_policies {
             command.args(["--policy", "redact"]);
         }
@@ -217,14 +226,18 @@ impl Server {
         let child = command
             .spawn()
             .with_context(|| format!("starting {}", setup.agentrace.display()))?;
-        Ok(Server { child })
+        Ok(Server { child, log })
     }
 
     fn wait_until_ready(&mut self, base: &str) -> anyhow::Result<()> {
         let deadline = Instant::now() + Duration::from_secs(60);
         while Instant::now() < deadline {
             if let Some(status) = self.child.try_wait()? {
-                bail!("agentrace serve exited at start with {status}");
+                let said = std::fs::read_to_string(&self.log).unwrap_or_default();
+                bail!(
+                    "agentrace serve exited at start with {status}: {}",
+                    said.trim()
+                );
             }
             if ureq::get(format!("{base}/healthz")).call().is_ok() {
                 return Ok(());
@@ -266,6 +279,7 @@ impl Drop for Server {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+        let _ = std::fs::remove_file(&self.log);
     }
 }
 
