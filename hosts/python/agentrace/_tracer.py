@@ -12,6 +12,7 @@ import atexit
 import contextlib
 import contextvars
 import json
+import linecache
 import logging
 import traceback
 import weakref
@@ -134,6 +135,62 @@ def json_or_text(value: Any) -> Any:
     return value
 
 
+def stack_trace(error: BaseException) -> str:
+    """The exception's traceback in Python's own format, chained exceptions included, but
+    without the ``^^^~~~`` lines under the failing expression. The standard library's
+    formatting parses the source line of every frame to place those (``ast.parse``, since
+    Python 3.11) and checks every file on disk: a model call's error recorded on three nested
+    AG2 spans cost 2-4 ms on the agent's thread that way here, most of the cost of tracing a
+    scripted AG2 run (BENCHMARKS.md, "Python"). Source lines come from ``linecache``."""
+    blocks: list[str] = []
+    seen: set[int] = set()
+    current: BaseException | None = error
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        lines = _frames(current.__traceback__) if current.__traceback__ is not None else []
+        blocks.append("".join(lines + traceback.format_exception_only(type(current), current)))
+        if current.__cause__ is not None:
+            blocks.append("\nThe above exception was the direct cause of the following exception:\n\n")
+            current = current.__cause__
+        elif current.__context__ is not None and not current.__suppress_context__:
+            blocks.append("\nDuring handling of the above exception, another exception occurred:\n\n")
+            current = current.__context__
+        else:
+            current = None
+    return "".join(reversed(blocks))
+
+
+#: As in the standard library: the same frame more often in a row than this (recursion) is
+#: counted, not printed again.
+_REPEATS_SHOWN = 3
+
+
+def _frames(tb: Any) -> list[str]:
+    """A traceback's ``Traceback (most recent call last):`` block, frame by frame."""
+    lines = ["Traceback (most recent call last):\n"]
+    last, count = None, 0
+    for frame, line_number in traceback.walk_tb(tb):
+        code = frame.f_code
+        where = (code.co_filename, line_number, code.co_name)
+        if where != last:
+            lines += _repeated(count)
+            last, count = where, 0
+        count += 1
+        if count > _REPEATS_SHOWN:
+            continue
+        lines.append(f'  File "{where[0]}", line {line_number}, in {where[2]}\n')
+        source = linecache.getline(where[0], line_number, frame.f_globals).strip()
+        if source:
+            lines.append(f"    {source}\n")
+    return lines + _repeated(count)
+
+
+def _repeated(count: int) -> list[str]:
+    """The standard library's line for a frame seen ``count`` times in a row, if it needs one."""
+    more = count - _REPEATS_SHOWN
+    return [f"  [Previous line repeated {more} more time{'s' if more > 1 else ''}]\n"] if more > 0 else []
+
+
 def _merge(into: dict[str, Any], fields: dict[str, Any]) -> None:
     """Merges fields as the host does: records (dicts) key by key, everything else replaced."""
     for key, value in fields.items():
@@ -243,7 +300,7 @@ class Span:
         self.event("exception", **{
             "exception.type": type(error).__qualname__,
             "exception.message": str(error),
-            "exception.stacktrace": "".join(traceback.format_exception(error)),
+            "exception.stacktrace": stack_trace(error),
         })
 
     def evaluation(

@@ -8,11 +8,13 @@ import asyncio
 import json
 import logging
 import os
+import re
 import socket
 import subprocess
 import sys
 import threading
 import time
+import traceback
 from pathlib import Path
 
 import pytest
@@ -426,6 +428,34 @@ def test_an_exception_is_recorded_and_propagates(traced):
     (call,) = run.spans()
     assert call.status_code == 2
     assert call.attributes["error.type"] == "test_an_exception_is_recorded_and_propagates.<locals>.RateLimitError"
+
+
+def _fail_deep(depth: int) -> None:
+    if depth:
+        _fail_deep(depth - 1)
+    {"a": 1}["b"]  # noqa: B018 - the error under test
+
+
+def test_a_recorded_stack_trace_is_pythons_own_without_the_expression_markers():
+    # The standard format, chained causes and contexts and a recursion's counted repeats
+    # included; only the ^^^~~~ lines that cost an ast.parse per frame are left out.
+    markers = re.compile(r"^ *[\^~]+ *\n", re.MULTILINE)
+    try:
+        try:
+            _fail_deep(8)
+        except KeyError as error:
+            raise ValueError("wrapped") from error
+    except ValueError:
+        try:
+            len(5)  # type: ignore[arg-type]
+        except TypeError as error:
+            failure = error
+    standard = "".join(traceback.format_exception(failure))
+    assert markers.search(standard), "nothing to leave out: the test would prove nothing"
+    ours = agentrace._tracer.stack_trace(failure)
+    assert ours == markers.sub("", standard)
+    assert "The above exception was the direct cause" in ours and "During handling" in ours
+    assert "[Previous line repeated 5 more times]" in ours
 
 
 def test_an_exception_and_an_evaluation_reach_the_logs_signal(traced):
