@@ -9,6 +9,7 @@ and counted by the host (``stats()["events_rejected"]``), and the agent carries 
 from __future__ import annotations
 
 import atexit
+import builtins
 import contextlib
 import contextvars
 import json
@@ -141,14 +142,19 @@ def stack_trace(error: BaseException) -> str:
     formatting parses the source line of every frame to place those (``ast.parse``, since
     Python 3.11) and checks every file on disk: a model call's error recorded on three nested
     AG2 spans cost 2-4 ms on the agent's thread that way here, most of the cost of tracing a
-    scripted AG2 run (BENCHMARKS.md, "Python"). Source lines come from ``linecache``."""
+    scripted AG2 run (BENCHMARKS.md, "Python"). Source lines come from ``linecache``. An
+    exception group, whose members the standard format draws nested, is left to the standard
+    library."""
     blocks: list[str] = []
     seen: set[int] = set()
     current: BaseException | None = error
     while current is not None and id(current) not in seen:
         seen.add(id(current))
-        lines = _frames(current.__traceback__) if current.__traceback__ is not None else []
-        blocks.append("".join(lines + traceback.format_exception_only(type(current), current)))
+        if isinstance(current, _EXCEPTION_GROUPS):
+            blocks.append("".join(traceback.format_exception(type(current), current, current.__traceback__, chain=False)))
+        else:
+            lines = _frames(current.__traceback__) if current.__traceback__ is not None else []
+            blocks.append("".join(lines + traceback.format_exception_only(type(current), current)))
         if current.__cause__ is not None:
             blocks.append("\nThe above exception was the direct cause of the following exception:\n\n")
             current = current.__cause__
@@ -159,6 +165,11 @@ def stack_trace(error: BaseException) -> str:
             current = None
     return "".join(reversed(blocks))
 
+
+#: ``BaseExceptionGroup`` where Python has it (3.11 and later).
+_EXCEPTION_GROUPS: tuple[type, ...] = tuple(
+    group for group in (getattr(builtins, "BaseExceptionGroup", None),) if group is not None
+)
 
 #: As in the standard library: the same frame more often in a row than this (recursion) is
 #: counted, not printed again.

@@ -372,9 +372,10 @@ impl NativeTracer {
 
 /// Reads a Python value into a host type; the error names the path of the bad value.
 ///
-/// Valid values, the common case, are read once without tracking the path: the tracking wraps
-/// every value and key and was a large part of the reading's code. Only a value that fails is
-/// read again with `serde_path_to_error`, for the message; reading has no side effects.
+/// Valid values, the common case, are read once without tracking the path, which wraps every
+/// value and key (callgrind, the Python span-cost bench's span: 56.5k → 46.7k instructions on
+/// the agent's thread without it). Only a value that fails is read again with
+/// `serde_path_to_error`, for the message; reading has no side effects.
 fn from_python<T: serde::de::DeserializeOwned>(value: &Bound<'_, PyAny>) -> Result<T, String> {
     if let Ok(read) = T::deserialize(PyValue { value, depth: 0 }) {
         return Ok(read);
