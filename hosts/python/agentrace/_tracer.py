@@ -106,10 +106,43 @@ if _otel_trace is not None:
             return f"NonRecordingSpan({self.get_span_context()!r})"
 
 
+def _runtime_context_var() -> tuple[contextvars.ContextVar, Any, Any] | None:
+    """OpenTelemetry's own ``ContextVar`` of the current context, its ``Context`` class and the
+    key of the current span, when its runtime context is the standard contextvars one (the
+    default; ``OTEL_PYTHON_CONTEXT`` can choose another). Joining through them directly does
+    what ``set_span_in_context`` and ``attach`` do, without their seven calls per span; with
+    anything else (another runtime context, an API version that names them differently), the
+    public functions are used."""
+    if _otel_context is None:
+        return None
+    try:
+        from opentelemetry.context.context import Context
+        from opentelemetry.context.contextvars_context import ContextVarsRuntimeContext
+        from opentelemetry.trace.propagation import _SPAN_KEY
+
+        runtime = _otel_context._RUNTIME_CONTEXT
+        variable = runtime._current_context
+    except (ImportError, AttributeError):  # pragma: no cover - other API versions
+        return None
+    if type(runtime) is not ContextVarsRuntimeContext or not isinstance(variable, contextvars.ContextVar):
+        return None
+    if not isinstance(variable.get(), Context):  # pragma: no cover - not the variable we know
+        return None
+    return variable, Context, _SPAN_KEY
+
+
+#: See :func:`_runtime_context_var`.
+_OTEL_RUNTIME = _runtime_context_var()
+
+
 def _otel_enter(handle: SpanHandle) -> tuple[Any, Any] | None:
     """Makes ``handle``'s span OpenTelemetry's current span, so that spans other
     instrumentations create meanwhile (httpx, openai, a2a-sdk...) are its children. Returns what
     :func:`_otel_exit` needs."""
+    if _OTEL_RUNTIME is not None:
+        variable, context_class, span_key = _OTEL_RUNTIME
+        entered = context_class({**variable.get(), span_key: _JoinedSpan(handle)})
+        return variable.set(entered), entered
     if _otel_trace is None:
         return None
     entered = _otel_trace.set_span_in_context(_JoinedSpan(handle))
@@ -121,7 +154,14 @@ def _otel_exit(joined: tuple[Any, Any]) -> None:
     another context than it started in (an async generator resumed elsewhere, say): that one is
     left as it is, as for agentrace's own current span."""
     token, entered = joined
-    if _otel_context.get_current() is entered:
+    if _OTEL_RUNTIME is not None:
+        variable = _OTEL_RUNTIME[0]
+        if variable.get() is entered:
+            try:
+                variable.reset(token)
+            except ValueError:  # the same context object, set in another copy of the context
+                pass
+    elif _otel_context.get_current() is entered:
         _otel_context.detach(token)
 
 

@@ -67,10 +67,11 @@ def _mark(function: Any, original: Any = None) -> Any:
     return function
 
 
-def _read(tracer: Tracer, what: str, read: Callable[[], dict[str, Any]]) -> dict[str, Any]:
-    """Fields read off AG2 objects; a surprise there is counted and logged, never raised."""
+def _read(tracer: Tracer, what: str, read: Callable[..., dict[str, Any]], *args: Any) -> dict[str, Any]:
+    """Fields read off AG2 objects by ``read(*args)``; a surprise there is counted and logged,
+    never raised."""
     try:
-        return read()
+        return read(*args)
     except Exception as error:  # noqa: BLE001 - tracing must not fail the agent
         tracer._native.reject(f"autogen {what}: {error!r}")
         logger.warning("agentrace: could not read %s: %r", what, error)
@@ -102,10 +103,13 @@ def _model_fields(config: Any, default_provider: str | None) -> dict[str, Any]:
     """``provider`` and ``request.model`` from one LLM config entry. The mapper normalises AG2's
     ``api_type`` spellings to ``gen_ai.provider.name``."""
     fields: dict[str, Any] = {}
-    provider = _config_value(config, "api_type") or default_provider
+    if isinstance(config, dict):
+        provider, model = config.get("api_type"), config.get("model")
+    else:
+        provider, model = _config_value(config, "api_type"), _config_value(config, "model")
+    provider = provider or default_provider
     if provider:
         fields["provider"] = provider
-    model = _config_value(config, "model")
     if model:
         fields["request"] = {"model": model}
     return fields
@@ -237,10 +241,10 @@ def _conversation_result(tracer: Tracer, span: Span, result: Any) -> None:
     span.set(**_read(tracer, "chat result", read))
 
 
-def _instrument_initiate_chat(agent: Any, tracer: Tracer) -> None:
+def _instrument_initiate_chat(agent: Any, tracer: Tracer, sync_only: bool = False) -> None:
     def sync(original: Callable[..., Any]) -> Callable[..., Any]:
         def initiate_chat(*args: Any, **kwargs: Any) -> Any:
-            with tracer.conversation(**_conversation_fields(tracer, agent, args, kwargs)) as span:
+            with Span(tracer, "conversation", None, _conversation_fields(tracer, agent, args, kwargs)) as span:
                 result = original(*args, **kwargs)
                 _conversation_result(tracer, span, result)
                 return result
@@ -249,7 +253,7 @@ def _instrument_initiate_chat(agent: Any, tracer: Tracer) -> None:
 
     def asynchronous(original: Callable[..., Any]) -> Callable[..., Any]:
         async def a_initiate_chat(*args: Any, **kwargs: Any) -> Any:
-            async with tracer.conversation(**_conversation_fields(tracer, agent, args, kwargs)) as span:
+            async with Span(tracer, "conversation", None, _conversation_fields(tracer, agent, args, kwargs)) as span:
                 result = await original(*args, **kwargs)
                 _conversation_result(tracer, span, result)
                 return result
@@ -257,14 +261,15 @@ def _instrument_initiate_chat(agent: Any, tracer: Tracer) -> None:
         return a_initiate_chat
 
     _wrap_method(agent, "initiate_chat", sync)
-    _wrap_method(agent, "a_initiate_chat", asynchronous)
+    if not sync_only:
+        _wrap_method(agent, "a_initiate_chat", asynchronous)
 
 
 def _instrument_resume(agent: Any, tracer: Tracer) -> None:
     def asynchronous(original: Callable[..., Any]) -> Callable[..., Any]:
         async def a_resume(*args: Any, **kwargs: Any) -> Any:
             fields = {"agent": _agent_record(agent), "conversation": {"method": "resume"}}
-            async with tracer.conversation(**fields):
+            async with Span(tracer, "conversation", None, fields):
                 return await original(*args, **kwargs)
 
         return a_resume
@@ -281,14 +286,14 @@ def _instrument_run_chat(agent: Any, tracer: Tracer) -> None:
 
     def sync(original: Callable[..., Any]) -> Callable[..., Any]:
         def run_chat(messages: Any = None, sender: Any = None, config: Any = None, **kwargs: Any) -> Any:
-            with tracer.conversation(**_read(tracer, "run_chat", lambda: fields_of(messages))):
+            with Span(tracer, "conversation", None, _read(tracer, "run_chat", fields_of, messages)):
                 return original(messages=messages, sender=sender, config=config, **kwargs)
 
         return run_chat
 
     def asynchronous(original: Callable[..., Any]) -> Callable[..., Any]:
         async def a_run_chat(messages: Any = None, sender: Any = None, config: Any = None, **kwargs: Any) -> Any:
-            async with tracer.conversation(**_read(tracer, "run_chat", lambda: fields_of(messages))):
+            async with Span(tracer, "conversation", None, _read(tracer, "run_chat", fields_of, messages)):
                 return await original(messages=messages, sender=sender, config=config, **kwargs)
 
         return a_run_chat
@@ -317,8 +322,8 @@ def _instrument_initiate_chats(agent: Any, tracer: Tracer) -> None:
 
     def sync(original: Callable[..., Any]) -> Callable[..., Any]:
         def initiate_chats(chat_queue: list[dict[str, Any]]) -> Any:
-            fields = _read(tracer, "initiate_chats", lambda: fields_of(chat_queue, "sequential"))
-            with tracer.multi_conversation(**fields) as span:
+            fields = _read(tracer, "initiate_chats", fields_of, chat_queue, "sequential")
+            with Span(tracer, "multi_conversation", None, fields) as span:
                 results = original(chat_queue)
                 finish(span, list(results))
                 return results
@@ -327,8 +332,8 @@ def _instrument_initiate_chats(agent: Any, tracer: Tracer) -> None:
 
     def asynchronous(original: Callable[..., Any]) -> Callable[..., Any]:
         async def a_initiate_chats(chat_queue: list[dict[str, Any]]) -> Any:
-            fields = _read(tracer, "initiate_chats", lambda: fields_of(chat_queue, "parallel"))
-            async with tracer.multi_conversation(**fields) as span:
+            fields = _read(tracer, "initiate_chats", fields_of, chat_queue, "parallel")
+            async with Span(tracer, "multi_conversation", None, fields) as span:
                 results = await original(chat_queue)
                 finish(span, list(results.values()))
                 return results
@@ -339,7 +344,7 @@ def _instrument_initiate_chats(agent: Any, tracer: Tracer) -> None:
     _wrap_method(agent, "a_initiate_chats", asynchronous)
 
 
-def _instrument_generate_reply(agent: Any, tracer: Tracer) -> None:
+def _instrument_generate_reply(agent: Any, tracer: Tracer, sync_only: bool = False) -> None:
     def fields_of(messages: Any) -> dict[str, Any]:
         fields: dict[str, Any] = {"agent": _agent_record(agent)}
         fields.update(_model_fields(_first_config(agent), None))
@@ -353,7 +358,7 @@ def _instrument_generate_reply(agent: Any, tracer: Tracer) -> None:
 
     def sync(original: Callable[..., Any]) -> Callable[..., Any]:
         def generate_reply(messages: Any = None, *args: Any, **kwargs: Any) -> Any:
-            with tracer.invoke_agent(**_read(tracer, "generate_reply", lambda: fields_of(messages))) as span:
+            with Span(tracer, "invoke_agent", None, _read(tracer, "generate_reply", fields_of, messages)) as span:
                 reply = original(messages, *args, **kwargs)
                 finish(span, reply)
                 return reply
@@ -362,7 +367,7 @@ def _instrument_generate_reply(agent: Any, tracer: Tracer) -> None:
 
     def asynchronous(original: Callable[..., Any]) -> Callable[..., Any]:
         async def a_generate_reply(messages: Any = None, *args: Any, **kwargs: Any) -> Any:
-            async with tracer.invoke_agent(**_read(tracer, "generate_reply", lambda: fields_of(messages))) as span:
+            async with Span(tracer, "invoke_agent", None, _read(tracer, "generate_reply", fields_of, messages)) as span:
                 reply = await original(messages, *args, **kwargs)
                 finish(span, reply)
                 return reply
@@ -370,7 +375,8 @@ def _instrument_generate_reply(agent: Any, tracer: Tracer) -> None:
         return a_generate_reply
 
     _wrap_method(agent, "generate_reply", sync)
-    _wrap_method(agent, "a_generate_reply", asynchronous)
+    if not sync_only:
+        _wrap_method(agent, "a_generate_reply", asynchronous)
 
 
 def _instrument_oai_reply_context(agent: Any) -> None:
@@ -428,7 +434,7 @@ def _instrument_execute_function(agent: Any, tracer: Tracer) -> None:
 
     def sync(original: Callable[..., Any]) -> Callable[..., Any]:
         def execute_function(func_call: dict[str, Any], call_id: Any = None, verbose: bool = False) -> Any:
-            with tracer.execute_tool(**_read(tracer, "tool call", lambda: fields_of(func_call, call_id))) as span:
+            with Span(tracer, "execute_tool", None, _read(tracer, "tool call", fields_of, func_call, call_id)) as span:
                 outcome = original(func_call, call_id, verbose)
                 finish(span, outcome)
                 return outcome
@@ -437,9 +443,8 @@ def _instrument_execute_function(agent: Any, tracer: Tracer) -> None:
 
     def asynchronous(original: Callable[..., Any]) -> Callable[..., Any]:
         async def a_execute_function(func_call: dict[str, Any], call_id: Any = None, verbose: bool = False) -> Any:
-            async with tracer.execute_tool(
-                **_read(tracer, "tool call", lambda: fields_of(func_call, call_id))
-            ) as span:
+            fields = _read(tracer, "tool call", fields_of, func_call, call_id)
+            async with Span(tracer, "execute_tool", None, fields) as span:
                 outcome = await original(func_call, call_id, verbose)
                 finish(span, outcome)
                 return outcome
@@ -463,7 +468,7 @@ def _instrument_human_input(agent: Any, tracer: Tracer) -> None:
 
     def sync(original: Callable[..., Any]) -> Callable[..., Any]:
         def get_human_input(prompt: str, *args: Any, **kwargs: Any) -> Any:
-            with tracer.human_input(**_read(tracer, "human input", lambda: fields_of(prompt))) as span:
+            with Span(tracer, "human_input", None, _read(tracer, "human input", fields_of, prompt)) as span:
                 response = original(prompt, *args, **kwargs)
                 finish(span, response)
                 return response
@@ -472,7 +477,7 @@ def _instrument_human_input(agent: Any, tracer: Tracer) -> None:
 
     def asynchronous(original: Callable[..., Any]) -> Callable[..., Any]:
         async def a_get_human_input(prompt: str, *args: Any, **kwargs: Any) -> Any:
-            async with tracer.human_input(**_read(tracer, "human input", lambda: fields_of(prompt))) as span:
+            async with Span(tracer, "human_input", None, _read(tracer, "human input", fields_of, prompt)) as span:
                 response = await original(prompt, *args, **kwargs)
                 finish(span, response)
                 return response
@@ -514,7 +519,7 @@ def _instrument_code_execution(agent: Any, tracer: Tracer) -> None:
                 record = {"executor": executor if isinstance(executor, str) else type(executor).__name__}
                 return {"agent": _agent_record(self_agent), "code_execution": record}
 
-            with tracer.code_execution(**_read(tracer, "code execution", fields_of)) as span:
+            with Span(tracer, "code_execution", None, _read(tracer, "code execution", fields_of)) as span:
                 is_final, result = original(self_agent, messages, sender, config)
                 if is_final:
                     _code_result(tracer, span, result)
@@ -532,7 +537,7 @@ def _instrument_remote_reply(agent: Any, tracer: Tracer) -> None:
             url = getattr(self_agent, "url", None)
             if url:
                 fields["server"] = _endpoint(str(url))
-            async with tracer.invoke_agent(**fields) as span:
+            async with Span(tracer, "invoke_agent", None, fields) as span:
                 # The remote side continues this trace from the W3C header.
                 factory = getattr(self_agent, "_httpx_client_factory", None)
                 if factory is not None and span.traceparent and not _wrapped(factory):
@@ -624,11 +629,21 @@ def _instrument_speaker_selector(agent: Any, tracer: Tracer) -> Any:
     (``checking_agent`` starts a chat with ``speaker_selection_agent``, whose reply is a model
     call), with what they use: the conversation and the replies. They ask no human, call no
     tool and run no code, and they are made anew for every selection, so the rest of
-    :func:`instrument_agent` would be paid per span for nothing."""
-    _instrument_initiate_chat(agent, tracer)
-    _instrument_generate_reply(agent, tracer)
-    _instrument_oai_reply_context(agent)
+    :func:`instrument_agent` would be paid per span for nothing.
+
+    Outside a running event loop they serve the synchronous selection, which calls only the
+    synchronous methods (``a_auto_select_speaker`` is a coroutine, so a loop runs it), and the
+    asynchronous ones are left alone."""
+    sync_only = asyncio._get_running_loop() is None
+    _instrument_initiate_chat(agent, tracer, sync_only)
+    _instrument_generate_reply(agent, tracer, sync_only)
+    if not sync_only:
+        _instrument_oai_reply_context(agent)
     return agent
+
+
+#: The request parameters a ``chat`` span reports, from the call or else the config entry.
+_REQUEST_KEYS = ("temperature", "max_tokens", "top_p", "frequency_penalty", "presence_penalty", "seed")
 
 
 def instrument_llm_wrapper(
@@ -657,8 +672,15 @@ def instrument_llm_wrapper(
         request = fields.setdefault("request", {})
         if config.get("model"):
             request["model"] = config["model"]
-        for key in ("temperature", "max_tokens", "top_p", "frequency_penalty", "presence_penalty", "seed"):
-            value = config.get(key, _config_value(first, key))
+        # Config entries are dicts in AG2's OpenAIWrapper: one lookup each, not a call per key.
+        defaults = first if isinstance(first, dict) else None
+        for key in _REQUEST_KEYS:
+            if key in config:
+                value = config[key]
+            elif defaults is not None:
+                value = defaults.get(key)
+            else:
+                value = _config_value(first, key)
             if value is not None:
                 request[key] = value
         agent = config.get("agent")
@@ -707,9 +729,9 @@ def instrument_llm_wrapper(
 
     @functools.wraps(original)
     def create(self: Any, **config: Any) -> Any:
-        with tracer.chat(**_read(tracer, "LLM request", lambda: fields_of(self, config))) as span:
+        with Span(tracer, "chat", None, _read(tracer, "LLM request", fields_of, self, config)) as span:
             response = original(self, **config)
-            span.set(**_read(tracer, "LLM response", lambda: response_fields(response)))
+            span.set(**_read(tracer, "LLM response", response_fields, response))
             return response
 
     wrapper.create = _mark(create, original)
@@ -744,7 +766,7 @@ def instrument_groupchat(groupchat: Any, *, tracer: Tracer | None = None, tracer
 
     def make_sync(original: Callable[..., Any]) -> Callable[..., Any]:
         def auto_select_speaker(last_speaker: Any, selector: Any, messages: Any, agents: Any) -> Any:
-            with tracer.speaker_selection(**_read(tracer, "speaker selection", lambda: fields_of(agents))) as span:
+            with Span(tracer, "speaker_selection", None, _read(tracer, "speaker selection", fields_of, agents)) as span:
                 speaker = original(last_speaker, selector, messages, agents)
                 selected(span, speaker)
                 return speaker
@@ -753,9 +775,8 @@ def instrument_groupchat(groupchat: Any, *, tracer: Tracer | None = None, tracer
 
     def make_async(original: Callable[..., Any]) -> Callable[..., Any]:
         async def a_auto_select_speaker(last_speaker: Any, selector: Any, messages: Any, agents: Any) -> Any:
-            async with tracer.speaker_selection(
-                **_read(tracer, "speaker selection", lambda: fields_of(agents))
-            ) as span:
+            fields = _read(tracer, "speaker selection", fields_of, agents)
+            async with Span(tracer, "speaker_selection", None, fields) as span:
                 speaker = await original(last_speaker, selector, messages, agents)
                 selected(span, speaker)
                 return speaker
@@ -858,7 +879,7 @@ def _instrument_a2a_executor(executor: Any, agent: Any, tracer: Tracer) -> None:
         headers = (getattr(call, "state", None) or {}).get("headers") or {}
         with continue_trace(headers.get("traceparent")):
             fields = _read(tracer, "a2a request", lambda: {"agent": _agent_record(agent)})
-            async with tracer.invoke_agent(**fields):
+            async with Span(tracer, "invoke_agent", None, fields):
                 return await original(context, event_queue)
 
     executor.execute = _mark(execute, original)

@@ -29,7 +29,8 @@ def _traced_agents(traced, **scripts):
 def _tree(spans):
     """Each span as ``(name, parent name)``, and the number of traces."""
     by_id = {span.span_id: span for span in spans}
-    pairs = sorted((span.name, by_id[span.parent_id].name if span.parent_id in by_id else None) for span in spans)
+    pairs = sorted(((span.name, by_id[span.parent_id].name if span.parent_id in by_id else None) for span in spans),
+                   key=lambda pair: (pair[0], pair[1] or ""))
     return pairs, len({span.trace_id for span in spans})
 
 
@@ -153,6 +154,45 @@ def test_an_auto_pattern_group_chat_is_one_tree_with_its_speaker_selection(trace
         ("invoke_agent alpha", "invoke_agent chat_manager"),
         ("invoke_agent beta", "invoke_agent chat_manager"),
         ("invoke_agent chat_manager", "conversation user"),
+        ("invoke_agent checking_agent", "conversation checking_agent"),
+        ("invoke_agent speaker_selection_agent", "conversation checking_agent"),
+        ("speaker_selection", "invoke_agent chat_manager"),
+    ]
+
+
+def test_an_async_group_chat_traces_its_llm_speaker_selection(traced):
+    """``a_auto_select_speaker`` drives the selector agents through their asynchronous methods
+    (``a_initiate_chat``, ``a_generate_reply``, the model call in an executor thread). The
+    synchronous selection instruments only the synchronous ones; this one needs the others."""
+    from classic_scenario import llm_config, terminate
+
+    run, agents = _traced_agents(traced, alpha=["alpha works"], beta=["beta works TERMINATE"])
+    selector = scripted("AsyncSelectorPathsClient", "beta")
+    groupchat = GroupChat(agents=[agents["alpha"], agents["beta"]], messages=[], max_round=3,
+                          speaker_selection_method="auto", select_speaker_auto_model_client_cls=selector,
+                          select_speaker_auto_llm_config=llm_config(selector))
+    manager = GroupChatManager(groupchat, llm_config=llm_config(selector), is_termination_msg=terminate)
+    manager.register_model_client(selector)
+    instrument_agent(manager, tracer=run.tracer)
+    for chat in [groupchat, *[entry["config"] for entry in manager._reply_func_list
+                              if isinstance(entry.get("config"), GroupChat)]]:
+        instrument_groupchat(chat, tracer=run.tracer)
+    try:
+        result = asyncio.run(agents["alpha"].a_initiate_chat(manager, message="do the work", max_turns=1,
+                                                             silent=True))
+    finally:
+        uninstrument_llm_wrapper()
+    assert result.chat_history[0]["content"] == "do the work"
+    assert [m.get("name") for m in groupchat.messages] == ["alpha", "beta"]
+    pairs, traces = _tree(run.spans())
+    assert traces == 1
+    assert pairs == [
+        ("chat gpt-4o-mini", "invoke_agent beta"),
+        ("chat gpt-4o-mini", "invoke_agent speaker_selection_agent"),
+        ("conversation alpha", None),
+        ("conversation checking_agent", "speaker_selection"),
+        ("invoke_agent beta", "invoke_agent chat_manager"),
+        ("invoke_agent chat_manager", "conversation alpha"),
         ("invoke_agent checking_agent", "conversation checking_agent"),
         ("invoke_agent speaker_selection_agent", "conversation checking_agent"),
         ("speaker_selection", "invoke_agent chat_manager"),

@@ -115,7 +115,10 @@ def local_url():
     server.shutdown()
 
 
-def test_other_instrumentations_spans_nest_under_the_agentrace_span_they_ran_in(traced, local_url):
+@pytest.mark.parametrize("join", ["context variable", "public API"])
+def test_other_instrumentations_spans_nest_under_the_agentrace_span_they_ran_in(traced, local_url, join, monkeypatch):
+    """Both ways of joining OpenTelemetry's context: through its runtime's context variable
+    (the default runtime) and through ``set_span_in_context``/``attach`` (any other)."""
     import asyncio
     import contextvars
     from concurrent.futures import ThreadPoolExecutor
@@ -125,6 +128,11 @@ def test_other_instrumentations_spans_nest_under_the_agentrace_span_they_ran_in(
     from opentelemetry.sdk.trace.export import SimpleSpanProcessor
     from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
+    from agentrace import _tracer
+
+    assert _tracer._OTEL_RUNTIME is not None, "the default runtime context is joined directly"
+    if join == "public API":
+        monkeypatch.setattr(_tracer, "_OTEL_RUNTIME", None)
     url = local_url
     app_spans = InMemorySpanExporter()
     provider = TracerProvider()
