@@ -12,7 +12,9 @@ use agentrace_bench::native::{NativeStage, guest_records};
 use agentrace_bench::serve_load;
 use agentrace_bench::stage::{WasmStage, records};
 use agentrace_bench::workload::Workload;
-use agentrace_bench::{PipelineSetup, SPANS_PER_ITERATION, pipeline_iteration, pipeline_tracer};
+use agentrace_bench::{
+    PipelineSetup, SPANS_PER_ITERATION, pipeline_iteration, pipeline_iteration_of, pipeline_tracer,
+};
 use clap::{Parser, Subcommand};
 
 #[derive(Parser)]
@@ -89,6 +91,12 @@ enum Command {
         /// How many `redact` policies run after the mapper.
         #[arg(long, default_value_t = 1)]
         policies: usize,
+        /// Spans per iteration, each iteration reported (or received) whole and then flushed:
+        /// whole copies of the AG2 example (33 spans) or, with --otlp-in, of the capture (47).
+        /// Larger iterations make the flush at their end, where a worker that finished its
+        /// share waits for the other, a smaller part of the time.
+        #[arg(long, default_value_t = SPANS_PER_ITERATION)]
+        spans_per_iteration: usize,
     },
     /// The pipeline with the components and with the same mapping linked natively in the
     /// worker, taking turns for ROUNDS rounds: the wasm / native ratio of each round and their
@@ -177,6 +185,7 @@ fn main() -> anyhow::Result<()> {
             otlp_in: true,
             no_ingest,
             policies,
+            spans_per_iteration,
             ..
         } => pipeline_otlp_in(
             PipelineSetup {
@@ -187,6 +196,7 @@ fn main() -> anyhow::Result<()> {
                 ..PipelineSetup::default()
             },
             iterations,
+            spans_per_iteration,
         ),
         Command::Pipeline {
             native,
@@ -194,6 +204,7 @@ fn main() -> anyhow::Result<()> {
             iterations,
             workers,
             policies,
+            spans_per_iteration,
             ..
         } => pipeline(
             PipelineSetup {
@@ -204,6 +215,7 @@ fn main() -> anyhow::Result<()> {
                 ..PipelineSetup::default()
             },
             iterations,
+            spans_per_iteration,
         ),
         Command::Swap { rate, swaps } => swap(rate, swaps),
         Command::ServeLoad {
@@ -347,16 +359,26 @@ fn shut_down_checked(tracer: &agentrace::Tracer) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn pipeline(setup: PipelineSetup, iterations: u64) -> anyhow::Result<()> {
+fn pipeline(
+    setup: PipelineSetup,
+    iterations: u64,
+    spans_per_iteration: usize,
+) -> anyhow::Result<()> {
     let workload = Workload::ag2_example()?;
+    let per_copy = workload.spans_per_copy();
+    anyhow::ensure!(
+        spans_per_iteration >= per_copy,
+        "--spans-per-iteration must be at least one copy of the example ({per_copy} spans)"
+    );
+    let spans_per_iteration = spans_per_iteration / per_copy * per_copy;
     let tracer = pipeline_tracer(setup)?;
     let mut next_copy = 0u64;
     let mut timed = Duration::ZERO;
     for _ in 0..iterations {
-        timed += pipeline_iteration(&tracer, &workload, &mut next_copy)?;
+        timed += pipeline_iteration_of(&tracer, &workload, &mut next_copy, spans_per_iteration)?;
     }
     shut_down_checked(&tracer)?;
-    let spans = iterations as f64 * SPANS_PER_ITERATION as f64;
+    let spans = iterations as f64 * spans_per_iteration as f64;
     println!(
         "{}",
         serde_json::json!({ "spans_per_second": (spans / timed.as_secs_f64()).round() })
@@ -364,8 +386,16 @@ fn pipeline(setup: PipelineSetup, iterations: u64) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn pipeline_otlp_in(setup: PipelineSetup, iterations: u64) -> anyhow::Result<()> {
-    let requests = agentrace_bench::ag2_capture_requests((SPANS_PER_ITERATION / 47) as u64)?;
+fn pipeline_otlp_in(
+    setup: PipelineSetup,
+    iterations: u64,
+    spans_per_iteration: usize,
+) -> anyhow::Result<()> {
+    anyhow::ensure!(
+        spans_per_iteration >= 47,
+        "--spans-per-iteration must be at least one copy of the capture (47 spans)"
+    );
+    let requests = agentrace_bench::ag2_capture_requests((spans_per_iteration / 47) as u64)?;
     let tracer = pipeline_tracer(setup)?;
     let (mut timed, mut spans) = (Duration::ZERO, 0usize);
     for _ in 0..iterations {
