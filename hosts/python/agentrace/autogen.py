@@ -91,14 +91,6 @@ def _first_config(agent: Any) -> Any:
     return config_list[0] if config_list else None
 
 
-def _config_value(config: Any, key: str) -> Any:
-    if config is None:
-        return None
-    if isinstance(config, dict):
-        return config.get(key)
-    return getattr(config, key, None)
-
-
 def _model_fields(config: Any, default_provider: str | None) -> dict[str, Any]:
     """``provider`` and ``request.model`` from one LLM config entry. The mapper normalises AG2's
     ``api_type`` spellings to ``gen_ai.provider.name``."""
@@ -106,7 +98,7 @@ def _model_fields(config: Any, default_provider: str | None) -> dict[str, Any]:
     if isinstance(config, dict):
         provider, model = config.get("api_type"), config.get("model")
     else:
-        provider, model = _config_value(config, "api_type"), _config_value(config, "model")
+        provider, model = getattr(config, "api_type", None), getattr(config, "model", None)
     provider = provider or default_provider
     if provider:
         fields["provider"] = provider
@@ -643,7 +635,7 @@ def _instrument_speaker_selector(agent: Any, tracer: Tracer) -> Any:
 
 
 #: The request parameters a ``chat`` span reports, from the call or else the config entry.
-_REQUEST_KEYS = ("temperature", "max_tokens", "top_p", "frequency_penalty", "presence_penalty", "seed")
+_REQUEST_KEYS = frozenset(("temperature", "max_tokens", "top_p", "frequency_penalty", "presence_penalty", "seed"))
 
 
 def instrument_llm_wrapper(
@@ -672,17 +664,20 @@ def instrument_llm_wrapper(
         request = fields.setdefault("request", {})
         if config.get("model"):
             request["model"] = config["model"]
-        # Config entries are dicts in AG2's OpenAIWrapper: one lookup each, not a call per key.
-        defaults = first if isinstance(first, dict) else None
-        for key in _REQUEST_KEYS:
-            if key in config:
-                value = config[key]
-            elif defaults is not None:
-                value = defaults.get(key)
-            else:
-                value = _config_value(first, key)
-            if value is not None:
-                request[key] = value
+        # The call's own parameters win over the config entry's. Config entries are dicts in
+        # AG2's OpenAIWrapper: only the keys both have are visited (a set intersection).
+        if isinstance(first, dict):
+            for key in first.keys() & _REQUEST_KEYS - config.keys():
+                if first[key] is not None:
+                    request[key] = first[key]
+        elif first is not None:
+            for key in _REQUEST_KEYS - config.keys():
+                value = getattr(first, key, None)
+                if value is not None:
+                    request[key] = value
+        for key in config.keys() & _REQUEST_KEYS:
+            if config[key] is not None:
+                request[key] = config[key]
         agent = config.get("agent")
         if agent is not None and hasattr(agent, "name"):
             fields["agent"] = {"name": agent.name}

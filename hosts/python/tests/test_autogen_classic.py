@@ -16,7 +16,7 @@ import threading
 import time
 from pathlib import Path
 
-from span_trees import CONTENT_OPT_IN, differences, run, shape
+from span_trees import CONTENT_OPT_IN, differences, parsed, run, shape
 
 #: The scripted run; the ``builtin`` and ``ours_ag2`` fixtures (conftest.py) run it.
 SCENARIO = Path(__file__).with_name("classic_scenario.py")
@@ -97,6 +97,14 @@ def test_in_ag2_mode_the_tree_is_the_builtin_tree(builtin, ours_ag2):
 def test_in_ag2_mode_attributes_differ_only_where_listed(builtin, ours_ag2):
     unexplained = differences(builtin, ours_ag2, BUILTIN_ONLY, AGENTRACE_ONLY, DIFFERENT_VALUES)
     assert not unexplained, "\n".join(unexplained)
+
+
+def test_model_calls_report_the_request_parameters_of_the_agents_llm_config(ours_ag2):
+    """The scenario's llm_config sets ``temperature`` beside its config list; AG2 copies it into
+    each config entry, where the ``chat`` span reads it (AG2's own tracing leaves it out)."""
+    calls = [span for span in ours_ag2 if span["attributes"].get("gen_ai.operation.name") == "chat"]
+    assert calls
+    assert {parsed(span["attributes"].get("gen_ai.request.temperature")) for span in calls} == {0.2}
 
 
 def test_in_semconv_mode_only_the_non_spec_operations_are_renamed(builtin, tmp_path):
