@@ -107,6 +107,17 @@ def test_model_calls_report_the_request_parameters_of_the_agents_llm_config(ours
     assert {parsed(span["attributes"].get("gen_ai.request.temperature")) for span in calls} == {0.2}
 
 
+def test_the_steps_bench_counts_agentraces_python_instructions_per_span():
+    """bench/steps.py on one scripted run: a positive total, and agentrace's span code among
+    the functions it lists."""
+    bench = Path(__file__).resolve().parent.parent / "bench" / "steps.py"
+    table = subprocess.run([sys.executable, str(bench), "--runs", "1", "--top", "40"], check=True,
+                           capture_output=True, text=True, timeout=300).stdout
+    total = next(line for line in table.splitlines() if "**all counted**" in line)
+    assert float(total.split("**")[-2]) > 0, table
+    assert "(agentrace/_tracer.py:" in table and "`start`" in table, table
+
+
 def test_in_semconv_mode_only_the_non_spec_operations_are_renamed(builtin, tmp_path):
     ours = run(SCENARIO, "agentrace", tmp_path)
     # The spec has no operation for these AG2 concepts; agentrace names them after its own
