@@ -110,7 +110,7 @@ def _runtime_context_var() -> tuple[contextvars.ContextVar, Any, Any] | None:
     """OpenTelemetry's own ``ContextVar`` of the current context, its ``Context`` class and the
     key of the current span, when its runtime context is the standard contextvars one (the
     default; ``OTEL_PYTHON_CONTEXT`` can choose another). Joining through them directly does
-    what ``set_span_in_context`` and ``attach`` do, without their seven calls per span; with
+    what ``set_span_in_context`` and ``attach`` do, without their ten calls per span; with
     anything else (another runtime context, an API version that names them differently), the
     public functions are used."""
     if _otel_context is None:
