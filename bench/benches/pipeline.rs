@@ -201,7 +201,7 @@ fn otlp_in(c: &mut Criterion) {
         b.iter_custom(|iters| {
             (0..iters)
                 .map(|_| {
-                    let (took, spans) = otlp_in_iteration(&tracer, &requests).expect("receive");
+                    let (took, spans) = otlp_in_iteration(&tracer, &requests, 1).expect("receive");
                     assert_eq!(spans, SPANS_PER_ITERATION);
                     took
                 })
@@ -233,7 +233,7 @@ fn otlp_in(c: &mut Criterion) {
             b.iter_custom(|iters| {
                 (0..iters)
                     .map(|_| {
-                        let (took, spans) = otlp_in_iteration(&tracer, &ag2).expect("receive");
+                        let (took, spans) = otlp_in_iteration(&tracer, &ag2, 1).expect("receive");
                         assert_eq!(spans as u64, copies * 47);
                         took
                     })

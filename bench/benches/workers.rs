@@ -2,6 +2,10 @@
 //! (the AG2 example's spans reported through the `Tracer`, content off and on) and OTLP in
 //! (classic AG2's own capture received, through the default ingest component and the mapper,
 //! content off and on). Default mapper, `redact`, OTLP/protobuf encoding into `/dev/null`.
+//! OTLP in runs twice: with the requests decoded and received on one thread, and on two (each a
+//! contiguous half), as `agentrace serve`'s HTTP handlers decode requests that arrive together.
+//! One decoding thread is a bound of its own on two cores: it decodes on one of them while both
+//! workers run, and the flush at the iteration's end waits for the worker it slowed.
 //!
 //! Two choices differ from `benches/pipeline.rs`, both because several workers are measured:
 //! - An iteration holds 8 184 spans (248 traces), not 1 023 (31 traces). Traces go to workers
@@ -23,7 +27,8 @@ use agentrace_bench::{
     PipelineSetup, SPANS_PER_ITERATION, ag2_capture_requests, otlp_in_iteration,
     pipeline_iteration_of, pipeline_tracer,
 };
-use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use criterion::measurement::WallTime;
+use criterion::{BenchmarkGroup, Criterion, Throughput, criterion_group, criterion_main};
 
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
@@ -82,33 +87,53 @@ fn otlp_in(c: &mut Criterion) {
     let requests = ag2_capture_requests(copies).expect("AG2 capture");
     let mut group = c.benchmark_group("workers_otlp_in");
     group.throughput(Throughput::Elements(copies * 47));
-    for capture_content in [false, true] {
-        for workers in [1, 2] {
-            let tracer = pipeline_tracer(PipelineSetup {
-                ingest: true,
-                capture_content,
-                workers,
-                ..PipelineSetup::default()
-            })
-            .expect("tracer");
-            let name = format!("ag2_ingested_{}_{workers}", content_label(capture_content));
-            group.bench_function(&name, |b| {
-                b.iter_custom(|iters| {
-                    (0..iters)
-                        .map(|_| otlp_in_iteration(&tracer, &requests).expect("receive").0)
-                        .sum()
-                })
-            });
-            let stats = tracer.stats();
-            assert_eq!(
-                stats.spans_received, stats.spans_exported,
-                "{name}: spans lost"
-            );
-            assert_eq!(stats.spans_normalised, stats.spans_received, "{name}");
-            tracer.shutdown(Duration::from_secs(60)).expect("shutdown");
+    for receivers in [1, 2] {
+        for capture_content in [false, true] {
+            for workers in [1, 2] {
+                otlp_in_case(&mut group, &requests, receivers, capture_content, workers);
+            }
         }
     }
     group.finish();
+}
+
+/// One OTLP-in row: `workers` workers, the requests decoded on `receivers` threads.
+fn otlp_in_case(
+    group: &mut BenchmarkGroup<'_, WallTime>,
+    requests: &[Vec<u8>],
+    receivers: usize,
+    capture_content: bool,
+    workers: usize,
+) {
+    let tracer = pipeline_tracer(PipelineSetup {
+        ingest: true,
+        capture_content,
+        workers,
+        ..PipelineSetup::default()
+    })
+    .expect("tracer");
+    let mut name = format!("ag2_ingested_{}_{workers}", content_label(capture_content));
+    if receivers > 1 {
+        name.push_str(&format!("_decoded_on_{receivers}"));
+    }
+    group.bench_function(&name, |b| {
+        b.iter_custom(|iters| {
+            (0..iters)
+                .map(|_| {
+                    otlp_in_iteration(&tracer, requests, receivers)
+                        .expect("receive")
+                        .0
+                })
+                .sum()
+        })
+    });
+    let stats = tracer.stats();
+    assert_eq!(
+        stats.spans_received, stats.spans_exported,
+        "{name}: spans lost"
+    );
+    assert_eq!(stats.spans_normalised, stats.spans_received, "{name}");
+    tracer.shutdown(Duration::from_secs(60)).expect("shutdown");
 }
 
 criterion_group! {

@@ -124,18 +124,41 @@ pub fn ag2_capture_requests(copies: u64) -> anyhow::Result<Vec<Vec<u8>>> {
 }
 
 /// One OTLP-in iteration: each request decoded (as the sidecar's handlers do) and received, then
-/// timed to the end of the flush. Returns the time and the spans received.
+/// timed to the end of the flush. The requests are dealt in `receivers` contiguous shares, each
+/// decoded and received on its own thread, as `agentrace serve`'s HTTP handlers decode the
+/// requests that arrive together; with one, on the calling thread. Returns the time and the
+/// spans received.
 pub fn otlp_in_iteration(
     tracer: &Tracer,
     requests: &[Vec<u8>],
+    receivers: usize,
 ) -> agentrace::Result<(std::time::Duration, usize)> {
+    let receive_all = |share: &[Vec<u8>]| -> agentrace::Result<usize> {
+        let mut spans = 0;
+        for body in share {
+            let traces =
+                agentrace::ReceivedTraces::decode(body, agentrace::OtlpEncoding::Protobuf)?;
+            spans += traces.span_count();
+            tracer.receive(traces)?;
+        }
+        Ok(spans)
+    };
     let began = std::time::Instant::now();
-    let mut spans = 0;
-    for body in requests {
-        let traces = agentrace::ReceivedTraces::decode(body, agentrace::OtlpEncoding::Protobuf)?;
-        spans += traces.span_count();
-        tracer.receive(traces)?;
-    }
+    let spans = if receivers <= 1 {
+        receive_all(requests)?
+    } else {
+        let share = requests.len().div_ceil(receivers).max(1);
+        std::thread::scope(|scope| {
+            let receiving: Vec<_> = requests
+                .chunks(share)
+                .map(|share| scope.spawn(move || receive_all(share)))
+                .collect();
+            receiving
+                .into_iter()
+                .map(|receiver| receiver.join().expect("a receiving thread panicked"))
+                .sum::<agentrace::Result<usize>>()
+        })?
+    };
     tracer.flush(Duration::from_secs(600))?;
     Ok((began.elapsed(), spans))
 }

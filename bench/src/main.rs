@@ -97,6 +97,16 @@ enum Command {
         /// share waits for the other, a smaller part of the time.
         #[arg(long, default_value_t = SPANS_PER_ITERATION)]
         spans_per_iteration: usize,
+        /// With --otlp-in: threads that decode and receive the requests, each a contiguous
+        /// share of them, as `agentrace serve`'s HTTP handlers do for requests that arrive
+        /// together. With one, a single thread decodes every request while the workers run.
+        #[arg(
+            long,
+            default_value_t = 1,
+            requires = "otlp_in",
+            value_parser = clap::value_parser!(u16).range(1..)
+        )]
+        receivers: u16,
     },
     /// The pipeline with the components and with the same mapping linked natively in the
     /// worker, taking turns for ROUNDS rounds: the wasm / native ratio of each round and their
@@ -186,6 +196,7 @@ fn main() -> anyhow::Result<()> {
             no_ingest,
             policies,
             spans_per_iteration,
+            receivers,
             ..
         } => pipeline_otlp_in(
             PipelineSetup {
@@ -197,6 +208,7 @@ fn main() -> anyhow::Result<()> {
             },
             iterations,
             spans_per_iteration,
+            usize::from(receivers),
         ),
         Command::Pipeline {
             native,
@@ -390,6 +402,7 @@ fn pipeline_otlp_in(
     setup: PipelineSetup,
     iterations: u64,
     spans_per_iteration: usize,
+    receivers: usize,
 ) -> anyhow::Result<()> {
     anyhow::ensure!(
         spans_per_iteration >= 47,
@@ -399,7 +412,7 @@ fn pipeline_otlp_in(
     let tracer = pipeline_tracer(setup)?;
     let (mut timed, mut spans) = (Duration::ZERO, 0usize);
     for _ in 0..iterations {
-        let (took, received) = agentrace_bench::otlp_in_iteration(&tracer, &requests)?;
+        let (took, received) = agentrace_bench::otlp_in_iteration(&tracer, &requests, receivers)?;
         timed += took;
         spans += received;
     }
