@@ -184,7 +184,9 @@ def stack_trace(error: BaseException) -> str:
     AG2 spans cost 2-4 ms on the agent's thread that way here, most of the cost of tracing a
     scripted AG2 run (BENCHMARKS.md, "Python"). Source lines come from ``linecache``. An
     exception group, whose members the standard format draws nested, is left to the standard
-    library."""
+    library. An exception that leaves several nested spans is formatted once per span, each
+    time with the frames it gained since: the frames already formatted are reused
+    (:data:`_FORMATTED`)."""
     blocks: list[str] = []
     seen: set[int] = set()
     current: BaseException | None = error
@@ -193,7 +195,7 @@ def stack_trace(error: BaseException) -> str:
         if isinstance(current, _EXCEPTION_GROUPS):
             blocks.append("".join(traceback.format_exception(type(current), current, current.__traceback__, chain=False)))
         else:
-            lines = _frames(current.__traceback__) if current.__traceback__ is not None else []
+            lines = _frames(current) if current.__traceback__ is not None else []
             blocks.append("".join(lines + traceback.format_exception_only(type(current), current)))
         if current.__cause__ is not None:
             blocks.append("\nThe above exception was the direct cause of the following exception:\n\n")
@@ -215,25 +217,56 @@ _EXCEPTION_GROUPS: tuple[type, ...] = tuple(
 #: counted, not printed again.
 _REPEATS_SHOWN = 3
 
+#: The frames formatted for each exception since a span last ended without one, by ``id``:
+#: the exception itself (kept, so that its ``id`` is not reused meanwhile), the first entry of
+#: its traceback then, and that traceback's frames (``(file, line, function)`` and their text).
+#: As an exception leaves nested spans, Python puts the frames it leaves in front of its
+#: traceback; the rest is the traceback formatted for the span inside. Emptied when a span
+#: ends without an exception, so that no frame is kept alive for longer, and when it holds
+#: :data:`_FORMATTED_KEPT` exceptions (spans that keep failing).
+_FORMATTED: dict[int, tuple[BaseException, Any, list[tuple[tuple[str, int, str], str]]]] = {}
 
-def _frames(tb: Any) -> list[str]:
-    """A traceback's ``Traceback (most recent call last):`` block, frame by frame."""
+
+#: How many exceptions' frames :data:`_FORMATTED` holds at most.
+_FORMATTED_KEPT = 8
+
+
+def _frames(error: BaseException) -> list[str]:
+    """The ``Traceback (most recent call last):`` block of ``error``'s traceback."""
     lines = ["Traceback (most recent call last):\n"]
     last, count = None, 0
-    for frame, line_number in traceback.walk_tb(tb):
-        code = frame.f_code
-        where = (code.co_filename, line_number, code.co_name)
+    for where, text in _frame_texts(error):
         if where != last:
             lines += _repeated(count)
             last, count = where, 0
         count += 1
-        if count > _REPEATS_SHOWN:
-            continue
-        lines.append(f'  File "{where[0]}", line {line_number}, in {where[2]}\n')
-        source = linecache.getline(where[0], line_number, frame.f_globals).strip()
-        if source:
-            lines.append(f"    {source}\n")
+        if count <= _REPEATS_SHOWN:
+            lines.append(text)
     return lines + _repeated(count)
+
+
+def _frame_texts(error: BaseException) -> list[tuple[tuple[str, int, str], str]]:
+    """Each frame of ``error``'s traceback, outermost first, as ``(file, line, function)`` and
+    its lines of text; the frames formatted for the same exception before are reused."""
+    head = error.__traceback__
+    known = _FORMATTED.get(id(error))
+    stop, reused = (known[1], known[2]) if known is not None and known[0] is error else (None, [])
+    texts: list[tuple[tuple[str, int, str], str]] = []
+    tb = head
+    while tb is not None:
+        if tb is stop:
+            texts += reused
+            break
+        frame, line_number = tb.tb_frame, tb.tb_lineno
+        code = frame.f_code
+        source = linecache.getline(code.co_filename, line_number, frame.f_globals).strip()
+        text = f'  File "{code.co_filename}", line {line_number}, in {code.co_name}\n'
+        texts.append(((code.co_filename, line_number, code.co_name), f"{text}    {source}\n" if source else text))
+        tb = tb.tb_next
+    if len(_FORMATTED) >= _FORMATTED_KEPT:
+        _FORMATTED.clear()
+    _FORMATTED[id(error)] = (error, head, texts)
+    return texts
 
 
 def _repeated(count: int) -> list[str]:
@@ -396,8 +429,11 @@ class Span:
     __enter__ = start
 
     def __exit__(self, exc_type: Any, exc: BaseException | None, tb: Any) -> None:
-        if exc is not None and not (self._end and "error" in self._end):
-            self.record_exception(exc)
+        if exc is not None:
+            if not (self._end and "error" in self._end):
+                self.record_exception(exc)
+        elif _FORMATTED:
+            _FORMATTED.clear()
         self.end()
 
     async def __aenter__(self) -> Span:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import builtins
 import json
+import linecache
 import logging
 import os
 import re
@@ -887,3 +888,52 @@ def test_a_shipped_mapper_is_chosen_by_name_and_a_wrong_name_says_the_choices(tm
 
     with pytest.raises(RuntimeError, match="not a shipped mapper .choose one of genai, openinference"):
         agentrace.Tracer(output=os.devnull, mapper="openinfrence")
+
+
+def _fail_through_spans(tracer, depth: int, formatted: list[tuple[str, str]]) -> None:
+    """Recurses ``depth`` times, a span at each level, then fails; at each level on the way out
+    the span records the exception and the test keeps its stack trace beside the standard one."""
+    markers = re.compile(r"^ *[\^~]+ *\n", re.MULTILINE)
+    try:
+        with tracer.span("invoke_agent", agent={"name": f"level-{depth}"}):
+            if depth:
+                _fail_through_spans(tracer, depth - 1, formatted)
+            else:
+                {"a": 1}["b"]  # noqa: B018 - the error under test
+    except KeyError as error:
+        standard = markers.sub("", "".join(traceback.format_exception(error)))
+        formatted.append((agentrace._tracer.stack_trace(error), standard))
+        raise
+
+
+def test_an_exception_leaving_nested_spans_is_formatted_once_per_frame(traced, monkeypatch):
+    # Each span the exception leaves records the standard stack trace of that moment, the
+    # recursion's counted repeats included; the frames formatted for the span inside are
+    # reused, so each source line is read once. A span ending without an exception lets go
+    # of the frames kept.
+    run = traced()
+    reads: list[tuple[str, int]] = []
+
+    class CountingLinecache:
+        @staticmethod
+        def getline(filename, lineno, module_globals=None):
+            reads.append((filename, lineno))
+            return linecache.getline(filename, lineno, module_globals)
+
+    monkeypatch.setattr(agentrace._tracer, "linecache", CountingLinecache)
+    formatted: list[tuple[str, str]] = []
+    with pytest.raises(KeyError):
+        _fail_through_spans(run.tracer, 6, formatted)
+    assert len(formatted) == 7
+    assert any("[Previous line repeated" in ours for ours, _ in formatted)
+    for ours, standard in formatted:
+        assert ours == standard
+    exported = [attributes["exception.stacktrace"] for span in run.spans() for name, attributes in span.events if name == "exception"]
+    assert sorted(exported) == sorted(ours for ours, _ in formatted)
+    # The seven traces hold 1 + 2 + ... + 7 frames (each level's own in front of the one
+    # inside); each frame's source line is read once, when the frame is new.
+    assert len(reads) == 7, reads
+    assert agentrace._tracer._FORMATTED
+    with run.tracer.span("invoke_agent", agent={"name": "after"}):
+        pass
+    assert not agentrace._tracer._FORMATTED
