@@ -292,6 +292,69 @@ fn starts_are_answered_with_ids_and_traceparent_and_children_inherit_the_trace()
     assert!(spans.iter().any(|(name, _, _)| name == "chat gpt-4o"));
 }
 
+/// A request refused for its token leaves its connection usable: the sidecar reads the small
+/// body it did not need before answering 401, so the client's next request on the same
+/// connection is answered. Clients keep connections open between requests; one closed under
+/// them fails their next request (seen in CI as "Peer disconnected" on the `GET` after a 401).
+#[test]
+fn a_request_refused_for_its_token_leaves_its_connection_usable() {
+    use std::io::{Read, Write};
+    let sidecar = Sidecar::start(&[]);
+    let address = sidecar.url.strip_prefix("http://").unwrap();
+    let mut stream = std::net::TcpStream::connect(address).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(20)))
+        .unwrap();
+    let body = "{\"resourceSpans\": []}";
+    // The headers, then the body a moment later, as clients that write them apart do; the next
+    // request right behind the body, on the same connection.
+    write!(
+        stream,
+        "POST /v1/traces HTTP/1.1\r\nHost: agentrace\r\nContent-Type: application/json\r\n\
+         Content-Length: {}\r\n\r\n",
+        body.len()
+    )
+    .unwrap();
+    std::thread::sleep(Duration::from_millis(300));
+    // A write or read failing here is the connection closed under the client: what the
+    // assertion below reports.
+    let _ = write!(
+        stream,
+        "{body}GET /v1/stats HTTP/1.1\r\nHost: agentrace\r\nAuthorization: Bearer {TOKEN}\r\n\
+         Connection: close\r\n\r\n"
+    );
+    let mut answers = Vec::new();
+    let _ = stream.read_to_end(&mut answers);
+    let answers = String::from_utf8_lossy(&answers);
+    // A body does not end in a line break: status lines are found wherever they start.
+    let statuses: Vec<&str> = answers
+        .match_indices("HTTP/1.1 ")
+        .map(|(at, _)| &answers[at + 9..at + 12])
+        .collect();
+    assert_eq!(statuses, ["401", "200"], "{answers}");
+    // A body too large to read for nothing: the 401 says that the connection closes.
+    let mut stream = std::net::TcpStream::connect(address).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(20)))
+        .unwrap();
+    let large = vec![b' '; 200 * 1024];
+    write!(
+        stream,
+        "POST /v1/traces HTTP/1.1\r\nHost: agentrace\r\nContent-Type: application/json\r\n\
+         Content-Length: {}\r\n\r\n",
+        large.len()
+    )
+    .unwrap();
+    let _ = stream.write_all(&large);
+    let mut answer = Vec::new();
+    let _ = stream.read_to_end(&mut answer);
+    let answer = String::from_utf8_lossy(&answer).to_lowercase();
+    assert!(
+        answer.starts_with("http/1.1 401") && answer.contains("connection: close"),
+        "{answer}"
+    );
+}
+
 #[test]
 fn bad_requests_get_specific_errors_and_valid_events_beside_them_still_count() {
     let mut sidecar = Sidecar::start(&["--max-request-bytes", "2048"]);
