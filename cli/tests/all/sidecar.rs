@@ -301,31 +301,39 @@ fn a_request_refused_for_its_token_leaves_its_connection_usable() {
     use std::io::{Read, Write};
     let sidecar = Sidecar::start(&[]);
     let address = sidecar.url.strip_prefix("http://").unwrap();
-    let mut stream = std::net::TcpStream::connect(address).unwrap();
-    stream
-        .set_read_timeout(Some(Duration::from_secs(20)))
+    // A connection on which a `POST /v1/traces` of `length` body bytes and no token has begun:
+    // its headers are sent, its body is not.
+    let refused_post = |length: usize| {
+        let mut stream = std::net::TcpStream::connect(address).unwrap();
+        stream
+            .set_read_timeout(Some(Duration::from_secs(20)))
+            .unwrap();
+        write!(
+            stream,
+            "POST /v1/traces HTTP/1.1\r\nHost: agentrace\r\nContent-Type: application/json\r\n\
+             Content-Length: {length}\r\n\r\n"
+        )
         .unwrap();
+        stream
+    };
+    // Everything the server sends until it closes. A write or read failing is the connection
+    // closed under the client: what the assertions report.
+    let rest = |stream: &mut std::net::TcpStream, then: &[u8]| {
+        let _ = stream.write_all(then);
+        let mut answers = Vec::new();
+        let _ = stream.read_to_end(&mut answers);
+        String::from_utf8_lossy(&answers).into_owned()
+    };
+    // The body a moment after the headers, as clients that write them apart send it; the next
+    // request right behind it, on the same connection.
     let body = "{\"resourceSpans\": []}";
-    // The headers, then the body a moment later, as clients that write them apart do; the next
-    // request right behind the body, on the same connection.
-    write!(
-        stream,
-        "POST /v1/traces HTTP/1.1\r\nHost: agentrace\r\nContent-Type: application/json\r\n\
-         Content-Length: {}\r\n\r\n",
-        body.len()
-    )
-    .unwrap();
+    let mut stream = refused_post(body.len());
     std::thread::sleep(Duration::from_millis(300));
-    // A write or read failing here is the connection closed under the client: what the
-    // assertion below reports.
-    let _ = write!(
-        stream,
+    let next = format!(
         "{body}GET /v1/stats HTTP/1.1\r\nHost: agentrace\r\nAuthorization: Bearer {TOKEN}\r\n\
          Connection: close\r\n\r\n"
     );
-    let mut answers = Vec::new();
-    let _ = stream.read_to_end(&mut answers);
-    let answers = String::from_utf8_lossy(&answers);
+    let answers = rest(&mut stream, next.as_bytes());
     // A body does not end in a line break: status lines are found wherever they start.
     let statuses: Vec<&str> = answers
         .match_indices("HTTP/1.1 ")
@@ -333,22 +341,8 @@ fn a_request_refused_for_its_token_leaves_its_connection_usable() {
         .collect();
     assert_eq!(statuses, ["401", "200"], "{answers}");
     // A body too large to read for nothing: the 401 says that the connection closes.
-    let mut stream = std::net::TcpStream::connect(address).unwrap();
-    stream
-        .set_read_timeout(Some(Duration::from_secs(20)))
-        .unwrap();
     let large = vec![b' '; 200 * 1024];
-    write!(
-        stream,
-        "POST /v1/traces HTTP/1.1\r\nHost: agentrace\r\nContent-Type: application/json\r\n\
-         Content-Length: {}\r\n\r\n",
-        large.len()
-    )
-    .unwrap();
-    let _ = stream.write_all(&large);
-    let mut answer = Vec::new();
-    let _ = stream.read_to_end(&mut answer);
-    let answer = String::from_utf8_lossy(&answer).to_lowercase();
+    let answer = rest(&mut refused_post(large.len()), &large).to_lowercase();
     assert!(
         answer.starts_with("http/1.1 401") && answer.contains("connection: close"),
         "{answer}"
