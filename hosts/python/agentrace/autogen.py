@@ -54,7 +54,11 @@ _WRAPPED = "__agentrace_wrapped__"
 
 
 def _wrapped(function: Any) -> bool:
-    return getattr(function, _WRAPPED, False)
+    """Whether ``function`` is a wrapper of this module. A bound method is asked through its
+    function: asking the method for an attribute it lacks raises and catches an
+    ``AttributeError`` inside ``getattr`` (987 ns against 116 ns, ``timeit`` on Python 3.11),
+    and AG2 makes agents during a run, whose methods are all asked."""
+    return getattr(getattr(function, "__func__", function), _WRAPPED, False)
 
 
 def _mark(function: Any, original: Any = None) -> Any:
