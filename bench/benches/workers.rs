@@ -55,15 +55,8 @@ fn in_process(c: &mut Criterion) {
             .expect("tracer");
             let name = format!("{}_{workers}", content_label(capture_content));
             let mut next_copy = 0u64;
-            group.bench_function(&name, |b| {
-                b.iter_custom(|iters| {
-                    (0..iters)
-                        .map(|_| {
-                            pipeline_iteration_of(&tracer, &workload, &mut next_copy, spans)
-                                .expect("flush")
-                        })
-                        .sum()
-                })
+            time_iterations(&mut group, &name, || {
+                pipeline_iteration_of(&tracer, &workload, &mut next_copy, spans).expect("flush")
             });
             let stats = tracer.stats();
             assert_eq!(
@@ -97,6 +90,17 @@ fn otlp_in(c: &mut Criterion) {
     group.finish();
 }
 
+/// Times `iteration` as one row `name` of `group`: each call is one iteration, timed by itself.
+fn time_iterations(
+    group: &mut BenchmarkGroup<'_, WallTime>,
+    name: &str,
+    mut iteration: impl FnMut() -> Duration,
+) {
+    group.bench_function(name, |b| {
+        b.iter_custom(|iters| (0..iters).map(|_| iteration()).sum())
+    });
+}
+
 /// One OTLP-in row: `workers` workers, the requests decoded on `receivers` threads.
 fn otlp_in_case(
     group: &mut BenchmarkGroup<'_, WallTime>,
@@ -116,16 +120,10 @@ fn otlp_in_case(
     if receivers > 1 {
         name.push_str(&format!("_decoded_on_{receivers}"));
     }
-    group.bench_function(&name, |b| {
-        b.iter_custom(|iters| {
-            (0..iters)
-                .map(|_| {
-                    otlp_in_iteration(&tracer, requests, receivers)
-                        .expect("receive")
-                        .0
-                })
-                .sum()
-        })
+    time_iterations(group, &name, || {
+        otlp_in_iteration(&tracer, requests, receivers)
+            .expect("receive")
+            .0
     });
     let stats = tracer.stats();
     assert_eq!(

@@ -221,8 +221,9 @@ _REPEATS_SHOWN = 3
 #: the exception itself (kept, so that its ``id`` is not reused meanwhile), the first entry of
 #: its traceback then, and that traceback's frames (``(file, line, function)`` and their text).
 #: As an exception leaves nested spans, Python puts the frames it leaves in front of its
-#: traceback; the rest is the traceback formatted for the span inside. Emptied when a span
-#: ends without an exception, so that no frame is kept alive for longer, and when it holds
+#: traceback; the rest is the traceback formatted for the span inside. Emptied when a span's
+#: ``with`` block ends without an exception, so that no frame is kept alive for longer (a span
+#: ended by :meth:`Span.end` alone does not empty it), and when it holds
 #: :data:`_FORMATTED_KEPT` exceptions (spans that keep failing).
 _FORMATTED: dict[int, tuple[BaseException, Any, list[tuple[tuple[str, int, str], str]]]] = {}
 

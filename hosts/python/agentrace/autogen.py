@@ -56,7 +56,7 @@ _WRAPPED = "__agentrace_wrapped__"
 def _wrapped(function: Any) -> bool:
     """Whether ``function`` is a wrapper of this module. A bound method is asked through its
     function: asking the method for an attribute it lacks raises and catches an
-    ``AttributeError`` inside ``getattr`` (987 ns against 116 ns, ``timeit`` on Python 3.11),
+    ``AttributeError`` inside ``getattr`` (993 ns against 86 ns, ``timeit`` on Python 3.11),
     and AG2 makes agents during a run, whose methods are all asked."""
     return getattr(getattr(function, "__func__", function), _WRAPPED, False)
 
