@@ -232,19 +232,22 @@ def setup_builtin(otlp: bool = False) -> tuple[Any, Any]:
     return instrument, finish
 
 
-def setup_agentrace(output: Path, compat: str | None) -> tuple[Any, Any]:
-    import agentrace
-    from agentrace.autogen import instrument_agent, instrument_groupchat, instrument_llm_wrapper
+def setup_agentrace(output: Path, compat: str | None, package: str = "agentrace") -> tuple[Any, Any]:
+    """agentrace's tracing of the run, writing to ``output``; ``package`` is the name the
+    package is imported under (``bench/compare`` imports two builds under other names)."""
+    import importlib
 
+    agentrace = importlib.import_module(package)
+    integration = importlib.import_module(f"{package}.autogen")
     tracer = agentrace.Tracer(output=str(output), compat=compat)
     reader = ExportReader(output)
-    instrument_llm_wrapper(tracer=tracer)
+    integration.instrument_llm_wrapper(tracer=tracer)
 
     def instrument(agents: list[Any], groupchats: list[Any]) -> None:
         for agent in agents:
-            instrument_agent(agent, tracer=tracer)
+            integration.instrument_agent(agent, tracer=tracer)
         for groupchat in groupchats:
-            instrument_groupchat(groupchat, tracer=tracer)
+            integration.instrument_groupchat(groupchat, tracer=tracer)
 
     def finish() -> list[dict[str, Any]]:
         tracer.flush()
@@ -270,39 +273,48 @@ def once(instrument: Any, scratch: str, code: bool) -> None:
         run_once(instrument, scratch, code=code)
 
 
-def interleaved(count: int, out: Path, code: bool) -> None:
-    """No tracing, the built-in tracing and agentrace, one run each in turn in this process, so
-    that all three share the process's hash seed, memory layout and machine state (between
-    processes, a run's time varies by several milliseconds). Both tracings replace
-    ``OpenAIWrapper.create``; each run puts in place the one of its mode. Agents are new in
-    every run, so their instrumenting is per mode already."""
+def take_turns(modes: list[tuple[str, Any]], count: int, code: bool) -> dict[str, Any]:
+    """One run of each mode in turn, ``count`` times, in this process, so that all modes share
+    the process's hash seed, memory layout and machine state (between processes, a run's time
+    varies by several milliseconds). ``modes``: each mode's name and its setup, called with a
+    scratch folder. The tracings replace ``OpenAIWrapper.create``; each run puts in place the
+    one of its mode. Agents are new in every run, so their instrumenting is per mode already.
+    Returns per mode each run's seconds, the instrumenting within them, and the spans per run."""
     from autogen.oai.client import OpenAIWrapper
 
     original = OpenAIWrapper.create
     with tempfile.TemporaryDirectory() as scratch:
         setups: dict[str, tuple[Any, Any]] = {}
         creates: dict[str, Any] = {}
-        for mode, setup in [("none", no_tracing), ("builtin", setup_builtin),
-                            ("agentrace", lambda: setup_agentrace(Path(scratch) / "spans.jsonl", None))]:
-            setups[mode] = setup()
+        for mode, setup in modes:
+            setups[mode] = setup(scratch)
             creates[mode] = OpenAIWrapper.create
             OpenAIWrapper.create = original
         runs = {mode: Runs() for mode in setups}
         spans: dict[str, int] = {}
-        modes = list(setups)
+        order = list(setups)
         for index in range(count):
-            for mode in modes[index % 3:] + modes[: index % 3]:
+            for mode in order[index % len(order):] + order[: index % len(order)]:
                 instrument, finish = setups[mode]
                 OpenAIWrapper.create = creates[mode]
                 timed = runs[mode].instrumenting(instrument)
                 runs[mode].run(lambda: once(timed, scratch, code))
                 spans[mode] = len(finish())
         OpenAIWrapper.create = original
-    out.write_text(json.dumps({
+    return {
         "seconds": {mode: r.seconds for mode, r in runs.items()},
         "instrument_seconds": {mode: r.instrument_seconds for mode, r in runs.items()},
         "span_count": spans,
-    }))
+    }
+
+
+def interleaved(count: int, out: Path, code: bool) -> None:
+    """No tracing, the built-in tracing and agentrace, one run each in turn (:func:`take_turns`)."""
+    out.write_text(json.dumps(take_turns([
+        ("none", lambda scratch: no_tracing()),
+        ("builtin", lambda scratch: setup_builtin()),
+        ("agentrace", lambda scratch: setup_agentrace(Path(scratch) / "spans.jsonl", None)),
+    ], count, code)))
 
 
 def main() -> None:
