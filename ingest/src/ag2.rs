@@ -43,8 +43,8 @@ fn operation(attrs: &mut Attrs) -> Option<Operation> {
 }
 
 /// The record for an AG2 span, or `None` when it is none of AG2's operations.
-pub fn record(span: &OtelSpan) -> Option<(AgentSpan, Option<ProviderDetails>)> {
-    let mut attrs = Attrs::new(&span.attributes);
+pub fn record(span: &mut OtelSpan) -> Option<(AgentSpan, Option<ProviderDetails>)> {
+    let mut attrs = Attrs::new(std::mem::take(&mut span.attributes));
     let operation = operation(&mut attrs)?;
     let mut record = blank(span, operation);
     let mut details = no_details();

@@ -36,13 +36,10 @@ pub fn recognises(span: &OtelSpan) -> bool {
 
 /// Whether the scope is OpenLLMetry's: its instrumentations are named
 /// `opentelemetry.instrumentation.<provider>.v1`, or the span has `traceloop.*` attributes or
-/// OpenLLMetry's own `gen_ai.openai.api_base`.
-fn is_openllmetry(scope: &Scope, span: &OtelSpan) -> bool {
+/// OpenLLMetry's own `gen_ai.openai.api_base` (among those not yet read).
+fn is_openllmetry(scope: &Scope, attrs: &Attrs) -> bool {
     scope.name.starts_with("opentelemetry.instrumentation.") && scope.name.ends_with(".v1")
-        || span
-            .attributes
-            .iter()
-            .any(|a| a.key.starts_with("traceloop.") || a.key == "gen_ai.openai.api_base")
+        || attrs.any_key(|key| key.starts_with("traceloop.") || key == "gen_ai.openai.api_base")
 }
 
 /// The conventions' spelling of a finish reason the AI SDK writes its own way.
@@ -75,8 +72,9 @@ fn endpoint_of(url: &str) -> Option<(String, Option<u16>)> {
 
 /// The record for a GenAI span, or `None` for an operation the record cannot express (the AI
 /// SDK's `agent_step`, any other name the conventions lack): it passes on as it came.
-pub fn record(scope: &Scope, span: &OtelSpan) -> Option<(AgentSpan, Option<ProviderDetails>)> {
-    read(scope, span, Attrs::new(&span.attributes), None)
+pub fn record(scope: &Scope, span: &mut OtelSpan) -> Option<(AgentSpan, Option<ProviderDetails>)> {
+    let attrs = Attrs::new(std::mem::take(&mut span.attributes));
+    read(scope, span, attrs, None)
 }
 
 /// [`record`] from `attrs` (the span's attributes less what a producer's own module took), with
@@ -92,7 +90,7 @@ pub fn read(
     attrs.take("gen_ai.operation.name");
     let mut record = blank(span, operation);
     let mut details = no_details();
-    let openllmetry = is_openllmetry(scope, span);
+    let openllmetry = is_openllmetry(scope, &attrs);
     let ai_sdk = scope.name == AI_SDK_SCOPE;
     let streaming = attrs.bool("gen_ai.is_streaming");
     let api_base = attrs.str("gen_ai.openai.api_base");

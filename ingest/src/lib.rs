@@ -64,8 +64,9 @@ pub struct DefaultIngest;
 /// `replay` reads again), so they pass on as they are.
 pub const OWN_SCOPE: &str = "agentrace";
 
-/// The verdict on one span of a group with `scope`.
-pub fn verdict(scope: &Scope, span: &OtelSpan) -> Verdict {
+/// The verdict on one span of a group with `scope`. The span's attributes are taken into the
+/// record (what remains of the span is of no further use: a span passed on is the host's copy).
+pub fn verdict(scope: &Scope, span: &mut OtelSpan) -> Verdict {
     let record = if scope.name == OWN_SCOPE {
         None
     } else if scope.name == ag2::SCOPE {

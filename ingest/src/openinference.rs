@@ -229,8 +229,8 @@ fn llm(span: &OtelSpan, attrs: &mut Attrs, record: &mut AgentSpan) {
 }
 
 /// The record for an OpenInference span, or `None` for a kind it does not read.
-pub fn record(span: &OtelSpan) -> Option<(AgentSpan, Option<ProviderDetails>)> {
-    let mut attrs = Attrs::new(&span.attributes);
+pub fn record(span: &mut OtelSpan) -> Option<(AgentSpan, Option<ProviderDetails>)> {
+    let mut attrs = Attrs::new(std::mem::take(&mut span.attributes));
     let operation = match attrs.peek_str(KIND)?.to_ascii_uppercase().as_str() {
         "LLM" => Operation::Chat,
         "TOOL" => Operation::ExecuteTool,

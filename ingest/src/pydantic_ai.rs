@@ -32,11 +32,11 @@ const VENDOR: &str = "pydantic_ai";
 
 /// The record for one of pydantic-ai's spans, or `None` when it is not on the conventions (it
 /// passes on as it came).
-pub fn record(scope: &Scope, span: &OtelSpan) -> Option<(AgentSpan, Option<ProviderDetails>)> {
+pub fn record(scope: &Scope, span: &mut OtelSpan) -> Option<(AgentSpan, Option<ProviderDetails>)> {
     if !genai::recognises(span) {
         return None;
     }
-    let mut attrs = Attrs::new(&span.attributes);
+    let mut attrs = Attrs::new(std::mem::take(&mut span.attributes));
     let conversation = attrs.json("pydantic_ai.all_messages");
     let answer = attrs.str("final_result");
     let model = attrs.str("model_name");
