@@ -282,7 +282,7 @@ struct Shape {
     jwt_start: bool,
     /// `bearer`, in any case.
     bearer: bool,
-    /// The start of a provider key format: `sk-`, `AKIA`, `gh`, `xox`, `AIza`.
+    /// The start of a provider key format: `sk-`, `AKIA`, `gh`, `github_pat_`, `xox`, `AIza`.
     key_prefix: bool,
 }
 
@@ -333,7 +333,9 @@ impl Shape {
                 }
                 b'e' if rest.starts_with(b"eyJ") => shape.jwt_start = true,
                 b's' if rest.starts_with(b"sk-") => shape.key_prefix = true,
-                b'g' if rest.starts_with(b"gh") => shape.key_prefix = true,
+                b'g' if rest.starts_with(b"gh") || rest.starts_with(b"github_pat_") => {
+                    shape.key_prefix = true;
+                }
                 b'x' if rest.starts_with(b"xox") => shape.key_prefix = true,
                 _ => {}
             }
@@ -501,6 +503,8 @@ mod tests {
             "sk-ABCDEFabcdef0123456789zz",
             "ghp_abcdefghijklmnopqrstuvwxyz0123456789",
             "AIzaSyA1234567890abcdefghijklmnopqrstu",
+            // Without `gh` anywhere: a fine-grained token's prefix does not begin with it.
+            "github_pat_11ABCDEFG0123456789_zzzzzzzzzzzz",
             "[::1]:80 and AB:CD:EF, 0000:12345:1",
             r#"{"role":"user","content":"mail a@b.co from 10.1.2.3"}"#,
             "ends with Bear",

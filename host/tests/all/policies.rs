@@ -57,6 +57,11 @@ const CORPUS: &[&str] = &[
     "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.dozjgNryP4J3jVmNHl0w5N_XgL0n3I9PlFUP0THsR8U",
     "DE89 3704 0044 0532 0130 00",
     "GB82WEST12345698765432",
+    // A fine-grained GitHub token with no `gh` in it: alone in an attribute value, `redact`'s
+    // pre-check once let it through.
+    "github_pat_11ABCDEFG0123456789_zzzzzzzzzzzz",
+    "xoxb-1234567890-abcdefghij",
+    "AIzaSyA1234567890abcdefghijklmnopqrstuv",
 ];
 
 /// Events carrying the corpus in every place content can hide: messages, system instructions,
