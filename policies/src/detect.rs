@@ -111,7 +111,7 @@ impl Kind {
                 address.matches(':').count() >= 2 && address.parse::<std::net::Ipv6Addr>().is_ok()
             }
             Kind::Phone => {
-                let digits = candidate.chars().filter(char::is_ascii_digit).count();
+                let digits = candidate.chars().filter(|&c| is_decimal(c)).count();
                 (7..=15).contains(&digits) && digits_outside_dates(candidate) >= 7
             }
             _ => true,
@@ -163,22 +163,26 @@ fn digits_outside_dates(candidate: &str) -> usize {
     let mut groups: Vec<(&str, Option<char>)> = Vec::new();
     let mut rest = candidate;
     let mut previous_end_at_start = true;
-    while let Some(start) = rest.find(|c: char| c.is_ascii_digit()) {
+    while let Some(start) = rest.find(is_decimal) {
         let between = &rest[..start];
         let separator = match (previous_end_at_start, between.chars().count()) {
             (false, 1) => between.chars().next(),
             _ => None,
         };
         let after = &rest[start..];
-        let end = after
-            .find(|c: char| !c.is_ascii_digit())
-            .unwrap_or(after.len());
+        let end = after.find(|c: char| !is_decimal(c)).unwrap_or(after.len());
         groups.push((&after[..end], separator));
         rest = &after[end..];
         previous_end_at_start = false;
     }
     let number = |digits: &str, width: usize, range: std::ops::RangeInclusive<u32>| {
-        digits.len() == width && digits.parse().is_ok_and(|n: u32| range.contains(&n))
+        digits.chars().count() == width
+            && range.contains(
+                &digits
+                    .chars()
+                    .filter_map(decimal_value)
+                    .fold(0, |n, d| n * 10 + d),
+            )
     };
     let is_date = |date: &[(&str, Option<char>)]| {
         let [(first, _), (month, joint), (last, second_joint)] = date else {
@@ -208,9 +212,40 @@ fn digits_outside_dates(candidate: &str) -> usize {
     outside
 }
 
+/// Whether `c` is a decimal digit of any script (Unicode category Nd), as `\d` in the patterns
+/// matches: `4`, and also the full-width `４` of Japanese input or the Arabic-Indic `٤`.
+fn is_decimal(c: char) -> bool {
+    if c.is_ascii() {
+        return c.is_ascii_digit();
+    }
+    static DECIMAL: OnceLock<Regex> = OnceLock::new();
+    let decimal = DECIMAL.get_or_init(|| Regex::new(r"^\d$").expect("a valid pattern"));
+    decimal.is_match(c.encode_utf8(&mut [0; 4]))
+}
+
+/// The value of a decimal digit of any script (see [`is_decimal`]). Unicode encodes every
+/// script's digits as whole runs of 0 to 9 in ascending order (The Unicode Standard, 4.6
+/// "Numeric Value"), so a digit's value is its distance from the start of its run, modulo ten
+/// (the mathematical digits are five such runs in a row).
+pub fn decimal_value(c: char) -> Option<u32> {
+    if c.is_ascii() {
+        return c.to_digit(10);
+    }
+    if !is_decimal(c) {
+        return None;
+    }
+    let mut start = c as u32;
+    while let Some(previous) = start.checked_sub(1).and_then(char::from_u32)
+        && is_decimal(previous)
+    {
+        start -= 1;
+    }
+    Some((c as u32 - start) % 10)
+}
+
 /// The Luhn checksum of the digits in `text` (13 to 19 digits).
 pub fn luhn(text: &str) -> bool {
-    let digits: Vec<u32> = text.chars().filter_map(|c| c.to_digit(10)).collect();
+    let digits: Vec<u32> = text.chars().filter_map(decimal_value).collect();
     if !(13..=19).contains(&digits.len()) {
         return false;
     }
@@ -239,7 +274,7 @@ pub fn iban_checksum(text: &str) -> bool {
     let (head, tail) = compact.split_at(4);
     let mut remainder: u64 = 0;
     for c in tail.chars().chain(head.chars()) {
-        let value = match c.to_digit(36) {
+        let value = match decimal_value(c).or_else(|| c.to_digit(36)) {
             Some(v) => v as u64,
             None => return false,
         };
@@ -284,6 +319,9 @@ struct Shape {
     bearer: bool,
     /// The start of a provider key format: `sk-`, `AKIA`, `gh`, `github_pat_`, `xox`, `AIza`.
     key_prefix: bool,
+    /// A byte outside ASCII: the text may hold digits of other scripts, which `\d` matches and
+    /// the counts above leave out, so the conditions on digits do not hold for it.
+    non_ascii: bool,
 }
 
 impl Shape {
@@ -300,6 +338,7 @@ impl Shape {
             jwt_start: false,
             bearer: false,
             key_prefix: false,
+            non_ascii: !text.is_ascii(),
         };
         // Hex digits since the last colon; `None` before any colon or after another byte.
         let mut hex_since_colon: Option<usize> = None;
@@ -364,14 +403,19 @@ impl Kind {
             Kind::BearerToken => text.len() >= 15 && shape.bearer,
             Kind::ApiKey => text.len() >= 15 && shape.key_prefix,
             Kind::Email => shape.at_signs > 0,
-            Kind::CreditCard => shape.digits >= 13,
-            Kind::Iban => shape.digits >= 2 && shape.capitals >= 2 && text.len() >= 15,
+            // The conditions on digits count ASCII digits only: a text with other characters
+            // runs the patterns that match digits.
+            Kind::CreditCard => shape.non_ascii || shape.digits >= 13,
+            Kind::Iban => {
+                (shape.non_ascii || shape.digits >= 2) && shape.capitals >= 2 && text.len() >= 15
+            }
             Kind::Ipv6 => shape.colon_pair,
-            Kind::Ipv4 => shape.digits >= 4 && shape.dots >= 3,
+            Kind::Ipv4 => (shape.non_ascii || shape.digits >= 4) && shape.dots >= 3,
             Kind::Phone => {
-                shape.digits >= 7
-                    && (shape.digit_separator_digit >= 2
-                        || (shape.close_paren && shape.digit_separator_digit >= 1))
+                shape.non_ascii
+                    || shape.digits >= 7
+                        && (shape.digit_separator_digit >= 2
+                            || (shape.close_paren && shape.digit_separator_digit >= 1))
             }
         }
     }
@@ -521,6 +565,15 @@ mod tests {
             "+4420 7946.0958",
             "12-345678",
             "292677253636877626526370921791649901407",
+            // Digits of other scripts, which `\d` matches: a full-width card number, as Japanese
+            // input writes it, Arabic-Indic digits in a card, an IPv4 address, a phone number
+            // and an IBAN, and mixed with ASCII digits.
+            "カード ４１１１ １１１１ １１１１ １１１１",
+            "٤١١١١١١١١١١١١١١١",
+            "host ١٩٢.١٦٨.١.١",
+            "call +٤٤ ٢٠ ٧٩٤٦ ٠٩٥٨ today",
+            "41٥ 555 0132",
+            "DE٨٩ ٣٧٠٤ ٠٠٤٤ ٠٥٣٢ ٠١٣٠ ٠٠",
             // An IPv6 address whose every group has four hex digits.
             "1234:5678:9abc:def0:1234:5678:9abc:def0",
         ];
@@ -535,6 +588,29 @@ mod tests {
             let unfiltered = scan(&text, Kind::ALL.into_iter());
             assert_eq!(find(&text, &Kind::ALL), unfiltered, "{text}");
         }
+    }
+
+    /// `\d` matches the digits of every script; the checks that confirm a match read them too,
+    /// so a card number typed in full-width digits is found as the Python policy finds it.
+    #[test]
+    fn digits_of_other_scripts_are_read_as_digits() {
+        for (digit, value) in [('٤', 4), ('４', 4), ('𝟒', 4), ('𝟫', 9), ('९', 9), ('٠', 0)]
+        {
+            assert_eq!(decimal_value(digit), Some(value), "{digit}");
+        }
+        assert_eq!(decimal_value('a'), None);
+        assert_eq!(decimal_value('²'), None);
+        for card in ["４１１１ １１１１ １１１１ １１１１", "٤١١١١١١١١١١١١١١١"]
+        {
+            assert_eq!(kinds_in(card), [("credit_card", card.to_string())]);
+            assert!(luhn(card));
+        }
+        assert_eq!(
+            kinds_in("call +٤٤ ٢٠ ٧٩٤٦ ٠٩٥٨ today"),
+            [("phone", "+٤٤ ٢٠ ٧٩٤٦ ٠٩٥٨".to_string())]
+        );
+        // A dated name in other digits is a date still, not a phone number.
+        assert_eq!(kinds_in("model-٢٠٢٤-٠٧-١٨"), []);
     }
 
     #[test]

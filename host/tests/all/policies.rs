@@ -62,6 +62,8 @@ const CORPUS: &[&str] = &[
     "github_pat_11ABCDEFG0123456789_zzzzzzzzzzzz",
     "xoxb-1234567890-abcdefghij",
     "AIzaSyA1234567890abcdefghijklmnopqrstuv",
+    // A card number in full-width digits, as Japanese input writes it.
+    "４１１１ １１１１ １１１１ １１１１",
 ];
 
 /// Events carrying the corpus in every place content can hide: messages, system instructions,
