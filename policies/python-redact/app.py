@@ -247,6 +247,12 @@ class Rules:
                 else:
                     result[key] = self.json(member, report)
             return result
+        if isinstance(value, int) and not isinstance(value, bool):
+            # An integer is read as its digits (a card number given as a JSON number), as in
+            # the Rust policy.
+            digits = str(value)
+            redacted = self.text(digits, report)
+            return value if redacted == digits else redacted
         return value
 
     def value(self, value, report):

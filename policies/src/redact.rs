@@ -209,6 +209,16 @@ impl Rules {
                     })
                     .collect(),
             ),
+            // A card number given as a JSON number (a tool's `{"card": 4111111111111111}`) is
+            // one still: integers are read as their digits, and a found one becomes the
+            // replacement text. (Attributes that are integers are left alone: their types are
+            // the conventions', such as token counts, and no detector matches so few digits.)
+            Json::Number(number) if number.is_i64() || number.is_u64() => {
+                match self.text(&number.to_string(), report) {
+                    Some(redacted) => Json::String(redacted),
+                    None => Json::Number(number),
+                }
+            }
             other => other,
         }
     }
@@ -416,6 +426,28 @@ mod tests {
             out.status,
             SpanStatus::Error("failed for [REDACTED:email]".into())
         );
+    }
+
+    #[test]
+    fn card_numbers_given_as_json_numbers_are_redacted_and_other_numbers_kept() {
+        let arguments =
+            r#"{"card":4012888888881881,"amount":1250,"order":1234567890123456,"rate":0.5}"#;
+        let rules = Rules::from_config(&config(&[])).unwrap();
+        let out = rules
+            .apply(&span(vec![(
+                "gen_ai.tool.call.arguments",
+                Value::Json(arguments.into()),
+            )]))
+            .expect("found a card number");
+        let Some(Value::Json(text)) = get(&out, "gen_ai.tool.call.arguments") else {
+            panic!()
+        };
+        let parsed: Json = serde_json::from_str(text).unwrap();
+        assert_eq!(parsed["card"], "[REDACTED:credit_card]");
+        // Not Luhn-valid, or too short for a card: numbers still.
+        assert_eq!(parsed["amount"], 1250);
+        assert_eq!(parsed["order"], 1_234_567_890_123_456_u64);
+        assert_eq!(parsed["rate"], 0.5);
     }
 
     #[test]

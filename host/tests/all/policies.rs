@@ -64,7 +64,12 @@ const CORPUS: &[&str] = &[
     "AIzaSyA1234567890abcdefghijklmnopqrstuv",
     // A card number in full-width digits, as Japanese input writes it.
     "４１１１ １１１１ １１１１ １１１１",
+    // A card number that the tool's arguments also give as a JSON number (CARD_NUMBER).
+    "4012888888881881",
 ];
+
+/// A card number given as a JSON number in a tool's arguments.
+const CARD_NUMBER: u64 = 4_012_888_888_881_881;
 
 /// Events carrying the corpus in every place content can hide: messages, system instructions,
 /// tool arguments and results, human input, code output, summaries, runtime attributes, span
@@ -102,7 +107,7 @@ fn corpus_events() -> String {
     push(
         serde_json::json!({"type": "start", "span_id": "0000000000000003",
         "parent_span_id": "0000000000000001", "operation": "execute_tool", "time": 5,
-        "fields": {"tool": {"name": "pay", "arguments": {"card": CORPUS[5], "all": CORPUS}}}}),
+        "fields": {"tool": {"name": "pay", "arguments": {"card": CORPUS[5], "card_number": CARD_NUMBER, "all": CORPUS}}}}),
     );
     push(
         serde_json::json!({"type": "end", "span_id": "0000000000000003", "time": 6,
