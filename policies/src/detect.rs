@@ -223,7 +223,7 @@ fn is_decimal(c: char) -> bool {
     decimal.is_match(c.encode_utf8(&mut [0; 4]))
 }
 
-/// The value of a decimal digit of any script (see [`is_decimal`]). Unicode encodes every
+/// The value of a decimal digit of any script (what `\d` matches). Unicode encodes every
 /// script's digits as whole runs of 0 to 9 in ascending order (The Unicode Standard, 4.6
 /// "Numeric Value"), so a digit's value is its distance from the start of its run, modulo ten
 /// (the mathematical digits are five such runs in a row).
