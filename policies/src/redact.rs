@@ -212,7 +212,7 @@ impl Rules {
             // A card number given as a JSON number (a tool's `{"card": 4111111111111111}`) is
             // one still: integers are read as their digits, and a found one becomes the
             // replacement text. (Attributes that are integers are left alone: their types are
-            // the conventions', such as token counts, and no detector matches so few digits.)
+            // the conventions', such as token counts, which a replacement text would break.)
             Json::Number(number) if number.is_i64() || number.is_u64() => {
                 match self.text(&number.to_string(), report) {
                     Some(redacted) => Json::String(redacted),
