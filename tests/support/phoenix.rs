@@ -10,7 +10,7 @@
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::sync::OnceLock;
+use std::sync::{Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 use crate::python_tool;
@@ -50,7 +50,8 @@ pub struct Tls<'a> {
 
 /// A running Phoenix, stopped on drop.
 pub struct Phoenix {
-    child: Child,
+    /// Behind a lock so that [`Phoenix::state`] can ask whether it still runs from `&self`.
+    child: Mutex<Child>,
     /// The port of the UI, the REST API and OTLP/HTTP (`/v1/traces`).
     pub http: u16,
     /// The OTLP/gRPC port.
@@ -91,8 +92,8 @@ impl Phoenix {
             }
         }
         let child = command.spawn().expect("phoenix starts");
-        let mut phoenix = Self {
-            child,
+        let phoenix = Self {
+            child: Mutex::new(child),
             http,
             grpc,
             scheme: if tls.is_some() { "https" } else { "http" },
@@ -103,7 +104,7 @@ impl Phoenix {
         for port in [http, grpc] {
             let address = SocketAddr::from(([127, 0, 0, 1], port));
             while TcpStream::connect_timeout(&address, Duration::from_millis(200)).is_err() {
-                if let Ok(Some(status)) = phoenix.child.try_wait() {
+                if let Some(status) = phoenix.exit_status() {
                     panic!("phoenix exited ({status}):\n{}", phoenix.log());
                 }
                 assert!(
@@ -130,6 +131,25 @@ impl Phoenix {
     /// Phoenix's own output so far.
     pub fn log(&self) -> String {
         std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// How Phoenix ended, or `None` while it runs.
+    fn exit_status(&self) -> Option<std::process::ExitStatus> {
+        let mut child = self.child.lock().unwrap_or_else(|e| e.into_inner());
+        child.try_wait().ok().flatten()
+    }
+
+    /// For a failing assertion: whether Phoenix still runs (or how it ended) and the last 40
+    /// lines of its output, so that a refused connection says whether the backend was gone.
+    pub fn state(&self) -> String {
+        let running = match self.exit_status() {
+            None => "phoenix is running".to_string(),
+            Some(status) => format!("phoenix has exited ({status})"),
+        };
+        let log = self.log();
+        let lines: Vec<&str> = log.lines().collect();
+        let tail = lines[lines.len().saturating_sub(40)..].join("\n");
+        format!("{running}; the end of its log:\n{tail}")
     }
 
     /// The spans of `project` (Phoenix's REST form: name, context, parent_id, attributes...),
@@ -166,7 +186,8 @@ impl Phoenix {
 
 impl Drop for Phoenix {
     fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        let child = self.child.get_mut().unwrap_or_else(|e| e.into_inner());
+        let _ = child.kill();
+        let _ = child.wait();
     }
 }

@@ -65,20 +65,23 @@ fn export_example(settings: OtlpExport, deadline: Duration) -> StatsSnapshot {
     tracer.stats()
 }
 
-fn delivered(stats: &StatsSnapshot) {
-    assert_eq!(stats.spans_exported, 33, "{stats:?}");
+/// Delivered: all 33 spans exported and every span counted. A failure shows Phoenix's state
+/// and log beside the stats, so that a refused connection says whether the backend was gone.
+fn delivered(stats: &StatsSnapshot, phoenix: &Phoenix) {
+    assert_eq!(stats.spans_exported, 33, "{stats:?}\n{}", phoenix.state());
     assert_eq!(stats.spans_accounted(), stats.spans_started, "{stats:?}");
 }
 
 /// Refused: nothing exported, every span counted, and the recorded cause contains `cause`.
-fn refused(stats: &StatsSnapshot, cause: &str) {
+fn refused(stats: &StatsSnapshot, cause: &str, phoenix: &Phoenix) {
     assert_eq!(stats.spans_exported, 0, "{stats:?}");
     assert!(stats.export_failures >= 1, "{stats:?}");
     assert_eq!(stats.spans_accounted(), 33, "{stats:?}");
     assert!(
         stats.recent_errors.iter().any(|e| e.contains(cause)),
-        "no error names `{cause}`: {:#?}",
-        stats.recent_errors
+        "no error names `{cause}`: {:#?}\n{}",
+        stats.recent_errors,
+        phoenix.state()
     );
 }
 
@@ -145,14 +148,14 @@ fn spans_reach_a_backend_behind_tls_over_http_and_grpc_with_gzip() {
         .with_endpoint(phoenix.http_endpoint())
         .with_certificate(&pki.ca)
         .with_compression(OtlpCompression::Gzip);
-    delivered(&export_example(over_http, WAIT));
+    delivered(&export_example(over_http, WAIT), &phoenix);
     check_intact(&phoenix.spans(&reader, "default", 33), 1);
 
     let over_grpc = OtlpExport::new(OtlpProtocol::Grpc)
         .with_endpoint(phoenix.grpc_endpoint())
         .with_certificate(&pki.ca)
         .with_compression(OtlpCompression::Gzip);
-    delivered(&export_example(over_grpc, WAIT));
+    delivered(&export_example(over_grpc, WAIT), &phoenix);
     check_intact(&phoenix.spans(&reader, "default", 66), 2);
 
     // A CA the exporter does not trust: the other test CA, or the system's roots (which do not
@@ -165,10 +168,14 @@ fn spans_reach_a_backend_behind_tls_over_http_and_grpc_with_gzip() {
         let wrong_ca = OtlpExport::new(protocol)
             .with_endpoint(&endpoint)
             .with_certificate(&pki.other_ca);
-        refused(&export_example(wrong_ca, deadline), "UnknownIssuer");
+        refused(
+            &export_example(wrong_ca, deadline),
+            "UnknownIssuer",
+            &phoenix,
+        );
         let system_roots = OtlpExport::new(protocol).with_endpoint(&endpoint);
         let stats = export_example(system_roots, deadline);
-        refused(&stats, "not signed by a CA this exporter trusts");
+        refused(&stats, "not signed by a CA this exporter trusts", &phoenix);
     }
     assert_eq!(phoenix.spans(&reader, "default", 0).len(), 66);
 }
@@ -196,14 +203,16 @@ fn mutual_tls_is_accepted_with_the_client_certificate_and_refused_without() {
         refused(
             &export_example(settings(), deadline),
             "export of 33 spans failed",
+            &phoenix,
         );
         let stranger = settings().with_client_identity(&pki.stranger.cert, &pki.stranger.key);
         refused(
             &export_example(stranger, deadline),
             "export of 33 spans failed",
+            &phoenix,
         );
         let with = settings().with_client_identity(&pki.client.cert, &pki.client.key);
-        delivered(&export_example(with, WAIT));
+        delivered(&export_example(with, WAIT), &phoenix);
     }
     check_intact(&phoenix.spans(&reader, "default", 66), 2);
     // Phoenix's API refuses a client without a certificate too.
