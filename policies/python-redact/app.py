@@ -14,6 +14,7 @@ import ipaddress
 import traceback
 import json
 import re
+import unicodedata
 
 from componentize_py_types import Err
 from wit_world import exports
@@ -28,13 +29,35 @@ from wit_world.imports.types import (
     Value_StrArray,
 )
 
+def mark_ranges():
+    """A character-class body holding every combining mark (Unicode category M). Python's `\\w`
+    leaves them out, and scripts such as Devanagari write vowels with them (`भारत`)."""
+    ranges = []
+    for code in range(0x110000):
+        if unicodedata.category(chr(code))[0] == "M":
+            if ranges and ranges[-1][1] == code - 1:
+                ranges[-1][1] = code
+            else:
+                ranges.append([code, code])
+    return "".join(f"\\U{low:08x}-\\U{high:08x}" for low, high in ranges)
+
+
+MARKS = mark_ranges()
+# An address's parts, in letters, marks and digits of any script (`\w` without `_` where the
+# Rust pattern has no `_`).
+EMAIL_LOCAL = rf"(?:[\w.%+-]|[{MARKS}])+"
+EMAIL_LABEL = rf"(?:[^\W_]|[{MARKS}-])+"
+EMAIL_TOP_LEVEL = rf"(?:[^\W\d_]|[{MARKS}]){{2,}}"
+
 # (name, pattern), the most specific first, as in the Rust detectors.
 DETECTORS = [
     ("jwt", r"\beyJ[A-Za-z0-9_-]{2,}\.eyJ[A-Za-z0-9_-]{2,}\.[A-Za-z0-9_-]+"),
     ("bearer_token", r"(?i)\bbearer\s+[A-Za-z0-9\-._~+/]{8,}=*"),
     ("api_key", r"\b(?:sk-(?:ant-|proj-)?[A-Za-z0-9_-]{20,}|AKIA[0-9A-Z]{16}|gh[pousr]_[A-Za-z0-9]{36}"
                 r"|github_pat_[A-Za-z0-9_]{22,}|xox[abprs]-[A-Za-z0-9-]{10,}|AIza[0-9A-Za-z_-]{35})"),
-    ("email", r"[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}"),
+    # Letters, marks and digits of any script (internationalised addresses and domain names), and
+    # the full-width at sign of East Asian input, as in the Rust detector.
+    ("email", rf"{EMAIL_LOCAL}[@\uff20]{EMAIL_LABEL}(?:\.{EMAIL_LABEL})*\.{EMAIL_TOP_LEVEL}"),
     ("credit_card", r"\b\d(?:[ -]?\d){12,18}\b"),
     ("iban", r"\b[A-Z]{2}\d{2}(?: ?[A-Z0-9]){11,30}\b"),
     ("ipv6", r"(?i)[0-9a-f]{0,4}(?::[0-9a-f]{0,4}){2,7}(?:%[0-9a-z]+)?"),

@@ -16,7 +16,7 @@ pub enum Kind {
     BearerToken,
     /// A provider API key (OpenAI, Anthropic, AWS, GitHub, Slack, Google).
     ApiKey,
-    /// An e-mail address.
+    /// An e-mail address, internationalised ones included (`jöhn@exämple.de`, `用户@例子.广告`).
     Email,
     /// A payment card number that passes the Luhn check.
     CreditCard,
@@ -72,7 +72,11 @@ impl Kind {
             Kind::ApiKey => {
                 r"\b(?:sk-(?:ant-|proj-)?[A-Za-z0-9_-]{20,}|AKIA[0-9A-Z]{16}|gh[pousr]_[A-Za-z0-9]{36}|github_pat_[A-Za-z0-9_]{22,}|xox[abprs]-[A-Za-z0-9-]{10,}|AIza[0-9A-Za-z_-]{35})"
             }
-            Kind::Email => r"[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}",
+            // Letters, marks and digits of any script (internationalised addresses, RFC 6531,
+            // and internationalised domain names), and the full-width `＠` of East Asian input.
+            Kind::Email => {
+                r"[\p{L}\p{M}\p{N}._%+-]+[@＠][\p{L}\p{M}\p{N}-]+(?:\.[\p{L}\p{M}\p{N}-]+)*\.[\p{L}\p{M}]{2,}"
+            }
             Kind::CreditCard => r"\b\d(?:[ -]?\d){12,18}\b",
             Kind::Iban => r"\b[A-Z]{2}\d{2}(?: ?[A-Z0-9]){11,30}\b",
             Kind::Ipv6 => r"(?i)[0-9a-f]{0,4}(?::[0-9a-f]{0,4}){2,7}(?:%[0-9a-z]+)?",
@@ -402,7 +406,7 @@ impl Kind {
             Kind::Jwt => shape.dots >= 2 && shape.jwt_start,
             Kind::BearerToken => text.len() >= 15 && shape.bearer,
             Kind::ApiKey => text.len() >= 15 && shape.key_prefix,
-            Kind::Email => shape.at_signs > 0,
+            Kind::Email => shape.at_signs > 0 || (shape.non_ascii && text.contains('＠')),
             // The conditions on digits count ASCII digits only: a text with other characters
             // runs the patterns that match digits.
             Kind::CreditCard => shape.non_ascii || shape.digits >= 13,
@@ -506,6 +510,25 @@ mod tests {
                 "DE89 3704 0044 0532 0130 00",
             ),
             ("call +1 415-555-0132 now", "phone", "+1 415-555-0132"),
+            // Internationalised addresses: letters and marks of any script, in the local part,
+            // the domain and the top-level domain, and the full-width at sign.
+            (
+                "to jöhn.müller@exämple.de.",
+                "email",
+                "jöhn.müller@exämple.de",
+            ),
+            ("联系 用户@例子.广告 谢谢", "email", "用户@例子.广告"),
+            (
+                "пишите: пользователь@пример.рф",
+                "email",
+                "пользователь@пример.рф",
+            ),
+            ("राम@डाटामेल.भारत पर", "email", "राम@डाटामेल.भारत"),
+            (
+                "メール jane＠example.com まで",
+                "email",
+                "jane＠example.com",
+            ),
         ];
         for (text, kind, value) in cases {
             assert_eq!(kinds_in(text), [(kind, value.to_string())], "{text}");

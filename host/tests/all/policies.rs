@@ -64,6 +64,12 @@ const CORPUS: &[&str] = &[
     "AIzaSyA1234567890abcdefghijklmnopqrstuv",
     // A card number in full-width digits, as Japanese input writes it.
     "４１１１ １１１１ １１１１ １１１１",
+    // Internationalised e-mail addresses (letters and marks of other scripts in every part)
+    // and one written with the full-width at sign of East Asian input.
+    "jöhn.müller@exämple.de",
+    "用户@例子.广告",
+    "राम@डाटामेल.भारत",
+    "jane＠example.com",
     // A card number that the tool's arguments also give as a JSON number (CARD_NUMBER).
     "4012888888881881",
 ];
