@@ -431,6 +431,32 @@ pub(crate) fn key_value(attribute: wit::Attribute) -> KeyValue {
     KeyValue::new(attribute.key, value)
 }
 
+/// The WIT form of an SDK attribute (a received resource's or scope's, for the policies): the
+/// way back of [`key_value`], where JSON text was already a string.
+pub(crate) fn wit_attribute(
+    key: &opentelemetry::Key,
+    value: &opentelemetry::Value,
+) -> wit::Attribute {
+    use opentelemetry::{Array, Value};
+    let strings = |v: &[StringValue]| v.iter().map(|s| s.as_str().to_string()).collect();
+    let value = match value {
+        Value::String(s) => wit::Value::Str(s.as_str().to_string()),
+        Value::I64(i) => wit::Value::Int(*i),
+        Value::F64(f) => wit::Value::Float(*f),
+        Value::Bool(b) => wit::Value::Boolean(*b),
+        Value::Array(Array::String(v)) => wit::Value::StrArray(strings(v)),
+        Value::Array(Array::I64(v)) => wit::Value::IntArray(v.clone()),
+        Value::Array(Array::F64(v)) => wit::Value::FloatArray(v.clone()),
+        Value::Array(Array::Bool(v)) => wit::Value::BoolArray(v.clone()),
+        // A kind of value a later SDK may add: its text, so that policies still see it.
+        other => wit::Value::Str(other.to_string()),
+    };
+    wit::Attribute {
+        key: key.as_str().to_string(),
+        value,
+    }
+}
+
 fn context(trace_id: (u64, u64), span_id: u64, remote: bool) -> OtelSpanContext {
     OtelSpanContext::new(
         opentelemetry::trace::TraceId::from(TraceId::from_halves(trace_id).0),

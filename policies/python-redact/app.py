@@ -6,7 +6,7 @@ It follows the Rust `redact` policy (policies/src/redact.rs) key for key: `allow
 write and ship a policy in another language against the same WIT contract, and it runs the same
 test suite as the Rust policy.
 
-Build:  componentize-py -d ../../wit -w policy-plugin componentize app -o python_redact.wasm
+Build:  componentize-py -d ../../wit -w sender-policy-plugin componentize app -o python_redact.wasm
 """
 
 import hashlib
@@ -18,6 +18,7 @@ import unicodedata
 
 from componentize_py_types import Err
 from wit_world import exports
+from wit_world.exports.grouping import SpanGrouping
 from wit_world.exports.policy import PolicyInfo, Verdict_Keep, Verdict_Replace
 from wit_world.imports import host
 from wit_world.imports.types import (
@@ -291,10 +292,10 @@ class Rules:
             return Value_Json(json.dumps(self.json(parsed, report), separators=(",", ":"), ensure_ascii=False))
         return value
 
-    def attributes(self, attributes, report):
+    def attributes(self, attributes, report, allowed_keys=True):
         kept = []
         for attribute in attributes:
-            if self.allowed is not None and attribute.key not in self.allowed:
+            if allowed_keys and self.allowed is not None and attribute.key not in self.allowed:
                 report.key(attribute.key, "not_allowed")
                 continue
             if self.key_blocked(attribute.key):
@@ -328,6 +329,14 @@ class Rules:
                 span.attributes.append(Attribute("agentrace.redaction.keys", Value_StrArray(sorted(report.keys))))
         return Verdict_Replace(span) if report.count else Verdict_Keep()
 
+    def sender_attributes(self, attributes):
+        """A received resource's or scope's attributes: `None` when nothing was found, else the
+        redacted ones. Not the allowed keys (they name span attributes) and no summary, as in
+        the Rust policy."""
+        report = Report()
+        redacted = self.attributes(attributes, report, allowed_keys=False)
+        return redacted if report.count else None
+
 
 class Report:
     """What was redacted in one span."""
@@ -357,4 +366,21 @@ class Policy(exports.Policy):
         except Err:
             raise
         except Exception as e:  # the host fails the batch closed and shows this reason
+            raise Err(f"python-redact failed: {e!r}: {traceback.format_exc(limit=3)}")
+
+
+class Grouping(exports.Grouping):
+    def grouping(self):
+        return SpanGrouping.BATCHES
+
+
+class SenderAttributes(exports.SenderAttributes):
+    """The attributes of received resources and scopes, redacted as a span's are."""
+
+    def apply_to_attributes(self, of, attributes):
+        try:
+            return Rules().sender_attributes(attributes)
+        except Err:
+            raise
+        except Exception as e:
             raise Err(f"python-redact failed: {e!r}: {traceback.format_exc(limit=3)}")

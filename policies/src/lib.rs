@@ -11,8 +11,10 @@
 //! - `propagate` ([`propagate`]): copies a trace's session, user and conversation ids to every
 //!   span.
 //!
-//! The component exports `grouping` (world `trace-policy-plugin`): `sample` (with a tail rule
-//! on) and `propagate` ask the host for whole traces, the others for batches.
+//! The component exports `grouping` and `sender-attributes` (world `sender-policy-plugin`):
+//! `sample` (with a tail rule on) and `propagate` ask the host for whole traces, the others for
+//! batches; `redact` also redacts the attributes of received resources and scopes, which the
+//! others leave alone.
 //!
 //! Configuration does not change during an instance's life, so `redact` reads and compiles its
 //! rules once per instance; a bad value is an error (at the host's start-up check, so the
@@ -38,16 +40,19 @@ pub mod truncate;
 pub mod bindings {
     wit_bindgen::generate!({
         path: "../wit",
-        world: "trace-policy-plugin",
+        world: "sender-policy-plugin",
         additional_derives: [PartialEq],
         pub_export_macro: true,
     });
 }
 
 use bindings::agentrace::plugin::host;
-use bindings::agentrace::plugin::types::OtelSpan;
+use bindings::agentrace::plugin::types::{Attribute, OtelSpan};
 use bindings::exports::agentrace::plugin::grouping::{Guest as GroupingGuest, SpanGrouping};
 use bindings::exports::agentrace::plugin::policy::{Guest, PolicyInfo, Verdict};
+use bindings::exports::agentrace::plugin::sender_attributes::{
+    AttributesOf, Guest as SenderAttributesGuest,
+};
 
 /// The component's export.
 pub struct BuiltinPolicies;
@@ -115,11 +120,7 @@ impl Guest for BuiltinPolicies {
     fn apply(spans: Vec<OtelSpan>) -> Result<Vec<Verdict>, String> {
         let name = policy_name();
         if name == "redact" {
-            // Compiled once per instance: the operator's patterns are not rebuilt per batch.
-            static RULES: std::sync::OnceLock<Result<redact::Rules, String>> =
-                std::sync::OnceLock::new();
-            let rules = RULES.get_or_init(|| redact::Rules::from_config(&host::config));
-            let rules = rules.as_ref().map_err(Clone::clone)?;
+            let rules = redact_rules()?;
             return Ok(spans.iter().map(|s| verdict(rules.apply(s))).collect());
         }
         if name == "sample" {
@@ -138,6 +139,30 @@ impl Guest for BuiltinPolicies {
             return Ok(verdicts);
         }
         apply(&name, &host::config, &spans)
+    }
+}
+
+/// The instance's redaction rules, compiled once: the operator's patterns are not rebuilt per
+/// batch.
+fn redact_rules() -> Result<&'static redact::Rules, String> {
+    static RULES: std::sync::OnceLock<Result<redact::Rules, String>> = std::sync::OnceLock::new();
+    RULES
+        .get_or_init(|| redact::Rules::from_config(&host::config))
+        .as_ref()
+        .map_err(Clone::clone)
+}
+
+impl SenderAttributesGuest for BuiltinPolicies {
+    /// `redact` redacts a received resource's or scope's attributes as a span's (less the
+    /// allowed keys); the other policies keep them.
+    fn apply_to_attributes(
+        _of: AttributesOf,
+        attributes: Vec<Attribute>,
+    ) -> Result<Option<Vec<Attribute>>, String> {
+        if policy_name() != "redact" {
+            return Ok(None);
+        }
+        Ok(redact_rules()?.apply_to_sender_attributes(&attributes))
     }
 }
 

@@ -244,10 +244,21 @@ impl Rules {
         }
     }
 
-    /// The attributes with the rules applied, or `None` when nothing in them was found.
+    /// A span's attributes with the rules applied, or `None` when nothing in them was found.
     fn attributes(&self, attributes: &[Attribute], report: &mut Report) -> Option<Vec<Attribute>> {
+        self.attributes_with(attributes, self.allowed_keys.as_ref(), report)
+    }
+
+    /// The attributes with the rules applied, the allowed keys `allowed` among them; `None`
+    /// when nothing in them was found.
+    fn attributes_with(
+        &self,
+        attributes: &[Attribute],
+        allowed: Option<&BTreeSet<String>>,
+        report: &mut Report,
+    ) -> Option<Vec<Attribute>> {
         edit_list(attributes, |attribute| {
-            if let Some(allowed) = &self.allowed_keys
+            if let Some(allowed) = allowed
                 && !allowed.contains(&attribute.key)
             {
                 report.key(&attribute.key, "not_allowed");
@@ -275,6 +286,15 @@ impl Rules {
                 None => Edit::Same,
             }
         })
+    }
+
+    /// Applies the rules to the attributes of a received resource or scope (WIT
+    /// `sender-attributes`): blocked keys, blocked value patterns and the detectors, as on a
+    /// span. Not `allowed-keys`, which names span attributes: a resource's own (`service.name`,
+    /// `host.name`) would all go. No summary attributes either: they describe a span. `None`
+    /// when nothing was found.
+    pub fn apply_to_sender_attributes(&self, attributes: &[Attribute]) -> Option<Vec<Attribute>> {
+        self.attributes_with(attributes, None, &mut Report::default())
     }
 
     /// Applies the rules to one span: the redacted span, or `None` when nothing in it was
@@ -507,6 +527,41 @@ mod tests {
                 "gen_ai.tool.call.arguments".into(),
                 "user.secret".into()
             ]))
+        );
+    }
+
+    #[test]
+    fn sender_attributes_are_redacted_without_the_allowed_keys_or_a_summary() {
+        let rules = Rules::from_config(&config(&[
+            ("allowed-keys", "gen_ai.operation.name"),
+            ("blocked-key-patterns", "(?i)password"),
+            ("summary", "keys"),
+        ]))
+        .unwrap();
+        let attribute = |key: &str, value: &str| Attribute {
+            key: key.to_string(),
+            value: Value::Str(value.to_string()),
+        };
+        let resource = [
+            attribute("service.name", "support-bot"),
+            attribute("enduser.email", "jane.doe@example.com"),
+            attribute("db.password", "hunter2"),
+        ];
+        let out = rules
+            .apply_to_sender_attributes(&resource)
+            .expect("an address and a blocked key");
+        assert_eq!(
+            out,
+            [
+                attribute("service.name", "support-bot"),
+                attribute("enduser.email", "[REDACTED:email]"),
+                attribute("db.password", "[REDACTED:blocked_key]"),
+            ]
+        );
+        assert_eq!(
+            rules.apply_to_sender_attributes(&resource[..1]),
+            None,
+            "nothing to redact: kept as they are"
         );
     }
 

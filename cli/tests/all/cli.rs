@@ -228,7 +228,7 @@ fn check_names_a_traced_agent_and_how_it_traces() {
     assert!(result.status.success(), "{}", text(&result.stdout));
     let stdout = text(&result.stdout);
     assert!(
-        stdout.contains("implements agentrace:plugin/traced-agent@0.2.4"),
+        stdout.contains("implements agentrace:plugin/traced-agent@0.2.5"),
         "{stdout}"
     );
     assert!(
@@ -605,11 +605,11 @@ fn check_names_the_world_or_the_reason() {
     assert!(result.status.success(), "{}", text(&result.stdout));
     let stdout = text(&result.stdout);
     assert!(
-        stdout.contains("implements agentrace:plugin/mapper-plugin@0.2.4"),
+        stdout.contains("implements agentrace:plugin/mapper-plugin@0.2.5"),
         "{stdout}"
     );
     assert!(stdout.contains("agentrace-default-mapper 0.1.0 (semantic conventions 1.41.0)"));
-    assert!(stdout.contains("agentrace:plugin/host@0.2.4"));
+    assert!(stdout.contains("agentrace:plugin/host@0.2.5"));
 
     let policies = dir.path().join("policies.wasm");
     std::fs::write(&policies, agentrace::builtin_policies_component()).unwrap();
@@ -626,7 +626,7 @@ fn check_names_the_world_or_the_reason() {
         "policy=redact",
     ]);
     assert!(result.status.success(), "{}", text(&result.stdout));
-    assert!(text(&result.stdout).contains("implements agentrace:plugin/policy-plugin@0.2.4"));
+    assert!(text(&result.stdout).contains("implements agentrace:plugin/policy-plugin@0.2.5"));
 
     let empty = dir.path().join("empty.wasm");
     std::fs::write(&empty, b"\0asm\x0d\0\x01\0").unwrap();

@@ -74,6 +74,22 @@ pub(crate) mod policy {
     pub(crate) use self::exports::agentrace::plugin::policy::{PolicyInfo, Verdict};
 }
 
+/// Bindings for the `sender-policy-plugin` world (0.2.5), for the types of its optional
+/// `sender-attributes` export; the host finds and calls that export by name
+/// ([`super::optional_export`]), since a policy need not have it.
+pub(crate) mod sender_policy {
+    wasmtime::component::bindgen!({
+        path: "wit",
+        world: "sender-policy-plugin",
+        with: {
+            "agentrace:plugin/types": super::agentrace::plugin::types,
+            "agentrace:plugin/host": super::agentrace::plugin::host,
+        },
+    });
+
+    pub(crate) use self::exports::agentrace::plugin::sender_attributes::AttributesOf;
+}
+
 /// Bindings for the `ingest-plugin` world (0.2.3), sharing `types` and `host` with the others,
 /// so that received spans and records pass to the policies and the mapper without conversion.
 pub(crate) mod ingest {

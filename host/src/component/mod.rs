@@ -29,12 +29,13 @@ use sandbox::{Grants, Limits, PluginState, new_store};
 /// The WIT package this host speaks.
 pub const WIT_PACKAGE: &str = "agentrace:plugin";
 /// The version of [`WIT_PACKAGE`].
-pub const WIT_VERSION: &str = "0.2.4";
+pub const WIT_VERSION: &str = "0.2.5";
 /// The versions of [`WIT_PACKAGE`] whose components this host runs: the same `0.MINOR`, as
 /// semantic versioning has it for 0.x (additions bump the patch; 0.2.1 added
 /// `host.add-to-counter`, `host.remote-parent-sampled` and the optional `grouping` export, 0.2.2
 /// the optional `extended-mapper` export, 0.2.3 the `ingest-plugin` world, 0.2.4 `lifecycle`
-/// and the `traced-agent` world, so 0.2.0 to 0.2.3 components still fit).
+/// and the `traced-agent` world, 0.2.5 the optional `sender-attributes` export, so 0.2.0 to
+/// 0.2.4 components still fit).
 const COMPATIBLE_VERSIONS: &str = "0.2.";
 
 /// One world of the `agentrace:plugin` package, as the host links and calls it.

@@ -1,11 +1,14 @@
 //! The policy world (`agentrace:plugin/policy-plugin`): mapped spans in, one verdict per span
 //! out (keep, drop, or replace with the same ids), checked against the contract. A policy may
-//! also export `grouping` (since 0.2.1, world `trace-policy-plugin`) to ask for whole traces.
+//! also export `grouping` (since 0.2.1, world `trace-policy-plugin`) to ask for whole traces,
+//! and `sender-attributes` (since 0.2.5, world `sender-policy-plugin`) to filter the resource and
+//! scope attributes of spans received from other producers.
 
 use wasmtime::Store;
 use wasmtime::component::{Func, InstancePre, Linker, Val};
 
 use super::bindings::policy::{PolicyInfo, PolicyPlugin, PolicyPluginPre, Verdict};
+use super::bindings::sender_policy::AttributesOf;
 use super::bindings::types;
 use super::sandbox::PluginState;
 use super::{CallError, Instance, World, WorldKind, optional_export};
@@ -13,10 +16,12 @@ use super::{CallError, Instance, World, WorldKind, optional_export};
 /// Marker of the policy world.
 pub(crate) struct PolicyWorld;
 
-/// An instance's exports: the policy, and its `grouping` function when it has one.
+/// An instance's exports: the policy, and its `grouping` and `apply-to-attributes` functions
+/// when it has them.
 pub(crate) struct PolicyBindings {
     plugin: PolicyPlugin,
     grouping: Option<Func>,
+    sender_attributes: Option<Func>,
 }
 
 /// What a policy says about itself: its `info`, and how it wants its spans grouped.
@@ -50,7 +55,18 @@ impl World for PolicyWorld {
         // Any 0.2.x version from 0.2.1 on, by the exact name the component exports.
         let component = pre.instance_pre().component();
         let grouping = optional_export(component, store, &instance, "grouping", "grouping");
-        Ok(PolicyBindings { plugin, grouping })
+        let sender_attributes = optional_export(
+            component,
+            store,
+            &instance,
+            "sender-attributes",
+            "apply-to-attributes",
+        );
+        Ok(PolicyBindings {
+            plugin,
+            grouping,
+            sender_attributes,
+        })
     }
 
     fn info(
@@ -124,6 +140,50 @@ impl Instance<PolicyWorld> {
             }
         }
         Ok(verdicts)
+    }
+}
+
+/// Whose attributes [`Instance::apply_to_attributes`] filters.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub(crate) enum Sender {
+    /// A received resource.
+    Resource,
+    /// A received instrumentation scope.
+    Scope,
+}
+
+impl Instance<PolicyWorld> {
+    /// Whether the policy exports `sender-attributes` (0.2.5).
+    pub(crate) fn filters_sender_attributes(&self) -> bool {
+        self.bindings.sender_attributes.is_some()
+    }
+
+    /// The policy's answer for a resource's or scope's attributes, within the call deadline:
+    /// `None` to keep them (also when the policy does not export `sender-attributes`), or the
+    /// attributes to export instead.
+    pub(crate) fn apply_to_attributes(
+        &mut self,
+        of: Sender,
+        attributes: &[types::Attribute],
+    ) -> Result<Option<Vec<types::Attribute>>, CallError> {
+        if !self.filters_sender_attributes() {
+            return Ok(None);
+        }
+        let of = match of {
+            Sender::Resource => AttributesOf::Resource,
+            Sender::Scope => AttributesOf::Scope,
+        };
+        self.call(|bindings, store| {
+            let Some(function) = &bindings.sender_attributes else {
+                return Ok(Ok(None));
+            };
+            let typed = function.typed::<
+                (AttributesOf, &[types::Attribute]),
+                (Result<Option<Vec<types::Attribute>>, String>,),
+            >(&*store)?;
+            let (answer,) = typed.call(&mut *store, (of, attributes))?;
+            Ok(answer)
+        })
     }
 }
 

@@ -25,6 +25,7 @@ pub(crate) mod log_events;
 pub(crate) mod metrics;
 pub(crate) mod recycle;
 pub(crate) mod retry;
+pub(crate) mod sender_attributes;
 pub(crate) mod shards;
 pub(crate) mod worker;
 

@@ -21,7 +21,9 @@ use super::log_events;
 use super::metrics::Metrics;
 use super::recycle::FieldBoxes;
 use super::retry::{ExportBatch, RetryBuffer};
-use super::{BatchSettings, Message, ReceivedBudget, Swap, SwapRequest, fallback, ingest};
+use super::{
+    BatchSettings, Message, ReceivedBudget, Swap, SwapRequest, fallback, ingest, sender_attributes,
+};
 use crate::assembly::{Applied, Assembly, FinishedSpan};
 use crate::component::Component;
 use crate::component::bindings::types as wit;
@@ -108,6 +110,9 @@ pub(crate) struct Worker {
     /// Index of the first of them (`policies.len()` when none did): policies before it run
     /// batch by batch, from it on on whole traces.
     first_whole: usize,
+    /// Which policies filter received resources' and scopes' attributes (export
+    /// `sender-attributes`), in chain order, read when the chain was loaded.
+    sender_filters: Vec<bool>,
     /// The sampled flags of the remote parents traces came in under, for the policies.
     remote_parents: RemoteParentFlags,
     /// The spans waiting for their trace to complete before `first_whole`.
@@ -134,6 +139,7 @@ impl Worker {
     /// A worker from its parts; [`Worker::run`] starts it.
     pub(crate) fn new(parts: WorkerParts) -> Self {
         let (whole_traces, first_whole) = whole_trace_policies(&parts.policies);
+        let sender_filters = sender_attributes::filtering_policies(&parts.policies);
         let metrics = parts.metrics;
         Self {
             queue: parts.queue,
@@ -143,6 +149,7 @@ impl Worker {
             pending: Vec::new(),
             mapper: parts.mapper,
             whole_traces,
+            sender_filters,
             first_whole,
             policies: parts.policies,
             ingest: parts.ingest,
@@ -288,6 +295,7 @@ impl Worker {
                     let held = self.hold.release_all();
                     self.release_held(held, "released by a policy swap");
                     (self.whole_traces, self.first_whole) = whole_trace_policies(&policies);
+                    self.sender_filters = sender_attributes::filtering_policies(&policies);
                     self.policies = policies;
                 }
             }
@@ -458,7 +466,8 @@ impl Worker {
         self.metrics.record_batch(began.elapsed());
     }
 
-    /// Spans received as OTLP from another producer, resource by resource: the span limits,
+    /// Spans received as OTLP from another producer, resource by resource: the resource's and
+    /// scopes' attributes through the policies that filter them, the span limits,
     /// then the ingest component when there is one (records it makes are mapped by the mapper;
     /// a failure passes the spans on marked), then the whole policy chain, then export under
     /// the sender's resource and scope. A whole-trace policy sees the spans of one request
@@ -472,7 +481,15 @@ impl Worker {
     /// [`Worker::pass_through`] for the spans of one resource.
     fn pass_resource(&mut self, group: ReceivedResource) {
         let limits = self.settings.span_limits;
-        let resource = Arc::new(group.resource);
+        let resource = Arc::new(sender_attributes::filter_resource(
+            &mut self.policies,
+            &self.sender_filters,
+            &self.stats,
+            group.resource,
+        ));
+        // Each distinct scope once (the spans of one scope share it), replaced where a policy
+        // changed its attributes.
+        let mut scopes: Vec<(Arc<InstrumentationScope>, Arc<InstrumentationScope>)> = Vec::new();
         let mut extras = HashMap::with_capacity(group.spans.len());
         let mut spans = Vec::with_capacity(group.spans.len());
         for ReceivedSpan {
@@ -481,6 +498,23 @@ impl Worker {
             extras: mut extra,
         } in group.spans
         {
+            let scope = match scopes
+                .iter()
+                .find(|(received, _)| Arc::ptr_eq(received, &scope))
+            {
+                Some((_, filtered)) => filtered.clone(),
+                None => {
+                    let filtered = sender_attributes::filter_scope(
+                        &mut self.policies,
+                        &self.sender_filters,
+                        &self.stats,
+                        &scope,
+                    )
+                    .unwrap_or_else(|| scope.clone());
+                    scopes.push((scope, filtered.clone()));
+                    filtered
+                }
+            };
             let (cut, _, _) = limits.apply_to_span(&mut span);
             extra.dropped.add(cut);
             if span.parent_is_remote {

@@ -130,7 +130,7 @@ fn a_bad_replacement_is_refused_and_the_old_mapper_keeps_running() {
         .unwrap_err()
         .to_string();
     assert!(
-        error.contains("needs an export `agentrace:plugin/mapper@0.2.4`"),
+        error.contains("needs an export `agentrace:plugin/mapper@0.2.5`"),
         "{error}"
     );
     agent_turn(&tracer);

@@ -231,7 +231,7 @@ fn a_component_of_another_world_is_refused_as_ingest_with_the_reason() {
         .unwrap_err()
         .to_string();
     assert!(
-        error.contains("this role needs an export `agentrace:plugin/ingest@0.2.4`"),
+        error.contains("this role needs an export `agentrace:plugin/ingest@0.2.5`"),
         "{error}"
     );
 }

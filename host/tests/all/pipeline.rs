@@ -438,7 +438,7 @@ fn bad_configuration_and_components_fail_at_build_with_the_reason() {
         .unwrap_err()
         .to_string();
     assert!(
-        err.contains("built for agentrace:plugin@0.1.0; this host speaks agentrace:plugin@0.2.4"),
+        err.contains("built for agentrace:plugin@0.1.0; this host speaks agentrace:plugin@0.2.5"),
         "{err}"
     );
     // An empty component is valid WebAssembly but implements no agentrace world.

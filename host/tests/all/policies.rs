@@ -2,7 +2,8 @@
 //! bytes, stable keyed hashes, chains in order, and fail-closed exports when a policy fails.
 
 use agentrace::{
-    BuiltinPolicy, ExportTarget, Policy, StatsSnapshot, Tracer, TracerBuilder, events,
+    BuiltinPolicy, ExportTarget, OtlpEncoding, Policy, ReceivedTraces, StatsSnapshot, Tracer,
+    TracerBuilder, events,
 };
 
 use std::path::PathBuf;
@@ -17,7 +18,7 @@ fn python_redact() -> PathBuf {
     BUILT
         .get_or_init(|| {
             componentize_py(
-                "policy-plugin",
+                "sender-policy-plugin",
                 &repo().join("policies/python-redact"),
                 "python_redact",
             )
@@ -310,12 +311,18 @@ fn both_redact_policies_refuse_bad_configuration_with_the_same_reason() {
     }
 }
 
-#[test]
-fn a_failing_policy_fails_closed() {
+/// The hostile test component written to a file, to load as a policy (the directory keeps it).
+fn hostile_policy_file() -> (tempfile::TempDir, PathBuf) {
     let hostile = std::fs::read(env!("AGENTRACE_HOSTILE_MAPPER")).unwrap();
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("hostile.wasm");
     std::fs::write(&path, hostile).unwrap();
+    (dir, path)
+}
+
+#[test]
+fn a_failing_policy_fails_closed() {
+    let (_dir, path) = hostile_policy_file();
     for behavior in [
         "error", "panic", "loop", "memory", "huge", "fewer", "stranger",
     ] {
@@ -364,6 +371,148 @@ fn a_failing_policy_fails_closed() {
     });
     assert_eq!(stats.policy_failures, 0);
     assert_eq!(leaks(&output, CORPUS), CORPUS);
+}
+
+/// Personal data a sender put on its resource and its scope, and on one span, as OTLP/JSON.
+const SENDER_WITH_PERSONAL_DATA: &str = r#"{"resourceSpans": [{
+  "resource": {"attributes": [
+    {"key": "service.name", "value": {"stringValue": "support-bot"}},
+    {"key": "enduser.email", "value": {"stringValue": "jane.doe@example.com"}},
+    {"key": "deployment.note", "value": {"stringValue": "on call: +1 415-555-0132"}}]},
+  "scopeSpans": [{
+    "scope": {"name": "producer.agents", "version": "1.0",
+              "attributes": [{"key": "owner", "value": {"stringValue": "r.smith+ops@corp.example.org"}}]},
+    "spans": [
+      {"traceId": "5b8efff798038103d269b633813fc60c", "spanId": "00000000000000a1",
+       "name": "invoke_agent support", "startTimeUnixNano": "1000", "endTimeUnixNano": "5000",
+       "attributes": [{"key": "app.card", "value": {"stringValue": "4111 1111 1111 1111"}}]}
+    ]}]}]}"#;
+
+/// The personal data in [`SENDER_WITH_PERSONAL_DATA`].
+const SENDER_CORPUS: &[&str] = &[
+    "jane.doe@example.com",
+    "+1 415-555-0132",
+    "r.smith+ops@corp.example.org",
+    "4111 1111 1111 1111",
+];
+
+/// Receives [`SENDER_WITH_PERSONAL_DATA`] through a tracer `configure` sets up, writing
+/// OTLP/JSON to a file; returns the bytes.
+fn export_received(
+    configure: impl FnOnce(TracerBuilder) -> TracerBuilder,
+) -> (String, StatsSnapshot) {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("out.jsonl");
+    let tracer = configure(
+        Tracer::builder()
+            .with_block_when_full(true)
+            .with_export(ExportTarget::JsonFile(path.clone())),
+    )
+    .build()
+    .unwrap();
+    let traces =
+        ReceivedTraces::decode(SENDER_WITH_PERSONAL_DATA.as_bytes(), OtlpEncoding::Json).unwrap();
+    tracer.receive(traces).unwrap();
+    tracer.shutdown(WAIT).unwrap();
+    (std::fs::read_to_string(&path).unwrap(), tracer.stats())
+}
+
+#[test]
+fn redact_removes_personal_data_from_received_resources_and_scopes() {
+    // Without a policy, the sender's resource and scope leave as it wrote them.
+    let (raw, _) = export_received(|b| b);
+    assert_eq!(leaks(&raw, SENDER_CORPUS), SENDER_CORPUS);
+
+    for (language, policy) in redact_policies(&[("allowed-keys", "gen_ai.operation.name")]) {
+        let (redacted, stats) = export_received(|b| b.with_policy(policy));
+        assert_eq!(
+            leaks(&redacted, SENDER_CORPUS),
+            Vec::<&str>::new(),
+            "{language}: {redacted}"
+        );
+        assert_eq!(
+            stats.policy_failures, 0,
+            "{language}: {:?}",
+            stats.recent_errors
+        );
+        let exported: serde_json::Value =
+            serde_json::from_str(redacted.lines().next().unwrap()).unwrap();
+        let resource = &exported["resourceSpans"][0]["resource"]["attributes"];
+        let value = |key: &str| {
+            resource
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|a| a["key"] == key)
+                .map(|a| a["value"]["stringValue"].clone())
+        };
+        // The allowed keys name span attributes: the resource's own stay, redacted.
+        assert_eq!(
+            value("service.name"),
+            Some("support-bot".into()),
+            "{language}"
+        );
+        assert_eq!(
+            value("enduser.email"),
+            Some("[REDACTED:email]".into()),
+            "{language}"
+        );
+        assert_eq!(
+            value("deployment.note"),
+            Some("on call: [REDACTED:phone]".into()),
+            "{language}"
+        );
+        let scope = &exported["resourceSpans"][0]["scopeSpans"][0]["scope"];
+        assert_eq!(scope["name"], "producer.agents", "{language}");
+        assert_eq!(scope["version"], "1.0", "{language}");
+        assert_eq!(
+            scope["attributes"][0]["value"]["stringValue"], "[REDACTED:email]",
+            "{language}"
+        );
+    }
+}
+
+#[test]
+fn a_policy_failing_on_a_received_resource_fails_closed() {
+    let (_dir, path) = hostile_policy_file();
+    for behavior in ["error", "panic", "loop"] {
+        let (output, stats) = export_received(|b| {
+            b.with_limits(
+                agentrace::Limits::default()
+                    .with_call_deadline(std::time::Duration::from_millis(200)),
+            )
+            .with_policy(Policy::file(&path).with_config("behavior", behavior))
+        });
+        assert_eq!(
+            leaks(&output, SENDER_CORPUS),
+            Vec::<&str>::new(),
+            "{behavior} leaked: {output}"
+        );
+        let exported: serde_json::Value =
+            serde_json::from_str(output.lines().next().unwrap()).unwrap();
+        let resource = &exported["resourceSpans"][0]["resource"]["attributes"];
+        assert_eq!(
+            resource,
+            &serde_json::json!([{"key": "service.name", "value": {"stringValue": "support-bot"}}]),
+            "{behavior}: the resource keeps its service name alone"
+        );
+        let scope = &exported["resourceSpans"][0]["scopeSpans"][0]["scope"];
+        assert!(
+            scope["attributes"].as_array().is_none_or(Vec::is_empty),
+            "{behavior}: {scope}"
+        );
+        assert_eq!(stats.spans_exported, 1, "{behavior}: {stats:?}");
+        // The resource, the scope and the span: each a failure, counted and named.
+        assert!(stats.policy_failures >= 3, "{behavior}: {stats:?}");
+        assert!(
+            stats
+                .recent_errors
+                .iter()
+                .any(|e| e.contains("a received resource exported with `service.name` alone")),
+            "{behavior}: {:?}",
+            stats.recent_errors
+        );
+    }
 }
 
 #[test]
@@ -435,7 +584,7 @@ fn policy_mistakes_fail_at_build_with_the_reason() {
     std::fs::write(&mapper, agentrace::default_mapper_component()).unwrap();
     let message = err(Policy::file(&mapper));
     assert!(
-        message.contains("this role needs an export `agentrace:plugin/policy@0.2.4`"),
+        message.contains("this role needs an export `agentrace:plugin/policy@0.2.5`"),
         "{message}"
     );
 }

@@ -24,6 +24,10 @@
 //! with one of another id); otherwise it keeps every span, content and all, so that only the
 //! host's fail-closed handling stands between the content and the exporter.
 //!
+//! As a policy it also exports `sender-attributes` (0.2.5): for non-empty attributes it behaves
+//! as `apply` does on a batch (`error` refuses, the others misbehave as above); otherwise it
+//! keeps them, so that only the host's fail-closed handling stands between them and the exporter.
+//!
 //! It is an ingest component too (`ingest`), with the same behaviours on non-empty calls
 //! (`huge`: one verdict more than spans), plus `fewer` (one verdict fewer), `stranger` (replaces
 //! the first span with one of another id, and normalises the second into a record of another
@@ -55,6 +59,9 @@ use bindings::exports::agentrace::plugin::ingest::{
 };
 use bindings::exports::agentrace::plugin::mapper::{Guest, PluginInfo};
 use bindings::exports::agentrace::plugin::policy::{Guest as PolicyGuest, PolicyInfo, Verdict};
+use bindings::exports::agentrace::plugin::sender_attributes::{
+    AttributesOf, Guest as SenderAttributesGuest,
+};
 
 /// The component's export.
 pub struct Hostile;
@@ -217,6 +224,25 @@ impl PolicyGuest for Hostile {
             other => {
                 misbehave(other);
                 Ok(vec![Verdict::Keep; spans.len()])
+            }
+        }
+    }
+}
+
+impl SenderAttributesGuest for Hostile {
+    fn apply_to_attributes(
+        _of: AttributesOf,
+        attributes: Vec<Attribute>,
+    ) -> Result<Option<Vec<Attribute>>, String> {
+        if attributes.is_empty() {
+            return Ok(None);
+        }
+        let behavior = host::config("behavior").unwrap_or_default();
+        match behavior.as_str() {
+            "error" => Err("the hostile policy refuses these attributes".to_string()),
+            other => {
+                misbehave(other);
+                Ok(None)
             }
         }
     }
