@@ -21,9 +21,8 @@ use super::log_events;
 use super::metrics::Metrics;
 use super::recycle::FieldBoxes;
 use super::retry::{ExportBatch, RetryBuffer};
-use super::{
-    BatchSettings, Message, ReceivedBudget, Swap, SwapRequest, fallback, ingest, sender_attributes,
-};
+use super::sender_attributes::SenderFilter;
+use super::{BatchSettings, Message, ReceivedBudget, Swap, SwapRequest, fallback, ingest};
 use crate::assembly::{Applied, Assembly, FinishedSpan};
 use crate::component::Component;
 use crate::component::bindings::types as wit;
@@ -110,9 +109,8 @@ pub(crate) struct Worker {
     /// Index of the first of them (`policies.len()` when none did): policies before it run
     /// batch by batch, from it on on whole traces.
     first_whole: usize,
-    /// Which policies filter received resources' and scopes' attributes (export
-    /// `sender-attributes`), in chain order, read when the chain was loaded.
-    sender_filters: Vec<bool>,
+    /// The policies' answers for received resources' and scopes' attributes.
+    sender_filter: SenderFilter,
     /// The sampled flags of the remote parents traces came in under, for the policies.
     remote_parents: RemoteParentFlags,
     /// The spans waiting for their trace to complete before `first_whole`.
@@ -139,7 +137,7 @@ impl Worker {
     /// A worker from its parts; [`Worker::run`] starts it.
     pub(crate) fn new(parts: WorkerParts) -> Self {
         let (whole_traces, first_whole) = whole_trace_policies(&parts.policies);
-        let sender_filters = sender_attributes::filtering_policies(&parts.policies);
+        let sender_filter = SenderFilter::new(&parts.policies);
         let metrics = parts.metrics;
         Self {
             queue: parts.queue,
@@ -149,7 +147,7 @@ impl Worker {
             pending: Vec::new(),
             mapper: parts.mapper,
             whole_traces,
-            sender_filters,
+            sender_filter,
             first_whole,
             policies: parts.policies,
             ingest: parts.ingest,
@@ -295,7 +293,7 @@ impl Worker {
                     let held = self.hold.release_all();
                     self.release_held(held, "released by a policy swap");
                     (self.whole_traces, self.first_whole) = whole_trace_policies(&policies);
-                    self.sender_filters = sender_attributes::filtering_policies(&policies);
+                    self.sender_filter = SenderFilter::new(&policies);
                     self.policies = policies;
                 }
             }
@@ -481,9 +479,8 @@ impl Worker {
     /// [`Worker::pass_through`] for the spans of one resource.
     fn pass_resource(&mut self, group: ReceivedResource) {
         let limits = self.settings.span_limits;
-        let resource = Arc::new(sender_attributes::filter_resource(
+        let resource = Arc::new(self.sender_filter.resource(
             &mut self.policies,
-            &self.sender_filters,
             &self.stats,
             group.resource,
         ));
@@ -504,13 +501,10 @@ impl Worker {
             {
                 Some((_, filtered)) => filtered.clone(),
                 None => {
-                    let filtered = sender_attributes::filter_scope(
-                        &mut self.policies,
-                        &self.sender_filters,
-                        &self.stats,
-                        &scope,
-                    )
-                    .unwrap_or_else(|| scope.clone());
+                    let filtered = self
+                        .sender_filter
+                        .scope(&mut self.policies, &self.stats, &scope)
+                        .unwrap_or_else(|| scope.clone());
                     scopes.push((scope, filtered.clone()));
                     filtered
                 }

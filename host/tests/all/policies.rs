@@ -396,7 +396,7 @@ const SENDER_CORPUS: &[&str] = &[
     "4111 1111 1111 1111",
 ];
 
-/// Receives [`SENDER_WITH_PERSONAL_DATA`] through a tracer `configure` sets up, writing
+/// Receives [`SENDER_WITH_PERSONAL_DATA`] twice through a tracer `configure` sets up, writing
 /// OTLP/JSON to a file; returns the bytes.
 fn export_received(
     configure: impl FnOnce(TracerBuilder) -> TracerBuilder,
@@ -410,9 +410,14 @@ fn export_received(
     )
     .build()
     .unwrap();
-    let traces =
-        ReceivedTraces::decode(SENDER_WITH_PERSONAL_DATA.as_bytes(), OtlpEncoding::Json).unwrap();
-    tracer.receive(traces).unwrap();
+    // Twice: the second time, the worker has the policies' answers for this resource and scope.
+    for _ in 0..2 {
+        let traces =
+            ReceivedTraces::decode(SENDER_WITH_PERSONAL_DATA.as_bytes(), OtlpEncoding::Json)
+                .unwrap();
+        tracer.receive(traces).unwrap();
+        tracer.flush(WAIT).unwrap();
+    }
     tracer.shutdown(WAIT).unwrap();
     (std::fs::read_to_string(&path).unwrap(), tracer.stats())
 }
@@ -488,22 +493,29 @@ fn a_policy_failing_on_a_received_resource_fails_closed() {
             Vec::<&str>::new(),
             "{behavior} leaked: {output}"
         );
-        let exported: serde_json::Value =
-            serde_json::from_str(output.lines().next().unwrap()).unwrap();
-        let resource = &exported["resourceSpans"][0]["resource"]["attributes"];
-        assert_eq!(
-            resource,
-            &serde_json::json!([{"key": "service.name", "value": {"stringValue": "support-bot"}}]),
-            "{behavior}: the resource keeps its service name alone"
-        );
-        let scope = &exported["resourceSpans"][0]["scopeSpans"][0]["scope"];
-        assert!(
-            scope["attributes"].as_array().is_none_or(Vec::is_empty),
-            "{behavior}: {scope}"
-        );
-        assert_eq!(stats.spans_exported, 1, "{behavior}: {stats:?}");
-        // The resource, the scope and the span: each a failure, counted and named.
-        assert!(stats.policy_failures >= 3, "{behavior}: {stats:?}");
+        // Both requests: a failed answer is not kept, the second request fails closed again.
+        let requests: Vec<&str> = output
+            .lines()
+            .filter(|line| line.contains("resourceSpans"))
+            .collect();
+        assert_eq!(requests.len(), 2, "{behavior}");
+        for line in requests {
+            let exported: serde_json::Value = serde_json::from_str(line).unwrap();
+            let resource = &exported["resourceSpans"][0]["resource"]["attributes"];
+            assert_eq!(
+                resource,
+                &serde_json::json!([{"key": "service.name", "value": {"stringValue": "support-bot"}}]),
+                "{behavior}: the resource keeps its service name alone"
+            );
+            let scope = &exported["resourceSpans"][0]["scopeSpans"][0]["scope"];
+            assert!(
+                scope["attributes"].as_array().is_none_or(Vec::is_empty),
+                "{behavior}: {scope}"
+            );
+        }
+        assert_eq!(stats.spans_exported, 2, "{behavior}: {stats:?}");
+        // The resource, the scope and the span of each request: each a failure, counted.
+        assert!(stats.policy_failures >= 6, "{behavior}: {stats:?}");
         assert!(
             stats
                 .recent_errors
