@@ -160,7 +160,8 @@ impl Instance<PolicyWorld> {
 
     /// The policy's answer for a resource's or scope's attributes, within the call deadline:
     /// `None` to keep them (also when the policy does not export `sender-attributes`), or the
-    /// attributes to export instead.
+    /// attributes to export instead. An answer with more attributes than it was given is
+    /// refused as oversized: a policy removes or rewrites them.
     pub(crate) fn apply_to_attributes(
         &mut self,
         of: Sender,
@@ -173,7 +174,7 @@ impl Instance<PolicyWorld> {
             Sender::Resource => AttributesOf::Resource,
             Sender::Scope => AttributesOf::Scope,
         };
-        self.call(|bindings, store| {
+        let answer = self.call(|bindings, store| {
             let Some(function) = &bindings.sender_attributes else {
                 return Ok(Ok(None));
             };
@@ -183,7 +184,17 @@ impl Instance<PolicyWorld> {
             >(&*store)?;
             let (answer,) = typed.call(&mut *store, (of, attributes))?;
             Ok(answer)
-        })
+        })?;
+        match answer {
+            Some(replacement) if replacement.len() > attributes.len() => {
+                Err(CallError::Oversized(format!(
+                    "{} attributes for {} given",
+                    replacement.len(),
+                    attributes.len()
+                )))
+            }
+            answer => Ok(answer),
+        }
     }
 }
 

@@ -480,7 +480,7 @@ fn redact_removes_personal_data_from_received_resources_and_scopes() {
 #[test]
 fn a_policy_failing_on_a_received_resource_fails_closed() {
     let (_dir, path) = hostile_policy_file();
-    for behavior in ["error", "panic", "loop"] {
+    for behavior in ["error", "panic", "loop", "huge"] {
         let (output, stats) = export_received(|b| {
             b.with_limits(
                 agentrace::Limits::default()

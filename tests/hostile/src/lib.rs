@@ -25,7 +25,8 @@
 //! host's fail-closed handling stands between the content and the exporter.
 //!
 //! As a policy it also exports `sender-attributes` (0.2.5): for non-empty attributes it behaves
-//! as `apply` does on a batch (`error` refuses, the others misbehave as above); otherwise it
+//! as `apply` does on a batch (`error` refuses, `huge` answers one attribute more than it was
+//! given, the others misbehave as above); otherwise it
 //! keeps them, so that only the host's fail-closed handling stands between them and the exporter.
 //!
 //! It is an ingest component too (`ingest`), with the same behaviours on non-empty calls
@@ -240,6 +241,11 @@ impl SenderAttributesGuest for Hostile {
         let behavior = host::config("behavior").unwrap_or_default();
         match behavior.as_str() {
             "error" => Err("the hostile policy refuses these attributes".to_string()),
+            "huge" => {
+                let mut more = attributes;
+                more.push(more[0].clone());
+                Ok(Some(more))
+            }
             other => {
                 misbehave(other);
                 Ok(None)
