@@ -139,26 +139,39 @@ fn corpus_events() -> String {
     lines.join("\n")
 }
 
-/// Replays `lines` with content capture on, writing OTLP/JSON to a file; returns the bytes.
-fn export(
-    lines: &str,
+/// Builds a tracer `configure` sets up, writing OTLP/JSON to a file, hands it to `feed`, shuts
+/// it down; returns the bytes and the counters.
+fn to_file(
     configure: impl FnOnce(TracerBuilder) -> TracerBuilder,
+    feed: impl FnOnce(&Tracer),
 ) -> (String, StatsSnapshot) {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("out.jsonl");
     let tracer = configure(
         Tracer::builder()
-            .with_capture_content(true)
             .with_block_when_full(true)
             .with_export(ExportTarget::JsonFile(path.clone())),
     )
     .build()
     .unwrap();
-    for line in lines.lines() {
-        tracer.report(events::decode_line(line).unwrap().unwrap());
-    }
+    feed(&tracer);
     tracer.shutdown(WAIT).unwrap();
     (std::fs::read_to_string(&path).unwrap(), tracer.stats())
+}
+
+/// Replays `lines` with content capture on, writing OTLP/JSON to a file; returns the bytes.
+fn export(
+    lines: &str,
+    configure: impl FnOnce(TracerBuilder) -> TracerBuilder,
+) -> (String, StatsSnapshot) {
+    to_file(
+        |builder| configure(builder.with_capture_content(true)),
+        |tracer| {
+            for line in lines.lines() {
+                tracer.report(events::decode_line(line).unwrap().unwrap());
+            }
+        },
+    )
 }
 
 fn leaks<'a>(output: &str, corpus: &[&'a str]) -> Vec<&'a str> {
@@ -401,25 +414,17 @@ const SENDER_CORPUS: &[&str] = &[
 fn export_received(
     configure: impl FnOnce(TracerBuilder) -> TracerBuilder,
 ) -> (String, StatsSnapshot) {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("out.jsonl");
-    let tracer = configure(
-        Tracer::builder()
-            .with_block_when_full(true)
-            .with_export(ExportTarget::JsonFile(path.clone())),
-    )
-    .build()
-    .unwrap();
-    // Twice: the second time, the worker has the policies' answers for this resource and scope.
-    for _ in 0..2 {
-        let traces =
-            ReceivedTraces::decode(SENDER_WITH_PERSONAL_DATA.as_bytes(), OtlpEncoding::Json)
-                .unwrap();
-        tracer.receive(traces).unwrap();
-        tracer.flush(WAIT).unwrap();
-    }
-    tracer.shutdown(WAIT).unwrap();
-    (std::fs::read_to_string(&path).unwrap(), tracer.stats())
+    to_file(configure, |tracer| {
+        // Twice: the second time, the worker has the policies' answers for this resource and
+        // scope.
+        for _ in 0..2 {
+            let traces =
+                ReceivedTraces::decode(SENDER_WITH_PERSONAL_DATA.as_bytes(), OtlpEncoding::Json)
+                    .unwrap();
+            tracer.receive(traces).unwrap();
+            tracer.flush(WAIT).unwrap();
+        }
+    })
 }
 
 #[test]
