@@ -533,3 +533,31 @@ pub(crate) fn to_span_data(
         instrumentation_scope: scope.clone(),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn attributes_convert_both_ways_unchanged() {
+        let attributes = vec![
+            KeyValue::new("service.name", "shop"),
+            KeyValue::new("process.pid", 42_i64),
+            KeyValue::new("ratio", 0.5),
+            KeyValue::new("debug", true),
+            KeyValue::new(
+                "tags",
+                opentelemetry::Value::Array(opentelemetry::Array::String(vec![
+                    "a".into(),
+                    "b".into(),
+                ])),
+            ),
+        ];
+        let wit: Vec<wit::Attribute> = attributes
+            .iter()
+            .map(|kv| wit_attribute(&kv.key, &kv.value))
+            .collect();
+        let back: Vec<KeyValue> = wit.into_iter().map(key_value).collect();
+        assert_eq!(back, attributes);
+    }
+}

@@ -8,7 +8,7 @@ use wasmtime::Store;
 use wasmtime::component::{Func, InstancePre, Linker, Val};
 
 use super::bindings::policy::{PolicyInfo, PolicyPlugin, PolicyPluginPre, Verdict};
-use super::bindings::sender_policy::AttributesOf;
+pub(crate) use super::bindings::sender_policy::AttributesOf;
 use super::bindings::types;
 use super::sandbox::PluginState;
 use super::{CallError, Instance, World, WorldKind, optional_export};
@@ -143,15 +143,6 @@ impl Instance<PolicyWorld> {
     }
 }
 
-/// Whose attributes [`Instance::apply_to_attributes`] filters.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub(crate) enum Sender {
-    /// A received resource.
-    Resource,
-    /// A received instrumentation scope.
-    Scope,
-}
-
 impl Instance<PolicyWorld> {
     /// Whether the policy exports `sender-attributes` (0.2.5).
     pub(crate) fn filters_sender_attributes(&self) -> bool {
@@ -164,16 +155,9 @@ impl Instance<PolicyWorld> {
     /// refused as oversized: a policy removes or rewrites them.
     pub(crate) fn apply_to_attributes(
         &mut self,
-        of: Sender,
+        of: AttributesOf,
         attributes: &[types::Attribute],
     ) -> Result<Option<Vec<types::Attribute>>, CallError> {
-        if !self.filters_sender_attributes() {
-            return Ok(None);
-        }
-        let of = match of {
-            Sender::Resource => AttributesOf::Resource,
-            Sender::Scope => AttributesOf::Scope,
-        };
         let answer = self.call(|bindings, store| {
             let Some(function) = &bindings.sender_attributes else {
                 return Ok(Ok(None));

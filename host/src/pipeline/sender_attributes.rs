@@ -19,7 +19,7 @@ use opentelemetry_sdk::Resource;
 
 use crate::component::Component;
 use crate::component::bindings::types as wit;
-use crate::component::policy::{PolicyWorld, Sender};
+use crate::component::policy::{AttributesOf, PolicyWorld};
 use crate::component::slot::Slot;
 use crate::convert;
 use crate::stats::Stats;
@@ -84,7 +84,7 @@ impl SenderFilter {
             policies,
             &self.filtering,
             stats,
-            Sender::Resource,
+            AttributesOf::Resource,
             attributes,
         );
         let filtered = match answer.attributes {
@@ -121,7 +121,13 @@ impl SenderFilter {
             .attributes()
             .map(|attribute| convert::wit_attribute(&attribute.key, &attribute.value))
             .collect();
-        let answer = filter(policies, &self.filtering, stats, Sender::Scope, attributes);
+        let answer = filter(
+            policies,
+            &self.filtering,
+            stats,
+            AttributesOf::Scope,
+            attributes,
+        );
         let filtered = answer.attributes.map(|filtered| {
             let mut builder = InstrumentationScope::builder(scope.name().to_string())
                 .with_attributes(filtered.into_iter().map(convert::key_value));
@@ -161,7 +167,7 @@ fn filter(
     policies: &mut [Slot<Component<PolicyWorld>>],
     filtering: &[bool],
     stats: &Stats,
-    of: Sender,
+    of: AttributesOf,
     mut attributes: Vec<wit::Attribute>,
 ) -> Answer {
     let mut changed = false;
@@ -186,14 +192,14 @@ fn filter(
                 let name = policy.component.name().to_string();
                 Stats::add(&stats.policy_failures, 1);
                 let (owner, kept) = match of {
-                    Sender::Resource => ("resource", format!("`{KEPT_WHEN_FAILED}` alone")),
-                    Sender::Scope => ("scope", "no attributes".to_string()),
+                    AttributesOf::Resource => ("resource", format!("`{KEPT_WHEN_FAILED}` alone")),
+                    AttributesOf::Scope => ("scope", "no attributes".to_string()),
                 };
                 stats.error(format!(
                     "policy `{name}` {error}; a received {owner} exported with {kept}"
                 ));
                 attributes.retain(|attribute| {
-                    of == Sender::Resource && attribute.key == KEPT_WHEN_FAILED
+                    of == AttributesOf::Resource && attribute.key == KEPT_WHEN_FAILED
                 });
                 changed = true;
                 failed = true;
@@ -203,35 +209,5 @@ fn filter(
     Answer {
         attributes: changed.then_some(attributes),
         failed,
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use opentelemetry::KeyValue;
-
-    use super::*;
-
-    #[test]
-    fn attributes_convert_both_ways_unchanged() {
-        let attributes = vec![
-            KeyValue::new("service.name", "shop"),
-            KeyValue::new("process.pid", 42_i64),
-            KeyValue::new("ratio", 0.5),
-            KeyValue::new("debug", true),
-            KeyValue::new(
-                "tags",
-                opentelemetry::Value::Array(opentelemetry::Array::String(vec![
-                    "a".into(),
-                    "b".into(),
-                ])),
-            ),
-        ];
-        let wit: Vec<wit::Attribute> = attributes
-            .iter()
-            .map(|kv| convert::wit_attribute(&kv.key, &kv.value))
-            .collect();
-        let back: Vec<KeyValue> = wit.into_iter().map(convert::key_value).collect();
-        assert_eq!(back, attributes);
     }
 }

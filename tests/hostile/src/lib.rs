@@ -26,8 +26,8 @@
 //!
 //! As a policy it also exports `sender-attributes` (0.2.5): for non-empty attributes it behaves
 //! as `apply` does on a batch (`error` refuses, `huge` answers one attribute more than it was
-//! given, the others misbehave as above); otherwise it
-//! keeps them, so that only the host's fail-closed handling stands between them and the exporter.
+//! given, the others misbehave as above); otherwise it keeps them, so that only the host's
+//! fail-closed handling stands between them and the exporter.
 //!
 //! It is an ingest component too (`ingest`), with the same behaviours on non-empty calls
 //! (`huge`: one verdict more than spans), plus `fewer` (one verdict fewer), `stranger` (replaces
