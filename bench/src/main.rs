@@ -159,6 +159,11 @@ enum Command {
         /// `serve --capture-content`.
         #[arg(long)]
         capture_content: bool,
+        /// Each worker thread on a CPU of its own and everything else (the server's other
+        /// threads, the clients, the sink) on CPU 0, with `taskset`: one worker with a core to
+        /// itself, as when senders and backend run on other machines.
+        #[arg(long)]
+        pin: bool,
         /// `serve --ingest none`: the spans pass through to the policies.
         #[arg(long)]
         no_ingest: bool,
@@ -238,6 +243,7 @@ fn main() -> anyhow::Result<()> {
             warm_up,
             seconds,
             capture_content,
+            pin,
             no_ingest,
             policies,
         } => {
@@ -254,6 +260,7 @@ fn main() -> anyhow::Result<()> {
                 capture_content,
                 ingest: !no_ingest,
                 redact_policies: policies,
+                pin,
             };
             serve_load_rounds(&workers, rounds, setup)
         }

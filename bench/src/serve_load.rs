@@ -36,6 +36,10 @@ pub struct LoadSetup {
     pub ingest: bool,
     /// How many `--policy redact`.
     pub redact_policies: usize,
+    /// Each worker thread on a CPU of its own, everything else (the server's other threads,
+    /// the clients, the sink) on CPU 0: what one worker does with a core to itself, as in a
+    /// deployment whose senders and backend run elsewhere.
+    pub pin: bool,
 }
 
 /// What was measured over the measured seconds.
@@ -74,6 +78,22 @@ pub fn run(setup: &LoadSetup, bodies: Vec<Vec<u8>>) -> anyhow::Result<LoadResult
     let mut server = Server::start(setup, port, sink.port)?;
     let base = format!("http://127.0.0.1:{port}");
     server.wait_until_ready(&base)?;
+    let mut unpin = None;
+    if setup.pin {
+        // Counted before pinning, which narrows what this process may use.
+        let cpus = std::thread::available_parallelism().map_or(1, usize::from);
+        let workers = worker_threads(server.child.id())?;
+        if workers.len() + 1 > cpus {
+            bail!("--pin needs a CPU for every worker besides CPU 0: {cpus} CPUs here");
+        }
+        // This process first: the client threads spawned below inherit CPU 0.
+        taskset(&["-a", "-p", "-c", "0", &std::process::id().to_string()])?;
+        unpin = Some(Unpin { cpus });
+        taskset(&["-a", "-p", "-c", "0", &server.child.id().to_string()])?;
+        for (index, worker) in workers.into_iter().enumerate() {
+            taskset(&["-p", "-c", &(1 + index).to_string(), &worker.to_string()])?;
+        }
+    }
 
     let stop = Arc::new(AtomicBool::new(false));
     let answered = Arc::new(AtomicU64::new(0));
@@ -106,6 +126,7 @@ pub fn run(setup: &LoadSetup, bodies: Vec<Vec<u8>>) -> anyhow::Result<LoadResult
     }
     let lost = server.sample(&base)?.lost;
     drop(server);
+    drop(unpin);
 
     let spans = after.exported - before.exported;
     if spans == 0 {
@@ -283,6 +304,47 @@ impl Drop for Server {
     }
 }
 
+/// The thread ids of process `pid`'s workers.
+fn worker_threads(pid: u32) -> anyhow::Result<Vec<u32>> {
+    let mut workers = Vec::new();
+    for task in std::fs::read_dir(Path::new("/proc").join(pid.to_string()).join("task"))? {
+        let task = task?.path();
+        let comm = std::fs::read_to_string(task.join("comm")).unwrap_or_default();
+        if comm.starts_with("agentrace-work")
+            && let Some(tid) = task.file_name().and_then(|n| n.to_str()?.parse().ok())
+        {
+            workers.push(tid);
+        }
+    }
+    Ok(workers)
+}
+
+/// Gives this process's threads every CPU back when dropped (after a run with `--pin`), so
+/// that the next run starts as the first did.
+struct Unpin {
+    cpus: usize,
+}
+
+impl Drop for Unpin {
+    fn drop(&mut self) {
+        let all = format!("0-{}", self.cpus - 1);
+        let _ = taskset(&["-a", "-p", "-c", &all, &std::process::id().to_string()]);
+    }
+}
+
+/// Runs `taskset` (util-linux) with `args`.
+fn taskset(args: &[&str]) -> anyhow::Result<()> {
+    let status = Command::new("taskset")
+        .args(args)
+        .stdout(Stdio::null())
+        .status()
+        .context("--pin runs `taskset` (util-linux), which could not be started")?;
+    if !status.success() {
+        bail!("`taskset {}` failed: {status}", args.join(" "));
+    }
+    Ok(())
+}
+
 /// User and system clock ticks of process `pid`: all its threads, and its worker threads
 /// (named `agentrace-worker...`, shown as `agentrace-worke` within the 15 characters of `comm`).
 fn cpu_ticks(pid: u32) -> anyhow::Result<(u64, u64)> {
@@ -404,6 +466,7 @@ mod tests {
             workers: 1,
             clients: 1,
             warm_up: 1.0,
+            pin: false,
             seconds: 2.0,
             capture_content: false,
             ingest: true,
