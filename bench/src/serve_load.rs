@@ -7,7 +7,6 @@
 //! measured in the process that pays it. The in-process benches cannot show the HTTP layer,
 //! the decoding on the handlers' threads, or the allocator `agentrace serve` links.
 
-use std::io::Read as _;
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -309,8 +308,7 @@ fn worker_threads(pid: u32) -> anyhow::Result<Vec<u32>> {
     let mut workers = Vec::new();
     for task in std::fs::read_dir(Path::new("/proc").join(pid.to_string()).join("task"))? {
         let task = task?.path();
-        let comm = std::fs::read_to_string(task.join("comm")).unwrap_or_default();
-        if comm.starts_with("agentrace-work")
+        if is_worker(&task)
             && let Some(tid) = task.file_name().and_then(|n| n.to_str()?.parse().ok())
         {
             workers.push(tid);
@@ -345,8 +343,13 @@ fn taskset(args: &[&str]) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// User and system clock ticks of process `pid`: all its threads, and its worker threads
-/// (named `agentrace-worker...`, shown as `agentrace-worke` within the 15 characters of `comm`).
+/// Whether the thread at `/proc/PID/task/TID` is a worker (named `agentrace-worker...`, shown
+/// as `agentrace-worke` within the 15 characters of `comm`).
+fn is_worker(task: &Path) -> bool {
+    std::fs::read_to_string(task.join("comm")).is_ok_and(|comm| comm.starts_with("agentrace-work"))
+}
+
+/// User and system clock ticks of process `pid`: all its threads, and its worker threads.
 fn cpu_ticks(pid: u32) -> anyhow::Result<(u64, u64)> {
     let process = Path::new("/proc").join(pid.to_string());
     let (mut all, mut workers) = (0, 0);
@@ -357,12 +360,7 @@ fn cpu_ticks(pid: u32) -> anyhow::Result<(u64, u64)> {
         };
         let ticks = thread_ticks(&stat)?;
         all += ticks;
-        let mut comm = String::new();
-        if std::fs::File::open(task.join("comm"))
-            .and_then(|mut file| file.read_to_string(&mut comm))
-            .is_ok()
-            && comm.starts_with("agentrace-work")
-        {
+        if is_worker(&task) {
             workers += ticks;
         }
     }

@@ -352,38 +352,20 @@ fn may_begin_domain(byte: u8) -> bool {
     byte.is_ascii_alphanumeric() || byte == b'-' || byte >= 0x80
 }
 
-/// The roles a byte can play in [`Shape::of`], as bits of [`BYTE_ROLES`]. Most bytes of most
-/// texts (letters, spaces, punctuation) play none and cost one table lookup.
-mod role {
-    pub const DIGIT: u8 = 1;
-    pub const DOT: u8 = 1 << 1;
-    pub const COLON: u8 = 1 << 2;
-    pub const AT: u8 = 1 << 3;
-    pub const UPPER: u8 = 1 << 4;
-    pub const CLOSE_PAREN: u8 = 1 << 5;
-    /// `b`, `e`, `g`, `s`, `x`: the first letter of `bearer`, `eyJ`, `gh`, `sk-`, `xox`.
-    pub const NEEDLE: u8 = 1 << 6;
-}
-
-/// Each byte's roles (see [`role`]).
-static BYTE_ROLES: [u8; 256] = {
-    let mut roles = [0u8; 256];
+/// The bytes [`Shape::of`] looks at: digits, `.`, `:`, `@`, `)`, upper-case letters, and `b`,
+/// `e`, `g`, `s`, `x` (the first letters of `bearer`, `eyJ`, `gh`, `sk-`, `xox`). Most bytes of
+/// most texts (other letters, spaces, punctuation) are none of them and cost one table lookup.
+static PLAYS_A_ROLE: [bool; 256] = {
+    let mut plays = [false; 256];
     let mut byte = 0;
     while byte < 256 {
-        let b = byte as u8;
-        roles[byte] = match b {
-            b'0'..=b'9' => role::DIGIT,
-            b'.' => role::DOT,
-            b':' => role::COLON,
-            b'@' => role::AT,
-            b'A'..=b'Z' => role::UPPER,
-            b')' => role::CLOSE_PAREN,
-            b'b' | b'e' | b'g' | b's' | b'x' => role::NEEDLE,
-            _ => 0,
-        };
+        plays[byte] = matches!(
+            byte as u8,
+            b'0'..=b'9' | b'.' | b':' | b'@' | b')' | b'A'..=b'Z' | b'b' | b'e' | b'g' | b's' | b'x'
+        );
         byte += 1;
     }
-    roles
+    plays
 };
 
 impl Shape {
@@ -412,11 +394,10 @@ impl Shape {
         let (mut card_run, mut phone_run) = (0usize, 0usize);
         let mut last_digit: Option<usize> = None;
         for (at, &byte) in bytes.iter().enumerate() {
-            let roles = BYTE_ROLES[byte as usize];
-            if roles == 0 {
+            if !PLAYS_A_ROLE[byte as usize] {
                 continue;
             }
-            if roles & role::DIGIT != 0 {
+            if byte.is_ascii_digit() {
                 let gap = last_digit.map(|last| &bytes[last + 1..at]);
                 card_run = match gap {
                     Some([] | [b' ' | b'-']) => card_run + 1,
