@@ -462,9 +462,18 @@ impl TracerBuilder {
             trace_hold: self.trace_hold,
         };
         // Each worker's exporters are bound to its own runtime; files and stdout are shared.
+        // An OTLP receiver's runtime has a thread of its own, where span exports run while the
+        // worker goes on; the others run only inside the worker's calls.
         let runtimes = (0..workers)
             .map(|_| {
-                tokio::runtime::Builder::new_current_thread()
+                let mut builder = if matches!(export, ExportTarget::Otlp(_)) {
+                    let mut builder = tokio::runtime::Builder::new_multi_thread();
+                    builder.worker_threads(1).thread_name("agentrace-export");
+                    builder
+                } else {
+                    tokio::runtime::Builder::new_current_thread()
+                };
+                builder
                     .enable_all()
                     .build()
                     .map_err(|e| Error::engine("cannot start the export runtime", e))

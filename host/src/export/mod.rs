@@ -2,8 +2,9 @@
 //! `tls`), OTLP/JSON lines to a file or stdout (the embedded default: needs nothing else
 //! running), in-memory exporters for tests, or nowhere.
 //!
-//! Exports run on the pipeline's worker thread inside its own Tokio runtime; the runtime's
-//! reporting calls never wait for them.
+//! Exports run inside the worker's own Tokio runtime; the runtime's reporting calls never wait
+//! for them. An OTLP span export runs on that runtime's thread while the worker goes on
+//! ([`SpanSink::export_in_background`]); the others run on the worker thread.
 
 use std::fs::File;
 use std::io::{BufWriter, Write};
@@ -105,6 +106,11 @@ impl ExportTarget {
 
 type SharedWriter = Arc<Mutex<Box<dyn Write + Send>>>;
 
+/// A span export under way on the export runtime's thread: its answer, with the spans to retry
+/// with when it failed.
+pub(crate) type BackgroundExport =
+    tokio::task::JoinHandle<std::result::Result<(), (OTelSdkError, Vec<SpanData>)>>;
+
 /// How export requests are written to a [`RequestWriter`].
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Encoding {
@@ -160,7 +166,8 @@ pub(crate) struct SpanSink {
 
 /// Where a [`SpanSink`] sends spans.
 pub(crate) enum SpanSinkKind {
-    Otlp(Box<opentelemetry_otlp::SpanExporter>, FailureNote),
+    /// Shared with the export under way, if any ([`SpanSink::export_in_background`]).
+    Otlp(Arc<opentelemetry_otlp::SpanExporter>, FailureNote),
     Writer(RequestWriter),
     Memory(InMemorySpanExporter),
     Forward(Arc<dyn SpanForwarder>),
@@ -212,7 +219,7 @@ pub(crate) fn build_sinks(target: &ExportTarget, resource: &Resource) -> Result<
             let (logs, log_failures) = settings.log_exporter()?;
             spans.set_resource(resource);
             Sinks {
-                spans: SpanSink::new(SpanSinkKind::Otlp(Box::new(spans), span_failures), resource),
+                spans: SpanSink::new(SpanSinkKind::Otlp(Arc::new(spans), span_failures), resource),
                 metrics: MetricSink::Otlp(Box::new(metrics), metric_failures),
                 logs: LogSink::Otlp(Box::new(logs), log_failures),
             }
@@ -323,7 +330,42 @@ impl SpanSink {
         }
     }
 
+    /// Starts exporting `spans` under `resource` (as [`SpanSink::export`] does) on the
+    /// runtime's own thread, where the answer waits in the returned task: OTLP only, whose
+    /// encoding and round trip to the receiver would otherwise keep the worker waiting. A
+    /// failed export answers with a copy of the spans (made on that thread) to retry with.
+    /// Other sinks give the spans back, as does an OTLP exporter that an export under way
+    /// still holds: only one runs at a time.
+    pub(crate) fn export_in_background(
+        &mut self,
+        runtime: &tokio::runtime::Handle,
+        resource: Option<&Resource>,
+        spans: Vec<SpanData>,
+    ) -> std::result::Result<BackgroundExport, Vec<SpanData>> {
+        let busy = match &mut self.kind {
+            SpanSinkKind::Otlp(exporter, _) => Arc::get_mut(exporter).is_none(),
+            _ => return Err(spans),
+        };
+        if busy {
+            return Err(spans);
+        }
+        self.use_resource(resource);
+        let SpanSinkKind::Otlp(exporter, failures) = &self.kind else {
+            return Err(spans);
+        };
+        let (exporter, failures) = (exporter.clone(), failures.clone());
+        Ok(runtime.spawn(async move {
+            let copy = spans.clone();
+            exporter
+                .export(spans)
+                .await
+                .map_err(|e| (failures.describe(e), copy))
+        }))
+    }
+
     /// Gives the exporter `resource` (or the tracer's own again) when it differs from the last.
+    /// An OTLP exporter that an export under way still holds keeps its resource: only
+    /// [`SpanSink::export_in_background`] shares it, and it checks first.
     fn use_resource(&mut self, resource: Option<&Resource>) {
         let resource = match resource {
             Some(resource) => {
@@ -337,7 +379,11 @@ impl SpanSink {
             None => return,
         };
         match &mut self.kind {
-            SpanSinkKind::Otlp(exporter, _) => exporter.set_resource(resource),
+            SpanSinkKind::Otlp(exporter, _) => {
+                if let Some(exporter) = Arc::get_mut(exporter) {
+                    exporter.set_resource(resource);
+                }
+            }
             SpanSinkKind::Memory(exporter) => exporter.set_resource(resource),
             _ => {}
         }
@@ -348,6 +394,11 @@ impl SpanSink {
             SpanSinkKind::Otlp(exporter, _) => exporter.shutdown(),
             _ => Ok(()),
         }
+    }
+
+    /// Whether exports run in the background ([`SpanSink::export_in_background`]).
+    pub(crate) fn exports_in_background(&self) -> bool {
+        matches!(self.kind, SpanSinkKind::Otlp(..))
     }
 
     /// Whether an export may fail and succeed later (a receiver that is down or slow), so that

@@ -63,6 +63,11 @@ impl ExportRuntime {
         self.own = Some(deadline);
     }
 
+    /// The runtime, for exports that run on its own thread while the worker goes on.
+    pub(crate) fn handle(&self) -> &tokio::runtime::Handle {
+        self.runtime.handle()
+    }
+
     /// Runs one export to its end, or until the shutdown deadline if one is set or announced
     /// meanwhile; then it fails with the reason.
     pub(crate) fn run<T>(

@@ -7,6 +7,7 @@
 //! The runtime's side is a queue push ([`Message`]); wasm and export happen only on the worker.
 //! - `worker`: the loop, batching, the mapper and policy calls, swaps, shutdown;
 //! - `retry`: the bounded buffer of batches the exporter refused;
+//! - `outbox`: received spans gathered from several requests into larger exports;
 //! - `export_runtime`: the exporters' runtime, and the shutdown deadline that bounds exports;
 //! - `metrics`: the mapper's metric points and the pipeline's own, exported on an interval;
 //! - `fallback`: the minimal mapping used when the mapper fails;
@@ -23,6 +24,7 @@ pub(crate) mod hold;
 pub(crate) mod ingest;
 pub(crate) mod log_events;
 pub(crate) mod metrics;
+pub(crate) mod outbox;
 pub(crate) mod recycle;
 pub(crate) mod retry;
 pub(crate) mod sender_attributes;

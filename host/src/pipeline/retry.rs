@@ -1,6 +1,10 @@
 //! Export with retry: a batch the exporter refused is kept, bounded in spans, and sent again
 //! oldest first after a backoff, so that a collector that is briefly away loses nothing; what
 //! exceeds the bound, or is still unsent at the shutdown deadline, is dropped and counted.
+//!
+//! An OTLP export runs on the export runtime's thread while the worker maps the next batch
+//! (one at a time, in order): its answer is taken before the next export starts, at a flush,
+//! when the worker is idle, and at shutdown ([`RetryBuffer::settle`]).
 
 use std::collections::VecDeque;
 use std::sync::Arc;
@@ -11,7 +15,7 @@ use opentelemetry_sdk::trace::SpanData;
 
 use super::export_runtime::ExportRuntime;
 use crate::component::slot::backoff;
-use crate::export::SpanSink;
+use crate::export::{BackgroundExport, SpanSink};
 use crate::stats::Stats;
 
 /// Spans to export together, under the tracer's resource (`None`) or a sender's.
@@ -52,8 +56,18 @@ fn send(
     runtime.run(sink.export(batch.resource.as_deref(), batch.spans))
 }
 
-/// Batches waiting for the exporter to come back, oldest first, bounded in spans.
+/// An export under way on the export runtime's thread.
+struct InFlight {
+    answer: BackgroundExport,
+    /// The batch's resource, for a retry.
+    resource: Option<Arc<Resource>>,
+    count: usize,
+}
+
+/// Batches waiting for the exporter to come back, oldest first, bounded in spans, and the
+/// export under way.
 pub(crate) struct RetryBuffer {
+    in_flight: Option<InFlight>,
     batches: VecDeque<ExportBatch>,
     spans: usize,
     capacity_spans: usize,
@@ -65,6 +79,7 @@ impl RetryBuffer {
     /// An empty buffer holding at most `capacity_spans` spans.
     pub(crate) fn new(capacity_spans: usize) -> Self {
         Self {
+            in_flight: None,
             batches: VecDeque::new(),
             spans: 0,
             capacity_spans,
@@ -90,11 +105,29 @@ impl RetryBuffer {
         if data.spans.is_empty() {
             return;
         }
+        self.settle(runtime, stats);
         if !self.batches.is_empty() {
             self.buffer(stats, data);
             self.retry_due(sink, runtime, stats);
             return;
         }
+        let data = if sink.exports_in_background() {
+            let count = data.len();
+            let resource = data.resource.clone();
+            match sink.export_in_background(runtime.handle(), resource.as_deref(), data.spans) {
+                Ok(answer) => {
+                    self.in_flight = Some(InFlight {
+                        answer,
+                        resource,
+                        count,
+                    });
+                    return;
+                }
+                Err(spans) => ExportBatch { resource, spans },
+            }
+        } else {
+            data
+        };
         // Only an exporter that can fail transiently (OTLP) needs a copy to retry with.
         let copy = sink.can_fail_transiently().then(|| data.copy());
         let count = data.len() as u64;
@@ -110,13 +143,22 @@ impl RetryBuffer {
         }
     }
 
-    /// Sends buffered batches, oldest first, if their retry time has come.
+    /// Sends buffered batches, oldest first, if their retry time has come. While an export is
+    /// under way nothing is sent: a failure of it goes before the batches behind it.
     pub(crate) fn retry_due(
         &mut self,
         sink: &mut SpanSink,
         runtime: &ExportRuntime,
         stats: &Stats,
     ) {
+        if self
+            .in_flight
+            .as_ref()
+            .is_some_and(|in_flight| !in_flight.answer.is_finished())
+        {
+            return;
+        }
+        self.settle(runtime, stats);
         while let Some(at) = self.next_attempt {
             if Instant::now() < at {
                 return;
@@ -152,6 +194,7 @@ impl RetryBuffer {
         runtime: &ExportRuntime,
         stats: &Stats,
     ) {
+        self.settle(runtime, stats);
         while !self.batches.is_empty() {
             let Some(at) = self.next_attempt else {
                 break;
@@ -169,6 +212,41 @@ impl RetryBuffer {
                 self.spans
             ));
             *self = Self::new(self.capacity_spans);
+        }
+    }
+
+    /// Waits for the export under way, if any, and counts its spans as exported, or keeps
+    /// them for retry when it failed. An export the shutdown deadline cut short is abandoned,
+    /// and its spans are counted as dropped at shutdown.
+    pub(crate) fn settle(&mut self, runtime: &ExportRuntime, stats: &Stats) {
+        let Some(InFlight {
+            mut answer,
+            resource,
+            count,
+        }) = self.in_flight.take()
+        else {
+            return;
+        };
+        match runtime.run(async { Ok((&mut answer).await) }) {
+            Ok(Ok(Ok(()))) => Stats::add(&stats.spans_exported, count as u64),
+            Ok(Ok(Err((error, spans)))) => {
+                self.failed(stats, &error.to_string(), count as u64);
+                self.buffer(stats, ExportBatch { resource, spans });
+            }
+            Ok(Err(join_error)) => {
+                Stats::add(&stats.export_failures, 1);
+                Stats::add(&stats.spans_dropped_buffer_full, count as u64);
+                stats.error(format!(
+                    "export of {count} spans ended without an answer ({join_error}); \
+                     the spans are dropped"
+                ));
+            }
+            Err(error) => {
+                answer.abort();
+                Stats::add(&stats.export_failures, 1);
+                Stats::add(&stats.spans_dropped_at_shutdown, count as u64);
+                stats.error(format!("export of {count} spans abandoned: {error}"));
+            }
         }
     }
 

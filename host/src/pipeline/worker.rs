@@ -19,6 +19,7 @@ use super::export_runtime::ExportRuntime;
 use super::hold::{RemoteParentFlags, TraceHold, TraceKey};
 use super::log_events;
 use super::metrics::Metrics;
+use super::outbox::ReceivedOutbox;
 use super::recycle::FieldBoxes;
 use super::retry::{ExportBatch, RetryBuffer};
 use super::sender_attributes::SenderFilter;
@@ -98,6 +99,8 @@ pub(crate) struct Worker {
     runtime: ExportRuntime,
     observer: Option<InMemorySpanExporter>,
     retry: RetryBuffer,
+    /// Received spans gathered into larger exports.
+    outbox: ReceivedOutbox,
     metrics: Metrics,
     scopes: HashMap<String, InstrumentationScope>,
     boxes: FieldBoxes,
@@ -157,6 +160,7 @@ impl Worker {
             runtime: parts.runtime,
             observer: parts.observer,
             retry: RetryBuffer::new(parts.settings.export_buffer_spans),
+            outbox: ReceivedOutbox::new(parts.settings.max_batch, parts.settings.flush_interval),
             metrics,
             scopes: HashMap::new(),
             remote_parents: RemoteParentFlags::default(),
@@ -223,7 +227,10 @@ impl Worker {
                 .settings
                 .flush_interval
                 .saturating_sub(last_batch.elapsed());
-            if let Some(at) = self.retry.next_attempt() {
+            for at in [self.retry.next_attempt(), self.outbox.deadline()]
+                .into_iter()
+                .flatten()
+            {
                 wait = wait.min(at.saturating_duration_since(Instant::now()));
             }
             let message = self.next_message(wait, &mut idle_polls);
@@ -250,6 +257,8 @@ impl Worker {
                     self.map_pending();
                     let held = self.hold.release_all();
                     self.release_held(held, "released by a flush");
+                    self.send_outbox();
+                    self.retry.settle(&self.runtime, &self.stats);
                     if metrics {
                         self.metrics.export(&self.runtime, &self.stats);
                     }
@@ -266,6 +275,9 @@ impl Worker {
                         .retry_due(&mut self.spans, &self.runtime, &self.stats);
                     self.map_pending();
                     self.release_expired();
+                    if let Some(batch) = self.outbox.take_due(Instant::now()) {
+                        self.export_batch(batch);
+                    }
                     if self.metrics.due() {
                         self.metrics.export(&self.runtime, &self.stats);
                     }
@@ -740,7 +752,7 @@ impl Worker {
     }
 
     /// Exports spans of a producer (after the policies) under its resource, each in its scope,
-    /// with the trace flags, trace state and dropped counts it came with.
+    /// with the trace flags, trace state and dropped counts it came with, through the outbox.
     fn export_spans_received(
         &mut self,
         resource: &Arc<Resource>,
@@ -763,10 +775,16 @@ impl Worker {
                 data
             })
             .collect();
-        self.export_batch(ExportBatch {
-            resource: Some(resource.clone()),
-            spans: data,
-        });
+        for batch in self.outbox.add(resource, data, Instant::now()) {
+            self.export_batch(batch);
+        }
+    }
+
+    /// Exports the received spans that wait in the outbox, if any.
+    fn send_outbox(&mut self) {
+        if let Some(batch) = self.outbox.take() {
+            self.export_batch(batch);
+        }
     }
 
     /// Takes the log records off `spans` (they rode there through the policies) as log events.
@@ -1006,6 +1024,7 @@ impl Worker {
         }
         let held = self.hold.release_all();
         self.release_held(held, "released at shutdown");
+        self.send_outbox();
         self.retry
             .drain_until(deadline, &mut self.spans, &self.runtime, &self.stats);
         self.metrics.export(&self.runtime, &self.stats);

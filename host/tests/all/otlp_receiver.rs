@@ -493,6 +493,37 @@ fn shutdown_counts_spans_still_in_flight_at_its_deadline_when_the_receiver_is_si
     );
 }
 
+#[test]
+fn the_worker_maps_the_next_batch_while_a_slow_receiver_holds_an_export() {
+    // The OTLP export runs on the export runtime's thread: while the receiver keeps the first
+    // batch waiting, the worker still takes and maps the next spans.
+    let port = silent_receiver();
+    let tracer = otlp_tracer(port, Duration::from_secs(60), 10_000);
+    let ended_and_mapped = |spans: u64, batches: u64| {
+        let began = std::time::Instant::now();
+        while began.elapsed() < Duration::from_secs(10) {
+            let stats = tracer.stats();
+            if stats.spans_ended == spans && stats.batches == batches {
+                return stats;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        panic!(
+            "not {spans} spans ended in {batches} batches: {:?}",
+            tracer.stats()
+        );
+    };
+    start_and_end_tools(&tracer, "held", 4);
+    ended_and_mapped(4, 1);
+    start_and_end_tools(&tracer, "next", 3);
+    let stats = ended_and_mapped(7, 2);
+    assert_eq!(stats.spans_exported, 0, "{stats:?}");
+    tracer.shutdown(Duration::from_secs(1)).unwrap();
+    let stats = tracer.stats();
+    assert_eq!(stats.spans_dropped_at_shutdown, 7, "{stats:?}");
+    assert_eq!(stats.spans_accounted(), 7, "{stats:?}");
+}
+
 use crate::pki;
 
 /// HAProxy terminating TLS (mutual TLS: clients need a certificate from `pki.ca`) in front of a
