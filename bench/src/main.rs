@@ -296,6 +296,9 @@ fn serve_load_rounds(
             if result.spans_lost > 0 {
                 anyhow::bail!("the server lost {} spans", result.spans_lost);
             }
+            if result.logs_dropped > 0 {
+                anyhow::bail!("the server dropped {} log records", result.logs_dropped);
+            }
             results[index].push(result);
         }
     }

@@ -61,6 +61,10 @@ pub struct LoadResult {
     pub retried: u64,
     /// Spans the server dropped or refused over the whole run (must be 0).
     pub spans_lost: u64,
+    /// The mapper's log records exported to the sink over the whole run.
+    pub logs_exported: u64,
+    /// Log records the server dropped over the whole run (must be 0: the sink takes them).
+    pub logs_dropped: u64,
 }
 
 /// Runs the load and reads the figures. `bodies` are OTLP/protobuf request bodies, sent in
@@ -123,7 +127,7 @@ pub fn run(setup: &LoadSetup, bodies: Vec<Vec<u8>>) -> anyhow::Result<LoadResult
             .join()
             .map_err(|_| anyhow::anyhow!("a client thread panicked"))??;
     }
-    let lost = server.sample(&base)?.lost;
+    let last = server.sample(&base)?;
     drop(server);
     drop(unpin);
 
@@ -140,7 +144,9 @@ pub fn run(setup: &LoadSetup, bodies: Vec<Vec<u8>>) -> anyhow::Result<LoadResult
         spans_exported: spans,
         requests,
         retried: retried.load(Ordering::Relaxed),
-        spans_lost: lost,
+        spans_lost: last.lost,
+        logs_exported: last.logs_exported,
+        logs_dropped: last.logs_dropped,
     })
 }
 
@@ -212,6 +218,8 @@ struct Server {
 struct Sample {
     exported: u64,
     lost: u64,
+    logs_exported: u64,
+    logs_dropped: u64,
     cpu_ticks: u64,
     worker_ticks: u64,
 }
@@ -289,6 +297,8 @@ impl Server {
         Ok(Sample {
             exported: counter("agentrace.spans.exported"),
             lost,
+            logs_exported: counter("agentrace.logs.exported"),
+            logs_dropped: counter("agentrace.logs.dropped"),
             cpu_ticks,
             worker_ticks,
         })
@@ -407,16 +417,20 @@ impl Sink {
         let thread = std::thread::spawn(move || {
             runtime.block_on(async move {
                 let listener = tokio::net::TcpListener::from_std(listener)?;
-                let accept = axum::Router::new().route(
-                    "/v1/traces",
+                // An empty Export*ServiceResponse: everything accepted. The mapper's log
+                // records and the metrics go to the sink too, as to a real backend.
+                let accepted = || {
                     axum::routing::post(|_body: axum::body::Bytes| async {
-                        // An empty ExportTraceServiceResponse: everything accepted.
                         (
                             [("content-type", "application/x-protobuf")],
                             Vec::<u8>::new(),
                         )
-                    }),
-                );
+                    })
+                };
+                let accept = axum::Router::new()
+                    .route("/v1/traces", accepted())
+                    .route("/v1/logs", accepted())
+                    .route("/v1/metrics", accepted());
                 axum::serve(listener, accept)
                     .with_graceful_shutdown(async {
                         let _ = stopped.await;
@@ -474,6 +488,8 @@ mod tests {
         let result = run(&setup, bodies).unwrap();
         assert!(result.spans_exported > 0, "{result:?}");
         assert_eq!(result.spans_lost, 0, "{result:?}");
+        assert!(result.logs_exported > 0, "{result:?}");
+        assert_eq!(result.logs_dropped, 0, "{result:?}");
         // The worker threads were found by name, and spent CPU on what was exported.
         assert!(result.worker_cpu_us_per_span > 0.0, "{result:?}");
     }

@@ -8,7 +8,7 @@
 //! records keep a generic name and the real one in an attribute.
 
 use std::collections::HashSet;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::SystemTime;
 
 use opentelemetry::logs::{LogRecord as _, Logger as _, LoggerProvider as _, Severity};
@@ -163,15 +163,14 @@ impl LogSink {
         }
     }
 
-    /// Exports `events` under `scope`. `Ok(n)` is the number exported; an error says why none
-    /// were.
+    /// Exports records, each under its scope, in one request. `Ok(n)` is the number exported;
+    /// an error says why none were.
     pub(crate) async fn export(
         &self,
         records: &LogRecords,
-        events: Vec<LogEvent>,
-        scope: &InstrumentationScope,
+        groups: Vec<(Arc<InstrumentationScope>, Vec<LogEvent>)>,
     ) -> Result<usize, OTelSdkError> {
-        let count = events.len();
+        let count = groups.iter().map(|(_, events)| events.len()).sum();
         if count == 0 {
             return Ok(0);
         }
@@ -181,9 +180,18 @@ impl LogSink {
         if matches!(self, LogSink::None) {
             return Ok(count);
         }
-        let owned: Vec<SdkLogRecord> = events.into_iter().map(|e| records.record(e)).collect();
-        let pairs: Vec<(&SdkLogRecord, &InstrumentationScope)> =
-            owned.iter().map(|record| (record, scope)).collect();
+        let owned: Vec<(SdkLogRecord, Arc<InstrumentationScope>)> = groups
+            .into_iter()
+            .flat_map(|(scope, events)| {
+                events
+                    .into_iter()
+                    .map(move |event| (records.record(event), scope.clone()))
+            })
+            .collect();
+        let pairs: Vec<(&SdkLogRecord, &InstrumentationScope)> = owned
+            .iter()
+            .map(|(record, scope)| (record, &**scope))
+            .collect();
         let batch = LogBatch::new(&pairs);
         let exported: OTelSdkResult = match self {
             LogSink::Otlp(exporter, failures) => exporter

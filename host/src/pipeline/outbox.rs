@@ -1,19 +1,24 @@
-//! Received spans gathered into larger exports. OTLP senders send small requests (AG2's
-//! exporter: one per agent turn, 47 spans in the captured run), and exporting each as it came
-//! made one OTLP request out per request in. On `serve`'s worker that export cost more than a
-//! third of the time per span that the rest of the pipeline took. The outbox keeps the
-//! spans of consecutive requests under an equal resource together until the batch is full
-//! (`max_batch`, as for the tracer's own spans), another resource comes, or the flush interval
-//! has passed since the first of them came; the worker also empties it on a flush and at
-//! shutdown.
+//! Received spans, and the mapper's log records, gathered into larger exports. OTLP senders
+//! send small requests (AG2's exporter: one per agent turn, 47 spans in the captured run), and
+//! exporting each as it came made one OTLP request out per request in, for spans and again
+//! for log records. On `serve`'s worker those exports cost more than a third of the time per
+//! span that the rest of the pipeline took.
+//!
+//! [`ReceivedOutbox`] keeps the spans of consecutive requests under an equal resource together
+//! until the batch is full (`max_batch`, as for the tracer's own spans), another resource comes,
+//! or the flush interval has passed since the first of them came. [`LogOutbox`] does the same
+//! for log records, which all export under the tracer's resource, each with its scope. The
+//! worker also empties both on a flush and at shutdown.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use opentelemetry::InstrumentationScope;
 use opentelemetry_sdk::Resource;
 use opentelemetry_sdk::trace::SpanData;
 
 use super::retry::ExportBatch;
+use crate::export::LogEvent;
 
 /// The spans waiting for export, all under one resource.
 struct Gathered {
@@ -102,6 +107,70 @@ impl ReceivedOutbox {
     }
 }
 
+/// Log records, by scope in the order they came: one export.
+pub(crate) type ScopedLogs = Vec<(Arc<InstrumentationScope>, Vec<LogEvent>)>;
+
+/// See the module docs.
+pub(crate) struct LogOutbox {
+    groups: ScopedLogs,
+    count: usize,
+    since: Option<Instant>,
+    max_batch: usize,
+    wait: Duration,
+}
+
+impl LogOutbox {
+    /// An empty outbox that exports at `max_batch` records, or when the first waited `wait`.
+    pub(crate) fn new(max_batch: usize, wait: Duration) -> Self {
+        Self {
+            groups: Vec::new(),
+            count: 0,
+            since: None,
+            max_batch: max_batch.max(1),
+            wait,
+        }
+    }
+
+    /// Adds records of `scope`; returns whether the outbox is due for export (full, or its
+    /// first record has waited long enough).
+    pub(crate) fn add(
+        &mut self,
+        events: Vec<LogEvent>,
+        scope: &InstrumentationScope,
+        now: Instant,
+    ) -> bool {
+        if events.is_empty() {
+            return false;
+        }
+        self.count += events.len();
+        let since = *self.since.get_or_insert(now);
+        match self.groups.last_mut() {
+            Some((last, waiting)) if **last == *scope => waiting.extend(events),
+            _ => self.groups.push((Arc::new(scope.clone()), events)),
+        }
+        self.count >= self.max_batch || now >= since + self.wait
+    }
+
+    /// When what waits must go, if anything waits.
+    pub(crate) fn deadline(&self) -> Option<Instant> {
+        self.since.map(|since| since + self.wait)
+    }
+
+    /// Whether the first record waiting has waited long enough (at `now`).
+    pub(crate) fn is_due(&self, now: Instant) -> bool {
+        self.deadline().is_some_and(|at| now >= at)
+    }
+
+    /// Everything waiting, with how many records; the outbox is empty after.
+    pub(crate) fn take(&mut self) -> (ScopedLogs, usize) {
+        self.since = None;
+        (
+            std::mem::take(&mut self.groups),
+            std::mem::take(&mut self.count),
+        )
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -171,6 +240,51 @@ mod tests {
         // Nothing is added without spans.
         assert!(outbox.add(&a, Vec::new(), now).is_empty());
         assert!(outbox.take().is_none());
+    }
+
+    fn log_events(count: usize) -> Vec<LogEvent> {
+        (0..count)
+            .map(|i| LogEvent {
+                trace_id: opentelemetry::trace::TraceId::from(1),
+                span_id: opentelemetry::trace::SpanId::from(i as u64 + 1),
+                flags: Default::default(),
+                time: SystemTime::UNIX_EPOCH,
+                name: "gen_ai.client.inference.operation.details".into(),
+                severity: 9,
+                attributes: Vec::new(),
+            })
+            .collect()
+    }
+
+    #[test]
+    fn log_records_gather_by_scope_until_the_batch_is_full_or_has_waited() {
+        let wait = Duration::from_millis(200);
+        let mut outbox = LogOutbox::new(10, wait);
+        let (a, b) = (
+            InstrumentationScope::builder("a").build(),
+            InstrumentationScope::builder("b").build(),
+        );
+        let first = Instant::now();
+        assert!(!outbox.add(log_events(3), &a, first));
+        assert!(!outbox.add(log_events(2), &a, first));
+        assert!(!outbox.add(log_events(0), &b, first));
+        assert!(!outbox.add(log_events(4), &b, first));
+        assert_eq!(outbox.deadline(), Some(first + wait));
+        assert!(!outbox.is_due(first + wait / 2));
+        assert!(outbox.is_due(first + wait));
+        // The tenth record fills the batch.
+        assert!(outbox.add(log_events(1), &a, first));
+        let (groups, count) = outbox.take();
+        assert_eq!(count, 10);
+        let shape: Vec<(&str, usize)> = groups
+            .iter()
+            .map(|(scope, events)| (scope.name(), events.len()))
+            .collect();
+        assert_eq!(shape, [("a", 5), ("b", 4), ("a", 1)]);
+        assert_eq!(outbox.deadline(), None);
+        // Records joining after the wait is over make the outbox due.
+        assert!(!outbox.add(log_events(1), &a, first));
+        assert!(outbox.add(log_events(1), &a, first + wait));
     }
 
     #[test]

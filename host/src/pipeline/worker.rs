@@ -19,7 +19,7 @@ use super::export_runtime::ExportRuntime;
 use super::hold::{RemoteParentFlags, TraceHold, TraceKey};
 use super::log_events;
 use super::metrics::Metrics;
-use super::outbox::ReceivedOutbox;
+use super::outbox::{LogOutbox, ReceivedOutbox};
 use super::recycle::FieldBoxes;
 use super::retry::{ExportBatch, RetryBuffer};
 use super::sender_attributes::SenderFilter;
@@ -101,6 +101,8 @@ pub(crate) struct Worker {
     retry: RetryBuffer,
     /// Received spans gathered into larger exports.
     outbox: ReceivedOutbox,
+    /// Log records gathered into larger exports.
+    log_outbox: LogOutbox,
     metrics: Metrics,
     scopes: HashMap<String, InstrumentationScope>,
     boxes: FieldBoxes,
@@ -161,6 +163,7 @@ impl Worker {
             observer: parts.observer,
             retry: RetryBuffer::new(parts.settings.export_buffer_spans),
             outbox: ReceivedOutbox::new(parts.settings.max_batch, parts.settings.flush_interval),
+            log_outbox: LogOutbox::new(parts.settings.max_batch, parts.settings.flush_interval),
             metrics,
             scopes: HashMap::new(),
             remote_parents: RemoteParentFlags::default(),
@@ -227,10 +230,12 @@ impl Worker {
                 .settings
                 .flush_interval
                 .saturating_sub(last_batch.elapsed());
-            for at in [self.retry.next_attempt(), self.outbox.deadline()]
-                .into_iter()
-                .flatten()
-            {
+            let due = [
+                self.retry.next_attempt(),
+                self.outbox.deadline(),
+                self.log_outbox.deadline(),
+            ];
+            for at in due.into_iter().flatten() {
                 wait = wait.min(at.saturating_duration_since(Instant::now()));
             }
             let message = self.next_message(wait, &mut idle_polls);
@@ -258,6 +263,7 @@ impl Worker {
                     let held = self.hold.release_all();
                     self.release_held(held, "released by a flush");
                     self.send_outbox();
+                    self.send_logs();
                     self.retry.settle(&self.runtime, &self.stats);
                     if metrics {
                         self.metrics.export(&self.runtime, &self.stats);
@@ -277,6 +283,9 @@ impl Worker {
                     self.release_expired();
                     if let Some(batch) = self.outbox.take_due(Instant::now()) {
                         self.export_batch(batch);
+                    }
+                    if self.log_outbox.is_due(Instant::now()) {
+                        self.send_logs();
                     }
                     if self.metrics.due() {
                         self.metrics.export(&self.runtime, &self.stats);
@@ -792,16 +801,24 @@ impl Worker {
         spans.iter_mut().flat_map(log_events::detach).collect()
     }
 
-    /// Exports log events under `scope`. A failed log export is counted and described, not
-    /// retried.
+    /// Exports log events under `scope`, through the log outbox.
     fn export_logs(&mut self, events: Vec<LogEvent>, scope: &InstrumentationScope) {
-        if events.is_empty() {
+        if self.log_outbox.add(events, scope, Instant::now()) {
+            self.send_logs();
+        }
+    }
+
+    /// Exports the log events that wait in the log outbox, if any. A failed log export is
+    /// counted and described, not retried.
+    fn send_logs(&mut self) {
+        let (groups, count) = self.log_outbox.take();
+        if count == 0 {
             return;
         }
-        let count = events.len() as u64;
+        let count = count as u64;
         let exported = self
             .runtime
-            .run(self.logs.export(&self.log_records, events, scope));
+            .run(self.logs.export(&self.log_records, groups));
         match exported {
             Ok(n) => Stats::add(&self.stats.logs_exported, n as u64),
             Err(error) => {
@@ -1025,6 +1042,7 @@ impl Worker {
         let held = self.hold.release_all();
         self.release_held(held, "released at shutdown");
         self.send_outbox();
+        self.send_logs();
         self.retry
             .drain_until(deadline, &mut self.spans, &self.runtime, &self.stats);
         self.metrics.export(&self.runtime, &self.stats);

@@ -496,3 +496,52 @@ fn capture_off_differs_from_capture_on_only_by_content() {
         assert_eq!(described(off, false), described(on, true), "{file}");
     }
 }
+
+#[test]
+fn consecutive_requests_under_one_resource_leave_in_one_export_request() {
+    // Senders send small requests (AG2's exporter: one per agent turn); agentrace gathers
+    // consecutive requests under an equal resource into one export, for spans and for the
+    // mapper's log records, rather than sending one request out per request in.
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("exported.jsonl");
+    let tracer = Tracer::builder()
+        .with_builtin_ingest()
+        .with_flush_interval(Duration::from_secs(60))
+        .with_export(ExportTarget::JsonFile(path.clone()))
+        .build()
+        .unwrap();
+    let capture = std::fs::read_to_string(
+        crate::common::repo().join("tests/fixtures/otlp-in/ag2-classic-autogen-0.14.1.jsonl"),
+    )
+    .unwrap();
+    let copies = 3;
+    let mut received = 0;
+    for copy in 1..=copies {
+        // Each copy in a trace of its own, as the turns of a run would come.
+        let mut request: serde_json::Value = serde_json::from_str(&capture).unwrap();
+        for resource in request["resourceSpans"].as_array_mut().unwrap() {
+            for scope in resource["scopeSpans"].as_array_mut().unwrap() {
+                for span in scope["spans"].as_array_mut().unwrap() {
+                    span["traceId"] = format!("{copy:032x}").into();
+                }
+            }
+        }
+        let bytes = serde_json::to_vec(&request).unwrap();
+        let traces = ReceivedTraces::decode(&bytes, OtlpEncoding::Json).unwrap();
+        received += traces.span_count();
+        tracer.receive(traces).unwrap();
+    }
+    tracer.flush(WAIT).unwrap();
+    let exported = std::fs::read_to_string(&path).unwrap();
+    let requests: Vec<serde_json::Value> = exported
+        .lines()
+        .map(|line| serde_json::from_str(line).unwrap())
+        .collect();
+    let of_kind = |kind: &str| requests.iter().filter(|r| r.get(kind).is_some()).count();
+    assert_eq!(of_kind("resourceSpans"), 1, "{exported}");
+    assert_eq!(of_kind("resourceLogs"), 1, "{exported}");
+    let stats = tracer.stats();
+    assert_eq!(stats.spans_exported as usize, received, "{stats:?}");
+    assert!(stats.logs_exported > 0, "{stats:?}");
+    tracer.shutdown(WAIT).unwrap();
+}
