@@ -666,7 +666,6 @@ fn replay(args: ReplayArgs) -> anyhow::Result<ExitCode> {
         print_tree(&observer, tree_to_stderr);
     }
     report_stats(&args.pipeline, &stats);
-    let dropped = stats.spans_dropped_buffer_full + stats.spans_dropped_at_shutdown;
     eprintln!(
         "agentrace: {} spans exported, {} dropped by policies; {} bad lines, {} inconsistent \
          events, {} spans rejected by the mapper, {} lost in export",
@@ -675,7 +674,7 @@ fn replay(args: ReplayArgs) -> anyhow::Result<ExitCode> {
         bad_lines,
         stats.events_rejected,
         stats.spans_rejected_by_mapper,
-        dropped
+        stats.spans_lost_in_export()
     );
     // Log records lost are reported but, like failed metric exports, do not fail the replay:
     // some backends take traces only (Phoenix answers 405 on /v1/logs).
@@ -688,7 +687,7 @@ fn replay(args: ReplayArgs) -> anyhow::Result<ExitCode> {
     let clean = bad_lines == 0
         && stats.events_rejected == 0
         && stats.spans_rejected_by_mapper == 0
-        && dropped == 0;
+        && stats.spans_lost_in_export() == 0;
     Ok(if clean {
         ExitCode::SUCCESS
     } else {
@@ -733,7 +732,6 @@ fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     if let Some(trap) = &outcome.trap {
         eprintln!("agentrace: the agent trapped: {trap}");
     }
-    let lost = stats.spans_dropped_buffer_full + stats.spans_dropped_at_shutdown;
     eprintln!(
         "agentrace: the agent exited with {}; {} spans exported, {} dropped by policies; {} \
          lifecycle calls refused, {} spans left open (ended as incomplete), {} spans rejected \
@@ -744,13 +742,13 @@ fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
         stats.events_rejected,
         outcome.spans_left_open,
         stats.spans_rejected_by_mapper,
-        lost
+        stats.spans_lost_in_export()
     );
     let code = match outcome.exit_code {
         0 if outcome.trap.is_none()
             && stats.events_rejected == 0
             && stats.spans_rejected_by_mapper == 0
-            && lost == 0 =>
+            && stats.spans_lost_in_export() == 0 =>
         {
             0
         }

@@ -116,6 +116,8 @@ counters! {
     spans_dropped_buffer_full => "agentrace.spans.dropped", "reason" = "export_buffer_full";
     /// Spans still unexported when the shutdown deadline passed.
     spans_dropped_at_shutdown => "agentrace.spans.dropped", "reason" = "shutdown_deadline";
+    /// Spans whose export ended in a panic of the exporter, on the export runtime's thread.
+    spans_dropped_exporter_panicked => "agentrace.spans.dropped", "reason" = "exporter_panicked";
     /// Spans a policy chose not to pass on (sampling, filtering).
     spans_dropped_by_policy => "agentrace.spans.dropped", "reason" = "policy";
     /// Spans exported with their content stripped because a policy failed (fail closed).
@@ -200,7 +202,14 @@ impl StatsSnapshot {
             + self.spans_rejected_by_mapper
             + self.spans_dropped_by_policy
             + self.spans_dropped_by_ingest
-            + self.spans_dropped_buffer_full
+            + self.spans_lost_in_export()
+    }
+
+    /// Spans the mapping and the policies passed on that were then lost in export: the retry
+    /// buffer was full, the shutdown deadline passed, or the exporter panicked.
+    pub fn spans_lost_in_export(&self) -> u64 {
+        self.spans_dropped_buffer_full
             + self.spans_dropped_at_shutdown
+            + self.spans_dropped_exporter_panicked
     }
 }

@@ -462,8 +462,8 @@ impl TracerBuilder {
             trace_hold: self.trace_hold,
         };
         // Each worker's exporters are bound to its own runtime; files and stdout are shared.
-        // An OTLP receiver's runtime has a thread of its own, where span exports run while the
-        // worker goes on; the others run only inside the worker's calls.
+        // With an OTLP target each runtime has a thread of its own, where span exports run
+        // while the worker goes on; other targets' runtimes run only inside the worker's calls.
         let runtimes = (0..workers)
             .map(|_| {
                 let mut builder = if matches!(export, ExportTarget::Otlp(_)) {

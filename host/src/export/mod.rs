@@ -396,11 +396,6 @@ impl SpanSink {
         }
     }
 
-    /// Whether exports run in the background ([`SpanSink::export_in_background`]).
-    pub(crate) fn exports_in_background(&self) -> bool {
-        matches!(self.kind, SpanSinkKind::Otlp(..))
-    }
-
     /// Whether an export may fail and succeed later (a receiver that is down or slow), so that
     /// failed batches are worth keeping for retry.
     pub(crate) fn can_fail_transiently(&self) -> bool {

@@ -111,22 +111,18 @@ impl RetryBuffer {
             self.retry_due(sink, runtime, stats);
             return;
         }
-        let data = if sink.exports_in_background() {
-            let count = data.len();
-            let resource = data.resource.clone();
-            match sink.export_in_background(runtime.handle(), resource.as_deref(), data.spans) {
-                Ok(answer) => {
-                    self.in_flight = Some(InFlight {
-                        answer,
-                        resource,
-                        count,
-                    });
-                    return;
-                }
-                Err(spans) => ExportBatch { resource, spans },
+        let count = data.len();
+        let ExportBatch { resource, spans } = data;
+        let data = match sink.export_in_background(runtime.handle(), resource.as_deref(), spans) {
+            Ok(answer) => {
+                self.in_flight = Some(InFlight {
+                    answer,
+                    resource,
+                    count,
+                });
+                return;
             }
-        } else {
-            data
+            Err(spans) => ExportBatch { resource, spans },
         };
         // Only an exporter that can fail transiently (OTLP) needs a copy to retry with.
         let copy = sink.can_fail_transiently().then(|| data.copy());
@@ -234,8 +230,9 @@ impl RetryBuffer {
                 self.buffer(stats, ExportBatch { resource, spans });
             }
             Ok(Err(join_error)) => {
+                // Only a panic in the exporter ends the task so (it is aborted only below).
                 Stats::add(&stats.export_failures, 1);
-                Stats::add(&stats.spans_dropped_buffer_full, count as u64);
+                Stats::add(&stats.spans_dropped_exporter_panicked, count as u64);
                 stats.error(format!(
                     "export of {count} spans ended without an answer ({join_error}); \
                      the spans are dropped"

@@ -499,7 +499,7 @@ fn capture_off_differs_from_capture_on_only_by_content() {
 
 #[test]
 fn consecutive_requests_under_one_resource_leave_in_one_export_request() {
-    // Senders send small requests (AG2's exporter: one per agent turn); agentrace gathers
+    // Senders may send small requests (the AG2 capture: 47 spans); agentrace gathers
     // consecutive requests under an equal resource into one export, for spans and for the
     // mapper's log records, rather than sending one request out per request in.
     let dir = tempfile::tempdir().unwrap();
@@ -517,7 +517,7 @@ fn consecutive_requests_under_one_resource_leave_in_one_export_request() {
     let copies = 3;
     let mut received = 0;
     for copy in 1..=copies {
-        // Each copy in a trace of its own, as the turns of a run would come.
+        // Each copy in a trace of its own, as a sender's next requests would come.
         let mut request: serde_json::Value = serde_json::from_str(&capture).unwrap();
         for resource in request["resourceSpans"].as_array_mut().unwrap() {
             for scope in resource["scopeSpans"].as_array_mut().unwrap() {
