@@ -44,11 +44,11 @@ fn call_model(tracer: &Tracer, turn: &SpanContext, history: &[Message], step: us
         Some(turn),
         SpanFields {
             provider: Some("openai".into()),
-            request: Some(ModelRequest {
+            request: Some(Box::new(ModelRequest {
                 model: Some("gpt-4o-mini".into()),
                 temperature: Some(0.0),
                 ..Default::default()
-            }),
+            })),
             input_messages: Some(history.to_vec()),
             ..Default::default()
         },
@@ -70,16 +70,16 @@ fn call_model(tracer: &Tracer, turn: &SpanContext, history: &[Message], step: us
     tracer.end(
         &chat,
         SpanFields {
-            response: Some(ModelResponse {
+            response: Some(Box::new(ModelResponse {
                 model: Some("gpt-4o-mini-2024-07-18".into()),
                 finish_reasons: Some(vec![finish.into()]),
                 ..Default::default()
-            }),
-            usage: Some(Usage {
+            })),
+            usage: Some(Box::new(Usage {
                 input_tokens: Some(40 + 12 * step as i64),
                 output_tokens: Some(9),
                 ..Default::default()
-            }),
+            })),
             output_messages: Some(vec![Message {
                 role: "assistant".into(),
                 name: Some("assistant".into()),
@@ -102,13 +102,13 @@ fn run_tool(
         Operation::ExecuteTool,
         Some(turn),
         SpanFields {
-            tool: Some(ToolCall {
+            tool: Some(Box::new(ToolCall {
                 name: Some(name.into()),
                 call_id: Some("call_1".into()),
                 kind: Some("function".into()),
                 arguments: Some(arguments),
                 ..Default::default()
-            }),
+            })),
             ..Default::default()
         },
     );
@@ -116,10 +116,10 @@ fn run_tool(
     tracer.end(
         &span,
         SpanFields {
-            tool: Some(ToolCall {
+            tool: Some(Box::new(ToolCall {
                 result: Some(json!(result)),
                 ..Default::default()
-            }),
+            })),
             ..Default::default()
         },
     );
@@ -134,12 +134,12 @@ fn main() -> Result<(), agentrace::Error> {
         Operation::Conversation,
         None,
         SpanFields {
-            agent: Some(AgentInfo::named("user")),
-            conversation: Some(ConversationInfo {
+            agent: Some(Box::new(AgentInfo::named("user"))),
+            conversation: Some(Box::new(ConversationInfo {
                 recipient: Some("assistant".into()),
                 method: Some("initiate_chat".into()),
                 ..Default::default()
-            }),
+            })),
             ..Default::default()
         },
     );
@@ -150,7 +150,7 @@ fn main() -> Result<(), agentrace::Error> {
             Operation::InvokeAgent,
             Some(&conversation),
             SpanFields {
-                agent: Some(AgentInfo::named("assistant")),
+                agent: Some(Box::new(AgentInfo::named("assistant"))),
                 ..Default::default()
             },
         );

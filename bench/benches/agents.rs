@@ -35,7 +35,7 @@ fn example_agent() -> Vec<u8> {
 /// What the example agent's `--spans` mode reports, through the Rust API: a turn with `count`
 /// chat spans of the same fields.
 fn in_process_turn(tracer: &Tracer, count: u32) {
-    let planner = || Some(AgentInfo::named("planner"));
+    let planner = || Some(Box::new(AgentInfo::named("planner")));
     let turn = tracer.start(
         Operation::InvokeAgent,
         None,
@@ -52,28 +52,28 @@ fn in_process_turn(tracer: &Tracer, count: u32) {
                 agent: planner(),
                 conversation_id: Some("conv-5b8efff798038103".into()),
                 provider: Some("openai".into()),
-                request: Some(ModelRequest {
+                request: Some(Box::new(ModelRequest {
                     model: Some("gpt-4o".into()),
                     stream: Some(false),
                     ..ModelRequest::default()
-                }),
+                })),
                 ..SpanFields::default()
             },
         );
         tracer.end(
             &call,
             SpanFields {
-                response: Some(ModelResponse {
+                response: Some(Box::new(ModelResponse {
                     model: Some("gpt-4o-2024-08-06".into()),
                     id: Some("chatcmpl-9f8e7d6c5b4a".into()),
                     finish_reasons: Some(vec!["stop".into()]),
                     ..ModelResponse::default()
-                }),
-                usage: Some(Usage {
+                })),
+                usage: Some(Box::new(Usage {
                     input_tokens: Some(52),
                     output_tokens: Some(18),
                     ..Usage::default()
-                }),
+                })),
                 ..SpanFields::default()
             },
         );

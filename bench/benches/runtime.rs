@@ -90,31 +90,31 @@ fn runtime_thread(c: &mut Criterion) {
                         Operation::Chat,
                         Some(&parent),
                         SpanFields {
-                            agent: Some(AgentInfo::named(call.agent.clone())),
+                            agent: Some(Box::new(AgentInfo::named(call.agent.clone()))),
                             conversation_id: Some(call.conversation.clone()),
                             provider: Some(call.provider.clone()),
-                            request: Some(ModelRequest {
+                            request: Some(Box::new(ModelRequest {
                                 model: Some(call.model.clone()),
                                 temperature: Some(0.2),
                                 max_tokens: Some(512),
                                 ..ModelRequest::default()
-                            }),
+                            })),
                             ..SpanFields::default()
                         },
                     );
                     tracer.end(
                         &span,
                         SpanFields {
-                            response: Some(ModelResponse {
+                            response: Some(Box::new(ModelResponse {
                                 model: Some(call.response_model.clone()),
                                 id: Some(call.response_id.clone()),
                                 ..ModelResponse::default()
-                            }),
-                            usage: Some(Usage {
+                            })),
+                            usage: Some(Box::new(Usage {
                                 input_tokens: Some(120),
                                 output_tokens: Some(42),
                                 ..Usage::default()
-                            }),
+                            })),
                             ..SpanFields::default()
                         },
                     );

@@ -34,7 +34,8 @@ pub struct FinishedSpan {
     pub end_time: u64,
     /// Ended by the host at shutdown, not by the runtime.
     pub incomplete: bool,
-    /// Everything reported, merged (boxed: 1.6 KB that would otherwise move at every step).
+    /// Everything reported, merged (boxed: a few hundred bytes that would otherwise move at
+    /// every step).
     pub fields: Box<SpanFields>,
     /// Events reported while open: name, Unix nanoseconds, attributes.
     pub events: Vec<(String, u64, Attributes)>,
@@ -49,7 +50,7 @@ struct OpenSpan {
     operation: Operation,
     start_time: u64,
     /// The start's box itself: the fields stay where the runtime put them until the span is
-    /// mapped, instead of moving 1.6 KB at every step.
+    /// mapped, instead of moving at every step.
     fields: Box<SpanFields>,
     events: Vec<(String, u64, Attributes)>,
 }
@@ -125,7 +126,7 @@ impl Assembly {
                 .map(|()| Applied::Started),
             Lifecycle::Update { span_id, fields } => match self.open.get_mut(&span_id) {
                 Some(open) => {
-                    open.fields.merge(unbox(fields));
+                    Merge::merge(&mut *open.fields, unbox(fields));
                     Ok(Applied::Updated)
                 }
                 None => Err(format!("update: span {span_id} {}", self.state_of(span_id))),
@@ -299,7 +300,7 @@ impl Assembly {
         fields: SpanFields,
         incomplete: bool,
     ) -> FinishedSpan {
-        open.fields.merge(fields);
+        Merge::merge(&mut *open.fields, fields);
         self.ended.insert(span_id, open.trace_id);
         self.ended_order.push_back(span_id);
         if self.ended_order.len() > self.remember_ended
@@ -337,10 +338,10 @@ mod tests {
             operation: Operation::ExecuteTool,
             time: 10,
             fields: Box::new(SpanFields {
-                tool: Some(ToolCall {
+                tool: Some(Box::new(ToolCall {
                     name: Some("search".into()),
                     ..Default::default()
-                }),
+                })),
                 ..Default::default()
             }),
         }
@@ -373,7 +374,7 @@ mod tests {
         )
         .unwrap();
         let update = SpanFields {
-            agent: Some(AgentInfo::named("planner")),
+            agent: Some(Box::new(AgentInfo::named("planner"))),
             ..Default::default()
         };
         apply(
@@ -385,10 +386,10 @@ mod tests {
         )
         .unwrap();
         let result = SpanFields {
-            tool: Some(ToolCall {
+            tool: Some(Box::new(ToolCall {
                 result: Some("ok".into()),
                 ..Default::default()
-            }),
+            })),
             ..Default::default()
         };
         let Applied::Ended(span) = apply(&mut assembly, end(1, result)).unwrap() else {
@@ -401,7 +402,10 @@ mod tests {
         let tool = span.fields.tool.as_ref().unwrap();
         assert_eq!(tool.name.as_deref(), Some("search"));
         assert_eq!(tool.result, Some("ok".into()));
-        assert_eq!(span.fields.agent, Some(AgentInfo::named("planner")));
+        assert_eq!(
+            span.fields.agent,
+            Some(Box::new(AgentInfo::named("planner")))
+        );
         assert_eq!(span.events.len(), 1);
         assert!(!span.incomplete);
         assert_eq!(assembly.open_spans(), 0);

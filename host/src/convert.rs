@@ -43,6 +43,12 @@ macro_rules! same_in_wit {
 }
 same_in_wit!(String, i64, f64, bool, u16);
 
+impl<T: ToWit<W>, W> ToWit<W> for Box<T> {
+    fn to_wit(&self) -> W {
+        (**self).to_wit()
+    }
+}
+
 impl<T: ToWit<W>, W> ToWit<Option<W>> for Option<T> {
     fn to_wit(&self) -> Option<W> {
         self.as_ref().map(ToWit::to_wit)
@@ -232,6 +238,12 @@ macro_rules! same_from_wit {
     };
 }
 same_from_wit!(String, i64, f64, bool, u16);
+
+impl<T: FromWit<W>, W> FromWit<W> for Box<T> {
+    fn from_wit(value: W) -> Self {
+        Box::new(T::from_wit(value))
+    }
+}
 
 impl<T: FromWit<W>, W> FromWit<Option<W>> for Option<T> {
     fn from_wit(value: Option<W>) -> Self {

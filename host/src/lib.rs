@@ -15,7 +15,7 @@
 //! let turn = tracer.start(
 //!     Operation::InvokeAgent,
 //!     None,
-//!     SpanFields { agent: Some(AgentInfo::named("planner")), ..Default::default() },
+//!     SpanFields { agent: Some(Box::new(AgentInfo::named("planner"))), ..Default::default() },
 //! );
 //! tracer.end(&turn, SpanFields::default());
 //! tracer.shutdown(Duration::from_secs(5))?;

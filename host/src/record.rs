@@ -26,6 +26,12 @@ pub trait Merge {
     fn merge(&mut self, later: Self);
 }
 
+impl<T: Merge> Merge for Box<T> {
+    fn merge(&mut self, later: Self) {
+        (**self).merge(*later);
+    }
+}
+
 impl<T: Merge> Merge for Option<T> {
     fn merge(&mut self, later: Self) {
         match (self.as_mut(), later) {
@@ -600,6 +606,11 @@ macro_rules! span_fields {
     ( $( $(#[$field_meta:meta])* $field:ident : $ty:ty ),* $(,)? ) => {
         /// Everything a runtime may report about a span at start, update or end. Every field is
         /// optional; `docs/events.md` gives the JSON form, the WIT `agent-span` the meanings.
+        ///
+        /// Records (`agent`, `request`, `tool`...) sit in boxes of their own, so that the
+        /// struct stays small (under 400 bytes instead of 1.7 KB): every event carries one from
+        /// the runtime's thread to the worker, and what that costs the runtime grows with its
+        /// size (BENCHMARKS.md, "Records boxed").
         #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
         #[serde(deny_unknown_fields)]
         pub struct SpanFields {
@@ -612,7 +623,7 @@ macro_rules! span_fields {
             /// cannot grow within 0.2), handed to mappers beside it
             /// (the WIT `provider-details`).
             #[serde(default, skip_serializing_if = "Option::is_none")]
-            pub provider_details: Option<ProviderDetails>,
+            pub provider_details: Option<Box<ProviderDetails>>,
             /// Further attributes, passed through by the default mapper.
             #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
             pub attributes: Attributes,
@@ -664,19 +675,19 @@ pub(crate) fn provider_details_of(span: &FinishedSpan) -> Option<wit::ProviderDe
 
 span_fields! {
     /// Who the operation is about.
-    agent: AgentInfo,
+    agent: Box<AgentInfo>,
     /// The conversation (or session) it belongs to (`gen_ai.conversation.id`).
     conversation_id: String,
     /// The model provider (`openai`, `anthropic`, ...; normalised by the mapper).
     provider: String,
     /// What was asked of the model.
-    request: ModelRequest,
+    request: Box<ModelRequest>,
     /// What the model said about its answer.
-    response: ModelResponse,
+    response: Box<ModelResponse>,
     /// Tokens used.
-    usage: Usage,
+    usage: Box<Usage>,
     /// Where a remote call went.
-    server: ServerEndpoint,
+    server: Box<ServerEndpoint>,
     /// System instructions given to the model (content).
     system_instructions: Vec<Part>,
     /// Messages sent to the model or the agent (content).
@@ -686,27 +697,27 @@ span_fields! {
     /// Tools offered to the model.
     tool_definitions: Vec<ToolDefinition>,
     /// A tool execution.
-    tool: ToolCall,
+    tool: Box<ToolCall>,
     /// The workflow's name (`invoke_workflow`).
     workflow_name: String,
     /// A retrieval.
-    retrieval: RetrievalInfo,
+    retrieval: Box<RetrievalInfo>,
     /// A conversation between agents.
-    conversation: ConversationInfo,
+    conversation: Box<ConversationInfo>,
     /// Several conversations as one job.
-    multi_conversation: MultiConversationInfo,
+    multi_conversation: Box<MultiConversationInfo>,
     /// A speaker selection.
-    speaker_selection: SpeakerSelectionInfo,
+    speaker_selection: Box<SpeakerSelectionInfo>,
     /// A request for human input.
-    human_input: HumanInputInfo,
+    human_input: Box<HumanInputInfo>,
     /// A code execution.
-    code_execution: CodeExecutionInfo,
+    code_execution: Box<CodeExecutionInfo>,
     /// A handoff between agents.
-    handoff: HandoffInfo,
+    handoff: Box<HandoffInfo>,
     /// A guardrail's verdict.
-    guardrail: GuardrailInfo,
+    guardrail: Box<GuardrailInfo>,
     /// Why the operation failed.
-    error: ErrorInfo,
+    error: Box<ErrorInfo>,
     /// Links to other spans.
     links: Vec<LinkInfo>,
 }
@@ -714,6 +725,15 @@ span_fields! {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn span_fields_hold_their_records_in_boxes_of_their_own() {
+        // Every start, update and end hands a `SpanFields` box from the runtime's thread to the
+        // worker's core and back: what an event costs the runtime grows with the box's size
+        // (BENCHMARKS.md, "Records boxed"). A record type written inline makes it grow again.
+        let size = std::mem::size_of::<SpanFields>();
+        assert!(size <= 384, "SpanFields is {size} bytes");
+    }
 
     #[test]
     fn later_fields_win_and_nested_records_merge_field_by_field() {

@@ -124,7 +124,7 @@ fn a_dry_run_that_traps_leaves_the_live_mapper_healthy() {
             None,
             (1, 2),
             SpanFields {
-                agent: Some(AgentInfo::named(agent)),
+                agent: Some(Box::new(AgentInfo::named(agent))),
                 ..Default::default()
             },
         )

@@ -29,7 +29,7 @@ fn tracer(spans: &InMemorySpanExporter) -> Arc<Tracer> {
 
 fn agent_turn(tracer: &Tracer) -> SpanId {
     let fields = SpanFields {
-        agent: Some(AgentInfo::named("worker")),
+        agent: Some(Box::new(AgentInfo::named("worker"))),
         ..Default::default()
     };
     let span = tracer.start(Operation::InvokeAgent, None, fields);
@@ -158,11 +158,11 @@ fn policies_can_be_added_at_run_time() {
         .unwrap();
     let tool = |secret: &str| {
         let fields = SpanFields {
-            tool: Some(agentrace::ToolCall {
+            tool: Some(Box::new(agentrace::ToolCall {
                 name: Some("lookup".into()),
                 arguments: Some(serde_json::json!({"email": secret})),
                 ..Default::default()
-            }),
+            })),
             ..Default::default()
         };
         let span = tracer.start(Operation::ExecuteTool, None, fields);

@@ -396,10 +396,10 @@ fn report_tools(tracer: &Tracer, prefix: &str, count: usize) {
 fn start_and_end_tools(tracer: &Tracer, prefix: &str, count: usize) {
     for i in 0..count {
         let fields = agentrace::SpanFields {
-            tool: Some(agentrace::ToolCall {
+            tool: Some(Box::new(agentrace::ToolCall {
                 name: Some(format!("{prefix}-{i}")),
                 ..Default::default()
-            }),
+            })),
             ..Default::default()
         };
         let span = tracer.start(agentrace::Operation::ExecuteTool, None, fields);

@@ -298,7 +298,7 @@ fn the_library_api_links_spans_and_ends_open_ones_at_shutdown() {
         .build()
         .unwrap();
     let agent = |name: &str| SpanFields {
-        agent: Some(AgentInfo::named(name)),
+        agent: Some(Box::new(AgentInfo::named(name))),
         ..Default::default()
     };
     let incoming = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
