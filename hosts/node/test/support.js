@@ -5,9 +5,17 @@ const fs = require('node:fs');
 const os = require('node:os');
 const path = require('node:path');
 
-/** A fresh file path in a temporary folder. */
+/** The temporary folders this test process made, removed when it exits. */
+const folders = [];
+process.on('exit', () => {
+  for (const folder of folders) fs.rmSync(folder, { recursive: true, force: true });
+});
+
+/** A fresh file path in a temporary folder of its own, removed when the test process exits. */
 function tempFile(name) {
-  return path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'agentrace-node-')), name);
+  const folder = fs.mkdtempSync(path.join(os.tmpdir(), 'agentrace-node-'));
+  folders.push(folder);
+  return path.join(folder, name);
 }
 
 /** An OTLP/JSON attribute value as a plain value. */
