@@ -109,10 +109,8 @@ if _otel_trace is not None:
 def _runtime_context_var() -> tuple[contextvars.ContextVar, Any, Any] | None:
     """OpenTelemetry's own ``ContextVar`` of the current context, its ``Context`` class and the
     key of the current span, when its runtime context is the standard contextvars one (the
-    default; ``OTEL_PYTHON_CONTEXT`` can choose another). Joining through them directly does
-    what ``set_span_in_context`` and ``attach`` do, without their ten calls per span; with
-    anything else (another runtime context, an API version that names them differently), the
-    public functions are used."""
+    default; ``OTEL_PYTHON_CONTEXT`` can choose another). With anything else (another runtime
+    context, an API version that names them differently), the public functions are used."""
     if _otel_context is None:
         return None
     try:
@@ -135,14 +133,42 @@ def _runtime_context_var() -> tuple[contextvars.ContextVar, Any, Any] | None:
 _OTEL_RUNTIME = _runtime_context_var()
 
 
+def _join_lazily(runtime: tuple[contextvars.ContextVar, Any, Any]) -> None:
+    """Makes the current agentrace span OpenTelemetry's current span without touching
+    OpenTelemetry's context on every span: its runtime's ``get_current`` (which every reader of
+    the current context goes through: ``get_current_span``, ``start_span``, ``attach``...) is
+    wrapped, on that runtime object only, to answer the context current when the agentrace span
+    started with that span set in it, as long as OpenTelemetry's context is still the one it
+    found (an OpenTelemetry span started inside it changes that, and wins until it ends). The
+    context is made once per span, the first time someone asks: most agentrace spans have no
+    OpenTelemetry child. Setting OpenTelemetry's context at each span start and end instead
+    (a new ``Context``, ``_JoinedSpan`` and context-variable token each time) was 70 of the 562
+    Python instructions agentrace ran per span on the scripted AG2 run (BENCHMARKS.md,
+    "Python"). Another agentrace package in the same process (another build) chains its own
+    wrapper around this one."""
+    variable, context_class, span_key = runtime
+    runtime_object = _otel_context._RUNTIME_CONTEXT
+    previous = runtime_object.get_current
+    read_current = variable.get
+    read_span = _current.get
+
+    def get_current() -> Any:
+        span = read_span()
+        if type(span) is Span and span._handle is not None:
+            found = read_current()
+            if span._otel_found is found:
+                joined = span._otel_joined
+                if joined is None:
+                    joined = span._otel_joined = context_class({**found, span_key: _JoinedSpan(span._handle)})
+                return joined
+        return previous()
+
+    runtime_object.get_current = get_current
+
+
 def _otel_enter(handle: SpanHandle) -> tuple[Any, Any] | None:
-    """Makes ``handle``'s span OpenTelemetry's current span, so that spans other
-    instrumentations create meanwhile (httpx, openai, a2a-sdk...) are its children. Returns what
-    :func:`_otel_exit` needs."""
-    if _OTEL_RUNTIME is not None:
-        variable, context_class, span_key = _OTEL_RUNTIME
-        entered = context_class({**variable.get(), span_key: _JoinedSpan(handle)})
-        return variable.set(entered), entered
+    """Makes ``handle``'s span OpenTelemetry's current span through the public functions, for a
+    runtime context :func:`_join_lazily` cannot wrap. Returns what :func:`_otel_exit` needs."""
     if _otel_trace is None:
         return None
     entered = _otel_trace.set_span_in_context(_JoinedSpan(handle))
@@ -154,14 +180,7 @@ def _otel_exit(joined: tuple[Any, Any]) -> None:
     another context than it started in (an async generator resumed elsewhere, say): that one is
     left as it is, as for agentrace's own current span."""
     token, entered = joined
-    if _OTEL_RUNTIME is not None:
-        variable = _OTEL_RUNTIME[0]
-        if variable.get() is entered:
-            try:
-                variable.reset(token)
-            except ValueError:  # the same context object, set in another copy of the context
-                pass
-    elif _otel_context.get_current() is entered:
+    if _otel_context.get_current() is entered:
         _otel_context.detach(token)
 
 
@@ -196,7 +215,7 @@ def stack_trace(error: BaseException) -> str:
             blocks.append("".join(traceback.format_exception(type(current), current, current.__traceback__, chain=False)))
         else:
             lines = _frames(current) if current.__traceback__ is not None else []
-            blocks.append("".join(lines + traceback.format_exception_only(type(current), current)))
+            blocks.append("".join(lines + _exception_only(current)))
         if current.__cause__ is not None:
             blocks.append("\nThe above exception was the direct cause of the following exception:\n\n")
             current = current.__cause__
@@ -206,6 +225,28 @@ def stack_trace(error: BaseException) -> str:
         else:
             current = None
     return "".join(reversed(blocks))
+
+
+def _exception_only(error: BaseException) -> list[str]:
+    """The last line of the exception's standard format: ``module.Type: message`` (no module for
+    built-in exceptions and those of ``__main__``; no ``: message`` when ``str`` is empty), as
+    ``traceback.format_exception_only`` writes it. That function builds a whole
+    ``TracebackException`` first (and one for each chained exception, frames included): 20-28
+    µs on the agent's thread for the scripted AG2 run's failing model call, which has no chain,
+    the first time its exception left a span, 5-7 µs the next times (BENCHMARKS.md, "Python").
+    Syntax errors (which show the offending line) and exceptions with notes are left to it."""
+    kind = type(error)
+    if issubclass(kind, SyntaxError) or getattr(error, "__notes__", None) is not None:
+        return traceback.format_exception_only(kind, error)
+    name = kind.__qualname__
+    module = kind.__module__
+    if module not in ("__main__", "builtins"):
+        name = f"{module if isinstance(module, str) else '<unknown>'}.{name}"
+    try:
+        message = str(error)
+    except Exception:  # noqa: BLE001 - as the standard library writes it
+        message = "<exception str() failed>"
+    return [f"{name}: {message}\n" if message else f"{name}\n"]
 
 
 #: ``BaseExceptionGroup`` where Python has it (3.11 and later).
@@ -296,17 +337,18 @@ class Span:
     :meth:`update` reports them at once.
     """
 
-    __slots__ = ("_native", "_operation", "_start", "_end", "_parent", "_handle", "_token", "_joined")
+    __slots__ = ("_native", "_operation", "_start", "_end", "_parent", "_handle", "_token", "_joined",
+                 "_otel_found", "_otel_joined")
 
     def __init__(self, tracer: Tracer, operation: str, parent: Any, fields: dict[str, Any]) -> None:
         self._native = tracer._native
         self._operation = operation
         self._start = fields
-        self._end: dict[str, Any] | None = None
         self._parent = parent
-        self._handle: SpanHandle | None = None
-        self._token: contextvars.Token | None = None
-        self._joined: tuple[Any, Any] | None = None
+        #: Fields for the end; the handle once started; agentrace's context token; with
+        #: :data:`_JOIN_EAGERLY`, what :func:`_otel_exit` needs; else OpenTelemetry's context
+        #: found at start and the one made from it with this span (:func:`_join_lazily`).
+        self._end = self._handle = self._token = self._joined = self._otel_found = self._otel_joined = None
 
     @property
     def operation(self) -> str:
@@ -346,7 +388,9 @@ class Span:
                 except Exception as retry:  # noqa: BLE001 - reported, never raised
                     _count(native, "start", retry)
         self._token = _current.set(self)
-        if self._handle is not None:
+        if _read_otel_context is not None:
+            self._otel_found = _read_otel_context()
+        elif _JOIN_EAGERLY and self._handle is not None:
             self._joined = _otel_enter(self._handle)
         return self
 
@@ -442,6 +486,19 @@ class Span:
 
     async def __aexit__(self, exc_type: Any, exc: BaseException | None, tb: Any) -> None:
         self.__exit__(exc_type, exc, tb)
+
+
+# Installed once ``Span`` exists: another thread may read OpenTelemetry's context meanwhile.
+if _OTEL_RUNTIME is not None:
+    _join_lazily(_OTEL_RUNTIME)
+    #: Reads OpenTelemetry's current context as it is, without the agentrace span.
+    _read_otel_context = _OTEL_RUNTIME[0].get
+else:
+    _read_otel_context = None
+
+#: Whether spans set OpenTelemetry's context at start and end themselves (:func:`_otel_enter`):
+#: with the OpenTelemetry API installed and a runtime context :func:`_join_lazily` cannot wrap.
+_JOIN_EAGERLY = _OTEL_RUNTIME is None and _otel_trace is not None
 
 
 def _refused(what: str, error: BaseException) -> None:

@@ -116,10 +116,11 @@ def local_url():
     server.shutdown()
 
 
-@pytest.mark.parametrize("join", ["context variable", "public API"])
+@pytest.mark.parametrize("join", ["wrapped runtime", "public API"])
 def test_other_instrumentations_spans_nest_under_the_agentrace_span_they_ran_in(traced, local_url, join, monkeypatch):
-    """Both ways of joining OpenTelemetry's context: through its runtime's context variable
-    (the default runtime) and through ``set_span_in_context``/``attach`` (any other)."""
+    """Both ways of joining OpenTelemetry's context: through the default runtime's
+    ``get_current``, wrapped (``_join_lazily``), and through ``set_span_in_context``/``attach``
+    at each span's start and end (any other runtime)."""
     import asyncio
     import contextvars
     from concurrent.futures import ThreadPoolExecutor
@@ -131,9 +132,10 @@ def test_other_instrumentations_spans_nest_under_the_agentrace_span_they_ran_in(
 
     from agentrace import _tracer
 
-    assert _tracer._OTEL_RUNTIME is not None, "the default runtime context is joined directly"
+    assert _tracer._read_otel_context is not None, "the default runtime context is joined lazily"
     if join == "public API":
-        monkeypatch.setattr(_tracer, "_OTEL_RUNTIME", None)
+        monkeypatch.setattr(_tracer, "_read_otel_context", None)
+        monkeypatch.setattr(_tracer, "_JOIN_EAGERLY", True)
     url = local_url
     app_spans = InMemorySpanExporter()
     provider = TracerProvider()
@@ -181,6 +183,38 @@ def test_other_instrumentations_spans_nest_under_the_agentrace_span_they_ran_in(
     assert outside.context.trace_id not in {tool.handle.trace_id for tool in tools.values()}
     exported = {span.name for span in run.spans()}
     assert {f"execute_tool {name}" for name in tools} <= exported, exported
+
+
+def test_opentelemetrys_current_span_follows_agentrace_and_its_own_spans_in_turn(traced):
+    """The lazily joined context (``_join_lazily``): an OpenTelemetry span started inside an
+    agentrace span is current until it ends, then the agentrace span is again, then, once that
+    ends, what was current before it; the context made for the agentrace span keeps the values
+    of the one it was made from."""
+    from opentelemetry import context, trace
+
+    provider = TracerProvider()
+    app_tracer = provider.get_tracer("app")
+    run = traced()
+    key = context.create_key("request-id")
+    token = context.attach(context.set_value(key, "r-1"))
+    try:
+        before = context.get_current()
+        with run.tracer.invoke_agent(agent={"name": "outer"}) as agent:
+            joined = trace.get_current_span().get_span_context()
+            assert (joined.trace_id, joined.span_id) == (agent.handle.trace_id, agent.handle.span_id)
+            assert context.get_value(key) == "r-1"
+            assert context.get_current() is context.get_current(), "made once per span"
+            with app_tracer.start_as_current_span("app work") as work:
+                assert trace.get_current_span() is work
+                assert work.parent.span_id == agent.handle.span_id
+                with run.tracer.execute_tool(tool={"name": "inner"}) as tool:
+                    assert trace.get_current_span().get_span_context().span_id == tool.handle.span_id
+                assert trace.get_current_span() is work
+            assert trace.get_current_span().get_span_context().span_id == agent.handle.span_id
+        assert context.get_current() is before
+    finally:
+        context.detach(token)
+    assert not trace.get_current_span().get_span_context().is_valid
 
 
 def _completion(request):
@@ -473,6 +507,31 @@ def test_a_recorded_stack_trace_is_pythons_own_without_the_expression_markers(tr
         call.record_exception(failure)
     ((name, attributes),) = run.spans()[0].events
     assert name == "exception" and attributes["exception.stacktrace"] == expected
+
+
+class _UnprintableError(Exception):
+    def __str__(self) -> str:
+        raise RuntimeError("no text")
+
+
+class _ModuleError(LookupError):
+    __module__ = "some.library"
+
+
+def test_an_exceptions_last_line_is_the_standard_librarys():
+    # agentrace writes the last line itself (traceback.format_exception_only builds the whole
+    # chain first); every kind of exception it writes, and those it leaves to the library.
+    noted = ValueError("with a note")
+    noted.add_note("the note") if hasattr(noted, "add_note") else None
+    chained = KeyError("outer")
+    chained.__context__ = ValueError("inner")
+    errors = [ValueError("bad value"), ValueError(), KeyError("key"), _ModuleError("elsewhere"),
+              _UnprintableError(), SyntaxError("bad syntax", ("f.py", 3, 5, "a b c\n", 3, 6)),
+              noted, chained, OSError(2, "No such file")]
+    for error in errors:
+        standard = traceback.format_exception_only(type(error), error)
+        assert agentrace._tracer._exception_only(error) == standard, (type(error), standard)
+    assert agentrace._tracer._exception_only(_ModuleError("x")) == ["some.library._ModuleError: x\n"]
 
 
 def test_an_exception_group_keeps_its_members_in_the_stack_trace():
