@@ -49,8 +49,17 @@ __all__ = [
 
 logger = logging.getLogger("agentrace")
 
-#: Marks a function this module wrapped, so that instrumenting twice wraps once.
-_WRAPPED = "__agentrace_wrapped__"
+#: The code of every wrapper this module made: a function is one of ours when its code is one
+#: of these, so that instrumenting twice wraps once. The wrappers themselves carry no mark: an
+#: attribute (or ``__wrapped__``) gave each its own ``__dict__``. Every object a wrapper keeps
+#: lives as long as its agent, and AG2's agents are freed only by Python's cyclic garbage
+#: collector, whose collections grow with them (BENCHMARKS.md, "Python": 108 such objects per
+#: instrumented agent before, 61 now).
+_WRAPPER_CODES: set[Any] = set()
+
+#: The attribute under which an instrumented object keeps what the wrappers replaced, by the
+#: attribute's name (``reply_func:<name>`` for a reply function), for :func:`uninstrument`.
+_ORIGINALS = "__agentrace_originals__"
 
 
 def _wrapped(function: Any) -> bool:
@@ -58,17 +67,21 @@ def _wrapped(function: Any) -> bool:
     function: asking the method for an attribute it lacks raises and catches an
     ``AttributeError`` inside ``getattr`` (993 ns against 86 ns, ``timeit`` on Python 3.11),
     and AG2 makes agents during a run, whose methods are all asked."""
-    return getattr(getattr(function, "__func__", function), _WRAPPED, False)
+    return getattr(getattr(function, "__func__", function), "__code__", None) in _WRAPPER_CODES
 
 
-def _mark(function: Any, original: Any = None) -> Any:
-    """Marks a wrapper as ours. Not ``functools.wraps``: copying the original's metadata was
-    half of the cost of instrumenting an agent, and AG2 makes agents (the group chat's speaker
-    selectors) during a run."""
-    setattr(function, _WRAPPED, True)
-    if original is not None:
-        function.__wrapped__ = original
-    return function
+def _mark(wrapper: Any, holder: Any, name: str, original: Any) -> Any:
+    """Marks ``wrapper`` as ours, and keeps the ``original`` it replaces under ``name`` on
+    ``holder`` (the object whose attribute or reply function it replaces). Not
+    ``functools.wraps``: copying the original's metadata was half of the cost of instrumenting
+    an agent, and AG2 makes agents (the group chat's speaker selectors) during a run."""
+    _WRAPPER_CODES.add(wrapper.__code__)
+    originals = vars(holder).get(_ORIGINALS)
+    if originals is None:
+        originals = {}
+        setattr(holder, _ORIGINALS, originals)
+    originals[name] = original
+    return wrapper
 
 
 def _read(tracer: Tracer, what: str, read: Callable[..., dict[str, Any]], *args: Any) -> dict[str, Any]:
@@ -191,7 +204,7 @@ def _wrap_method(agent: Any, name: str, make: Callable[[Callable[..., Any]], Cal
     original = getattr(agent, name, None)
     if original is None or _wrapped(original):
         return
-    setattr(agent, name, _mark(make(original), original))
+    setattr(agent, name, _mark(make(original), agent, name, original))
 
 
 def _wrap_reply_func(agent: Any, name: str, make: Callable[[Callable[..., Any]], Callable[..., Any]]) -> None:
@@ -200,60 +213,56 @@ def _wrap_reply_func(agent: Any, name: str, make: Callable[[Callable[..., Any]],
     for entry in getattr(agent, "_reply_func_list", []):
         function = entry.get("reply_func")
         if getattr(function, "__name__", None) == name and not _wrapped(function):
-            replacement = _mark(make(function), function)
+            replacement = _mark(make(function), agent, f"reply_func:{name}", function)
             replacement.__name__ = name
             entry["reply_func"] = replacement
             return
 
 
 def _conversation_fields(tracer: Tracer, agent: Any, args: tuple, kwargs: dict[str, Any]) -> dict[str, Any]:
-    def read() -> dict[str, Any]:
-        recipient = args[0] if args else kwargs.get("recipient")
-        fields: dict[str, Any] = {"agent": _agent_record(agent)}
-        conversation: dict[str, Any] = {"method": "initiate_chat"}
-        if recipient is not None:
-            conversation["recipient"] = recipient.name
-            fields.update(_model_fields(_first_config(recipient), None))
-        if kwargs.get("max_turns"):
-            conversation["max_turns"] = int(kwargs["max_turns"])
-        fields["conversation"] = conversation
-        message = kwargs.get("message")
-        if tracer.capture_content and isinstance(message, (str, dict)):
-            fields["input_messages"] = _messages([message])
-        return fields
-
-    return _read(tracer, "initiate_chat", read)
+    recipient = args[0] if args else kwargs.get("recipient")
+    fields: dict[str, Any] = {"agent": _agent_record(agent)}
+    conversation: dict[str, Any] = {"method": "initiate_chat"}
+    if recipient is not None:
+        conversation["recipient"] = recipient.name
+        fields.update(_model_fields(_first_config(recipient), None))
+    if kwargs.get("max_turns"):
+        conversation["max_turns"] = int(kwargs["max_turns"])
+    fields["conversation"] = conversation
+    message = kwargs.get("message")
+    if tracer.capture_content and isinstance(message, (str, dict)):
+        fields["input_messages"] = _messages([message])
+    return fields
 
 
-def _conversation_result(tracer: Tracer, span: Span, result: Any) -> None:
-    def read() -> dict[str, Any]:
-        fields = _usage_of(getattr(result, "cost", None))
-        fields["conversation_id"] = str(result.chat_id)
-        fields["conversation"] = {"turns": len(result.chat_history)}
-        if getattr(result, "summary", None) and tracer.capture_content:
-            fields["conversation"]["summary"] = str(result.summary)
-        if tracer.capture_content and result.chat_history:
-            fields["output_messages"] = _messages(result.chat_history)
-        return fields
-
-    span.set(**_read(tracer, "chat result", read))
+def _conversation_result(tracer: Tracer, result: Any) -> dict[str, Any]:
+    fields = _usage_of(getattr(result, "cost", None))
+    fields["conversation_id"] = str(result.chat_id)
+    fields["conversation"] = {"turns": len(result.chat_history)}
+    if getattr(result, "summary", None) and tracer.capture_content:
+        fields["conversation"]["summary"] = str(result.summary)
+    if tracer.capture_content and result.chat_history:
+        fields["output_messages"] = _messages(result.chat_history)
+    return fields
 
 
 def _instrument_initiate_chat(agent: Any, tracer: Tracer, sync_only: bool = False) -> None:
     def sync(original: Callable[..., Any]) -> Callable[..., Any]:
         def initiate_chat(*args: Any, **kwargs: Any) -> Any:
-            with Span(tracer, "conversation", None, _conversation_fields(tracer, agent, args, kwargs)) as span:
+            fields = _read(tracer, "initiate_chat", _conversation_fields, tracer, agent, args, kwargs)
+            with Span(tracer, "conversation", None, fields) as span:
                 result = original(*args, **kwargs)
-                _conversation_result(tracer, span, result)
+                span.set(**_read(tracer, "chat result", _conversation_result, tracer, result))
                 return result
 
         return initiate_chat
 
     def asynchronous(original: Callable[..., Any]) -> Callable[..., Any]:
         async def a_initiate_chat(*args: Any, **kwargs: Any) -> Any:
-            async with Span(tracer, "conversation", None, _conversation_fields(tracer, agent, args, kwargs)) as span:
+            fields = _read(tracer, "initiate_chat", _conversation_fields, tracer, agent, args, kwargs)
+            async with Span(tracer, "conversation", None, fields) as span:
                 result = await original(*args, **kwargs)
-                _conversation_result(tracer, span, result)
+                span.set(**_read(tracer, "chat result", _conversation_result, tracer, result))
                 return result
 
         return a_initiate_chat
@@ -275,23 +284,25 @@ def _instrument_resume(agent: Any, tracer: Tracer) -> None:
     _wrap_method(agent, "a_resume", asynchronous)
 
 
-def _instrument_run_chat(agent: Any, tracer: Tracer) -> None:
-    def fields_of(messages: Any) -> dict[str, Any]:
-        fields: dict[str, Any] = {"agent": _agent_record(agent), "conversation": {"method": "run_chat"}}
-        if tracer.capture_content and messages:
-            fields["input_messages"] = _messages(messages)
-        return fields
+def _run_chat_fields(tracer: Tracer, agent: Any, messages: Any) -> dict[str, Any]:
+    fields: dict[str, Any] = {"agent": _agent_record(agent), "conversation": {"method": "run_chat"}}
+    if tracer.capture_content and messages:
+        fields["input_messages"] = _messages(messages)
+    return fields
 
+
+def _instrument_run_chat(agent: Any, tracer: Tracer) -> None:
     def sync(original: Callable[..., Any]) -> Callable[..., Any]:
         def run_chat(messages: Any = None, sender: Any = None, config: Any = None, **kwargs: Any) -> Any:
-            with Span(tracer, "conversation", None, _read(tracer, "run_chat", fields_of, messages)):
+            with Span(tracer, "conversation", None, _read(tracer, "run_chat", _run_chat_fields, tracer, agent, messages)):
                 return original(messages=messages, sender=sender, config=config, **kwargs)
 
         return run_chat
 
     def asynchronous(original: Callable[..., Any]) -> Callable[..., Any]:
         async def a_run_chat(messages: Any = None, sender: Any = None, config: Any = None, **kwargs: Any) -> Any:
-            async with Span(tracer, "conversation", None, _read(tracer, "run_chat", fields_of, messages)):
+            fields = _read(tracer, "run_chat", _run_chat_fields, tracer, agent, messages)
+            async with Span(tracer, "conversation", None, fields):
                 return await original(messages=messages, sender=sender, config=config, **kwargs)
 
         return a_run_chat
@@ -300,40 +311,38 @@ def _instrument_run_chat(agent: Any, tracer: Tracer) -> None:
     _wrap_method(agent, "a_run_chat", asynchronous)
 
 
+def _chats_fields(agent: Any, chat_queue: list[dict[str, Any]], mode: str) -> dict[str, Any]:
+    recipients = [getattr(chat.get("recipient"), "name", str(chat.get("recipient"))) for chat in chat_queue]
+    return {"agent": _agent_record(agent), "multi_conversation": {"mode": mode, "recipients": recipients}}
+
+
+def _chats_results(tracer: Tracer, results: list[Any]) -> dict[str, Any]:
+    """AG2's own attributes for its dashboards (``compat="ag2"``); summaries are content."""
+    attributes = {"ag2.chats.ids": json.dumps([str(r.chat_id) for r in results])}
+    if tracer.capture_content:
+        attributes["ag2.chats.summaries"] = json.dumps([r.summary for r in results])
+    return {"attributes": attributes}
+
+
 def _instrument_initiate_chats(agent: Any, tracer: Tracer) -> None:
-    def fields_of(chat_queue: list[dict[str, Any]], mode: str) -> dict[str, Any]:
-        recipients = [getattr(chat.get("recipient"), "name", str(chat.get("recipient"))) for chat in chat_queue]
-        return {"agent": _agent_record(agent), "multi_conversation": {"mode": mode, "recipients": recipients}}
-
-    def finish(span: Span, results: list[Any]) -> None:
-        # AG2's own attributes, for its dashboards (compat="ag2"); summaries are content.
-        if tracer.compat != "ag2":
-            return
-
-        def read() -> dict[str, Any]:
-            attributes = {"ag2.chats.ids": json.dumps([str(r.chat_id) for r in results])}
-            if tracer.capture_content:
-                attributes["ag2.chats.summaries"] = json.dumps([r.summary for r in results])
-            return {"attributes": attributes}
-
-        span.set(**_read(tracer, "chat results", read))
-
     def sync(original: Callable[..., Any]) -> Callable[..., Any]:
         def initiate_chats(chat_queue: list[dict[str, Any]]) -> Any:
-            fields = _read(tracer, "initiate_chats", fields_of, chat_queue, "sequential")
+            fields = _read(tracer, "initiate_chats", _chats_fields, agent, chat_queue, "sequential")
             with Span(tracer, "multi_conversation", None, fields) as span:
                 results = original(chat_queue)
-                finish(span, list(results))
+                if tracer.compat == "ag2":
+                    span.set(**_read(tracer, "chat results", _chats_results, tracer, list(results)))
                 return results
 
         return initiate_chats
 
     def asynchronous(original: Callable[..., Any]) -> Callable[..., Any]:
         async def a_initiate_chats(chat_queue: list[dict[str, Any]]) -> Any:
-            fields = _read(tracer, "initiate_chats", fields_of, chat_queue, "parallel")
+            fields = _read(tracer, "initiate_chats", _chats_fields, agent, chat_queue, "parallel")
             async with Span(tracer, "multi_conversation", None, fields) as span:
                 results = await original(chat_queue)
-                finish(span, list(results.values()))
+                if tracer.compat == "ag2":
+                    span.set(**_read(tracer, "chat results", _chats_results, tracer, list(results.values())))
                 return results
 
         return a_initiate_chats
@@ -342,32 +351,36 @@ def _instrument_initiate_chats(agent: Any, tracer: Tracer) -> None:
     _wrap_method(agent, "a_initiate_chats", asynchronous)
 
 
+def _reply_fields(tracer: Tracer, agent: Any, messages: Any) -> dict[str, Any]:
+    fields: dict[str, Any] = {"agent": _agent_record(agent)}
+    fields.update(_model_fields(_first_config(agent), None))
+    if tracer.capture_content and messages:
+        fields["input_messages"] = _messages(messages)
+    return fields
+
+
+def _reply_output(reply: Any) -> dict[str, Any]:
+    return {"output_messages": _reply_message(reply)}
+
+
 def _instrument_generate_reply(agent: Any, tracer: Tracer, sync_only: bool = False) -> None:
-    def fields_of(messages: Any) -> dict[str, Any]:
-        fields: dict[str, Any] = {"agent": _agent_record(agent)}
-        fields.update(_model_fields(_first_config(agent), None))
-        if tracer.capture_content and messages:
-            fields["input_messages"] = _messages(messages)
-        return fields
-
-    def finish(span: Span, reply: Any) -> None:
-        if tracer.capture_content and reply is not None:
-            span.set(**_read(tracer, "reply", lambda: {"output_messages": _reply_message(reply)}))
-
     def sync(original: Callable[..., Any]) -> Callable[..., Any]:
         def generate_reply(messages: Any = None, *args: Any, **kwargs: Any) -> Any:
-            with Span(tracer, "invoke_agent", None, _read(tracer, "generate_reply", fields_of, messages)) as span:
+            with Span(tracer, "invoke_agent", None, _read(tracer, "generate_reply", _reply_fields, tracer, agent, messages)) as span:
                 reply = original(messages, *args, **kwargs)
-                finish(span, reply)
+                if tracer.capture_content and reply is not None:
+                    span.set(**_read(tracer, "reply", _reply_output, reply))
                 return reply
 
         return generate_reply
 
     def asynchronous(original: Callable[..., Any]) -> Callable[..., Any]:
         async def a_generate_reply(messages: Any = None, *args: Any, **kwargs: Any) -> Any:
-            async with Span(tracer, "invoke_agent", None, _read(tracer, "generate_reply", fields_of, messages)) as span:
+            fields = _read(tracer, "generate_reply", _reply_fields, tracer, agent, messages)
+            async with Span(tracer, "invoke_agent", None, fields) as span:
                 reply = await original(messages, *args, **kwargs)
-                finish(span, reply)
+                if tracer.capture_content and reply is not None:
+                    span.set(**_read(tracer, "reply", _reply_output, reply))
                 return reply
 
         return a_generate_reply
@@ -377,28 +390,31 @@ def _instrument_generate_reply(agent: Any, tracer: Tracer, sync_only: bool = Fal
         _wrap_method(agent, "a_generate_reply", asynchronous)
 
 
+async def _oai_reply_in_context(self_agent: Any, messages: Any, sender: Any, config: Any, **kwargs: Any) -> Any:
+    """``generate_oai_reply`` in an executor thread that runs in a copy of the caller's context
+    (see :func:`_instrument_oai_reply_context`)."""
+    from autogen.io import IOStream
+
+    context = contextvars.copy_context()
+    iostream = IOStream.get_default()
+
+    def call() -> Any:
+        with IOStream.set_default(iostream):
+            return self_agent.generate_oai_reply(messages, sender, config, **kwargs)
+
+    return await asyncio.get_running_loop().run_in_executor(None, context.run, call)
+
+
 def _instrument_oai_reply_context(agent: Any) -> None:
     """``a_generate_oai_reply`` runs the LLM call in an executor thread, which does not inherit
     the current span (a ``contextvars`` value); run it in a copy of the caller's context. Both
     the reply chain's entry and the bound method (which A2A's agent service calls) are covered."""
 
-    async def in_context(self_agent: Any, messages: Any, sender: Any, config: Any, **kwargs: Any) -> Any:
-        from autogen.io import IOStream
-
-        context = contextvars.copy_context()
-        iostream = IOStream.get_default()
-
-        def call() -> Any:
-            with IOStream.set_default(iostream):
-                return self_agent.generate_oai_reply(messages, sender, config, **kwargs)
-
-        return await asyncio.get_running_loop().run_in_executor(None, context.run, call)
-
     def make_entry(_original: Callable[..., Any]) -> Callable[..., Any]:
         async def a_generate_oai_reply(
             self_agent: Any, messages: Any = None, sender: Any = None, config: Any = None, **kwargs: Any
         ) -> Any:
-            return await in_context(self_agent, messages, sender, config, **kwargs)
+            return await _oai_reply_in_context(self_agent, messages, sender, config, **kwargs)
 
         return a_generate_oai_reply
 
@@ -406,7 +422,7 @@ def _instrument_oai_reply_context(agent: Any) -> None:
         async def a_generate_oai_reply(
             messages: Any = None, sender: Any = None, config: Any = None, **kwargs: Any
         ) -> Any:
-            return await in_context(agent, messages, sender, config, **kwargs)
+            return await _oai_reply_in_context(agent, messages, sender, config, **kwargs)
 
         return a_generate_oai_reply
 
@@ -414,37 +430,40 @@ def _instrument_oai_reply_context(agent: Any) -> None:
     _wrap_method(agent, "a_generate_oai_reply", make_method)
 
 
+def _tool_fields(tracer: Tracer, agent: Any, func_call: dict[str, Any], call_id: Any) -> dict[str, Any]:
+    tool: dict[str, Any] = {"name": func_call.get("name", ""), "type": "function"}
+    if call_id:
+        tool["call_id"] = call_id
+    if tracer.capture_content:
+        tool["arguments"] = json_or_text(func_call.get("arguments", "{}"))
+    return {"agent": _agent_record(agent), "tool": tool}
+
+
+def _tool_outcome(tracer: Tracer, span: Span, outcome: tuple[bool, dict[str, Any]]) -> None:
+    succeeded, result = outcome
+    if not succeeded:
+        span.set(error={"type": "ExecutionError", "message": str(result.get("content", ""))[:256]})
+    elif tracer.capture_content:
+        span.set(tool={"result": json_or_text(result.get("content", ""))})
+
+
 def _instrument_execute_function(agent: Any, tracer: Tracer) -> None:
-    def fields_of(func_call: dict[str, Any], call_id: Any) -> dict[str, Any]:
-        tool: dict[str, Any] = {"name": func_call.get("name", ""), "type": "function"}
-        if call_id:
-            tool["call_id"] = call_id
-        if tracer.capture_content:
-            tool["arguments"] = json_or_text(func_call.get("arguments", "{}"))
-        return {"agent": _agent_record(agent), "tool": tool}
-
-    def finish(span: Span, outcome: tuple[bool, dict[str, Any]]) -> None:
-        succeeded, result = outcome
-        if not succeeded:
-            span.set(error={"type": "ExecutionError", "message": str(result.get("content", ""))[:256]})
-        elif tracer.capture_content:
-            span.set(tool={"result": json_or_text(result.get("content", ""))})
-
     def sync(original: Callable[..., Any]) -> Callable[..., Any]:
         def execute_function(func_call: dict[str, Any], call_id: Any = None, verbose: bool = False) -> Any:
-            with Span(tracer, "execute_tool", None, _read(tracer, "tool call", fields_of, func_call, call_id)) as span:
+            fields = _read(tracer, "tool call", _tool_fields, tracer, agent, func_call, call_id)
+            with Span(tracer, "execute_tool", None, fields) as span:
                 outcome = original(func_call, call_id, verbose)
-                finish(span, outcome)
+                _tool_outcome(tracer, span, outcome)
                 return outcome
 
         return execute_function
 
     def asynchronous(original: Callable[..., Any]) -> Callable[..., Any]:
         async def a_execute_function(func_call: dict[str, Any], call_id: Any = None, verbose: bool = False) -> Any:
-            fields = _read(tracer, "tool call", fields_of, func_call, call_id)
+            fields = _read(tracer, "tool call", _tool_fields, tracer, agent, func_call, call_id)
             async with Span(tracer, "execute_tool", None, fields) as span:
                 outcome = await original(func_call, call_id, verbose)
-                finish(span, outcome)
+                _tool_outcome(tracer, span, outcome)
                 return outcome
 
         return a_execute_function
@@ -453,31 +472,31 @@ def _instrument_execute_function(agent: Any, tracer: Tracer) -> None:
     _wrap_method(agent, "a_execute_function", asynchronous)
 
 
+def _human_input_fields(tracer: Tracer, agent: Any, prompt: str) -> dict[str, Any]:
+    human: dict[str, Any] = {"input_mode": str(getattr(agent, "human_input_mode", ""))}
+    if tracer.capture_content:
+        human["prompt"] = prompt
+    return {"agent": _agent_record(agent), "human_input": human}
+
+
 def _instrument_human_input(agent: Any, tracer: Tracer) -> None:
-    def fields_of(prompt: str) -> dict[str, Any]:
-        human: dict[str, Any] = {"input_mode": str(getattr(agent, "human_input_mode", ""))}
-        if tracer.capture_content:
-            human["prompt"] = prompt
-        return {"agent": _agent_record(agent), "human_input": human}
-
-    def finish(span: Span, response: Any) -> None:
-        if tracer.capture_content and isinstance(response, str):
-            span.set(human_input={"response": response})
-
     def sync(original: Callable[..., Any]) -> Callable[..., Any]:
         def get_human_input(prompt: str, *args: Any, **kwargs: Any) -> Any:
-            with Span(tracer, "human_input", None, _read(tracer, "human input", fields_of, prompt)) as span:
+            with Span(tracer, "human_input", None, _read(tracer, "human input", _human_input_fields, tracer, agent, prompt)) as span:
                 response = original(prompt, *args, **kwargs)
-                finish(span, response)
+                if tracer.capture_content and isinstance(response, str):
+                    span.set(human_input={"response": response})
                 return response
 
         return get_human_input
 
     def asynchronous(original: Callable[..., Any]) -> Callable[..., Any]:
         async def a_get_human_input(prompt: str, *args: Any, **kwargs: Any) -> Any:
-            async with Span(tracer, "human_input", None, _read(tracer, "human input", fields_of, prompt)) as span:
+            fields = _read(tracer, "human input", _human_input_fields, tracer, agent, prompt)
+            async with Span(tracer, "human_input", None, fields) as span:
                 response = await original(prompt, *args, **kwargs)
-                finish(span, response)
+                if tracer.capture_content and isinstance(response, str):
+                    span.set(human_input={"response": response})
                 return response
 
         return a_get_human_input
@@ -504,6 +523,12 @@ def _code_result(tracer: Tracer, span: Span, result: Any) -> None:
         span.set(error={"type": "CodeExecutionError", "message": f"exit code {exit_code}"})
 
 
+def _code_execution_fields(agent: Any) -> dict[str, Any]:
+    executor = (agent._code_execution_config or {}).get("executor")
+    record = {"executor": executor if isinstance(executor, str) else type(executor).__name__}
+    return {"agent": _agent_record(agent), "code_execution": record}
+
+
 def _instrument_code_execution(agent: Any, tracer: Tracer) -> None:
     def make(original: Callable[..., Any]) -> Callable[..., Any]:
         def generate_code_execution_reply(
@@ -512,12 +537,8 @@ def _instrument_code_execution(agent: Any, tracer: Tracer) -> None:
             if self_agent._code_execution_config is False:
                 return original(self_agent, messages, sender, config)
 
-            def fields_of() -> dict[str, Any]:
-                executor = (self_agent._code_execution_config or {}).get("executor")
-                record = {"executor": executor if isinstance(executor, str) else type(executor).__name__}
-                return {"agent": _agent_record(self_agent), "code_execution": record}
-
-            with Span(tracer, "code_execution", None, _read(tracer, "code execution", fields_of)) as span:
+            fields = _read(tracer, "code execution", _code_execution_fields, self_agent)
+            with Span(tracer, "code_execution", None, fields) as span:
                 is_final, result = original(self_agent, messages, sender, config)
                 if is_final:
                     _code_result(tracer, span, result)
@@ -539,7 +560,9 @@ def _instrument_remote_reply(agent: Any, tracer: Tracer) -> None:
                 # The remote side continues this trace from the W3C header.
                 factory = getattr(self_agent, "_httpx_client_factory", None)
                 if factory is not None and span.traceparent and not _wrapped(factory):
-                    self_agent._httpx_client_factory = _mark(_propagating(factory), factory)
+                    self_agent._httpx_client_factory = _mark(
+                        _propagating(factory), self_agent, "_httpx_client_factory", factory
+                    )
                 # The agent card is fetched once, on the first reply, by a client made when the
                 # agent was: that request carries the header too, for as long as this call runs.
                 card_client = None
@@ -584,15 +607,22 @@ def _propagating(factory: Callable[[], Any]) -> Callable[[], Any]:
     return make_client
 
 
-def _instrument_create_or_get_executor(agent: Any, instrument: Callable[[Any], Any]) -> None:
-    """Executors that ``run()`` creates on the fly are instrumented as they appear."""
+@contextmanager
+def _instrumenting(executors: Any, tracer: Tracer) -> Any:
+    """The executor the context manager ``executors`` gives, instrumented."""
+    with executors as executor:
+        instrument_agent(executor, tracer=tracer)
+        yield executor
+
+
+def _instrument_create_or_get_executor(agent: Any, tracer: Tracer) -> None:
+    """Executors that ``run()`` creates on the fly are instrumented as they appear. The wrapper
+    is a plain function: one made by ``@contextmanager`` has the code of contextlib's own
+    wrapper, which every such function shares (see :data:`_WRAPPER_CODES`)."""
 
     def make(original: Callable[..., Any]) -> Callable[..., Any]:
-        @contextmanager
         def create_or_get_executor(*args: Any, **kwargs: Any) -> Any:
-            with original(*args, **kwargs) as executor:
-                instrument(executor)
-                yield executor
+            return _instrumenting(original(*args, **kwargs), tracer)
 
         return create_or_get_executor
 
@@ -616,7 +646,7 @@ def instrument_agent(agent: Any, *, tracer: Tracer | None = None, tracer_provide
     _instrument_run_chat(agent, tracer)
     _instrument_remote_reply(agent, tracer)
     _instrument_execute_function(agent, tracer)
-    _instrument_create_or_get_executor(agent, functools.partial(instrument_agent, tracer=tracer))
+    _instrument_create_or_get_executor(agent, tracer)
     _instrument_human_input(agent, tracer)
     _instrument_code_execution(agent, tracer)
     return agent
@@ -735,7 +765,7 @@ def instrument_llm_wrapper(
             span.set(**_read(tracer, "LLM response", response_fields, response))
             return response
 
-    wrapper.create = _mark(create, original)
+    wrapper.create = _mark(create, wrapper, "create", original)
 
 
 def _tool_call_dict(call: Any) -> dict[str, Any]:
@@ -821,18 +851,22 @@ def uninstrument(target: Any) -> Any:
     :func:`instrument_pattern` on ``target`` (in place; returned): every method and reply
     function this module wrapped on it is the original again. Agents an instrumented run made
     meanwhile (a group chat's speaker selectors) keep their instrumentation."""
+    originals = vars(target).get(_ORIGINALS) or {}
     for name, value in list(vars(target).items()):
         if not _wrapped(value):
             continue
-        original = getattr(value, "__wrapped__", None)
+        original = originals.get(name)
         if original is None or getattr(original, "__func__", None) is getattr(type(target), name, None):
             delattr(target, name)  # the class's method shows through again
         else:
             setattr(target, name, original)
     for entry in getattr(target, "_reply_func_list", []):
         function = entry.get("reply_func")
-        if _wrapped(function) and getattr(function, "__wrapped__", None) is not None:
-            entry["reply_func"] = function.__wrapped__
+        original = originals.get(f"reply_func:{getattr(function, '__name__', '')}")
+        if _wrapped(function) and original is not None:
+            entry["reply_func"] = original
+    if _ORIGINALS in vars(target):
+        delattr(target, _ORIGINALS)
     return target
 
 
@@ -840,9 +874,10 @@ def uninstrument_llm_wrapper() -> None:
     """Undoes :func:`instrument_llm_wrapper`: ``OpenAIWrapper.create`` is the original again."""
     from autogen.oai import client as client_module
 
-    create = client_module.OpenAIWrapper.create
-    if _wrapped(create) and getattr(create, "__wrapped__", None) is not None:
-        client_module.OpenAIWrapper.create = create.__wrapped__
+    wrapper = client_module.OpenAIWrapper
+    original = (vars(wrapper).get(_ORIGINALS) or {}).pop("create", None)
+    if _wrapped(wrapper.create) and original is not None:
+        wrapper.create = original
 
 
 def instrument_a2a_server(server: Any, *, tracer: Tracer | None = None, tracer_provider: Any = None) -> Any:
@@ -865,7 +900,7 @@ def instrument_a2a_server(server: Any, *, tracer: Tracer | None = None, tracer_p
             _instrument_a2a_executor(executor, server.agent, tracer)
         return handler
 
-    server.build_request_handler = _mark(build_request_handler, build)
+    server.build_request_handler = _mark(build_request_handler, server, "build_request_handler", build)
     server.agent = instrument_agent(server.agent, tracer=tracer)
     return server
 
@@ -883,4 +918,4 @@ def _instrument_a2a_executor(executor: Any, agent: Any, tracer: Tracer) -> None:
             async with Span(tracer, "invoke_agent", None, fields):
                 return await original(context, event_queue)
 
-    executor.execute = _mark(execute, original)
+    executor.execute = _mark(execute, executor, "execute", original)
