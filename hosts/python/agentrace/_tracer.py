@@ -337,18 +337,18 @@ class Span:
     :meth:`update` reports them at once.
     """
 
-    __slots__ = ("_native", "_operation", "_start", "_end", "_parent", "_handle", "_token", "_joined",
-                 "_otel_found", "_otel_joined")
+    __slots__ = ("_native", "_operation", "_start", "_end", "_parent", "_handle", "_token", "_otel_found",
+                 "_otel_joined")
 
     def __init__(self, tracer: Tracer, operation: str, parent: Any, fields: dict[str, Any]) -> None:
         self._native = tracer._native
         self._operation = operation
         self._start = fields
         self._parent = parent
-        #: Fields for the end; the handle once started; agentrace's context token; with
-        #: :data:`_JOIN_EAGERLY`, what :func:`_otel_exit` needs; else OpenTelemetry's context
-        #: found at start and the one made from it with this span (:func:`_join_lazily`).
-        self._end = self._handle = self._token = self._joined = self._otel_found = self._otel_joined = None
+        #: Fields for the end; the handle once started; agentrace's context token;
+        #: OpenTelemetry's context found at start and the one made from it with this span
+        #: (:func:`_join_lazily`), or with :data:`_JOIN_EAGERLY` what :func:`_otel_exit` needs.
+        self._end = self._handle = self._token = self._otel_found = self._otel_joined = None
 
     @property
     def operation(self) -> str:
@@ -391,7 +391,7 @@ class Span:
         if _read_otel_context is not None:
             self._otel_found = _read_otel_context()
         elif _JOIN_EAGERLY and self._handle is not None:
-            self._joined = _otel_enter(self._handle)
+            self._otel_joined = _otel_enter(self._handle)
         return self
 
     def set(self, **fields: Any) -> Span:
@@ -455,19 +455,21 @@ class Span:
 
     def end(self) -> None:
         """Ends the span and restores the span that was current before it."""
-        if self._joined is not None:
-            _otel_exit(self._joined)
-            self._joined = None
-        if self._token is not None:
+        if _JOIN_EAGERLY and self._otel_joined is not None:
+            _otel_exit(self._otel_joined)
+            self._otel_joined = None
+        token = self._token
+        if token is not None:
+            self._token = None
             try:
-                _current.reset(self._token)
+                _current.reset(token)
             except ValueError:  # ended in another context than it started in: leave that one be
                 pass
-            self._token = None
-        if self._handle is None:
+        handle = self._handle
+        if handle is None:
             return
         try:
-            self._native.end(self._handle, self._end)
+            self._native.end(handle, self._end)
         except Exception as error:  # noqa: BLE001 - reported, never raised
             _count(self._native, "end", error)
 
