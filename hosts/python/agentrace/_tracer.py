@@ -21,7 +21,8 @@ from collections.abc import Iterator
 from typing import Any
 
 from . import _provider
-from ._native import OPERATIONS, NativeTracer, Refused, SpanHandle
+from . import _native
+from ._native import OPERATIONS, NativeTracer, Refused, SpanCore, SpanHandle
 
 try:  # Joining OpenTelemetry's context needs only the API package, when present.
     from opentelemetry import context as _otel_context
@@ -132,6 +133,11 @@ def _runtime_context_var() -> tuple[contextvars.ContextVar, Any, Any] | None:
 #: See :func:`_runtime_context_var`.
 _OTEL_RUNTIME = _runtime_context_var()
 
+#: Whether spans set OpenTelemetry's context at their start and end themselves
+#: (:func:`_otel_enter`, with a runtime context :func:`_join_lazily` cannot wrap) rather than
+#: through the wrapped runtime; :func:`_join_otel` sets it.
+_JOIN_EAGERLY = False
+
 
 def _join_lazily(runtime: tuple[contextvars.ContextVar, Any, Any]) -> None:
     """Makes the current agentrace span OpenTelemetry's current span without touching
@@ -154,7 +160,7 @@ def _join_lazily(runtime: tuple[contextvars.ContextVar, Any, Any]) -> None:
 
     def get_current() -> Any:
         span = read_span()
-        if type(span) is Span and span._handle is not None:
+        if type(span) is Span and span._started:
             found = read_current()
             if span._otel_found is found:
                 joined = span._otel_joined
@@ -317,17 +323,7 @@ def _repeated(count: int) -> list[str]:
     return [f"  [Previous line repeated {more} more time{'s' if more > 1 else ''}]\n"] if more > 0 else []
 
 
-def _merge(into: dict[str, Any], fields: dict[str, Any]) -> None:
-    """Merges fields as the host does: records (dicts) key by key, everything else replaced."""
-    for key, value in fields.items():
-        previous = into.get(key)
-        if isinstance(value, dict) and isinstance(previous, dict):
-            into[key] = {**previous, **value}
-        else:
-            into[key] = value
-
-
-class Span:
+class Span(SpanCore):
     """One span: a context manager (``with`` or ``async with``) that starts on entry and ends on
     exit. An exception leaving the block is recorded as the span's error (its class name as
     ``error.type``) and propagates unchanged.
@@ -335,20 +331,13 @@ class Span:
     Fields use the JSON form of ``docs/events.md`` (``agent``, ``request``, ``usage``, ``tool``,
     ...): given at creation they are reported at start, :meth:`set` keeps them for the end,
     :meth:`update` reports them at once.
+
+    ``start``, ``set``, ``end`` and the ``with`` block run in native code
+    (``agentrace._native.SpanCore``, configured by this module); this class adds what spans
+    do rarely.
     """
 
-    __slots__ = ("_native", "_operation", "_start", "_end", "_parent", "_handle", "_token", "_otel_found",
-                 "_otel_joined")
-
-    def __init__(self, tracer: Tracer, operation: str, parent: Any, fields: dict[str, Any]) -> None:
-        self._native = tracer._native
-        self._operation = operation
-        self._start = fields
-        self._parent = parent
-        #: Fields for the end; the handle once started; agentrace's context token;
-        #: OpenTelemetry's context found at start and the one made from it with this span
-        #: (:func:`_join_lazily`), or with :data:`_JOIN_EAGERLY` what :func:`_otel_exit` needs.
-        self._end = self._handle = self._token = self._otel_found = self._otel_joined = None
+    __slots__ = ()
 
     @property
     def operation(self) -> str:
@@ -363,60 +352,26 @@ class Span:
     @property
     def traceparent(self) -> str | None:
         """The W3C ``traceparent`` that makes this span the parent of work in another process."""
-        return self._handle.traceparent if self._handle is not None else None
-
-    def start(self) -> Span:
-        """Starts the span and makes it current; ``with`` calls this for you."""
-        native = self._native
-        parent = self._parent
-        if parent is None:
-            parent = _current.get()
-        try:
-            # The common cases first: under a started span, or a root (maybe under OpenTelemetry).
-            if type(parent) is Span and parent._handle is not None:
-                self._handle = native.start(self._operation, parent._handle, self._start or None)
-            else:
-                self._handle = _start_under(native, self._operation, parent, self._start or None)
-        except Exception as error:  # noqa: BLE001 - reported, never raised
-            _count(native, "start", error)
-            if self._operation in _KNOWN_OPERATIONS:
-                # Keep the span in the tree without what was refused: its fields, or a parent
-                # that is not one (then the default parent applies).
-                fallback = parent if isinstance(parent, (Span, SpanHandle)) else _current.get()
-                try:
-                    self._handle = _start_under(native, self._operation, fallback, None)
-                except Exception as retry:  # noqa: BLE001 - reported, never raised
-                    _count(native, "start", retry)
-        self._token = _current.set(self)
-        if _read_otel_context is not None:
-            self._otel_found = _read_otel_context()
-        elif _JOIN_EAGERLY and self._handle is not None:
-            self._otel_joined = _otel_enter(self._handle)
-        return self
-
-    def set(self, **fields: Any) -> Span:
-        """Keeps fields to report when the span ends (records merged key by key)."""
-        if self._end is None:
-            self._end = fields
-        else:
-            _merge(self._end, fields)
-        return self
+        handle = self._handle
+        return handle.traceparent if handle is not None else None
 
     def update(self, **fields: Any) -> None:
         """Reports fields now, for a span that stays open long (a conversation's id, say)."""
-        if self._handle is None:
+        handle = self._handle
+        if handle is None:
             return
         try:
-            self._native.update(self._handle, fields)
+            self._native.update(handle, fields)
         except Exception as error:  # noqa: BLE001 - reported, never raised
             _count(self._native, "update", error)
 
     def event(self, name: str, **attributes: Any) -> None:
         """Records a point in time inside the span (a handoff request, the first stream chunk)."""
-        if self._handle is None:
+        handle = self._handle
+        if handle is None:
             return
         try:
-            self._native.event(self._handle, name, attributes or None)
+            self._native.event(handle, name, attributes or None)
         except Exception as error:  # noqa: BLE001 - reported, never raised
             _count(self._native, "event", error)
 
@@ -453,36 +408,6 @@ class Span:
             attributes["error.type"] = error_type
         self.event("gen_ai.evaluation.result", **attributes)
 
-    def end(self) -> None:
-        """Ends the span and restores the span that was current before it."""
-        if _JOIN_EAGERLY and self._otel_joined is not None:
-            _otel_exit(self._otel_joined)
-            self._otel_joined = None
-        token = self._token
-        if token is not None:
-            self._token = None
-            try:
-                _current.reset(token)
-            except ValueError:  # ended in another context than it started in: leave that one be
-                pass
-        handle = self._handle
-        if handle is None:
-            return
-        try:
-            self._native.end(handle, self._end)
-        except Exception as error:  # noqa: BLE001 - reported, never raised
-            _count(self._native, "end", error)
-
-    __enter__ = start
-
-    def __exit__(self, exc_type: Any, exc: BaseException | None, tb: Any) -> None:
-        if exc is not None:
-            if not (self._end and "error" in self._end):
-                self.record_exception(exc)
-        elif _FORMATTED:
-            _FORMATTED.clear()
-        self.end()
-
     async def __aenter__(self) -> Span:
         return self.start()
 
@@ -490,17 +415,28 @@ class Span:
         self.__exit__(exc_type, exc, tb)
 
 
-# Installed once ``Span`` exists: another thread may read OpenTelemetry's context meanwhile.
-if _OTEL_RUNTIME is not None:
-    _join_lazily(_OTEL_RUNTIME)
-    #: Reads OpenTelemetry's current context as it is, without the agentrace span.
-    _read_otel_context = _OTEL_RUNTIME[0].get
-else:
-    _read_otel_context = None
-
-#: Whether spans set OpenTelemetry's context at start and end themselves (:func:`_otel_enter`):
-#: with the OpenTelemetry API installed and a runtime context :func:`_join_lazily` cannot wrap.
-_JOIN_EAGERLY = _OTEL_RUNTIME is None and _otel_trace is not None
+def _start_other(span: Span, parent: Any, refused: BaseException | None) -> SpanHandle | None:
+    """Starts ``span`` where its native start does not: under a parent other than a started
+    span (none: a new trace or the active OpenTelemetry span; a ``SpanHandle``; a
+    ``traceparent``), or after the host refused its start (``refused``). A refused span of a
+    known operation is kept in the tree without what was refused: its fields, or a parent that
+    is not one (then the default parent applies)."""
+    native = span._native
+    operation = span._operation
+    if refused is None:
+        try:
+            return _start_under(native, operation, parent, span._start or None)
+        except Exception as error:  # noqa: BLE001 - reported, never raised
+            refused = error
+    _count(native, "start", refused)
+    if operation not in _KNOWN_OPERATIONS:
+        return None
+    fallback = parent if isinstance(parent, (Span, SpanHandle)) else _current.get()
+    try:
+        return _start_under(native, operation, fallback, None)
+    except Exception as retry:  # noqa: BLE001 - reported, never raised
+        _count(native, "start", retry)
+        return None
 
 
 def _refused(what: str, error: BaseException) -> None:
@@ -531,6 +467,32 @@ def _count(native: NativeTracer, what: str, error: BaseException) -> None:
     if not isinstance(error, Refused):
         native.reject(f"{what}: {error}")
     _refused(what, error)
+
+
+def _join_otel(*, eagerly: bool) -> None:
+    """Chooses how spans make themselves OpenTelemetry's current span (with the OpenTelemetry
+    API installed): through the wrapped runtime (:func:`_join_lazily`; the default, where the
+    runtime is the standard one) or by setting the context at each start and end
+    (:func:`_otel_enter`). The tests try both."""
+    global _JOIN_EAGERLY
+    _native.join_otel("eagerly" if eagerly else "lazily")
+    _JOIN_EAGERLY = eagerly
+
+
+# Installed once ``Span`` exists: another thread may read OpenTelemetry's context meanwhile.
+if _OTEL_RUNTIME is not None:
+    _join_lazily(_OTEL_RUNTIME)
+_native.configure_spans(
+    current=_current,
+    start_other=_start_other,
+    refused=_refused,
+    formatted=_FORMATTED,
+    otel_enter=_otel_enter if _otel_trace is not None else None,
+    otel_exit=_otel_exit if _otel_trace is not None else None,
+    otel_context=_OTEL_RUNTIME[0] if _OTEL_RUNTIME is not None else None,
+    otel_span_key=_OTEL_RUNTIME[2] if _OTEL_RUNTIME is not None else None,
+)
+_JOIN_EAGERLY = _OTEL_RUNTIME is None and _otel_trace is not None
 
 
 class Tracer:

@@ -9,6 +9,7 @@
 //! catches that, logs it and carries on, so nothing raises into the agent.
 
 mod forward;
+mod span;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -130,6 +131,37 @@ impl NativeTracer {
             .map_err(|e| self.refuse(format!("start: {e}")))
     }
 
+    /// Starts a span of `operation` under `parent` (its ids, and whether it is another
+    /// process's) with fields in the JSON form; a bad operation or bad fields are refused.
+    fn start_span(
+        &self,
+        operation: &str,
+        parent: Option<(&SpanContext, bool)>,
+        fields: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<SpanContext> {
+        let operation = self.operation(operation)?;
+        let fields = self.fields("start", fields)?;
+        let parent = parent.map_or(SpanParent::Root, |(context, remote)| {
+            SpanParent::of_handle(context, remote)
+        });
+        Ok(self.tracer.start(operation, parent, fields))
+    }
+
+    /// Ends a span with the fields known at the end. Bad fields are refused, but the span
+    /// still ends, so that it is not left open (and exported as incomplete only at shutdown).
+    fn end_span(&self, context: &SpanContext, fields: Option<&Bound<'_, PyAny>>) -> PyResult<()> {
+        match self.fields("end", fields) {
+            Ok(fields) => {
+                self.tracer.end(context, fields);
+                Ok(())
+            }
+            Err(error) => {
+                self.tracer.end(context, SpanFields::default());
+                Err(error)
+            }
+        }
+    }
+
     /// Counts a refused call in the host's statistics and turns the reason into [`Refused`].
     fn refuse(&self, message: String) -> PyErr {
         self.tracer.reject(message.clone());
@@ -240,12 +272,8 @@ impl NativeTracer {
         parent: Option<&Bound<'_, SpanHandle>>,
         fields: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<SpanHandle> {
-        let operation = self.operation(operation)?;
-        let fields = self.fields("start", fields)?;
-        let parent = parent.map(Bound::get).map_or(SpanParent::Root, |p| {
-            SpanParent::of_handle(&p.context, p.remote)
-        });
-        let context = self.tracer.start(operation, parent, fields);
+        let parent = parent.map(Bound::get).map(|p| (&p.context, p.remote));
+        let context = self.start_span(operation, parent, fields)?;
         Ok(SpanHandle {
             context,
             remote: false,
@@ -309,17 +337,7 @@ impl NativeTracer {
     /// Ends a span with the fields known at the end.
     #[pyo3(signature = (span, fields = None))]
     fn end(&self, span: &Bound<'_, SpanHandle>, fields: Option<&Bound<'_, PyAny>>) -> PyResult<()> {
-        let fields = match self.fields("end", fields) {
-            Ok(fields) => fields,
-            Err(error) => {
-                // The span still ends, so that it is not left open (and exported as incomplete
-                // only at shutdown); the bad fields are what is refused.
-                self.tracer.end(&span.get().context, SpanFields::default());
-                return Err(error);
-            }
-        };
-        self.tracer.end(&span.get().context, fields);
-        Ok(())
+        self.end_span(&span.get().context, fields)
     }
 
     /// A dry run: maps agent-span records (the JSON form of the WIT `agent-span` list, as in
@@ -602,6 +620,9 @@ fn operation_names(py: Python<'_>) -> PyResult<Bound<'_, PyTuple>> {
 fn _native(module: &Bound<'_, PyModule>) -> PyResult<()> {
     module.add_class::<NativeTracer>()?;
     module.add_class::<SpanHandle>()?;
+    module.add_class::<span::SpanCore>()?;
+    module.add_function(wrap_pyfunction!(span::configure_spans, module)?)?;
+    module.add_function(wrap_pyfunction!(span::join_otel, module)?)?;
     module.add("Refused", module.py().get_type::<Refused>())?;
     module.add("OPERATIONS", operation_names(module.py())?)?;
     Ok(())

@@ -117,7 +117,7 @@ def local_url():
 
 
 @pytest.mark.parametrize("join", ["wrapped runtime", "public API"])
-def test_other_instrumentations_spans_nest_under_the_agentrace_span_they_ran_in(traced, local_url, join, monkeypatch):
+def test_other_instrumentations_spans_nest_under_the_agentrace_span_they_ran_in(traced, local_url, join, request):
     """Both ways of joining OpenTelemetry's context: through the default runtime's
     ``get_current``, wrapped (``_join_lazily``), and through ``set_span_in_context``/``attach``
     at each span's start and end (any other runtime)."""
@@ -132,10 +132,10 @@ def test_other_instrumentations_spans_nest_under_the_agentrace_span_they_ran_in(
 
     from agentrace import _tracer
 
-    assert _tracer._read_otel_context is not None, "the default runtime context is joined lazily"
+    assert not _tracer._JOIN_EAGERLY, "the default runtime context is joined lazily"
     if join == "public API":
-        monkeypatch.setattr(_tracer, "_read_otel_context", None)
-        monkeypatch.setattr(_tracer, "_JOIN_EAGERLY", True)
+        _tracer._join_otel(eagerly=True)
+        request.addfinalizer(lambda: _tracer._join_otel(eagerly=False))
     url = local_url
     app_spans = InMemorySpanExporter()
     provider = TracerProvider()
@@ -634,6 +634,30 @@ def test_bad_input_never_raises_is_logged_and_counted(traced, caplog):
     names = sorted(span.name for span in spans)
     # The span with bad fields is kept, without them; the unknown operation is not a span.
     assert names == ["chat", "chat", "invoke_agent fine"], names
+
+
+def test_a_refused_start_under_a_span_keeps_the_span_under_it_without_what_was_refused(traced, caplog):
+    """Under a started span the start runs in native code (``SpanCore``); what it refuses is
+    counted and logged once, and the span stays under its parent without its fields."""
+    run = traced()
+    tracer = run.tracer
+    with caplog.at_level(logging.WARNING, logger="agentrace"):
+        with tracer.invoke_agent(agent={"name": "outer"}) as outer:
+            with tracer.chat(request={"model": 4}) as call:  # refused fields
+                assert call.handle is not None
+            with tracer.span("no_such_operation") as unknown:  # refused: not a span at all
+                assert unknown.handle is None
+            with tracer.execute_tool(tool={"name": "fine"}):  # valid, beside the bad ones
+                pass
+    spans = {span.name: span for span in run.spans()}
+    stats = tracer.stats()
+    assert stats["events_rejected"] == 2, stats
+    assert len([r for r in caplog.records if r.name == "agentrace"]) == 2
+    assert sorted(spans) == ["chat", "execute_tool fine", "invoke_agent outer"], sorted(spans)
+    outer_id = f"{outer.handle.span_id:016x}"
+    assert spans["chat"].parent_id == outer_id
+    assert spans["execute_tool fine"].parent_id == outer_id
+    assert "gen_ai.request.model" not in spans["chat"].attributes
 
 
 def test_reporting_does_not_wait_when_export_is_stuck(tmp_path, monkeypatch):
