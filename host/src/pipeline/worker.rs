@@ -41,10 +41,13 @@ use crate::span_limits::Dropped;
 use crate::stats::Stats;
 
 /// How long the worker sleeps on an empty queue while events are flowing
-/// ([`Worker::next_message`]).
-const IDLE_POLL: Duration = Duration::from_millis(1);
+/// ([`Worker::next_message`]). Long, because a sleeping worker costs the runtime nothing: a
+/// burst rings the doorbell, and timers (the flush interval, held traces, retries) cut a nap
+/// short. Waking every 1 ms instead to take the few events queued meanwhile cost a Python
+/// agent 1.5–1.8 µs per span in the scripted AG2 run (BENCHMARKS.md, "Python").
+const IDLE_POLL: Duration = Duration::from_millis(50);
 /// Empty polls in a row (about 50 ms without an event) before the worker blocks instead.
-const IDLE_POLLS_BEFORE_BLOCKING: u32 = 50;
+const IDLE_POLLS_BEFORE_BLOCKING: u32 = 1;
 
 /// Everything a worker is made of, gathered by the tracer's builder.
 pub(crate) struct WorkerParts {
