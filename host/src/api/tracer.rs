@@ -186,9 +186,11 @@ impl Tracer {
     }
 
     /// Queues a lifecycle event of a span of `trace` on the trace's worker, as
-    /// [`Tracer::start`] and the others do, saying why it was not queued: the host side of
-    /// the WIT `lifecycle`, which answers an agent component with the reason.
-    pub(crate) fn report_in_trace(&self, trace: crate::TraceId, event: Lifecycle) -> Result<()> {
+    /// [`Tracer::start`] and the others do, saying why it was not queued ([`Error::QueueFull`],
+    /// dropped and counted, or [`Error::ShutDown`]). For callers that make a span's ids and
+    /// times themselves: the host side of the WIT `lifecycle`, which answers an agent component
+    /// with the reason, and language bindings that hand spans over in batches.
+    pub fn report_in_trace(&self, trace: crate::TraceId, event: Lifecycle) -> Result<()> {
         self.try_queue_event(self.worker_of(trace), event)
     }
 
@@ -198,8 +200,10 @@ impl Tracer {
         &self.resource
     }
 
-    /// A field box from the pool, for an event made outside this module.
-    pub(crate) fn boxed_fields(&self, fields: SpanFields) -> Box<SpanFields> {
+    /// A box for the fields of an event made by the caller ([`Tracer::report_in_trace`]), from
+    /// the pool the worker returns boxes to, so that the runtime's thread does not allocate
+    /// what the worker frees.
+    pub fn boxed_fields(&self, fields: SpanFields) -> Box<SpanFields> {
         self.boxes.boxed(fields)
     }
 

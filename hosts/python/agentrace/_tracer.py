@@ -15,6 +15,8 @@ import contextvars
 import json
 import linecache
 import logging
+import threading
+import time
 import traceback
 import weakref
 from collections.abc import Iterator
@@ -564,6 +566,7 @@ class Tracer:
         #: The mapper's naming: ``"semconv"`` or ``"ag2"``.
         self.compat: str = compat or "semconv"
         _live.add(self)
+        _start_hand_over_thread()
 
     def span(self, operation: str, /, *, parent: Any = None, **fields: Any) -> Span:
         """A span of ``operation`` (one of :data:`OPERATIONS`) with fields known at start.
@@ -633,6 +636,36 @@ def set_tracer(tracer: Tracer) -> None:
     """Makes ``tracer`` the one :func:`get_tracer` returns."""
     global _default
     _default = tracer
+
+
+#: The hand-over thread's period, and how long a span's start or end may wait in the native
+#: module before the thread hands it to the host (seconds). Spans' starts and ends reach the
+#: host in batches (``src/handover.rs``): at the end of each trace's local root, every 128, and
+#: before any other call to the host. While the agent is idle (awaiting a model, say), this
+#: thread bounds the wait to about half a second.
+_HAND_OVER_EVERY = 0.25
+_HAND_OVER_AFTER = 0.25
+_hand_over_thread: threading.Thread | None = None
+_hand_over_lock = threading.Lock()
+
+
+def _start_hand_over_thread() -> None:
+    global _hand_over_thread
+    with _hand_over_lock:
+        if _hand_over_thread is None:
+            _hand_over_thread = threading.Thread(target=_hand_over_waiting, name="agentrace-hand-over", daemon=True)
+            _hand_over_thread.start()
+
+
+def _hand_over_waiting() -> None:
+    """The hand-over thread: hands over the spans' starts and ends that waited too long."""
+    while True:
+        time.sleep(_HAND_OVER_EVERY)
+        for tracer in list(_live):
+            try:
+                tracer._native.hand_over_stale(_HAND_OVER_AFTER)
+            except Exception as error:  # noqa: BLE001 - the thread must outlive any failure
+                logger.warning("agentrace: handing over waiting spans: %s", error)
 
 
 def _shutdown_at_exit(tracer_ref: weakref.ref[Tracer]) -> None:

@@ -9,6 +9,7 @@
 //! catches that, logs it and carries on, so nothing raises into the agent.
 
 mod forward;
+mod handover;
 mod span;
 
 use std::sync::Arc;
@@ -85,6 +86,8 @@ impl SpanHandle {
 #[pyclass(frozen, module = "agentrace._native")]
 struct NativeTracer {
     tracer: Tracer,
+    /// Span starts and ends not yet handed to `tracer`.
+    pending: handover::Pending,
 }
 
 /// Reads one policy: a name or `.wasm` path, or a `(name_or_path, {key: value})` pair.
@@ -254,7 +257,10 @@ impl NativeTracer {
         let tracer = py
             .detach(|| builder.build())
             .map_err(|e| PyRuntimeError::new_err(format!("agentrace: {e}")))?;
-        Ok(Self { tracer })
+        Ok(Self {
+            tracer,
+            pending: handover::Pending::default(),
+        })
     }
 
     /// Whether content (messages, arguments, results) is recorded; integrations skip building
@@ -268,10 +274,12 @@ impl NativeTracer {
     #[pyo3(signature = (operation, parent = None, fields = None))]
     fn start(
         &self,
+        py: Python<'_>,
         operation: &str,
         parent: Option<&Bound<'_, SpanHandle>>,
         fields: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<SpanHandle> {
+        self.hand_over(py);
         let parent = parent.map(Bound::get).map(|p| (&p.context, p.remote));
         let context = self.start_span(operation, parent, fields)?;
         Ok(SpanHandle {
@@ -285,11 +293,13 @@ impl NativeTracer {
     #[pyo3(signature = (operation, trace_id, span_id, fields = None))]
     fn start_under(
         &self,
+        py: Python<'_>,
         operation: &str,
         trace_id: u128,
         span_id: u64,
         fields: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<SpanHandle> {
+        self.hand_over(py);
         let operation = self.operation(operation)?;
         if trace_id == 0 || span_id == 0 {
             return Err(self.refuse("start: a parent's ids must not be zero".into()));
@@ -312,6 +322,7 @@ impl NativeTracer {
         span: &Bound<'_, SpanHandle>,
         fields: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<()> {
+        self.hand_over(span.py());
         let fields = self.fields("update", fields)?;
         self.tracer.update(&span.get().context, fields);
         Ok(())
@@ -325,6 +336,7 @@ impl NativeTracer {
         name: String,
         attributes: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<()> {
+        self.hand_over(span.py());
         let attributes = match attributes {
             Some(a) if !a.is_none() => from_python::<Attributes>(a)
                 .map_err(|e| self.refuse(format!("event: attributes: {e}")))?,
@@ -337,6 +349,7 @@ impl NativeTracer {
     /// Ends a span with the fields known at the end.
     #[pyo3(signature = (span, fields = None))]
     fn end(&self, span: &Bound<'_, SpanHandle>, fields: Option<&Bound<'_, PyAny>>) -> PyResult<()> {
+        self.hand_over(span.py());
         self.end_span(&span.get().context, fields)
     }
 
@@ -365,6 +378,7 @@ impl NativeTracer {
     #[pyo3(signature = (timeout = 5.0))]
     fn flush(&self, py: Python<'_>, timeout: f64) -> PyResult<bool> {
         let timeout = seconds(timeout)?;
+        self.hand_over(py);
         finished(py.detach(|| self.tracer.flush(timeout)))
     }
 
@@ -374,6 +388,7 @@ impl NativeTracer {
     #[pyo3(signature = (timeout = 5.0))]
     fn shutdown(&self, py: Python<'_>, timeout: f64) -> PyResult<bool> {
         let timeout = seconds(timeout)?;
+        self.hand_over(py);
         let dropped_before = self.tracer.stats().spans_dropped_at_shutdown;
         let finished = finished(py.detach(|| self.tracer.shutdown(timeout)))?;
         // The worker cuts exports short at the deadline and counts what they held: the time ran
@@ -381,8 +396,28 @@ impl NativeTracer {
         Ok(finished && self.tracer.stats().spans_dropped_at_shutdown == dropped_before)
     }
 
+    /// Hands the waiting span starts and ends to the host if the oldest waited more than
+    /// `max_age` seconds (the package's hand-over thread calls this; see `handover.rs`).
+    fn hand_over_stale(&self, py: Python<'_>, max_age: f64) -> PyResult<()> {
+        let max_age = seconds(max_age)?;
+        if let Some(oldest) = self.pending.oldest()
+            && agentrace::events::now_nanos().saturating_sub(oldest) >= max_age.as_nanos() as u64
+        {
+            self.hand_over(py);
+        }
+        Ok(())
+    }
+
+    /// How many span starts and ends wait to be handed to the host.
+    #[getter]
+    fn waiting(&self) -> usize {
+        self.pending.len()
+    }
+
     /// The pipeline's counters, and the last few error messages under `recent_errors`.
+    /// Waiting span starts and ends are handed over first.
     fn stats<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        self.hand_over(py);
         let snapshot = self.tracer.stats();
         pythonize::pythonize(py, &snapshot).map_err(|e| PyRuntimeError::new_err(e.to_string()))
     }

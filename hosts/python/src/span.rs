@@ -11,20 +11,22 @@
 //! for the rare cases (a root span, a refused start, a refusal to log, OpenTelemetry's context
 //! set through its public API).
 //!
-//! The common path does not leave native code: a span started under a started span, its fields
-//! read by the host (`from_python`), the current span set and reset, the fields kept for the
-//! end merged, the host's end. The span's `SpanHandle` (a Python object) is made only when
-//! someone asks for it.
+//! The common path does not leave native code: a span started under a started span (its ids
+//! made here, its start kept for the host with its fields dict unread, `handover.rs`), the
+//! current span set and reset, the fields kept for the end merged, its end kept likewise. The
+//! span's `SpanHandle` (a Python object) is made only when someone asks for it.
 
 use std::sync::atomic::{AtomicU8, Ordering};
 
-use agentrace::SpanContext;
+use agentrace::events::now_nanos;
+use agentrace::{Parent, SpanContext, SpanId, TraceId};
 use pyo3::exceptions::{PyRuntimeError, PyValueError};
 use pyo3::intern;
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyDict, PyString};
 
+use crate::handover::Record;
 use crate::{NativeTracer, SpanHandle};
 
 /// The Python parts the spans use, given by the package once it has them
@@ -187,6 +189,25 @@ pub struct SpanCore {
     /// OpenTelemetry's context with this span in it, made on first ask (lazy join); or what
     /// the eager join's `exit` takes.
     otel_joined: Option<Py<PyAny>>,
+    /// Whether the waiting span starts and ends are handed to the host when this span ends
+    /// (`handover.rs`): it began a trace in this process, or was started by the package's
+    /// Python (under another process's span, an OpenTelemetry span, a handle).
+    hand_over_at_end: bool,
+}
+
+/// Logs fields the host refused when they were handed over (`handover.rs`; the host counted
+/// them), through the package's `refused`.
+pub(crate) fn log_refused(py: Python<'_>, what: &'static str, error: PyErr) {
+    let Ok(settings) = settings(py) else {
+        return;
+    };
+    if let Err(error) = settings
+        .refused
+        .bind(py)
+        .call1((what, error.into_value(py)))
+    {
+        error.write_unraisable(py, None);
+    }
 }
 
 /// Leaves a failure of the package's own Python parts to `sys.unraisablehook`: a span never
@@ -249,15 +270,32 @@ impl SpanCore {
                         fields,
                     )
                 };
-                let fields = fields.map(|f| f.into_bound(py));
-                let started = tracer.get().start_span(
-                    &operation.bind(py).to_cow()?,
-                    parent_context.as_ref().map(|context| (context, false)),
-                    fields.as_ref().filter(|f| f.is_truthy().unwrap_or(true)),
-                );
-                match started {
-                    Ok(context) => {
-                        slf.borrow_mut().context = Some(context);
+                let tracer = tracer.get();
+                match tracer.operation(&operation.bind(py).to_cow()?) {
+                    Ok(operation) => {
+                        let time = now_nanos();
+                        let (trace_id, parent) = match parent_context {
+                            Some(parent) => (parent.trace_id, Parent::Local(parent.span_id)),
+                            None => (TraceId::random(), Parent::Root),
+                        };
+                        let context = SpanContext::new(trace_id, SpanId::random());
+                        let fields = fields.filter(|f| f.bind(py).is_truthy().unwrap_or(true));
+                        let start = Record::Start {
+                            context,
+                            parent,
+                            operation,
+                            time,
+                            fields,
+                        };
+                        let full = tracer.pending.keep(start, time);
+                        {
+                            let mut span = slf.borrow_mut();
+                            span.context = Some(context);
+                            span.hand_over_at_end = parent_context.is_none();
+                        }
+                        if full {
+                            tracer.hand_over(py);
+                        }
                         return Ok(());
                     }
                     Err(error) => Some(error.into_value(py)),
@@ -273,6 +311,7 @@ impl SpanCore {
             let mut span = slf.borrow_mut();
             span.context = Some(handle.get().context);
             span.handle = Some(handle.unbind());
+            span.hand_over_at_end = true;
         }
         Ok(())
     }
@@ -321,6 +360,7 @@ impl SpanCore {
             token: None,
             otel_found: None,
             otel_joined: None,
+            hand_over_at_end: false,
         })
     }
 
@@ -406,23 +446,31 @@ impl SpanCore {
             // A ValueError: ended in another context than it started in; that one is left be.
             report_unraisable(py, error, slf);
         }
-        let (tracer, context, fields) = {
+        let (tracer, context, fields, hand_over_at_end) = {
             let span = slf.borrow();
             let Some(context) = span.context else {
                 return Ok(());
             };
-            let fields = span.end_fields.as_ref().map(|f| f.clone_ref(py));
-            (span.tracer.clone_ref(py), context, fields)
+            let fields = span.end_fields.as_ref().map(|f| f.clone_ref(py).into_any());
+            (
+                span.tracer.clone_ref(py),
+                context,
+                fields,
+                span.hand_over_at_end,
+            )
         };
-        let fields = fields.map(|f| f.into_bound(py).into_any());
-        if let Err(error) = tracer.get().end_span(&context, fields.as_ref()) {
-            let refused = settings
-                .refused
-                .bind(py)
-                .call1((intern!(py, "end"), error.into_value(py)));
-            if let Err(error) = refused {
-                report_unraisable(py, error, slf);
-            }
+        let tracer = tracer.get();
+        let time = now_nanos();
+        let full = tracer.pending.keep(
+            Record::End {
+                context,
+                time,
+                fields,
+            },
+            time,
+        );
+        if full || hand_over_at_end {
+            tracer.hand_over(py);
         }
         Ok(())
     }

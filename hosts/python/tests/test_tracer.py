@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pytest
 from conftest import REPO, forest
-from otlp_json import read_log_records
+from otlp_json import read_log_records, read_spans
 from opentelemetry.sdk.trace import TracerProvider
 
 import agentrace
@@ -658,6 +658,59 @@ def test_a_refused_start_under_a_span_keeps_the_span_under_it_without_what_was_r
     assert spans["chat"].parent_id == outer_id
     assert spans["execute_tool fine"].parent_id == outer_id
     assert "gen_ai.request.model" not in spans["chat"].attributes
+
+
+def test_spans_reach_the_host_together_when_their_local_root_ends(traced):
+    """Starts and ends wait in the native module (``handover.rs``) until the trace's local root
+    ends, then reach the host in order, their fields read then."""
+    run = traced()
+    tracer = run.tracer
+    native = tracer._native
+    assert native.waiting == 0
+    with tracer.invoke_agent(agent={"name": "outer"}) as outer:
+        for index in range(3):
+            with tracer.execute_tool(tool={"name": f"tool{index}"}) as tool:
+                tool.set(tool={"call_id": f"call-{index}"})
+        waiting = native.waiting  # the root's start, three starts and three ends
+    assert waiting == 7, waiting
+    assert native.waiting == 0
+    spans = {span.name: span for span in run.spans()}
+    outer_id = f"{outer.handle.span_id:016x}"
+    assert sorted(spans) == ["execute_tool tool0", "execute_tool tool1", "execute_tool tool2", "invoke_agent outer"]
+    for index in range(3):
+        assert spans[f"execute_tool tool{index}"].parent_id == outer_id
+        assert spans[f"execute_tool tool{index}"].attributes["gen_ai.tool.call.id"] == f"call-{index}"
+
+
+def test_waiting_spans_reach_the_host_while_the_agent_is_idle(traced):
+    """The package's hand-over thread hands over starts and ends that waited about half a
+    second, so a long-open root does not hold its children back."""
+    run = traced()
+    tracer = run.tracer
+    native = tracer._native
+    with tracer.invoke_agent(agent={"name": "outer"}):
+        with tracer.execute_tool(tool={"name": "quick"}):
+            pass
+        assert native.waiting == 3
+        deadline = time.monotonic() + 10
+        while native.waiting and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert native.waiting == 0
+        assert tracer.flush()
+        assert [span.name for span in read_spans(run.path)] == ["execute_tool quick"]
+
+
+def test_a_call_that_goes_to_the_host_at_once_hands_over_what_waits_first(traced):
+    """An update reaches the host after the start it belongs to: waiting records go first."""
+    run = traced()
+    tracer = run.tracer
+    with tracer.invoke_agent(agent={"name": "outer"}) as outer:
+        assert tracer._native.waiting == 1
+        outer.update(conversation_id="c-1")
+        assert tracer._native.waiting == 0
+    (span,) = run.spans()
+    assert span.attributes["gen_ai.conversation.id"] == "c-1"
+    assert tracer.stats()["events_rejected"] == 0
 
 
 def test_reporting_does_not_wait_when_export_is_stuck(tmp_path, monkeypatch):
