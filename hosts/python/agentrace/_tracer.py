@@ -280,6 +280,16 @@ _FORMATTED: dict[int, tuple[BaseException, Any, list[tuple[tuple[str, int, str],
 #: How many exceptions' frames :data:`_FORMATTED` holds at most.
 _FORMATTED_KEPT = 8
 
+#: Each frame's text (``(file, line, function)`` and its lines) by code object (its ``id``:
+#: hashing a code object hashes its bytecode and constants) and line, the code object kept
+#: beside it: an agent fails along the same paths again and again. Like ``linecache``, it does
+#: not notice a source file changed on disk. Emptied when it holds :data:`_FRAME_TEXTS_KEPT`
+#: frames.
+_FRAME_TEXTS: dict[tuple[int, int], tuple[Any, tuple[tuple[str, int, str], str]]] = {}
+
+#: How many frames :data:`_FRAME_TEXTS` holds at most.
+_FRAME_TEXTS_KEPT = 2048
+
 
 def _frames(error: BaseException) -> list[str]:
     """The ``Traceback (most recent call last):`` block of ``error``'s traceback."""
@@ -309,9 +319,15 @@ def _frame_texts(error: BaseException) -> list[tuple[tuple[str, int, str], str]]
             break
         frame, line_number = tb.tb_frame, tb.tb_lineno
         code = frame.f_code
-        source = linecache.getline(code.co_filename, line_number, frame.f_globals).strip()
-        text = f'  File "{code.co_filename}", line {line_number}, in {code.co_name}\n'
-        texts.append(((code.co_filename, line_number, code.co_name), f"{text}    {source}\n" if source else text))
+        known = _FRAME_TEXTS.get((id(code), line_number))
+        if known is None or known[0] is not code:
+            source = linecache.getline(code.co_filename, line_number, frame.f_globals).strip()
+            text = f'  File "{code.co_filename}", line {line_number}, in {code.co_name}\n'
+            known = (code, ((code.co_filename, line_number, code.co_name), f"{text}    {source}\n" if source else text))
+            if len(_FRAME_TEXTS) >= _FRAME_TEXTS_KEPT:
+                _FRAME_TEXTS.clear()
+            _FRAME_TEXTS[(id(code), line_number)] = known
+        texts.append(known[1])
         tb = tb.tb_next
     if len(_FORMATTED) >= _FORMATTED_KEPT:
         _FORMATTED.clear()

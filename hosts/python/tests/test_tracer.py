@@ -1057,6 +1057,7 @@ def test_an_exception_leaving_nested_spans_is_formatted_once_per_frame(traced, m
             return linecache.getline(filename, lineno, module_globals)
 
     monkeypatch.setattr(agentrace._tracer, "linecache", CountingLinecache)
+    monkeypatch.setattr(agentrace._tracer, "_FRAME_TEXTS", {})
     formatted: list[tuple[str, str]] = []
     with pytest.raises(KeyError):
         _fail_through_spans(run.tracer, 6, formatted)
@@ -1067,8 +1068,13 @@ def test_an_exception_leaving_nested_spans_is_formatted_once_per_frame(traced, m
     exported = [attributes["exception.stacktrace"] for span in run.spans() for name, attributes in span.events if name == "exception"]
     assert sorted(exported) == sorted(ours for ours, _ in formatted)
     # The seven traces hold 1 + 2 + ... + 7 frames (each level's own in front of the one
-    # inside); each frame's source line is read once, when the frame is new.
-    assert len(reads) == 7, reads
+    # inside): the recursion's six frames at one line, and the call into it at another. Each
+    # line is read once, when the process first formats it (``_FRAME_TEXTS``).
+    assert sorted(reads) == sorted(set(reads)) and len(reads) == 2, reads
+    reads.clear()
+    with pytest.raises(KeyError):
+        _fail_through_spans(run.tracer, 6, [])
+    assert reads == []
     assert agentrace._tracer._FORMATTED
     with run.tracer.span("invoke_agent", agent={"name": "after"}):
         pass
