@@ -2,11 +2,13 @@
 //!
 //! This layer only converts. Python dicts in the JSON form of `docs/events.md` become the
 //! host's `SpanFields`, read in place by `PyValue` (a serde deserializer over Python objects,
-//! no JSON text in between), and each call is one queue push on the host's
-//! [`agentrace::Tracer`]: the agent's thread never waits for wasm or export. Bad input is
-//! counted by the host (`agentrace.events.rejected`, with the reason among the recent errors)
-//! and answered with `Refused` (a `ValueError`). The Python package (`agentrace/_tracer.py`)
-//! catches that, logs it and carries on, so nothing raises into the agent.
+//! no JSON text in between), and events become queue pushes on the host's
+//! [`agentrace::Tracer`]: the agent's thread never waits for wasm or export. A span's start and
+//! end wait here and are read and pushed with others (`handover.rs`); the other calls push at
+//! once. Bad input is counted by the host (`agentrace.events.rejected`, with the reason among
+//! the recent errors) and answered with `Refused` (a `ValueError`), or, found at a hand-over,
+//! logged through the package. The Python package (`agentrace/_tracer.py`) catches and logs
+//! refusals and carries on, so nothing raises into the agent.
 
 mod forward;
 mod handover;
