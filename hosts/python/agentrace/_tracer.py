@@ -203,7 +203,7 @@ def json_or_text(value: Any) -> Any:
     return value
 
 
-def stack_trace(error: BaseException) -> str:
+def stack_trace(error: BaseException, traceback_head: Any = None) -> str:
     """The exception's traceback in Python's own format, chained exceptions included, but
     without the ``^^^~~~`` lines under the failing expression. The standard library's
     formatting parses the source line of every frame to place those (``ast.parse``, since
@@ -213,16 +213,18 @@ def stack_trace(error: BaseException) -> str:
     exception group, whose members the standard format draws nested, is left to the standard
     library. An exception that leaves several nested spans is formatted once per span, each
     time with the frames it gained since: the frames already formatted are reused
-    (:data:`_FORMATTED`)."""
+    (:data:`_FORMATTED`). ``traceback_head``: ``error``'s traceback as it was when recorded
+    (by default, as it is now), since it gains frames as the exception propagates."""
     blocks: list[str] = []
     seen: set[int] = set()
     current: BaseException | None = error
     while current is not None and id(current) not in seen:
         seen.add(id(current))
+        head = current.__traceback__ if current is not error or traceback_head is None else traceback_head
         if isinstance(current, _EXCEPTION_GROUPS):
-            blocks.append("".join(traceback.format_exception(type(current), current, current.__traceback__, chain=False)))
+            blocks.append("".join(traceback.format_exception(type(current), current, head, chain=False)))
         else:
-            lines = _frames(current) if current.__traceback__ is not None else []
+            lines = _frames(current, head) if head is not None else []
             blocks.append("".join(lines + _exception_only(current)))
         if current.__cause__ is not None:
             blocks.append("\nThe above exception was the direct cause of the following exception:\n\n")
@@ -266,14 +268,13 @@ _EXCEPTION_GROUPS: tuple[type, ...] = tuple(
 #: counted, not printed again.
 _REPEATS_SHOWN = 3
 
-#: The frames formatted for each exception since a span last ended without one, by ``id``:
-#: the exception itself (kept, so that its ``id`` is not reused meanwhile), the first entry of
-#: its traceback then, and that traceback's frames (``(file, line, function)`` and their text).
-#: As an exception leaves nested spans, Python puts the frames it leaves in front of its
-#: traceback; the rest is the traceback formatted for the span inside. Emptied when a span's
-#: ``with`` block ends without an exception, so that no frame is kept alive for longer (a span
-#: ended by :meth:`Span.end` alone does not empty it), and when it holds
-#: :data:`_FORMATTED_KEPT` exceptions (spans that keep failing).
+#: The frames formatted for each exception in one hand-over of span records
+#: (``src/handover.rs``), by ``id``: the exception itself (kept, so that its ``id`` is not reused
+#: meanwhile), the first entry of its traceback when recorded, and that traceback's frames
+#: (``(file, line, function)`` and their text). As an exception leaves nested spans, Python
+#: puts the frames it leaves in front of its traceback; the rest is the traceback formatted for
+#: the span inside. Emptied after each hand-over that wrote stack traces, so that no frame is
+#: kept alive for longer, and when it holds :data:`_FORMATTED_KEPT` exceptions.
 _FORMATTED: dict[int, tuple[BaseException, Any, list[tuple[tuple[str, int, str], str]]]] = {}
 
 
@@ -291,11 +292,11 @@ _FRAME_TEXTS: dict[tuple[int, int], tuple[Any, tuple[tuple[str, int, str], str]]
 _FRAME_TEXTS_KEPT = 2048
 
 
-def _frames(error: BaseException) -> list[str]:
-    """The ``Traceback (most recent call last):`` block of ``error``'s traceback."""
+def _frames(error: BaseException, head: Any) -> list[str]:
+    """The ``Traceback (most recent call last):`` block of ``error``'s traceback from ``head``."""
     lines = ["Traceback (most recent call last):\n"]
     last, count = None, 0
-    for where, text in _frame_texts(error):
+    for where, text in _frame_texts(error, head):
         if where != last:
             lines += _repeated(count)
             last, count = where, 0
@@ -305,10 +306,10 @@ def _frames(error: BaseException) -> list[str]:
     return lines + _repeated(count)
 
 
-def _frame_texts(error: BaseException) -> list[tuple[tuple[str, int, str], str]]:
-    """Each frame of ``error``'s traceback, outermost first, as ``(file, line, function)`` and
-    its lines of text; the frames formatted for the same exception before are reused."""
-    head = error.__traceback__
+def _frame_texts(error: BaseException, head: Any) -> list[tuple[tuple[str, int, str], str]]:
+    """Each frame of ``error``'s traceback from ``head``, outermost first, as ``(file, line,
+    function)`` and its lines of text; the frames formatted for the same exception before are
+    reused."""
     known = _FORMATTED.get(id(error))
     stop, reused = (known[1], known[2]) if known is not None and known[0] is error else (None, [])
     texts: list[tuple[tuple[str, int, str], str]] = []
@@ -399,11 +400,13 @@ class Span(SpanCore):
         which the mappers keep on the span and copy to the
         ``gen_ai.client.operation.exception`` log event of a failed model call."""
         self.set(error={"type": error_type or type(error).__qualname__, "message": str(error)})
-        self.event("exception", **{
-            "exception.type": type(error).__qualname__,
-            "exception.message": str(error),
-            "exception.stacktrace": stack_trace(error),
-        })
+        handle = self._handle
+        if handle is None:
+            return
+        try:
+            self._native.exception(handle, error, error.__traceback__)
+        except Exception as failure:  # noqa: BLE001 - reported, never raised
+            _count(self._native, "exception", failure)
 
     def evaluation(
         self,
@@ -431,6 +434,17 @@ class Span(SpanCore):
 
     async def __aexit__(self, exc_type: Any, exc: BaseException | None, tb: Any) -> None:
         self.__exit__(exc_type, exc, tb)
+
+
+def _exception_attributes(error: BaseException, traceback_head: Any) -> dict[str, Any]:
+    """The standard ``exception`` event's attributes for ``error``, recorded on a span when its
+    traceback was ``traceback_head``: written when the span records are handed over
+    (``src/handover.rs``), off the agent's thread."""
+    return {
+        "exception.type": type(error).__qualname__,
+        "exception.message": str(error),
+        "exception.stacktrace": stack_trace(error, traceback_head),
+    }
 
 
 def _start_other(span: Span, parent: Any, refused: BaseException | None) -> SpanHandle | None:
@@ -504,6 +518,7 @@ _native.configure_spans(
     current=_current,
     start_other=_start_other,
     refused=_refused,
+    exception_attributes=_exception_attributes,
     formatted=_FORMATTED,
     otel_enter=_otel_enter if _otel_trace is not None else None,
     otel_exit=_otel_exit if _otel_trace is not None else None,
@@ -654,13 +669,13 @@ def set_tracer(tracer: Tracer) -> None:
     _default = tracer
 
 
-#: The hand-over thread's period, and how long a span's start or end may wait in the native
-#: module before the thread hands it to the host (seconds). Spans' starts and ends reach the
-#: host in batches (``src/handover.rs``): at the end of each trace's local root, every 128, and
-#: before any other call to the host. While the agent is idle (awaiting a model, say), this
-#: thread bounds the wait to about half a second.
-_HAND_OVER_EVERY = 0.25
-_HAND_OVER_AFTER = 0.25
+#: The hand-over thread's period, and how long a span record may wait in the native module
+#: before the thread hands it to the host (seconds). Spans' starts, updates, events and ends
+#: reach the host in batches (``src/handover.rs``), mostly from this thread, so that reading
+#: their fields is not done on the agent's thread; also when 1024 wait, and before any other
+#: call to the host. A record waits about a fifth of a second at most.
+_HAND_OVER_EVERY = 0.1
+_HAND_OVER_AFTER = 0.1
 _hand_over_thread: threading.Thread | None = None
 _hand_over_lock = threading.Lock()
 

@@ -3,9 +3,9 @@
 //! This layer only converts. Python dicts in the JSON form of `docs/events.md` become the
 //! host's `SpanFields`, read in place by `PyValue` (a serde deserializer over Python objects,
 //! no JSON text in between), and events become queue pushes on the host's
-//! [`agentrace::Tracer`]: the agent's thread never waits for wasm or export. A span's start and
-//! end wait here and are read and pushed with others (`handover.rs`); the other calls push at
-//! once. Bad input is counted by the host (`agentrace.events.rejected`, with the reason among
+//! [`agentrace::Tracer`]: the agent's thread never waits for wasm or export. A span's start,
+//! updates, events and end wait here and are read and pushed with others, mostly by the
+//! package's hand-over thread (`handover.rs`); the other calls push at once. Bad input is counted by the host (`agentrace.events.rejected`, with the reason among
 //! the recent errors) and answered with `Refused` (a `ValueError`), or, found at a hand-over,
 //! logged through the package. The Python package (`agentrace/_tracer.py`) catches and logs
 //! refusals and carries on, so nothing raises into the agent.
@@ -17,6 +17,8 @@ mod span;
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::handover::Record;
+use agentrace::events::now_nanos;
 use agentrace::{
     AgentRecord, Attributes, Compat, ExportTarget, Operation, Policy, SpanContext, SpanFields,
     SpanId, SpanParent, TraceId, Tracer,
@@ -164,6 +166,28 @@ impl NativeTracer {
                 self.tracer.end(context, SpanFields::default());
                 Err(error)
             }
+        }
+    }
+
+    /// Attributes from a dict, or none for `None`. A wrong shape is counted as a rejected
+    /// event and answered with the reason.
+    fn attributes(
+        &self,
+        what: &str,
+        attributes: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<Attributes> {
+        match attributes {
+            Some(a) if !a.is_none() => from_python::<Attributes>(a)
+                .map_err(|e| self.refuse(format!("{what}: attributes: {e}"))),
+            _ => Ok(Attributes::new()),
+        }
+    }
+
+    /// Keeps a span record made at `time` for the next hand-over (`handover.rs`); hands
+    /// everything over when the bound on waiting records is reached.
+    fn keep(&self, py: Python<'_>, record: Record, time: u64) {
+        if self.pending.keep(record, time) {
+            self.hand_over(py);
         }
     }
 
@@ -317,35 +341,54 @@ impl NativeTracer {
         })
     }
 
-    /// Adds fields to an open span now (they are merged field by field with the others).
+    /// Adds fields to an open span (they are merged field by field with the others). Kept
+    /// with the span's other records and read when handed over (`handover.rs`).
     #[pyo3(signature = (span, fields = None))]
-    fn update(
-        &self,
-        span: &Bound<'_, SpanHandle>,
-        fields: Option<&Bound<'_, PyAny>>,
-    ) -> PyResult<()> {
-        self.hand_over(span.py());
-        let fields = self.fields("update", fields)?;
-        self.tracer.update(&span.get().context, fields);
-        Ok(())
+    fn update(&self, span: &Bound<'_, SpanHandle>, fields: Option<Bound<'_, PyAny>>) {
+        let record = Record::Update {
+            context: span.get().context,
+            fields: fields.filter(|f| !f.is_none()).map(Bound::unbind),
+        };
+        self.keep(span.py(), record, now_nanos());
     }
 
-    /// Records a point in time inside an open span.
+    /// Records a point in time inside an open span. Kept with the span's other records and
+    /// read when handed over (`handover.rs`); attributes the host refuses are counted and
+    /// logged then, and the event left out.
     #[pyo3(signature = (span, name, attributes = None))]
     fn event(
         &self,
         span: &Bound<'_, SpanHandle>,
         name: String,
-        attributes: Option<&Bound<'_, PyAny>>,
-    ) -> PyResult<()> {
-        self.hand_over(span.py());
-        let attributes = match attributes {
-            Some(a) if !a.is_none() => from_python::<Attributes>(a)
-                .map_err(|e| self.refuse(format!("event: attributes: {e}")))?,
-            _ => Attributes::new(),
+        attributes: Option<Bound<'_, PyAny>>,
+    ) {
+        let time = now_nanos();
+        let record = Record::Event {
+            context: span.get().context,
+            time,
+            name,
+            attributes: attributes.filter(|a| !a.is_none()).map(Bound::unbind),
         };
-        self.tracer.event(&span.get().context, name, attributes);
-        Ok(())
+        self.keep(span.py(), record, time);
+    }
+
+    /// Records `error` on an open span as the standard `exception` event. Its attributes (the
+    /// stack trace from `traceback`, the exception's traceback now) are written when handed
+    /// over (`handover.rs`), off the agent's thread.
+    fn exception(
+        &self,
+        span: &Bound<'_, SpanHandle>,
+        error: Bound<'_, PyAny>,
+        traceback: Bound<'_, PyAny>,
+    ) {
+        let time = now_nanos();
+        let record = Record::Exception {
+            context: span.get().context,
+            time,
+            error: error.unbind(),
+            traceback: traceback.unbind(),
+        };
+        self.keep(span.py(), record, time);
     }
 
     /// Ends a span with the fields known at the end.
@@ -418,10 +461,17 @@ impl NativeTracer {
 
     /// The pipeline's counters, and the last few error messages under `recent_errors`.
     /// Waiting span starts and ends are handed over first.
+    /// `handed_over` and `hand_over_seconds` tell how many span records this module handed
+    /// to the host and the time that took, on whichever thread did it (`handover.rs`).
     fn stats<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
         self.hand_over(py);
         let snapshot = self.tracer.stats();
-        pythonize::pythonize(py, &snapshot).map_err(|e| PyRuntimeError::new_err(e.to_string()))
+        let stats = pythonize::pythonize(py, &snapshot)
+            .map_err(|e| PyRuntimeError::new_err(e.to_string()))?;
+        let (records, seconds) = self.pending.handed_over();
+        stats.set_item("handed_over", records)?;
+        stats.set_item("hand_over_seconds", seconds)?;
+        Ok(stats)
     }
 }
 

@@ -42,7 +42,10 @@ struct Settings {
     start_other: Py<PyAny>,
     /// `refused(what, error)`: logs a call the host refused (and counted).
     refused: Py<PyAny>,
-    /// The formatted frames of recent exceptions, emptied when a span's block ends cleanly.
+    /// `exception_attributes(error, traceback)`: the standard `exception` event's attributes,
+    /// its stack trace written from `traceback` (at a hand-over, `handover.rs`).
+    exception_attributes: Py<PyAny>,
+    /// The formatted frames of recent exceptions, emptied after a hand-over wrote stack traces.
     formatted: Py<PyDict>,
     /// OpenTelemetry's parts, with its API installed.
     otel: Option<OtelParts>,
@@ -82,7 +85,7 @@ fn settings(py: Python<'_>) -> PyResult<&'static Settings> {
 /// they can, else eagerly ([`join_otel`]).
 #[pyfunction]
 #[pyo3(signature = (
-    *, current, start_other, refused, formatted,
+    *, current, start_other, refused, exception_attributes, formatted,
     otel_enter = None, otel_exit = None, otel_context = None, otel_span_key = None,
 ))]
 #[allow(
@@ -93,6 +96,7 @@ pub fn configure_spans(
     current: &Bound<'_, PyAny>,
     start_other: Py<PyAny>,
     refused: Py<PyAny>,
+    exception_attributes: Py<PyAny>,
     formatted: Py<PyDict>,
     otel_enter: Option<Py<PyAny>>,
     otel_exit: Option<Py<PyAny>>,
@@ -128,6 +132,7 @@ pub fn configure_spans(
         current_reset: current.getattr("reset")?.unbind(),
         start_other,
         refused,
+        exception_attributes,
         formatted,
         otel,
     };
@@ -189,10 +194,6 @@ pub struct SpanCore {
     /// OpenTelemetry's context with this span in it, made on first ask (lazy join); or what
     /// the eager join's `exit` takes.
     otel_joined: Option<Py<PyAny>>,
-    /// Whether the waiting span starts and ends are handed to the host when this span ends
-    /// (`handover.rs`): it began a trace in this process, or was started by the package's
-    /// Python (under another process's span, an OpenTelemetry span, a handle).
-    hand_over_at_end: bool,
 }
 
 /// Logs fields the host refused when they were handed over (`handover.rs`; the host counted
@@ -207,6 +208,26 @@ pub(crate) fn log_refused(py: Python<'_>, what: &'static str, error: PyErr) {
         .call1((what, error.into_value(py)))
     {
         error.write_unraisable(py, None);
+    }
+}
+
+/// The standard `exception` event's attributes for `error` recorded with `traceback`, written
+/// by the package (at a hand-over, `handover.rs`).
+pub(crate) fn exception_attributes<'py>(
+    py: Python<'py>,
+    error: Py<PyAny>,
+    traceback: Py<PyAny>,
+) -> PyResult<Bound<'py, PyAny>> {
+    settings(py)?
+        .exception_attributes
+        .bind(py)
+        .call1((error, traceback))
+}
+
+/// Lets go of the frames kept for the stack traces written in a hand-over (`handover.rs`).
+pub(crate) fn forget_formatted(py: Python<'_>) {
+    if let Ok(settings) = settings(py) {
+        settings.formatted.bind(py).clear();
     }
 }
 
@@ -288,11 +309,7 @@ impl SpanCore {
                             fields,
                         };
                         let full = tracer.pending.keep(start, time);
-                        {
-                            let mut span = slf.borrow_mut();
-                            span.context = Some(context);
-                            span.hand_over_at_end = parent_context.is_none();
-                        }
+                        slf.borrow_mut().context = Some(context);
                         if full {
                             tracer.hand_over(py);
                         }
@@ -311,7 +328,6 @@ impl SpanCore {
             let mut span = slf.borrow_mut();
             span.context = Some(handle.get().context);
             span.handle = Some(handle.unbind());
-            span.hand_over_at_end = true;
         }
         Ok(())
     }
@@ -360,7 +376,6 @@ impl SpanCore {
             token: None,
             otel_found: None,
             otel_joined: None,
-            hand_over_at_end: false,
         })
     }
 
@@ -446,31 +461,22 @@ impl SpanCore {
             // A ValueError: ended in another context than it started in; that one is left be.
             report_unraisable(py, error, slf);
         }
-        let (tracer, context, fields, hand_over_at_end) = {
+        let (tracer, context, fields) = {
             let span = slf.borrow();
             let Some(context) = span.context else {
                 return Ok(());
             };
             let fields = span.end_fields.as_ref().map(|f| f.clone_ref(py).into_any());
-            (
-                span.tracer.clone_ref(py),
-                context,
-                fields,
-                span.hand_over_at_end,
-            )
+            (span.tracer.clone_ref(py), context, fields)
         };
-        let tracer = tracer.get();
         let time = now_nanos();
-        let full = tracer.pending.keep(
-            Record::End {
-                context,
-                time,
-                fields,
-            },
+        let end = Record::End {
+            context,
             time,
-        );
-        if full || hand_over_at_end {
-            tracer.hand_over(py);
+            fields,
+        };
+        if tracer.get().pending.keep(end, time) {
+            tracer.get().hand_over(py);
         }
         Ok(())
     }
@@ -494,11 +500,6 @@ impl SpanCore {
                 && let Err(error) = slf.call_method1(intern!(py, "record_exception"), (exc,))
             {
                 report_unraisable(py, error, slf);
-            }
-        } else {
-            let formatted = settings(py)?.formatted.clone_ref(py).into_bound(py);
-            if !formatted.is_empty() {
-                formatted.clear();
             }
         }
         Self::end(slf)

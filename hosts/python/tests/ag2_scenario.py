@@ -27,7 +27,7 @@ from ag2 import Agent, Context
 from ag2.events import ToolCallEvent
 from ag2.testing import TestConfig
 from otlp_json import ExportReader, sdk_recorder
-from scenario_runs import Runs
+from scenario_runs import Runs, hand_over_seconds
 
 MODEL, PROVIDER = "gpt-4o-mini", "openai"
 
@@ -101,12 +101,14 @@ def setup_agentrace(output: Path, compat: str | None) -> tuple[Callable[[str], l
         tracer.flush()
         return reader.new_spans()
 
+    finish.tracer = tracer  # type: ignore[attr-defined] - the benches read its statistics
     return middleware, finish
 
 
 def interleaved(runs: int, out: Path) -> None:
     """No tracing, AG2's middleware and agentrace's, one run each in turn in this process (the
-    middleware is per agent, so the three coexist): ``{mode: [seconds...]}``."""
+    middleware is per agent, so the three coexist): each mode's seconds per run, spans per run,
+    and seconds spent handing span records over in all runs (agentrace only)."""
     with tempfile.TemporaryDirectory() as scratch:
         setups = {
             "none": (lambda name: [], lambda: []),
@@ -124,7 +126,8 @@ def interleaved(runs: int, out: Path) -> None:
                 asyncio.run(run_once(middleware))
                 seconds[mode].append(time.perf_counter() - started)
                 spans[mode] = len(finish())
-    out.write_text(json.dumps({"seconds": seconds, "span_count": spans}))
+        handing_over = {mode: hand_over_seconds(finish) for mode, (_, finish) in setups.items()}
+    out.write_text(json.dumps({"seconds": seconds, "span_count": spans, "hand_over_seconds": handing_over}))
 
 
 def main() -> None:

@@ -11,6 +11,15 @@ from pathlib import Path
 from typing import Any
 
 
+def hand_over_seconds(finish: Callable[..., Any]) -> float:
+    """The seconds agentrace's tracer (``finish.tracer``) spent so far handing its span records
+    to the host (``src/handover.rs``): the package's hand-over thread's work, or a flush's,
+    not the agent's thread's. 0 for the other modes, and for builds that do not count it
+    (``bench/compare`` runs older ones)."""
+    tracer = getattr(finish, "tracer", None)
+    return float(tracer.stats().get("hand_over_seconds", 0.0)) if tracer is not None else 0.0
+
+
 class Runs:
     """The wall time of each run and the instrumenting time within it."""
 

@@ -10,6 +10,7 @@ what agentrace reports under its own names), and the test fails if an unlisted o
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 import threading
@@ -108,16 +109,23 @@ def test_model_calls_report_the_request_parameters_of_the_agents_llm_config(ours
 
 
 def test_the_steps_bench_counts_agentraces_python_instructions_per_span():
-    """bench/steps.py on one scripted run: a positive total, and agentrace's Python among the
-    functions it lists: the wrappers around AG2's methods and the stack-trace formatting (a
-    span's own lifecycle runs in native code, which the bench does not count)."""
+    """bench/steps.py on one scripted run: positive totals, and agentrace's Python among the
+    functions it lists: the wrappers around AG2's methods on the agent's thread, the
+    stack-trace formatting only at the hand-over (a span's own lifecycle runs in native code,
+    which the bench does not count)."""
     bench = Path(__file__).resolve().parent.parent / "bench" / "steps.py"
     table = subprocess.run([sys.executable, str(bench), "--runs", "1", "--top", "40"], check=True,
                            capture_output=True, text=True, timeout=300).stdout
     total = next(line for line in table.splitlines() if "**all counted**" in line)
-    assert float(total.split("**")[-2]) > 0, table
-    assert "`stack_trace` (agentrace/_tracer.py:" in table, table
-    assert "`generate_reply` (agentrace/autogen.py:" in table and "`create` (agentrace/autogen.py:" in table, table
+    on_thread, at_hand_over = (float(cell) for cell in total.split("**")[3::2])
+    assert on_thread > 0 and at_hand_over > 0, table
+
+    def row(function: str, file: str) -> tuple[float, float]:
+        (line,) = [line for line in table.splitlines() if re.match(rf"\| `{function}` \([^)]*agentrace/{file}:\d+\) \|", line)]
+        return float(line.split("|")[2]), float(line.split("|")[3])
+
+    assert row("stack_trace", "_tracer.py")[0] == 0 and row("stack_trace", "_tracer.py")[1] > 0, table
+    assert row("generate_reply", "autogen.py")[0] > 0 and row("create", "autogen.py")[0] > 0, table
 
 
 def test_in_semconv_mode_only_the_non_spec_operations_are_renamed(builtin, tmp_path):

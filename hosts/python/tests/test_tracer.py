@@ -660,9 +660,11 @@ def test_a_refused_start_under_a_span_keeps_the_span_under_it_without_what_was_r
     assert "gen_ai.request.model" not in spans["chat"].attributes
 
 
-def test_spans_reach_the_host_together_when_their_local_root_ends(traced):
-    """Starts and ends wait in the native module (``handover.rs``) until the trace's local root
-    ends, then reach the host in order, their fields read then."""
+def test_span_records_wait_until_handed_over_then_reach_the_host_in_order(traced, monkeypatch):
+    """Starts, updates, events and ends wait in the native module (``handover.rs``), their
+    fields unread, until handed over (here by a flush, the hand-over thread held back); they
+    reach the host in order, their fields read then."""
+    monkeypatch.setattr(agentrace._tracer, "_HAND_OVER_AFTER", 3600)
     run = traced()
     tracer = run.tracer
     native = tracer._native
@@ -671,8 +673,11 @@ def test_spans_reach_the_host_together_when_their_local_root_ends(traced):
         for index in range(3):
             with tracer.execute_tool(tool={"name": f"tool{index}"}) as tool:
                 tool.set(tool={"call_id": f"call-{index}"})
-        waiting = native.waiting  # the root's start, three starts and three ends
-    assert waiting == 7, waiting
+        outer.update(conversation_id="c-1")
+        outer.event("first_chunk", index=1)
+    # the root's start and end, three starts and three ends, the update and the event
+    assert native.waiting == 10, native.waiting
+    assert tracer.flush()
     assert native.waiting == 0
     spans = {span.name: span for span in run.spans()}
     outer_id = f"{outer.handle.span_id:016x}"
@@ -680,11 +685,16 @@ def test_spans_reach_the_host_together_when_their_local_root_ends(traced):
     for index in range(3):
         assert spans[f"execute_tool tool{index}"].parent_id == outer_id
         assert spans[f"execute_tool tool{index}"].attributes["gen_ai.tool.call.id"] == f"call-{index}"
+    assert spans["invoke_agent outer"].attributes["gen_ai.conversation.id"] == "c-1"
+    assert [name for name, _ in spans["invoke_agent outer"].events] == ["first_chunk"]
+    stats = tracer.stats()
+    assert stats["handed_over"] == 10 and stats["hand_over_seconds"] > 0, stats
+    assert stats["events_rejected"] == 0
 
 
 def test_waiting_spans_reach_the_host_while_the_agent_is_idle(traced):
-    """The package's hand-over thread hands over starts and ends that waited about half a
-    second, so a long-open root does not hold its children back."""
+    """The package's hand-over thread hands over what waited about a tenth of a second, so an
+    open root does not hold its children back and the agent's thread does not do it."""
     run = traced()
     tracer = run.tracer
     native = tracer._native
@@ -700,16 +710,99 @@ def test_waiting_spans_reach_the_host_while_the_agent_is_idle(traced):
         assert [span.name for span in read_spans(run.path)] == ["execute_tool quick"]
 
 
-def test_a_call_that_goes_to_the_host_at_once_hands_over_what_waits_first(traced):
-    """An update reaches the host after the start it belongs to: waiting records go first."""
+def test_a_span_made_while_its_tracer_hands_over_waits_for_the_next_hand_over(traced, monkeypatch):
+    """Writing an exception's attributes at a hand-over runs Python (the exception's ``str``
+    here), which may trace: those spans wait for the next hand-over instead of deadlocking or
+    overtaking the batch."""
+    monkeypatch.setattr(agentrace._tracer, "_HAND_OVER_AFTER", 3600)
+    run = traced()
+    tracer = run.tracer
+
+    class Loud(Exception):
+        def __str__(self) -> str:
+            with tracer.execute_tool(tool={"name": "inside_str"}):
+                pass
+            return "loud"
+
+    with pytest.raises(Loud), tracer.invoke_agent(agent={"name": "failing"}):
+        raise Loud()
+    # str() ran once on the agent's thread (the span's error message), and runs twice at the
+    # hand-over, for the exception event (its message, the stack trace's last line): those
+    # spans' starts and ends wait afterwards.
+    assert tracer._native.waiting == 5, tracer._native.waiting
+    assert tracer.flush()
+    assert tracer._native.waiting == 4
+    assert tracer.flush()
+    assert tracer._native.waiting == 0
+    spans = run.spans()
+    assert sorted(span.name for span in spans) == ["execute_tool inside_str"] * 3 + ["invoke_agent failing"]
+    (failing,) = [span for span in spans if span.name == "invoke_agent failing"]
+    (event,) = failing.events
+    assert event[0] == "exception" and event[1]["exception.message"] == "loud"
+
+
+def test_batches_handed_over_by_several_threads_reach_the_host_in_order(traced):
+    """Threads that hand over at once (the hand-over thread, flushes, agents' threads at the
+    bound) pass their batches to the host one after the other: writing a stack trace runs
+    Python, during which another thread may take the next batch, and it must not arrive first.
+    Every span is exported whole, with its exception event."""
+    run = traced()
+    tracer = run.tracer
+    rounds = 150
+    done = threading.Event()
+    # Threads take turns with the interpreter's lock as often as they can (the test fails
+    # in most runs when the hand-overs do not wait for each other).
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)
+
+    def agent(name: str) -> None:
+        for index in range(rounds):
+            with tracer.invoke_agent(agent={"name": name}):
+                try:
+                    with tracer.execute_tool(tool={"name": f"tool{index}"}):
+                        raise ValueError(f"failed {index}")
+                except ValueError:
+                    pass
+
+    def flushing() -> None:
+        while not done.is_set():
+            tracer.flush()
+
+    agents = [threading.Thread(target=agent, args=(f"agent{n}",)) for n in range(2)]
+    flushers = [threading.Thread(target=flushing) for _ in range(2)]
+    for thread in flushers + agents:
+        thread.start()
+    try:
+        for thread in agents:
+            thread.join()
+    finally:
+        done.set()
+        for thread in flushers:
+            thread.join()
+        sys.setswitchinterval(interval)
+    spans = run.spans()
+    stats = tracer.stats()
+    assert stats["events_rejected"] == 0 and stats["events_dropped_queue_full"] == 0, stats
+    assert stats["spans_ended_incomplete"] == 0 and stats["spans_exported"] == 4 * rounds, stats
+    tools = [span for span in spans if span.name.startswith("execute_tool")]
+    assert len(spans) == 4 * rounds and len(tools) == 2 * rounds, len(spans)
+    assert all([name for name, _ in tool.events] == ["exception"] for tool in tools)
+
+
+def test_a_call_that_goes_to_the_host_at_once_hands_over_what_waits_first(traced, monkeypatch):
+    """A span started under another process's span goes to the host at once, after the records
+    waiting before it: its parent's start among them."""
+    monkeypatch.setattr(agentrace._tracer, "_HAND_OVER_AFTER", 3600)
     run = traced()
     tracer = run.tracer
     with tracer.invoke_agent(agent={"name": "outer"}) as outer:
-        assert tracer._native.waiting == 1
         outer.update(conversation_id="c-1")
-        assert tracer._native.waiting == 0
-    (span,) = run.spans()
-    assert span.attributes["gen_ai.conversation.id"] == "c-1"
+        assert tracer._native.waiting == 2
+        with tracer.chat(parent=outer.handle, request={"model": "m"}):
+            assert tracer._native.waiting == 0
+    spans = {span.name: span for span in run.spans()}
+    assert spans["invoke_agent outer"].attributes["gen_ai.conversation.id"] == "c-1"
+    assert spans["chat m"].parent_id == f"{outer.handle.span_id:016x}"
     assert tracer.stats()["events_rejected"] == 0
 
 
@@ -1045,8 +1138,10 @@ def _fail_through_spans(tracer, depth: int, formatted: list[tuple[str, str]]) ->
 def test_an_exception_leaving_nested_spans_is_formatted_once_per_frame(traced, monkeypatch):
     # Each span the exception leaves records the standard stack trace of that moment, the
     # recursion's counted repeats included; the frames formatted for the span inside are
-    # reused, so each source line is read once. A span ending without an exception lets go
-    # of the frames kept.
+    # reused, so each source line is read once. The stack traces are written when the spans'
+    # records are handed over (held back here until the flush), from each span's traceback as
+    # it was when the exception left it; that hand-over lets go of the frames kept.
+    monkeypatch.setattr(agentrace._tracer, "_HAND_OVER_AFTER", 3600)
     run = traced()
     reads: list[tuple[str, int]] = []
 
@@ -1076,6 +1171,5 @@ def test_an_exception_leaving_nested_spans_is_formatted_once_per_frame(traced, m
         _fail_through_spans(run.tracer, 6, [])
     assert reads == []
     assert agentrace._tracer._FORMATTED
-    with run.tracer.span("invoke_agent", agent={"name": "after"}):
-        pass
+    assert run.tracer.flush()
     assert not agentrace._tracer._FORMATTED
