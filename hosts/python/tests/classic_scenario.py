@@ -274,14 +274,17 @@ def once(instrument: Any, scratch: str, code: bool) -> None:
         run_once(instrument, scratch, code=code)
 
 
-def take_turns(modes: list[tuple[str, Any]], count: int, code: bool) -> dict[str, Any]:
+def take_turns(modes: list[tuple[str, Any]], count: int, code: bool, batch: int = 1) -> dict[str, Any]:
     """One run of each mode in turn, ``count`` times, in this process, so that all modes share
     the process's hash seed, memory layout and machine state (between processes, a run's time
     varies by several milliseconds). ``modes``: each mode's name and its setup, called with a
     scratch folder. The tracings replace ``OpenAIWrapper.create``; each run puts in place the
     one of its mode. Agents are new in every run, so their instrumenting is per mode already.
-    Returns per mode each run's seconds, the instrumenting within them, the spans per run, and
-    the seconds spent handing span records over in all runs (agentrace only)."""
+    With ``batch``, each turn of a mode is ``batch`` runs timed together, with no flush between
+    them: what the tracings do on other threads (exporting, agentrace's hand-overs) then happens
+    during the timed runs, as in an agent that keeps the interpreter busy.
+    Returns per mode each turn's seconds, the instrumenting within them, the spans per turn,
+    and the seconds spent handing span records over in all turns (agentrace only)."""
     from autogen.oai.client import OpenAIWrapper
 
     original = OpenAIWrapper.create
@@ -300,7 +303,7 @@ def take_turns(modes: list[tuple[str, Any]], count: int, code: bool) -> dict[str
                 instrument, finish = setups[mode]
                 OpenAIWrapper.create = creates[mode]
                 timed = runs[mode].instrumenting(instrument)
-                runs[mode].run(lambda: once(timed, scratch, code))
+                runs[mode].run(lambda: [once(timed, scratch, code) for _ in range(batch)])
                 spans[mode] = len(finish())
         OpenAIWrapper.create = original
         handing_over = {mode: hand_over_seconds(finish) for mode, (_, finish) in setups.items()}
@@ -312,13 +315,13 @@ def take_turns(modes: list[tuple[str, Any]], count: int, code: bool) -> dict[str
     }
 
 
-def interleaved(count: int, out: Path, code: bool) -> None:
-    """No tracing, the built-in tracing and agentrace, one run each in turn (:func:`take_turns`)."""
+def interleaved(count: int, out: Path, code: bool, batch: int = 1) -> None:
+    """No tracing, the built-in tracing and agentrace, one turn each in turn (:func:`take_turns`)."""
     out.write_text(json.dumps(take_turns([
         ("none", lambda scratch: no_tracing()),
         ("builtin", lambda scratch: setup_builtin()),
         ("agentrace", lambda scratch: setup_agentrace(Path(scratch) / "spans.jsonl", None)),
-    ], count, code)))
+    ], count, code, batch)))
 
 
 def main() -> None:
@@ -327,9 +330,13 @@ def main() -> None:
     parser.add_argument("out", type=Path)
     parser.add_argument("--runs", type=int, default=1)
     parser.add_argument("--no-code", action="store_true", help="leave out code execution (a subprocess)")
+    parser.add_argument("--batch", type=int, default=1,
+                        help="interleaved: runs per turn, timed together with no flush between them")
     args = parser.parse_args()
+    if args.batch < 1:
+        parser.error("--batch must be at least 1")
     if args.tracing == "interleaved":
-        interleaved(args.runs, args.out, code=not args.no_code)
+        interleaved(args.runs, args.out, code=not args.no_code, batch=args.batch)
         return
 
     with tempfile.TemporaryDirectory() as scratch:
