@@ -5,9 +5,10 @@
 //! no JSON text in between), and events become queue pushes on the host's
 //! [`agentrace::Tracer`]: the agent's thread never waits for wasm or export. A span's start,
 //! updates, events and end wait here and are read and pushed with others, mostly by the
-//! package's hand-over thread (`handover.rs`); the other calls push at once. Bad input is counted by the host (`agentrace.events.rejected`, with the reason among
-//! the recent errors) and answered with `Refused` (a `ValueError`), or, found at a hand-over,
-//! logged through the package. The Python package (`agentrace/_tracer.py`) catches and logs
+//! package's hand-over thread (`handover.rs`); the other calls push at once. Bad input is
+//! counted by the host (`agentrace.events.rejected`, with the reason among the recent errors)
+//! and answered with `Refused` (a `ValueError`), or, found at a hand-over, logged through the
+//! package. The Python package (`agentrace/_tracer.py`) catches and logs
 //! refusals and carries on, so nothing raises into the agent.
 
 mod forward;
@@ -460,8 +461,7 @@ impl NativeTracer {
     }
 
     /// The pipeline's counters, and the last few error messages under `recent_errors`.
-    /// Waiting span starts and ends are handed over first.
-    /// `handed_over` and `hand_over_seconds` tell how many span records this module handed
+    /// Waiting span records are handed over first. `handed_over` and `hand_over_seconds` tell how many span records this module handed
     /// to the host and the time that took, on whichever thread did it (`handover.rs`).
     fn stats<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
         self.hand_over(py);

@@ -308,11 +308,8 @@ impl SpanCore {
                             time,
                             fields,
                         };
-                        let full = tracer.pending.keep(start, time);
                         slf.borrow_mut().context = Some(context);
-                        if full {
-                            tracer.hand_over(py);
-                        }
+                        tracer.keep(py, start, time);
                         return Ok(());
                     }
                     Err(error) => Some(error.into_value(py)),
@@ -475,9 +472,7 @@ impl SpanCore {
             time,
             fields,
         };
-        if tracer.get().pending.keep(end, time) {
-            tracer.get().hand_over(py);
-        }
+        tracer.get().keep(py, end, time);
         Ok(())
     }
 
