@@ -203,7 +203,11 @@ def json_or_text(value: Any) -> Any:
     return value
 
 
-def stack_trace(error: BaseException, traceback_head: Any = None) -> str:
+#: ``stack_trace``'s default: the exception's traceback as it is now.
+_NOW: Any = object()
+
+
+def stack_trace(error: BaseException, traceback_head: Any = _NOW) -> str:
     """The exception's traceback in Python's own format, chained exceptions included, but
     without the ``^^^~~~`` lines under the failing expression. The standard library's
     formatting parses the source line of every frame to place those (``ast.parse``, since
@@ -214,13 +218,14 @@ def stack_trace(error: BaseException, traceback_head: Any = None) -> str:
     library. An exception that leaves several nested spans is formatted once per span, each
     time with the frames it gained since: the frames already formatted are reused
     (:data:`_FORMATTED`). ``traceback_head``: ``error``'s traceback as it was when recorded
-    (by default, as it is now), since it gains frames as the exception propagates."""
+    (by default, as it is now; ``None`` for none), since it gains frames as the exception
+    propagates."""
     blocks: list[str] = []
     seen: set[int] = set()
     current: BaseException | None = error
     while current is not None and id(current) not in seen:
         seen.add(id(current))
-        head = current.__traceback__ if current is not error or traceback_head is None else traceback_head
+        head = current.__traceback__ if current is not error or traceback_head is _NOW else traceback_head
         if isinstance(current, _EXCEPTION_GROUPS):
             blocks.append("".join(traceback.format_exception(type(current), current, head, chain=False)))
         else:

@@ -741,6 +741,24 @@ def test_a_span_made_while_its_tracer_hands_over_waits_for_the_next_hand_over(tr
     assert event[0] == "exception" and event[1]["exception.message"] == "loud"
 
 
+def test_an_exception_recorded_before_it_is_raised_has_no_frames_in_its_stack_trace(traced, monkeypatch):
+    """The stack trace is written at the hand-over from the traceback the exception had when
+    recorded: none here, although it has one by the time it is handed over."""
+    monkeypatch.setattr(agentrace._tracer, "_HAND_OVER_AFTER", 3600)
+    run = traced()
+    error = ValueError("not yet raised")
+    with run.tracer.execute_tool(tool={"name": "early"}) as tool:
+        tool.record_exception(error)
+    try:
+        raise error
+    except ValueError:
+        pass
+    assert error.__traceback__ is not None
+    (span,) = run.spans()
+    (event,) = span.events
+    assert event[1]["exception.stacktrace"] == "ValueError: not yet raised\n"
+
+
 def test_batches_handed_over_by_several_threads_reach_the_host_in_order(traced):
     """Threads that hand over at once (the hand-over thread, flushes, agents' threads at the
     bound) pass their batches to the host one after the other: writing a stack trace runs
