@@ -209,12 +209,21 @@ fn wasm_target_installed(rustc: &std::ffi::OsStr) -> bool {
 }
 
 /// `<outer target dir>/agentrace-guest`, found from OUT_DIR
-/// (`<target>/<profile>/build/<pkg>-<hash>/out`), or OUT_DIR itself as a fallback.
+/// (`<target>/<profile>/build/<pkg>-<hash>/out`), or OUT_DIR itself as a fallback (another
+/// layout: a `--target` build's `<target>/<triple>/<profile>/...`, say). The target directory
+/// is known by the tag cargo writes when it makes one, or else by that layout: a target
+/// directory made by something else first (the Python bench's environment, say) has no tag,
+/// and the CLI's tests look for the components there all the same.
 fn guest_target_dir(out_dir: &Path) -> PathBuf {
+    let triple = env::var("TARGET").unwrap_or_default();
+    let in_layout = |target: &Path| {
+        out_dir.ancestors().nth(2).and_then(Path::file_name) == Some("build".as_ref())
+            && target.file_name() != Some(triple.as_ref())
+    };
     out_dir
         .ancestors()
         .nth(4)
-        .filter(|target| target.join("CACHEDIR.TAG").exists())
+        .filter(|target| target.join("CACHEDIR.TAG").exists() || in_layout(target))
         .map(|target| target.join("agentrace-guest"))
         .unwrap_or_else(|| out_dir.join("guest-target"))
 }
