@@ -203,15 +203,15 @@ impl NativeTracer {
         let mut refused = Vec::new();
         let mut exceptions = false;
         for record in records {
-            let (trace, event) = match record {
+            let read = match record {
                 Record::Start {
                     context,
                     parent,
                     operation,
                     time,
                     fields,
-                } => (
-                    context.trace_id,
+                } => Ok((
+                    context,
                     Lifecycle::Start {
                         span_id: context.span_id,
                         trace_id: Some(context.trace_id),
@@ -220,14 +220,14 @@ impl NativeTracer {
                         time,
                         fields: self.boxed(py, "start", fields, &mut refused),
                     },
-                ),
-                Record::Update { context, fields } => (
-                    context.trace_id,
+                )),
+                Record::Update { context, fields } => Ok((
+                    context,
                     Lifecycle::Update {
                         span_id: context.span_id,
                         fields: self.boxed(py, "update", fields, &mut refused),
                     },
-                ),
+                )),
                 Record::Event {
                     context,
                     time,
@@ -235,21 +235,9 @@ impl NativeTracer {
                     attributes,
                 } => {
                     let attributes = attributes.map(|a| a.into_bound(py));
-                    match self.attributes("event", attributes.as_ref()) {
-                        Ok(attributes) => (
-                            context.trace_id,
-                            Lifecycle::Event {
-                                span_id: context.span_id,
-                                name,
-                                time,
-                                attributes,
-                            },
-                        ),
-                        Err(error) => {
-                            refused.push(("event", error));
-                            continue;
-                        }
-                    }
+                    self.attributes("event", attributes.as_ref())
+                        .map(|attributes| event(context, name, time, attributes))
+                        .map_err(|error| ("event", error))
                 }
                 Record::Exception {
                     context,
@@ -258,39 +246,34 @@ impl NativeTracer {
                     traceback,
                 } => {
                     exceptions = true;
-                    match crate::span::exception_attributes(py, error, traceback)
+                    // A failure of the package's Python is counted like a refusal.
+                    crate::span::exception_attributes(py, error, traceback)
+                        .map_err(|e| self.refuse(format!("exception: attributes: {e}")))
                         .and_then(|a| self.attributes("exception", Some(&a)))
-                    {
-                        Ok(attributes) => (
-                            context.trace_id,
-                            Lifecycle::Event {
-                                span_id: context.span_id,
-                                name: "exception".into(),
-                                time,
-                                attributes,
-                            },
-                        ),
-                        Err(error) => {
-                            refused.push(("exception", error));
-                            continue;
-                        }
-                    }
+                        .map(|attributes| event(context, "exception".into(), time, attributes))
+                        .map_err(|error| ("exception", error))
                 }
                 Record::End {
                     context,
                     time,
                     fields,
-                } => (
-                    context.trace_id,
+                } => Ok((
+                    context,
                     Lifecycle::End {
                         span_id: context.span_id,
                         time,
                         fields: self.boxed(py, "end", fields, &mut refused),
                     },
-                ),
+                )),
             };
-            // A full queue or a shut-down tracer is counted by the host.
-            let _ = self.tracer.report_in_trace(trace, event);
+            match read {
+                // A full queue or a shut-down tracer is counted by the host.
+                Ok((context, event)) => {
+                    let _ = self.tracer.report_in_trace(context.trace_id, event);
+                }
+                // A refused event is counted (`refuse`) and left out.
+                Err(refusal) => refused.push(refusal),
+            }
         }
         if exceptions {
             crate::span::forget_formatted(py);
@@ -323,6 +306,22 @@ impl NativeTracer {
         };
         self.tracer.boxed_fields(fields)
     }
+}
+
+/// A point in time inside `context`'s span, as the host takes it, beside that span.
+fn event(
+    context: SpanContext,
+    name: String,
+    time: u64,
+    attributes: agentrace::Attributes,
+) -> (SpanContext, Lifecycle) {
+    let event = Lifecycle::Event {
+        span_id: context.span_id,
+        name,
+        time,
+        attributes,
+    };
+    (context, event)
 }
 
 impl Drop for NativeTracer {

@@ -759,6 +759,36 @@ def test_an_exception_recorded_before_it_is_raised_has_no_frames_in_its_stack_tr
     assert event[1]["exception.stacktrace"] == "ValueError: not yet raised\n"
 
 
+def test_an_exception_event_the_package_cannot_write_is_counted_and_the_span_kept(traced, monkeypatch, caplog):
+    """Writing the exception event at the hand-over runs Python; when that fails (the
+    exception's ``str`` fails the second time here), the event is left out, counted and
+    logged, and the span is exported with its error."""
+    monkeypatch.setattr(agentrace._tracer, "_HAND_OVER_AFTER", 3600)
+    run = traced()
+
+    class Flaky(Exception):
+        calls = 0
+
+        def __str__(self) -> str:
+            Flaky.calls += 1
+            if Flaky.calls > 1:
+                raise RuntimeError("str failed")
+            return "flaky"
+
+    with caplog.at_level(logging.WARNING, logger="agentrace"):
+        with pytest.raises(Flaky), run.tracer.execute_tool(tool={"name": "flaky"}):
+            raise Flaky()
+        (span,) = run.spans()
+    # The mappers still report the span's error as its exception event, without a stack trace.
+    assert [name for name, _ in span.events] == ["exception"]
+    assert "exception.stacktrace" not in span.events[0][1]
+    assert span.attributes["error.type"].endswith("Flaky")
+    stats = run.tracer.stats()
+    assert stats["events_rejected"] == 1, stats
+    assert "exception: attributes" in " | ".join(stats["recent_errors"])
+    assert len([r for r in caplog.records if r.name == "agentrace"]) == 1
+
+
 def test_batches_handed_over_by_several_threads_reach_the_host_in_order(traced):
     """Threads that hand over at once (the hand-over thread, flushes, agents' threads at the
     bound) pass their batches to the host one after the other: writing a stack trace runs
